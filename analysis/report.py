@@ -1,0 +1,259 @@
+"""The analysis report: a JSON summary plus named numpy arrays, saved atomically.
+
+A report directory holds exactly two files:
+
+- ``report.json``: the summary (plain JSON: numbers, strings, lists, dicts),
+- ``arrays.npz``: the arrays (``np.savez_compressed``; no object arrays, so it loads with
+  ``np.load(..., allow_pickle=False)``).
+
+``Report.save`` writes both into a temporary sibling directory and renames it into place,
+so a killed job never leaves a half-written report. Everything the dashboard draws is in
+here; the dashboard never recomputes anything heavy.
+
+Notation: K fixed points (unique, converged), D state size (H, or 2H for the LSTM state
+[h; c]), E embedding size, W listed words (positive, then negative, then neutral),
+M = ``params.n_modes`` leading eigenmodes, B = ``params.density_bins``.
+"PCs" are the principal components of the visited states (``state_pca_*``) unless said.
+
+Summary keys (``report.json``)
+------------------------------
+format : str
+    ``REPORT_FORMAT`` (``"rnnscope-report/1"``).
+version : str
+    Analysis version (``analysis.pipeline.ANALYSIS_VERSION``); part of the cache key.
+model : dict
+    ``arch`` (lstm | gru | ugrnn | vrnn), ``hidden_size`` H, ``state_size`` D, ``embed_dim`` E,
+    ``vocab_size``, ``sha256`` (checkpoint digest, "" if never saved).
+data : dict
+    ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
+    ``n_states`` (visited states, real tokens only).
+accuracy : dict
+    ``test`` (network, test split, final-state readout), ``linearized`` (the linearized
+    model run over ``linearization.n_docs`` whole test documents), ``bow`` (bag-of-words
+    logistic regression on the test split). Fractions in [0, 1].
+pca : dict
+    ``explained_variance_ratio`` and ``explained_variance_ratio_untrained``: first 10 each
+    (the same architecture, fresh init, same documents); ``n_components_90`` and
+    ``n_components_90_untrained``: PCs needed for 90% of the variance.
+fixed_points : dict
+    ``n_seeds``, ``n_converged``, ``n_unique`` (= K), ``tol`` (q threshold), ``q_median``
+    (median q over the K points), ``seconds`` (fixed-point search wall time).
+manifold : dict
+    ``fp_variance_in_top2_state_pcs`` (fraction of the fixed points' variance inside the
+    span of the top-2 state PCs), ``fp_variance_top1_own_pc`` (fraction explained by the
+    fixed points' own PC1), ``m_readout_cosine`` (cos(m, readout), > 0 by the sign choice),
+    ``theta_readout_spearman`` (Spearman correlation of θ with the readout logit at each point).
+spectra : dict
+    Medians over the K points: ``abs_lambda1_median`` (|λ1|), ``tau1_median``,
+    ``tau2_median``, ``tau3_median`` (τ = |1/ln|λ||, in tokens; ``null`` if D < 3),
+    ``n_stable`` (points with |λ1| < 1), ``n_slow_modes_median`` (modes with τ > 10 tokens).
+projections : dict
+    Input projection ℓ1ᵀ J_inp x averaged over fixed points then words of each set:
+    ``mean_positive``, ``mean_negative``, ``mean_neutral``; ``r1_m_overlap_median``
+    (median over points of |cos(r1, m)|), ``r1_m_null_median`` (median of |cos| between m
+    and random unit vectors in R^D), ``r1_m_overlap_percentile`` (percentile of the median
+    overlap inside the null distribution, 0..100).
+words : dict
+    ``n_positive``, ``n_negative``, ``n_neutral``; ``vader_positive_agreement`` /
+    ``vader_negative_agreement`` (fraction of the positive / negative set with VADER
+    valence > 0 / < 0, among words VADER lists; ``null`` without the lexicon),
+    ``vader_coverage`` (fraction of the 2 signed sets VADER lists), ``bow_C`` (chosen
+    inverse regularization).
+linearization : dict
+    ``one_step_rel_error_median`` and ``one_step_rel_error_p90`` over the sampled steps,
+    ``n_steps`` (sampled steps), ``n_docs`` (documents run through the linearized model),
+    ``agreement`` (fraction of those documents where the linearized and full model give
+    the same label).
+params : dict
+    ``AnalysisParams.to_dict()``.
+timings : dict
+    Seconds per stage (``states``, ``pca``, ``fixed_points``, ``linearize``, ``manifold``,
+    ``baseline``, ``words``, ``projections``, ``linearization_error``, ``density``),
+    and ``total``.
+
+Arrays (``arrays.npz``)
+-----------------------
+fixed_points : float32 (K, D)
+    Unique converged fixed points of the zero-input dynamics s = F(s, 0).
+q : float64 (K,)
+    Speed q(s) = (1/D)‖s − F(s, 0)‖² at each point.
+theta : float64 (K,)
+    1-D LLE coordinate of each point along the manifold, in [-1, 1], increasing with the
+    readout (positive sentiment at +1).
+fp_pc : float32 (K, 3)
+    Fixed points projected on the top-3 state PCs (zero-padded if D < 3).
+eigvals : complex128 (K, D)
+    Eigenvalues of J_rec at each point, sorted by |λ| descending.
+tau_top3 : float64 (K, 3)
+    Time constants τ of the three leading modes, in tokens (inf for |λ| = 1).
+stable : bool (K,)
+    |λ1| < 1 (point is linearly stable).
+r1 : float32 (K, D)
+    Real part of the leading right eigenvector, unit norm.
+l1 : float32 (K, D)
+    Real part of the leading left eigenvector (row of R⁻¹; ℓ1ᵀ r1 = 1 in the complex sense).
+left_inp : float32 (K, M, E)
+    ℓ_aᵀ J_inp (real part) for the M leading modes: the projection of any word embedding
+    x onto mode a at point k is ``left_inp[k, a] @ x`` (one matmul for all words).
+m : float32 (D,)
+    Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm,
+    m · readout > 0.
+readout : float32 (D,)
+    Readout direction (logit = readout · s + bias); zero on the c half for the LSTM.
+readout_bias : float64 (1,)
+    Readout bias (binary logit).
+state_pca_components : float32 (10, D)
+    Top-10 principal axes of the visited states (rows; fewer rows if D < 10).
+state_pca_mean : float32 (D,)
+    Mean visited state (subtract before projecting on the components).
+explained_variance_ratio : float64 (n_pca,)
+    Visited-state PCA, trained network, up to 50 components.
+explained_variance_ratio_untrained : float64 (n_pca,)
+    Same for the untrained network of the same architecture on the same documents.
+fp_pca_explained_variance_ratio : float64 (min(K, D, 10),)
+    PCA of the fixed points themselves (their own PCs).
+initial_state_pc : float32 (2,)
+    The initial (zero) state projected on state PC1/PC2.
+readout_pc : float32 (2,)
+    The unit readout direction expressed in PC1/PC2 coordinates (a direction, no mean
+    subtracted).
+density_pos, density_neg : float32 (B, B)
+    Histogram of visited states on (PC1, PC2), for documents labelled positive / negative,
+    normalized to sum to 1 each; index [i, j] = PC1 bin i, PC2 bin j.
+density_edges : float64 (2, B+1)
+    Bin edges: row 0 on PC1, row 1 on PC2.
+example_traj_pos, example_traj_neg : float32 (T, 2)
+    One test document's trajectory on (PC1, PC2), starting at the initial state
+    (T = its token count + 1).
+words : unicode (W,)
+    The listed words: positive set, negative set, neutral set, in that order.
+word_valence : int8 (W,)
+    Set of each listed word: 1 positive, -1 negative, 0 neutral.
+word_coef : float64 (W,)
+    Bag-of-words logistic-regression coefficient of each listed word.
+word_ids : int64 (W,)
+    Vocabulary id of each listed word in the model.
+input_projection : float32 (K, W)
+    ℓ1ᵀ J_inp x_w of each listed word at each fixed point.
+r1_m_overlap : float64 (K,)
+    |cos(r1, m)| at each point.
+r1_m_null : float64 (n_null,)
+    |cos(v, m)| for random unit vectors v in R^D (seeded): the chance level.
+one_step_rel_error : float32 (N,)
+    ‖F(h,x) − (h* + J_rec(h−h*) + J_inp x)‖ / ‖F(h,x)‖ on sampled test steps, h* the
+    nearest fixed point.
+one_step_nearest_dist : float32 (N,)
+    ‖h − h*‖ for the same steps.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPORT_FORMAT = "rnnscope-report/1"
+SUMMARY_FILE = "report.json"
+ARRAYS_FILE = "arrays.npz"
+
+
+class ReportError(ValueError):
+    """A report directory is missing, unreadable or not an rnnscope report."""
+
+
+def _jsonable(value):
+    """Convert numpy scalars/arrays and non-finite floats to plain JSON values (NaN, inf -> None)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"summary value of type {type(value).__name__} is not JSON-serializable")
+
+
+def _check_array(name: str, value) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.hasobject:
+        raise TypeError(f"array {name!r} has dtype object; reports hold plain numeric/unicode arrays only")
+    return arr
+
+
+@dataclass
+class Report:
+    """Analysis results: ``summary`` (JSON-able dict) and ``arrays`` (name -> ndarray).
+
+    See the module docstring for every key, shape and dtype.
+    """
+
+    summary: dict
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.arrays = {str(k): _check_array(k, v) for k, v in self.arrays.items()}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``report.json`` and ``arrays.npz`` into ``directory`` atomically.
+
+        The files are written to a temporary sibling directory which is then renamed
+        to ``directory`` (an existing report there is replaced). Returns the path.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        summary = {**_jsonable(self.summary), "format": REPORT_FORMAT}
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            with open(tmp / SUMMARY_FILE, "w", encoding="utf-8") as fh:
+                json.dump(summary, fh, indent=1, allow_nan=False)
+            with open(tmp / ARRAYS_FILE, "wb") as fh:
+                np.savez_compressed(fh, **self.arrays)
+            _replace_dir(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Report:
+        """Read a report saved by ``save``; raises ``ReportError`` with a plain message."""
+        path = Path(directory)
+        try:
+            with open(path / SUMMARY_FILE, encoding="utf-8") as fh:
+                summary = json.load(fh)
+            with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError as exc:
+            raise ReportError(f"no report in {path}: missing {Path(exc.filename).name}") from None
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"cannot read the report in {path}: {exc}") from None
+        if not isinstance(summary, dict) or summary.get("format") != REPORT_FORMAT:
+            found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
+            raise ReportError(f"{path} is not an {REPORT_FORMAT} report (format: {found!r})")
+        return cls(summary=summary, arrays=arrays)
+
+
+def _replace_dir(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``, moving an existing ``target`` aside first."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
