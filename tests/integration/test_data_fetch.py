@@ -6,7 +6,6 @@ download nothing), else a temporary directory.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,9 @@ from analysis import data
 
 
 @pytest.fixture(scope="session")
-def home(tmp_path_factory) -> Path:
-    env = os.environ.get("RNNSCOPE_HOME")
-    return Path(env) if env else tmp_path_factory.mktemp("rnnscope-home")
+def home(rnnscope_home: Path) -> Path:
+    """tests/conftest.py's session cache: ``$RNNSCOPE_HOME`` if set, else a temp dir."""
+    return rnnscope_home
 
 
 def cached_labels(name: str, home: Path) -> np.ndarray:
