@@ -1,0 +1,225 @@
+"""Training: learns a known rule, is deterministic, buckets cleanly, stops early, round-trips.
+
+The synthetic task: documents of neutral filler words with one to three sentiment words
+inserted; the label is positive iff the sentiment words are from the positive list. A
+bag-of-words model solves it exactly, and so must every architecture.
+"""
+import csv
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from analysis import checkpoint
+from analysis.data import Dataset, Split
+from analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, sorted_batches, train)
+
+POSITIVE = ("good", "great", "superb", "lovely", "fine")
+NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
+FILLER = tuple(f"w{i}" for i in range(40))
+
+SMALL = dict(hidden=16, embed=8, epochs=12, batch_size=32, lr=1e-2, patience=4, threads=1)
+
+
+def synthetic_split(n: int, seed: int, flip: bool = False) -> Split:
+    """``n`` documents of 4-20 filler words plus 1-3 words of the label's sentiment."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = int(rng.integers(2))
+        words = list(rng.choice(FILLER, int(rng.integers(4, 20))))
+        for _ in range(int(rng.integers(1, 4))):
+            words.insert(int(rng.integers(len(words) + 1)), str(rng.choice(POSITIVE if label else NEGATIVE)))
+        texts.append(" ".join(words))
+        labels.append(1 - label if flip else label)
+    return Split(texts, np.array(labels))
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return Dataset("synthetic", synthetic_split(600, 1), synthetic_split(150, 2), synthetic_split(300, 3))
+
+
+@pytest.fixture(scope="module")
+def trained_gru(dataset):
+    return train(dataset, TrainConfig(arch="gru", seed=3, **SMALL), command="test", show_bar=False)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "ugrnn", "vrnn"])
+def test_every_architecture_learns_token_sentiment(dataset, arch):
+    model, history = train(dataset, TrainConfig(arch=arch, seed=0, **SMALL), show_bar=False)
+    assert model.metrics["test_accuracy"] > 0.9
+    assert model.metrics["validation_accuracy"] == pytest.approx(max(history["validation_accuracy"]), abs=1e-6)
+    # The classifier reads the sentiment words, not the filler: a probe sentence each way.
+    p_pos, p_neg = model.predict_proba(["w1 w2 great w3 superb", "w1 w2 awful w3 boring"])
+    assert p_pos > 0.5 > p_neg
+
+
+def test_same_seed_gives_identical_weights(dataset, trained_gru):
+    again, history = train(dataset, TrainConfig(arch="gru", seed=3, **SMALL), show_bar=False)
+    first = trained_gru[0].net.state_dict()
+    for name, tensor in again.net.state_dict().items():
+        assert torch.equal(tensor, first[name]), name
+    assert history["train_loss"] == trained_gru[1]["train_loss"]
+    other, _ = train(dataset, TrainConfig(arch="gru", seed=4, **{**SMALL, "epochs": 1}), show_bar=False)
+    assert not torch.equal(other.net.cell.weight_hh_l0, first["cell.weight_hh_l0"])
+
+
+@pytest.mark.parametrize("n, batch_size, pool", [(1000, 32, 5), (999, 64, 50), (7, 3, 1), (1, 8, 2)])
+def test_bucketing_covers_every_example_exactly_once(n, batch_size, pool):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 400, n)
+    for epoch in range(3):
+        batches = bucket_batches(lengths, batch_size, rng, pool)
+        assert len(batches) == count_batches(n, batch_size, pool)
+        assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(n))
+        assert max(len(b) for b in batches) <= batch_size
+    evaluation = sorted_batches(lengths, batch_size)
+    assert np.array_equal(np.sort(np.concatenate(evaluation)), np.arange(n))
+
+
+def test_bucketing_cuts_padding_and_varies_between_epochs():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(1, 400, 3200)
+    batches = bucket_batches(lengths, 32, rng, pool_batches=100)
+
+    def padding(bs):  # padded slots / real tokens
+        return sum(len(b) * lengths[b].max() - lengths[b].sum() for b in bs) / lengths.sum()
+
+    shuffled = np.array_split(rng.permutation(3200), 100)
+    assert padding(batches) < 0.05 < 0.5 < padding(shuffled)
+    again = bucket_batches(lengths, 32, rng, pool_batches=100)
+    assert {tuple(sorted(b)) for b in batches} != {tuple(sorted(b)) for b in again}
+
+
+def test_early_stopping_keeps_best_validation_epoch(dataset):
+    """Validation labels are the opposite of the rule, so learning makes validation worse."""
+    flipped = Dataset("flipped", dataset.train, synthetic_split(150, 2, flip=True), dataset.test)
+    config = TrainConfig(arch="vrnn", seed=0, **{**SMALL, "epochs": 30, "patience": 2})
+    model, history = train(flipped, config, show_bar=False)
+    val = history["validation_accuracy"]
+    best = model.metrics["best_epoch"]
+    assert best == int(np.argmax(val)) + 1  # first epoch with the highest accuracy
+    assert model.metrics["epochs_run"] == len(val) == best + config.patience < config.epochs
+    assert model.metrics["validation_accuracy"] == pytest.approx(val[best - 1], abs=1e-6)
+    # The kept weights are the best epoch's, not the last: recompute on the validation set.
+    ids = [model.encode(t) for t in flipped.validation.texts]
+    assert evaluate(model.net, ids, flipped.validation.labels)[0] == pytest.approx(val[best - 1], abs=1e-12)
+    assert val[-1] < val[best - 1]
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_checkpoint_round_trip_carries_metrics_and_provenance(tmp_path, dataset, trained_gru, suffix):
+    model, _ = trained_gru
+    path = tmp_path / f"gru{suffix}"
+    digest = checkpoint.save(model, path)
+    loaded = checkpoint.load(path)
+    assert loaded.sha256 == digest
+    for name, tensor in model.net.state_dict().items():
+        assert torch.equal(loaded.net.state_dict()[name], tensor), name
+    assert loaded.vocab.tokens == model.vocab.tokens
+    assert loaded.metrics == model.metrics
+    assert set(model.metrics) >= {"train_accuracy", "validation_accuracy", "test_accuracy", "epochs_run",
+                                  "seconds", "tokens_per_second"}
+    prov = loaded.provenance
+    assert prov["dataset"] == "synthetic"
+    assert prov["dataset_sizes"] == {"train": 600, "validation": 150, "test": 300}
+    assert prov["seed"] == 3 and prov["command"] == "test" and prov["version"].startswith("rnnscope ")
+    assert prov["config"]["arch"] == "gru" and prov["config"]["hidden"] == 16
+    texts = dataset.test.texts[:50]
+    assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)
+
+
+def test_test_accuracy_metric_matches_predictions(dataset, trained_gru):
+    model, _ = trained_gru
+    predicted = (model.predict_proba(dataset.test.texts) > 0.5).astype(int)
+    assert model.metrics["test_accuracy"] == pytest.approx(np.mean(predicted == dataset.test.labels), abs=1e-6)
+
+
+def test_vocabulary_comes_from_training_split_only(dataset):
+    extra = Split(dataset.test.texts + ["zzzunseen " * 5], np.append(dataset.test.labels, 1))
+    model, _ = train(Dataset("s", dataset.train, dataset.validation, extra),
+                     TrainConfig(arch="vrnn", **{**SMALL, "epochs": 1, "vocab_size": 30}), show_bar=False)
+    assert len(model.vocab) == 30 and model.vocab.tokens[:2] == ["<pad>", "<unk>"]
+    assert "zzzunseen" not in model.vocab.index
+    assert model.net.embedding.num_embeddings == 30
+
+
+def test_progress_reports_rise_to_one(dataset):
+    seen = []
+    train(dataset, TrainConfig(arch="vrnn", **{**SMALL, "epochs": 2}), progress=lambda f, m: seen.append((f, m)),
+          show_bar=False)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] == 1.0
+    assert all(isinstance(m, str) and m for _, m in seen)
+
+
+@pytest.mark.parametrize("bad", [dict(arch="transformer"), dict(hidden=0), dict(lr=0.0), dict(lr=float("nan")),
+                                 dict(dropout=1.0), dict(epochs=1.5), dict(device="tpu"), dict(vocab_size=2)])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _write_csv(path, split: Split) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(split.texts, split.labels.tolist()))
+
+
+def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
+    from app.cli import main
+
+    data = tmp_path / "reviews.csv"
+    _write_csv(data, synthetic_split(800, 5))
+    out = tmp_path / "model.safetensors"
+    argv = ["train", "--arch", "gru", "--data", str(data), "--hidden", "16", "--embed", "8", "--epochs", "10",
+            "--batch-size", "32", "--lr", "0.01", "--seed", "1", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    match = re.fullmatch(r"test accuracy: (0\.\d{4}|1\.0000)", lines[-1])
+    assert match, lines[-1]
+    model = checkpoint.load(out)
+    assert float(match.group(1)) == pytest.approx(model.metrics["test_accuracy"], abs=5e-5)
+    assert model.metrics["test_accuracy"] > 0.9
+    command = model.provenance["command"]
+    assert command.startswith("rnnscope train --arch gru --data ") and f"--out {out}" in command
+    assert "--lr 0.01" in command and "--max-len 400" in command  # every option explicit
+    assert model.provenance["split_seed"] == 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "/no/such/file.csv"], "neither a registered dataset"),
+    (["--out", "model.txt"], "must end in"),
+    (["--out", "/no/such/dir/model.pt"], "does not exist"),
+    (["--hidden", "-3"], "hidden must be"),
+    (["--device", "cuda:7" if torch.cuda.is_available() else "cuda"], ""),
+])
+def test_cli_bad_input_exits_2_with_message(tmp_path, capsys, extra, message):
+    from app.cli import main
+
+    data = tmp_path / "reviews.csv"
+    _write_csv(data, synthetic_split(60, 5))
+    base = {"--data": str(data), "--out": str(tmp_path / "m.pt")}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        base[flag] = value
+    argv = ["train", "--arch", "vrnn", "--epochs", "1", "--quiet"] + [x for kv in base.items() for x in kv]
+    if extra[0] == "--hidden":
+        argv += extra
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_cli_defaults_mirror_train_config():
+    from app.commands import train as command
+
+    defaults = TrainConfig()
+    assert command._DEFAULTS == {k: getattr(defaults, k) for k in command._DEFAULTS}
+    assert {field for _, field, _, _ in command._HYPERPARAMETERS} == set(command._DEFAULTS)
