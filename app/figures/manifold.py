@@ -1,0 +1,235 @@
+"""Fig. 2c and 4b: the fixed-point manifold in state PCs; the sentence explorer figure."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import _checks, style
+
+
+def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool = True,
+                       showscale: bool = True, colorbar: dict | None = None,
+                       webgl: bool | None = None) -> list:
+    """Traces of the fixed points on PC1/PC2 (θ-coloured or grey) and the selected points.
+
+    Parameters
+    ----------
+    fp_pc : ndarray of shape (K, >=2)
+        Fixed points projected on the state PCs (columns PC1, PC2, ...).
+    theta : ndarray of shape (K,), optional
+        Manifold coordinate θ ∈ [-1, 1] of each point (marker colour).
+    selected : int or sequence of int, optional
+        Indices of points to highlight (open rings).
+    color_by_theta : bool
+        Colour by θ; False draws the points grey (as in Figs. 3a and 4b).
+    webgl : bool or None
+        See ``style.scatter_cls``.
+
+    Notes
+    -----
+    Every fixed-point marker carries ``customdata`` = its index k in ``range(K)``, which
+    the dashboard reads from click events. The traces are named ``"fixed points"`` and
+    (only when ``selected`` is given) ``"selected"``; the dashboard finds them by name.
+    """
+    pc = _checks.matrix("fp_pc", fp_pc, min_cols=2)
+    k = pc.shape[0]
+    sel = _checks.indices("selected", selected, k)
+    marker = dict(size=6, color=style.GREY, line=dict(width=0))
+    hover = "fixed point %{customdata}<br>PC1 %{x:.3f}, PC2 %{y:.3f}"
+    if theta is not None:
+        th = _checks.vector("theta", theta, length=k)
+        hover += "<br>θ %{marker.color:.3f}" if color_by_theta else ""
+        if color_by_theta:
+            marker.update(color=style.f32(th), colorscale=style.THETA_SCALE, cmin=-1.0, cmax=1.0,
+                          showscale=showscale,
+                          colorbar=colorbar or dict(title=dict(text="θ"), thickness=12, len=0.8))
+    scatter = style.scatter_cls(k, webgl)
+    traces = [scatter(x=style.f32(pc[:, 0]), y=style.f32(pc[:, 1]), mode="markers",
+                      name="fixed points", marker=marker, customdata=np.arange(k, dtype=np.int32),
+                      hovertemplate=hover + "<extra></extra>", showlegend=False)]
+    if sel.size:
+        traces.append(go.Scatter(
+            x=style.f32(pc[sel, 0]), y=style.f32(pc[sel, 1]), mode="markers", name="selected",
+            customdata=sel.astype(np.int32), showlegend=False,
+            marker=dict(size=15, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
+            hovertemplate="selected fixed point %{customdata}<extra></extra>",
+        ))
+    return traces
+
+
+def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
+                         webgl: bool | None = None) -> go.Figure:
+    """Fig. 2c: approximate fixed points on the state PCs, coloured by θ.
+
+    Parameters
+    ----------
+    fp_pc : ndarray of shape (K, >=2)
+        Fixed points projected on the state PCs.
+    theta : ndarray of shape (K,)
+        LLE manifold coordinate of each point, in [-1, 1] (colour bar).
+    fp_evr : ndarray of shape (n,), optional
+        Explained-variance ratios of the PCA of the fixed points themselves (inset,
+        on the second axes ``xaxis2``/``yaxis2``).
+    selected : int or sequence of int, optional
+        Indices of highlighted points.
+    webgl : bool or None
+        See ``style.scatter_cls``.
+    """
+    fig = go.Figure(fixed_point_traces(fp_pc, theta, selected=selected, webgl=webgl))
+    fig.update_layout(**style.layout("Approximate fixed points"), xaxis_title="PC1",
+                      yaxis_title="PC2")
+    if fp_evr is not None:
+        evr = _checks.vector("fp_evr", fp_evr)
+        fig.add_trace(go.Bar(
+            x=np.arange(1, len(evr) + 1, dtype=np.int32), y=style.f32(evr), xaxis="x2",
+            yaxis="y2", marker_color=style.INK, name="fixed-point PCA", showlegend=False,
+            hovertemplate="fixed-point PC %{x}: %{y:.3f}<extra></extra>",
+        ))
+        fig.update_layout(
+            xaxis=dict(domain=[0.0, 1.0]),
+            xaxis2=dict(domain=[0.70, 0.97], anchor="y2", title=dict(text="FP PC", font_size=10),
+                        tickfont_size=9, dtick=2, showgrid=False),
+            yaxis2=dict(domain=[0.62, 0.95], anchor="x2", range=[0, 1], tickfont_size=9,
+                        title=dict(text="var. expl.", font_size=10), showgrid=False),
+        )
+    if np.asarray(fp_pc).size == 0:
+        style.empty_note(fig, "no fixed points")
+    return fig
+
+
+def right_eigenvector_traces(fp_pc, selected, r1_pc, *, scale: float | None = None,
+                             webgl: bool | None = None, show_legend: bool = True) -> list:
+    """Traces of Fig. 4b; see ``right_eigenvector_on_manifold`` for the parameters."""
+    pc = _checks.matrix("fp_pc", fp_pc, min_cols=2)
+    sel = _checks.indices("selected", selected, pc.shape[0])
+    vecs = np.asarray(r1_pc, dtype=np.float64).reshape(-1, 2) if sel.size else np.zeros((0, 2))
+    if vecs.shape[0] != sel.size:
+        raise ValueError(f"r1_pc must give one (2,) vector per selected point: "
+                         f"{sel.size} selected, got shape {np.shape(r1_pc)}")
+    traces = fixed_point_traces(pc, None, color_by_theta=False, webgl=webgl)
+    if scale is None:
+        extent = np.ptp(pc[:, :2], axis=0).max() if pc.shape[0] > 1 else 1.0
+        scale = 0.25 * float(extent) if extent > 0 else 1.0
+    for i, (k, v) in enumerate(zip(sel, vecs)):
+        color = style.QUALITATIVE[i % len(style.QUALITATIVE)] if sel.size > 1 else style.EIGVEC
+        start = pc[k, :2]
+        first = i == 0 and show_legend
+        # r1 has no sign: draw it both ways from the point
+        traces.append(style.arrow(start, scale * v, color=style.EIGVEC, name="r1 (top right "
+                                  "eigenvector)", showlegend=first, legendgroup="r1"))
+        traces.append(style.arrow(start, -scale * v, color=style.EIGVEC, name="r1",
+                                  showlegend=False, legendgroup="r1"))
+        traces.append(go.Scatter(
+            x=[float(start[0])], y=[float(start[1])], mode="markers", name=f"fixed point {k}",
+            customdata=[int(k)],
+            marker=dict(size=11, color=color, line=dict(color="white", width=1)),
+            showlegend=show_legend, hovertemplate="fixed point %{customdata}<extra></extra>",
+        ))
+    return traces
+
+
+def right_eigenvector_on_manifold(fp_pc, selected, r1_pc, *, scale: float | None = None,
+                                  webgl: bool | None = None) -> go.Figure:
+    """Fig. 4b: fixed points in grey, selected point(s) highlighted with r1 drawn through them.
+
+    Parameters
+    ----------
+    fp_pc : ndarray of shape (K, >=2)
+        Fixed points projected on the state PCs.
+    selected : int or sequence of int
+        Index (or indices) of the highlighted fixed point(s).
+    r1_pc : ndarray of shape (2,) or (n_selected, 2)
+        Top right eigenvector at each selected point, projected on PC1/PC2 (no mean
+        subtracted: a direction). Drawn in both directions (its sign is arbitrary).
+    scale : float, optional
+        Arrow length per unit of ``r1_pc``, in PC units (default: a quarter of the
+        manifold's extent).
+    """
+    fig = go.Figure(right_eigenvector_traces(fp_pc, selected, r1_pc, scale=scale, webgl=webgl))
+    fig.update_layout(**style.layout("Top right eigenvector on the manifold"),
+                      xaxis_title="PC1", yaxis_title="PC2")
+    return fig
+
+
+def _token_label(token: str, readout: float, unknown: bool) -> str:
+    """Hover text of one token; the token is escaped (it is user text)."""
+    flag = " (unknown)" if unknown else ""
+    return f"<b>{html.escape(str(token))}</b>{flag}<br>readout {readout:+.3f}"
+
+
+def sentence_trajectory(traj_pc, tokens, readout_values, fp_pc=None, theta=None,
+                        unknown=None, step: int | None = None, *,
+                        webgl: bool | None = None) -> go.Figure:
+    """The sentence explorer: a text's trajectory over the (faint) fixed-point manifold.
+
+    Parameters
+    ----------
+    traj_pc : ndarray of shape (T, 2) or (T+1, 2)
+        States after each of the T tokens on PC1/PC2; with T+1 rows, row 0 is the
+        initial state (drawn as a star).
+    tokens : sequence of str, length T
+        The tokens, shown on hover (escaped).
+    readout_values : ndarray of shape (T,)
+        Readout logit after each token (marker colour, red negative, green positive).
+    fp_pc : ndarray of shape (K, >=2), optional
+        Fixed points on the state PCs (faint background).
+    theta : ndarray of shape (K,), optional
+        Their θ (faint colour).
+    unknown : ndarray of bool, shape (T,), optional
+        True for out-of-vocabulary tokens (drawn as crosses, flagged on hover).
+    step : int, optional
+        Current token (0-based), ringed.
+
+    Notes
+    -----
+    The token trace is named ``"tokens"``; its ``customdata`` is the token index.
+    """
+    tokens = [str(t) for t in tokens]
+    n = len(tokens)
+    xy = _checks.matrix("traj_pc", traj_pc, cols=2)
+    if xy.shape[0] not in (n, n + 1):
+        raise ValueError(f"traj_pc must have {n} or {n + 1} rows for {n} tokens, got {xy.shape[0]}")
+    start, xy = (xy[0], xy[1:]) if xy.shape[0] == n + 1 else (None, xy)
+    readout = _checks.vector("readout_values", readout_values, length=n)
+    unk = (np.zeros(n, dtype=bool) if unknown is None
+           else _checks.vector("unknown", unknown, length=n, dtype=bool))
+    traces = []
+    if fp_pc is not None:
+        for tr in fixed_point_traces(fp_pc, theta, showscale=False, webgl=webgl):
+            tr.marker.opacity = 0.25
+            tr.hoverinfo, tr.hovertemplate = "skip", None
+            traces.append(tr)
+    line = xy if start is None else np.vstack([start, xy])
+    traces.append(go.Scatter(x=style.f32(line[:, 0]), y=style.f32(line[:, 1]), mode="lines",
+                             line=dict(color=style.INK, width=1.2), name="trajectory",
+                             hoverinfo="skip", showlegend=False))
+    if start is not None:
+        traces.append(go.Scatter(x=[float(start[0])], y=[float(start[1])], mode="markers",
+                                 name="initial state", hoverinfo="name", showlegend=False,
+                                 marker=dict(symbol="star", size=14, color=style.INK)))
+    bound = max(float(np.abs(readout).max()) if n else 1.0, 1e-6)
+    traces.append(go.Scatter(
+        x=style.f32(xy[:, 0]), y=style.f32(xy[:, 1]), mode="markers", name="tokens",
+        customdata=np.arange(n, dtype=np.int32), showlegend=False,
+        hovertext=[_token_label(t, r, u) for t, r, u in zip(tokens, readout, unk)],
+        hoverinfo="text",
+        marker=dict(size=9, color=style.f32(readout), colorscale="RdYlGn", cmin=-bound, cmax=bound,
+                    symbol=np.where(unk, "x", "circle").tolist(),
+                    line=dict(color=style.INK, width=0.7),
+                    colorbar=dict(title=dict(text="readout"), thickness=12), showscale=True),
+    ))
+    if step is not None:
+        if not 0 <= int(step) < n:
+            raise ValueError(f"step {step} out of range for {n} tokens")
+        s = int(step)
+        traces.append(go.Scatter(
+            x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="current token",
+            text=[html.escape(tokens[s])], textposition="top center", customdata=[s],
+            marker=dict(size=20, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
+            hoverinfo="skip", showlegend=False,
+        ))
+    fig = go.Figure(traces)
+    fig.update_layout(**style.layout("Sentence trajectory"), xaxis_title="PC1", yaxis_title="PC2")
+    return fig

@@ -1,0 +1,174 @@
+"""Fig. 3b-d: eigenvalues of the recurrent Jacobian and their time constants."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import _checks, style
+
+#: Points on the drawn unit circle.
+CIRCLE_POINTS = 361
+
+
+def _labels(labels, n: int) -> list[str]:
+    if labels is None:
+        return [f"point {i}" for i in range(n)]
+    labels = [str(x) for x in labels]
+    if len(labels) != n:
+        raise ValueError(f"{n} arrays but {len(labels)} labels")
+    return labels
+
+
+def unit_circle_trace(**kwargs) -> go.Scatter:
+    """The unit circle |λ| = 1 as a closed black line (float64, exact to ~1e-16)."""
+    angle = np.linspace(0.0, 2.0 * np.pi, CIRCLE_POINTS)
+    return go.Scatter(x=np.cos(angle), y=np.sin(angle), mode="lines", name="unit circle",
+                      line=dict(color=style.INK, width=1), hoverinfo="skip", **kwargs)
+
+
+def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None = None) -> list:
+    """Traces of Fig. 3b; see ``eigenvalue_plane``."""
+    labels = _labels(labels, len(eigvals_for_points))
+    traces = [unit_circle_trace(showlegend=False)]
+    for i, (lam, label) in enumerate(zip(eigvals_for_points, labels)):
+        lam = np.asarray(lam).astype(np.complex128).reshape(-1)
+        traces.append(go.Scatter(
+            x=style.f32(lam.real), y=style.f32(lam.imag), mode="markers", name=label,
+            marker=dict(size=7, color=style.QUALITATIVE[i % len(style.QUALITATIVE)], opacity=0.8,
+                        line=dict(color="white", width=0.5)),
+            customdata=style.f32(np.abs(lam)),
+            hovertemplate="λ = %{x:.4f} %{y:+.4f}i<br>|λ| = %{customdata:.4f}<extra>"
+                          + label + "</extra>",
+        ))
+    return traces
+
+
+def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None = None
+                     ) -> go.Figure:
+    """Fig. 3b: eigenvalues of J_rec at a few fixed points in the complex plane.
+
+    Parameters
+    ----------
+    eigvals_for_points : sequence of complex ndarray, each of shape (D,)
+        Eigenvalues of the recurrent Jacobian at each shown fixed point.
+    labels : sequence of str, optional
+        Legend label per point (default ``"point i"``).
+
+    Notes
+    -----
+    The first trace is the unit circle (name ``"unit circle"``); the axes have equal scale.
+    """
+    fig = go.Figure(eigenvalue_traces(eigvals_for_points, labels))
+    fig.update_layout(**style.layout("Eigenvalues of J_rec"), xaxis_title="Re λ",
+                      yaxis_title="Im λ")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _finite_tau(tau: np.ndarray) -> np.ndarray:
+    """τ with inf (|λ| = 1 exactly) and NaN replaced by NaN: not drawable on a log axis."""
+    out = np.array(tau, dtype=np.float64)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def top_time_constant_traces(theta, tau_top3, selected=None, *, webgl: bool | None = None,
+                             show_legend: bool = True) -> list:
+    """Traces of Fig. 3c; see ``top_time_constants``."""
+    th = _checks.vector("theta", theta)
+    tau = _checks.matrix("tau_top3", tau_top3, rows=th.shape[0])
+    sel = _checks.indices("selected", selected, th.shape[0])
+    scatter = style.scatter_cls(th.shape[0], webgl)
+    colors = (style.EIGVEC, style.UNTRAINED, "#8c564b")
+    opacity = (1.0, 0.6, 0.45)
+    traces = []
+    for mode in range(tau.shape[1]):
+        traces.append(scatter(
+            x=style.f32(th), y=_finite_tau(tau[:, mode]), mode="markers", name=f"τ{mode + 1}",
+            customdata=np.arange(th.shape[0], dtype=np.int32), showlegend=show_legend,
+            marker=dict(size=5, color=colors[mode % 3], opacity=opacity[mode % 3]),
+            hovertemplate="fixed point %{customdata}<br>θ %{x:.3f}<br>τ %{y:.3g} tokens"
+                          f"<extra>mode {mode + 1}</extra>",
+        ))
+    if sel.size:
+        traces.append(go.Scatter(
+            x=style.f32(th[sel]), y=_finite_tau(tau[sel, 0]), mode="markers", name="selected",
+            customdata=sel.astype(np.int32), showlegend=False,
+            marker=dict(size=14, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
+            hovertemplate="selected fixed point %{customdata}<extra></extra>",
+        ))
+    return traces
+
+
+def top_time_constants(theta, tau_top3, selected=None, *, webgl: bool | None = None
+                       ) -> go.Figure:
+    """Fig. 3c: time constants of the three slowest modes along the manifold coordinate θ.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (K,)
+        Manifold coordinate of each fixed point.
+    tau_top3 : ndarray of shape (K, 3)
+        τ = |1/ln|λ|| of the leading modes, in tokens. Infinite values (|λ| = 1) are not
+        drawable on the log axis and are replaced by NaN.
+    selected : int or sequence of int, optional
+        Highlighted points (ring on their τ1).
+    """
+    fig = go.Figure(top_time_constant_traces(theta, tau_top3, selected, webgl=webgl))
+    fig.update_layout(**style.layout("Time constants along the manifold"), xaxis_title="θ",
+                      yaxis_title="τ (tokens)")
+    fig.update_yaxes(type="log")
+    n_inf = int(np.sum(~np.isfinite(np.asarray(tau_top3, dtype=np.float64))))
+    if n_inf:
+        style.empty_note(fig, f"{n_inf} infinite τ not shown", y=0.02, yanchor="bottom")
+    return fig
+
+
+def time_constant_traces(tau_for_points: Sequence, labels: Sequence[str] | None = None) -> list:
+    """Traces of Fig. 3d; see ``time_constants``."""
+    labels = _labels(labels, len(tau_for_points))
+    traces = []
+    for i, (tau, label) in enumerate(zip(tau_for_points, labels)):
+        t = np.sort(_checks.vector(f"tau[{i}]", tau))[::-1]
+        traces.append(go.Scatter(
+            x=np.arange(1, len(t) + 1, dtype=np.int32), y=_finite_tau(t), mode="lines+markers",
+            name=label, line=dict(color=style.QUALITATIVE[i % len(style.QUALITATIVE)], width=1.5),
+            marker=dict(size=4), hovertemplate="mode %{x}: τ %{y:.3g} tokens<extra>"
+                                               + label + "</extra>",
+        ))
+    return traces
+
+
+def time_constants(tau_for_points: Sequence, labels: Sequence[str] | None = None) -> go.Figure:
+    """Fig. 3d: all time constants at a few fixed points, sorted descending, log scale.
+
+    Parameters
+    ----------
+    tau_for_points : sequence of ndarray, each of shape (D,)
+        τ of every eigenmode at each shown point, in tokens (any order; sorted here).
+    labels : sequence of str, optional
+        Legend label per point.
+    """
+    fig = go.Figure(time_constant_traces(tau_for_points, labels))
+    fig.update_layout(**style.layout("All time constants"), xaxis_title="mode (sorted)",
+                      yaxis_title="τ (tokens)")
+    fig.update_yaxes(type="log")
+    return fig
+
+
+def tau_from_eigvals(eigvals) -> np.ndarray:
+    """Time constants τ = |1 / ln|λ||, in tokens (inf where |λ| = 1, 0 where λ = 0).
+
+    Parameters
+    ----------
+    eigvals : complex ndarray of any shape
+
+    Returns
+    -------
+    float64 ndarray of the same shape
+    """
+    mag = np.abs(np.asarray(eigvals))
+    with np.errstate(divide="ignore"):
+        return np.abs(1.0 / np.log(mag))

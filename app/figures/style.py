@@ -1,0 +1,102 @@
+"""Shared colours, layout and small trace helpers for every rnnscope figure.
+
+Colours follow the paper: trained blue vs untrained purple (Fig. 2a), positive green /
+negative red / neutral cyan (Figs. 2b, 4), left/right eigenvectors blue (Fig. 4),
+fixed points grey when another element is highlighted (Figs. 3a, 4b).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+TRAINED = "#1f5fbf"
+UNTRAINED = "#8e44ad"
+POSITIVE = "#2ca02c"
+NEGATIVE = "#d62728"
+NEUTRAL = "#17becf"
+EIGVEC = "#1f3fff"
+HIGHLIGHT = "#ff7f0e"
+GREY = "#b0b0b0"
+INK = "#222222"
+NULL = "#999999"
+
+#: Colour scale for θ ∈ [-1, 1] (negative end red, positive end green, as the readout).
+THETA_SCALE = "RdYlGn"
+#: Palette for a handful of highlighted fixed points / models.
+QUALITATIVE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+#: Above this many points a scatter trace is drawn with WebGL (``go.Scattergl``).
+WEBGL_MIN_POINTS = 1000
+
+TEMPLATE = "plotly_white"
+FONT = dict(family="Helvetica, Arial, sans-serif", size=12, color=INK)
+
+
+def layout(title: str | None = None, **kwargs) -> dict:
+    """Base layout keywords shared by every figure (template, font, margins, title)."""
+    base = dict(
+        template=TEMPLATE,
+        font=FONT,
+        margin=dict(l=60, r=20, t=50 if title else 20, b=50),
+        hovermode="closest",
+        legend=dict(bgcolor="rgba(255,255,255,0.6)"),
+    )
+    if title:
+        base["title"] = dict(text=title, x=0.02, xanchor="left", font=dict(size=14))
+    base.update(kwargs)
+    return base
+
+
+def scatter_cls(n_points: int, webgl: bool | None = None):
+    """``go.Scattergl`` for many points (or when forced), else ``go.Scatter``.
+
+    Parameters
+    ----------
+    n_points : int
+        Number of markers the trace will carry.
+    webgl : bool or None
+        Force WebGL on (True) or off (False, e.g. for static image export); None picks
+        WebGL at ``WEBGL_MIN_POINTS`` points or more.
+    """
+    use = n_points >= WEBGL_MIN_POINTS if webgl is None else webgl
+    return go.Scattergl if use else go.Scatter
+
+
+def f32(values) -> np.ndarray:
+    """Values as a float32 array (halves the JSON payload of base64-encoded arrays)."""
+    return np.asarray(values, dtype=np.float32)
+
+
+def arrow(start: Sequence[float], vector: Sequence[float], *, color: str, name: str,
+          width: float = 2.5, showlegend: bool = True, dash: str | None = None,
+          legendgroup: str | None = None, **kwargs) -> go.Scatter:
+    """A straight arrow as a line trace with an arrow-head marker at the tip.
+
+    Drawn as a trace (not a layout annotation) so it lands on the right axes inside
+    ``make_subplots`` and shows in the legend.
+
+    Parameters
+    ----------
+    start : (2,) sequence of float
+        Tail of the arrow, in data coordinates.
+    vector : (2,) sequence of float
+        Tip minus tail, in data coordinates.
+    """
+    x0, y0 = float(start[0]), float(start[1])
+    x1, y1 = x0 + float(vector[0]), y0 + float(vector[1])
+    return go.Scatter(
+        x=[x0, x1], y=[y0, y1], mode="lines+markers", name=name,
+        line=dict(color=color, width=width, dash=dash),
+        marker=dict(symbol="arrow", size=[0, 13], angleref="previous", color=color),
+        hoverinfo="name", showlegend=showlegend, legendgroup=legendgroup, **kwargs,
+    )
+
+
+def empty_note(fig: go.Figure, text: str, **kwargs) -> go.Figure:
+    """Add a centred grey note (e.g. "no fixed points found") to ``fig`` and return it."""
+    fig.add_annotation(text=text, showarrow=False, font=dict(color=NULL, size=13),
+                       xref=kwargs.pop("xref", "paper"), yref=kwargs.pop("yref", "paper"),
+                       x=kwargs.pop("x", 0.5), y=kwargs.pop("y", 0.5), **kwargs)
+    return fig

@@ -1,0 +1,355 @@
+"""Fig. 7 summary panel of one analysed model, and a Fig. 6-like comparison of several.
+
+Also the small pure adapters from a report's arrays (see ``analysis/report.py`` for every
+key) to the inputs of the single-panel figure functions, shared by the HTML report and
+the dashboard.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from . import linearization, manifold, projections, spectra, state_space, style
+
+#: Fig. 7 panel titles, row-major (2 rows x 4 columns).
+SUMMARY_PANELS = (
+    "PCA on RNN states", "RNN state space", "Approximate fixed points", "τ along the manifold",
+    "Word inputs J_inp x and ℓ1", "Input projection ℓ1ᵀ J_inp x", "r1 on the manifold",
+    "|r1 · m| vs null",
+)
+
+
+# ----------------------------------------------------------------------------- adapters
+def project_directions(vectors, components) -> np.ndarray:
+    """Directions (no mean subtracted) expressed on the top-2 state PCs.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (D,) or (n, D)
+    components : ndarray of shape (>=2, D)
+        State PCA axes (rows), ``arrays["state_pca_components"]``.
+
+    Returns
+    -------
+    ndarray of shape (2,) or (n, 2)
+    """
+    comps = np.asarray(components, dtype=np.float64)
+    vec = np.asarray(vectors, dtype=np.float64)
+    if comps.ndim != 2 or comps.shape[0] < 2 or vec.shape[-1] != comps.shape[1]:
+        raise ValueError(f"cannot project vectors of shape {vec.shape} on components of shape "
+                         f"{comps.shape}")
+    return vec @ comps[:2].T
+
+
+def example_points(theta, n: int = 3) -> np.ndarray:
+    """Indices of ``n`` representative fixed points spread along the manifold.
+
+    The points whose θ is nearest to ``n`` evenly spaced targets in [-0.8, 0.8] (just the
+    one nearest θ = 0 when ``n`` is 1), without repeats.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (K,)
+
+    Returns
+    -------
+    ndarray of int64, shape (min(n, K),)
+    """
+    th = np.asarray(theta, dtype=np.float64).reshape(-1)
+    if th.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    targets = np.array([0.0]) if n == 1 else np.linspace(-0.8, 0.8, n)
+    chosen: list[int] = []
+    for target in targets:
+        order = np.argsort(np.abs(th - target), kind="stable")
+        pick = next((int(i) for i in order if int(i) not in chosen), None)
+        if pick is not None:
+            chosen.append(pick)
+    return np.array(chosen, dtype=np.int64)
+
+
+def mean_projections(input_projection, word_valence) -> dict[int, np.ndarray]:
+    """Per fixed point, the input projection averaged over each word set.
+
+    Parameters
+    ----------
+    input_projection : ndarray of shape (K, W)
+        ℓ1ᵀ J_inp x_w at each point for each listed word.
+    word_valence : ndarray of int, shape (W,)
+        1 positive, -1 negative, 0 neutral.
+
+    Returns
+    -------
+    dict mapping 1, -1, 0 to ndarray of shape (K,) (NaN where the set is empty)
+    """
+    proj = np.asarray(input_projection, dtype=np.float64)
+    val = np.asarray(word_valence).reshape(-1)
+    if proj.ndim != 2 or proj.shape[1] != val.shape[0]:
+        raise ValueError(f"input_projection {proj.shape} does not match {val.shape[0]} words")
+    out = {}
+    for code in (1, -1, 0):
+        cols = val == code
+        out[code] = (proj[:, cols].mean(axis=1) if cols.any()
+                     else np.full(proj.shape[0], np.nan))
+    return out
+
+
+def example_point(arrays: Mapping[str, np.ndarray], point: int | None = None) -> int:
+    """The fixed point shown in the single-point panels: ``point`` if given, else the one
+    stored with ``jinp_x_pc`` (``jinp_x_point``), else the one nearest θ = 0."""
+    if point is not None:
+        return int(point)
+    if "jinp_x_point" in arrays:
+        return int(np.asarray(arrays["jinp_x_point"]).reshape(-1)[0])
+    picked = example_points(arrays["theta"], 1)
+    if picked.size == 0:
+        raise ValueError("no fixed points")
+    return int(picked[0])
+
+
+# ------------------------------------------------------------------- panel trace builders
+def _panel_pca(summary, a, ctx):
+    return state_space.explained_variance_traces(a["explained_variance_ratio"],
+                                                 a.get("explained_variance_ratio_untrained"))
+
+
+def _panel_density(summary, a, ctx):
+    zero = None
+    if {"readout", "readout_bias", "state_pca_mean"} <= set(a):
+        zero = state_space.readout_zero_offset(a["readout"], a["readout_bias"],
+                                               a["state_pca_mean"])
+    return state_space.state_density_traces(
+        a["density_pos"], a["density_neg"], a["density_edges"], a.get("example_traj_pos"),
+        a.get("example_traj_neg"), a.get("initial_state_pc"), a.get("readout_pc"),
+        readout_zero=zero, show_legend=False)
+
+
+def _panel_fixed_points(summary, a, ctx):
+    return manifold.fixed_point_traces(a["fp_pc"], a["theta"], selected=ctx["point"],
+                                       colorbar=ctx["colorbar"], webgl=ctx["webgl"])
+
+
+def _panel_tau(summary, a, ctx):
+    return spectra.top_time_constant_traces(a["theta"], a["tau_top3"], ctx["point"],
+                                            webgl=ctx["webgl"], show_legend=False)
+
+
+def _panel_inputs(summary, a, ctx):
+    if "jinp_x_pc" not in a:
+        raise KeyError("jinp_x_pc")
+    k = ctx["point"]
+    l1_pc = project_directions(a["l1"][k], a["state_pca_components"])
+    return projections.input_effect_traces(a["jinp_x_pc"], a["word_valence"], l1_pc,
+                                           a.get("words"), show_legend=False)
+
+
+def _panel_projection(summary, a, ctx):
+    means = mean_projections(a["input_projection"], a["word_valence"])
+    return projections.input_projection_histogram_traces(means[1], means[-1], means[0])
+
+
+def _panel_r1(summary, a, ctx):
+    k = ctx["point"]
+    r1_pc = project_directions(a["r1"][k], a["state_pca_components"])
+    return manifold.right_eigenvector_traces(a["fp_pc"], k, r1_pc, webgl=ctx["webgl"],
+                                             show_legend=False)
+
+
+def _panel_overlap(summary, a, ctx):
+    return projections.overlap_traces(a["r1_m_overlap"], a["r1_m_null"])
+
+
+_PANEL_BUILDERS: tuple[Callable, ...] = (
+    _panel_pca, _panel_density, _panel_fixed_points, _panel_tau,
+    _panel_inputs, _panel_projection, _panel_r1, _panel_overlap,
+)
+
+_AXES = (  # (x title, y title, x type, y type) per panel
+    ("# PCs", "cum. variance", None, None), ("PC1", "PC2", None, None),
+    ("PC1", "PC2", None, None), ("θ", "τ (tokens)", None, "log"),
+    ("ΔPC1", "ΔPC2", None, None), ("mean ℓ1ᵀ J_inp x", "# points", None, None),
+    ("PC1", "PC2", None, None), ("|r1 · m|", "density", None, None),
+)
+
+
+def _title(summary: Mapping) -> str:
+    """Figure title: architecture, size, dataset and test accuracy from the summary."""
+    model = summary.get("model") or {}
+    data = summary.get("data") or {}
+    acc = (summary.get("accuracy") or {}).get("test")
+    parts = [str(model.get("arch", "RNN")).upper()]
+    if model.get("hidden_size"):
+        parts.append(f"H={model['hidden_size']}")
+    if data.get("name"):
+        parts.append(f"on {data['name']}")
+    if isinstance(acc, (int, float)) and math.isfinite(acc):
+        parts.append(f"(test accuracy {acc:.1%})")
+    return "Summary: " + " ".join(parts)
+
+
+def summary_figure(report_summary: Mapping, arrays: Mapping[str, np.ndarray], *,
+                   point: int | None = None, webgl: bool | None = None) -> go.Figure:
+    """The paper's Fig. 7 summary of one model: eight panels in a 2 x 4 grid.
+
+    Upper row: PCA trained vs untrained; state density; fixed points by θ; τ vs θ.
+    Lower row: J_inp x with ℓ1 at one fixed point; histograms of the per-point mean input
+    projection; r1 on the manifold at that point; |r1 · m| vs the random-vector null.
+
+    Parameters
+    ----------
+    report_summary : dict
+        ``Report.summary`` (title: architecture, dataset, accuracy).
+    arrays : dict of str to ndarray
+        ``Report.arrays``. A panel whose arrays are missing or malformed shows a note
+        saying so instead of failing the whole figure.
+    point : int, optional
+        Fixed point for the single-point panels (default ``example_point``).
+    webgl : bool or None
+        See ``style.scatter_cls``; pass False for static image export.
+    """
+    fig = make_subplots(rows=2, cols=4, subplot_titles=SUMMARY_PANELS, horizontal_spacing=0.07,
+                        vertical_spacing=0.16)
+    try:
+        chosen = example_point(arrays, point)
+    except (KeyError, ValueError):
+        chosen = None
+    domain = fig.layout.xaxis3.domain
+    ctx = dict(point=chosen, webgl=webgl, colorbar=dict(
+        title=dict(text="θ", side="right"), thickness=8, len=0.38, x=domain[1] + 0.003, y=0.79,
+        xanchor="left"))
+    for i, (build, axes) in enumerate(zip(_PANEL_BUILDERS, _AXES)):
+        row, col = divmod(i, 4)
+        try:
+            if chosen is None and build in (_panel_inputs, _panel_r1):
+                raise ValueError("no fixed points")
+            traces = build(report_summary, arrays, ctx)
+        except (KeyError, ValueError, IndexError) as exc:
+            traces = []
+            _panel_note(fig, i, _missing_text(exc))
+        for trace in traces:
+            fig.add_trace(trace, row=row + 1, col=col + 1)
+        fig.update_xaxes(title_text=axes[0], type=axes[2], row=row + 1, col=col + 1,
+                         title_standoff=4)
+        fig.update_yaxes(title_text=axes[1], type=axes[3], row=row + 1, col=col + 1,
+                         title_standoff=4)
+    fig.update_layout(**style.layout(_title(report_summary), barmode="overlay", width=1500,
+                                     height=720, legend=dict(orientation="h", y=-0.1, x=0.5,
+                                                             xanchor="center")))
+    return fig
+
+
+def _missing_text(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"not in this report: {exc.args[0]}"
+    return f"cannot draw: {exc}"
+
+
+def _panel_note(fig: go.Figure, index: int, text: str) -> None:
+    """Grey note centred in subplot ``index`` (0-based, row-major)."""
+    suffix = "" if index == 0 else str(index + 1)
+    xd = fig.layout[f"xaxis{suffix}"].domain
+    yd = fig.layout[f"yaxis{suffix}"].domain
+    style.empty_note(fig, text, x=(xd[0] + xd[1]) / 2, y=(yd[0] + yd[1]) / 2)
+
+
+# --------------------------------------------------------------------------- comparison
+def _get(summary: Mapping, *path: str) -> float:
+    """summary[path[0]][path[1]]... as a float; NaN when missing or null."""
+    value = summary
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return math.nan
+        value = value[key]
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def model_label(summary: Mapping) -> str:
+    """Short label for one analysed model: ``"LSTM-64 imdb"``."""
+    model = summary.get("model") or {}
+    data = summary.get("data") or {}
+    label = str(model.get("arch", "?")).upper()
+    if model.get("hidden_size"):
+        label += f"-{model['hidden_size']}"
+    if data.get("name"):
+        label += f" {data['name']}"
+    return label
+
+
+#: (panel title, y axis type, [(series name, summary path, colour), ...])
+COMPARE_PANELS = (
+    ("Accuracy", None, [("network", ("accuracy", "test"), style.TRAINED),
+                        ("linearized", ("accuracy", "linearized"), style.HIGHLIGHT),
+                        ("bag of words", ("accuracy", "bow"), style.NULL)]),
+    ("PCs for 90% variance", None, [("trained", ("pca", "n_components_90"), style.TRAINED),
+                                    ("untrained", ("pca", "n_components_90_untrained"),
+                                     style.UNTRAINED)]),
+    ("Median τ (tokens)", "log", [("τ1", ("spectra", "tau1_median"), style.EIGVEC),
+                                  ("τ2", ("spectra", "tau2_median"), style.TRAINED),
+                                  ("τ3", ("spectra", "tau3_median"), style.UNTRAINED)]),
+    ("Mean input projection ℓ1ᵀ J_inp x", None,
+     [("positive", ("projections", "mean_positive"), style.POSITIVE),
+      ("negative", ("projections", "mean_negative"), style.NEGATIVE),
+      ("neutral", ("projections", "mean_neutral"), style.NEUTRAL)]),
+    ("Median |r1 · m|", None, [("r1 · m", ("projections", "r1_m_overlap_median"), style.EIGVEC),
+                               ("null", ("projections", "r1_m_null_median"), style.NULL)]),
+    ("One-step linearization error", "log",
+     [("median", ("linearization", "one_step_rel_error_median"), style.TRAINED),
+      ("90th percentile", ("linearization", "one_step_rel_error_p90"), style.UNTRAINED)]),
+)
+
+
+def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = None
+                   ) -> go.Figure:
+    """Fig. 6-like comparison: key metrics of several analysed models side by side.
+
+    Six panels of grouped markers (not bars: two panels have log axes), one group per
+    model: accuracy (network, linearized, bag of words), PCs for 90% variance (trained vs
+    untrained), median τ1-τ3 (log), mean input projection per word set, median |r1 · m| vs
+    null, linearization error (log).
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        ``Report.summary`` of each model. Missing or null metrics leave a gap.
+    labels : sequence of str, optional
+        Group label per model (default ``model_label``; repeated labels get ``#2``...).
+    """
+    labels = _unique_labels(labels if labels is not None else [model_label(s) for s in summaries])
+    if len(labels) != len(summaries):
+        raise ValueError(f"{len(summaries)} summaries but {len(labels)} labels")
+    fig = make_subplots(rows=2, cols=3, subplot_titles=[p[0] for p in COMPARE_PANELS],
+                        horizontal_spacing=0.08, vertical_spacing=0.2)
+    for i, (_, ytype, series) in enumerate(COMPARE_PANELS):
+        row, col = divmod(i, 3)
+        for name, path, color in series:
+            fig.add_trace(go.Scatter(
+                x=labels, y=[_get(s, *path) for s in summaries], name=name, mode="markers",
+                marker=dict(color=color, size=11, line=dict(color="white", width=1)),
+                legendgroup=f"panel{i}", showlegend=True,
+                hovertemplate="%{x}: %{y:.4g}<extra>" + name + "</extra>",
+            ), row=row + 1, col=col + 1)
+        fig.update_yaxes(type=ytype, row=row + 1, col=col + 1)
+    fig.update_layout(**style.layout("Model comparison", scattermode="group", scattergap=0.5,
+                                     width=1300, height=720,
+                                     legend=dict(orientation="h", y=-0.12, x=0.5,
+                                                 xanchor="center")))
+    return fig
+
+
+def _unique_labels(labels: Sequence[str]) -> list[str]:
+    """Labels with repeats suffixed ``#2``, ``#3``... (bar groups are keyed by label)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        label = str(label)
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
