@@ -1,0 +1,91 @@
+"""Bag-of-words baseline and word sets on a synthetic corpus with known word valence."""
+import numpy as np
+import pytest
+
+from analysis.baseline import fit_bow
+from analysis.data import Dataset, Split
+from analysis.tokenizer import Tokenizer
+from analysis.words import WordSets, select_words, vader_agreement
+
+POS = [f"good{i}" for i in range(8)]
+NEG = [f"bad{i}" for i in range(8)]
+FILLER = [f"the{i}" for i in range(40)]
+
+
+def _split(n, rng):
+    """Each document: 12 filler words and 2 words of its label's valence (1 in 10 flipped)."""
+    texts, labels = [], rng.integers(0, 2, n)
+    for y in labels:
+        clue = POS if (y == 1) != (rng.random() < 0.1) else NEG
+        words = list(rng.choice(FILLER, 12)) + list(rng.choice(clue, 2))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return Split(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    return Dataset("synthetic", _split(1500, rng), _split(300, rng), _split(500, rng))
+
+
+@pytest.fixture(scope="module")
+def bow(corpus):
+    return fit_bow(corpus, Tokenizer())
+
+
+def test_baseline_learns_the_planted_valence(bow):
+    assert 0.85 < bow.accuracy_ <= 0.95  # 10% of clues are flipped: ~0.9 is the ceiling
+    assert bow.C_ in bow.validation_accuracy_
+    assert min(bow.coef_of(POS)) > max(bow.coef_of(FILLER))
+    assert max(bow.coef_of(NEG)) < min(bow.coef_of(FILLER))
+    assert bow.coef_of(["never-seen"]).tolist() == [0.0]
+    assert set(bow.vocabulary_) == set(POS + NEG + FILLER)
+    p = bow.predict_proba(["good1 good2 the3", "bad1 bad4 the3"])
+    assert p[0] > 0.5 > p[1]
+
+
+def test_doc_freq_counts_training_documents(corpus, bow):
+    col = bow.vocabulary_.index("the0")
+    expected = sum("the0" in t.split() for t in corpus.train.texts)
+    assert bow.doc_freq_[col] == expected
+
+
+def test_vocab_restricts_features(corpus):
+    b = fit_bow(corpus, Tokenizer(), vocab=["<pad>", "<unk>"] + POS[:4] + NEG[:4])
+    assert sorted(b.vocabulary_) == sorted(POS[:4] + NEG[:4])
+
+
+def test_word_sets_recover_the_planted_valence(bow):
+    sets = select_words(bow.vocabulary_, bow.coef_, bow.doc_freq_, n=8, n_frequent=40)
+    assert set(sets.of(1)) == set(POS)
+    assert set(sets.of(-1)) == set(NEG)
+    assert set(sets.of(0)) <= set(FILLER) and len(sets.of(0)) == 8
+    assert list(sets.valence) == [1] * 8 + [-1] * 8 + [0] * 8
+    assert np.all(np.diff(sets.coef[:8]) <= 0) and np.all(np.diff(sets.coef[8:16]) >= 0)
+    assert np.abs(sets.coef[16:]).max() <= np.abs(bow.coef_of(FILLER)).max()
+
+
+def test_select_words_rules():
+    vocab = ["<pad>", "<unk>", "a", "b", "c", "d", "e", "f", "rare"]
+    coef = np.array([9, -9, 3.0, 2.0, -1.0, -4.0, 0.1, -0.05, 50.0])
+    df = np.array([100, 100, 50, 40, 30, 20, 90, 80, 1])
+    sets = select_words(vocab, coef, df, n=2, n_frequent=3, min_doc_freq=5, allowed=set(vocab) - {"b"})
+    assert sets.of(1) == ["a", "e"]  # "rare" is too rare, "b" not allowed, pad/unk never
+    assert sets.of(-1) == ["d", "c"]
+    assert sets.of(0) == ["f"]  # the 3 most frequent are e, f, a; e and a are taken
+    assert sets.doc_freq.tolist() == [50, 90, 20, 30, 80]
+    with pytest.raises(ValueError, match="same length"):
+        select_words(vocab, coef[:3], df)
+
+
+def test_vader_agreement():
+    sets = WordSets(["great", "fine", "awful", "meh", "the"], np.array([1, 1, -1, -1, 0], np.int8),
+                    np.zeros(5), np.ones(5, np.int64))
+    lex = {"great": 3.1, "fine": -0.2, "awful": -2.5, "the": 0.0}
+    out = vader_agreement(sets, lex)
+    assert out["vader_positive_agreement"] == 0.5
+    assert out["vader_negative_agreement"] == 1.0
+    assert out["vader_coverage"] == 0.75
+    assert out["vader_neutral_mean_abs"] == 0.0
+    assert np.isnan(vader_agreement(sets, {})["vader_positive_agreement"])
