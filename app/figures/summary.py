@@ -213,10 +213,11 @@ def summary_figure(report_summary: Mapping, arrays: Mapping[str, np.ndarray], *,
     """
     fig = make_subplots(rows=2, cols=4, subplot_titles=SUMMARY_PANELS, horizontal_spacing=0.07,
                         vertical_spacing=0.16)
+    chosen, no_point = None, None
     try:
         chosen = example_point(arrays, point)
-    except (KeyError, ValueError):
-        chosen = None
+    except (KeyError, ValueError) as exc:
+        no_point = exc  # the single-point panels report why
     domain = fig.layout.xaxis3.domain
     ctx = dict(point=chosen, webgl=webgl, colorbar=dict(
         title=dict(text="θ", side="right"), thickness=8, len=0.38, x=domain[1] + 0.003, y=0.79,
@@ -224,8 +225,8 @@ def summary_figure(report_summary: Mapping, arrays: Mapping[str, np.ndarray], *,
     for i, (build, axes) in enumerate(zip(_PANEL_BUILDERS, _AXES)):
         row, col = divmod(i, 4)
         try:
-            if chosen is None and build in (_panel_inputs, _panel_r1):
-                raise ValueError("no fixed points")
+            if no_point is not None and build in (_panel_inputs, _panel_r1):
+                raise no_point
             traces = build(report_summary, arrays, ctx)
         except (KeyError, ValueError, IndexError) as exc:
             traces = []
