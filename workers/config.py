@@ -1,0 +1,140 @@
+"""Settings for jobs, the artifact store and Celery, read from the environment.
+
+=========================== ======================================= ==========================
+variable                    meaning                                 default
+=========================== ======================================= ==========================
+``RNNSCOPE_HOME``           cache root (datasets, store)            ``~/.cache/rnnscope``
+``RNNSCOPE_STORE``          content-addressed artifact store        ``$RNNSCOPE_HOME/store``
+``REDIS_URL``               broker + result backend; unset means    unset (embedded mode)
+                            embedded mode (no Celery, no Redis)
+``RNNSCOPE_JOB_SOFT_LIMIT_S`` soft time limit of one job (seconds)  3600
+``RNNSCOPE_JOB_HARD_LIMIT_S`` hard time limit (the child is killed) soft + 300
+``RNNSCOPE_MAX_UPLOAD_MB``  largest accepted checkpoint upload      200
+``RNNSCOPE_LOCK_TTL_S``     lifetime of a Redis compute lock that   30
+                            is no longer renewed (a dead holder)
+``RNNSCOPE_RESULT_TTL_S``   how long Celery keeps task results      86400
+``RNNSCOPE_DEVICE``         torch device jobs run on                ``cpu``
+``RNNSCOPE_DEMO_DIR``       bundled demo checkpoints                ``<repo>/models/demo``
+=========================== ======================================= ==========================
+
+Nothing here imports Celery, Redis or torch, so reading settings is cheap.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with :meth:`from_env`.
+
+    Attributes
+    ----------
+    home : Path
+        Cache root.
+    store : Path
+        Root of the :class:`workers.store.ArtifactStore`.
+    redis_url : str or None
+        Celery broker and result backend; ``None`` means embedded mode.
+    soft_time_limit_s, hard_time_limit_s : int
+        Per-job time limits in seconds; the soft one raises inside the job, the hard one
+        kills the worker child.
+    max_upload_bytes : int
+        Largest checkpoint upload accepted, in bytes.
+    lock_ttl_s : float
+        Seconds a Redis compute lock outlives its last renewal (bounds the wait after the
+        holder is killed).
+    result_ttl_s : int
+        Seconds Celery keeps task results (they hold keys, never arrays).
+    device : {"cpu", "cuda"}
+        Torch device for jobs.
+    demo_dir : Path
+        Directory holding the bundled ``*.safetensors`` demo checkpoints.
+    """
+
+    home: Path
+    store: Path
+    redis_url: str | None
+    soft_time_limit_s: int = 3600
+    hard_time_limit_s: int = 3900
+    max_upload_bytes: int = 200 * 1024**2
+    lock_ttl_s: float = 30.0
+    result_ttl_s: int = 86400
+    device: str = "cpu"
+    demo_dir: Path = Path("models/demo")
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        """Seconds before Redis redelivers an unacknowledged job: longer than any job."""
+        return 2 * self.hard_time_limit_s + 600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default ``os.environ``); bad values raise ValueError."""
+        env = os.environ if env is None else env
+        home = Path(env.get("RNNSCOPE_HOME") or "~/.cache/rnnscope").expanduser()
+        store = Path(env.get("RNNSCOPE_STORE") or home / "store").expanduser()
+        soft = _positive_int(env, "RNNSCOPE_JOB_SOFT_LIMIT_S", 3600)
+        hard = _positive_int(env, "RNNSCOPE_JOB_HARD_LIMIT_S", soft + 300)
+        if hard <= soft:
+            raise ValueError(f"RNNSCOPE_JOB_HARD_LIMIT_S ({hard}) must exceed "
+                             f"RNNSCOPE_JOB_SOFT_LIMIT_S ({soft})")
+        device = (env.get("RNNSCOPE_DEVICE") or "cpu").strip().lower()
+        if device not in DEVICES:
+            raise ValueError(f"RNNSCOPE_DEVICE must be one of {', '.join(DEVICES)}, got {device!r}")
+        return cls(
+            home=home, store=store, redis_url=(env.get("REDIS_URL") or "").strip() or None,
+            soft_time_limit_s=soft, hard_time_limit_s=hard,
+            max_upload_bytes=_positive_int(env, "RNNSCOPE_MAX_UPLOAD_MB", 200) * 1024**2,
+            lock_ttl_s=_positive_float(env, "RNNSCOPE_LOCK_TTL_S", 30.0),
+            result_ttl_s=_positive_int(env, "RNNSCOPE_RESULT_TTL_S", 86400),
+            device=device,
+            demo_dir=Path(env.get("RNNSCOPE_DEMO_DIR") or default_demo_dir()).expanduser(),
+        )
+
+
+def settings() -> Settings:
+    """Settings from the current environment (read each call, so tests can change env)."""
+    return Settings.from_env()
+
+
+def is_distributed(env: Mapping[str, str] | None = None) -> bool:
+    """True when ``REDIS_URL`` is set: jobs go to Celery workers instead of running here."""
+    env = os.environ if env is None else env
+    return bool((env.get("REDIS_URL") or "").strip())
+
+
+def default_demo_dir() -> Path:
+    """``models/demo`` of the source tree this package was imported from."""
+    return Path(__file__).resolve().parent.parent / "models" / "demo"
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    return value
