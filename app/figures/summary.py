@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import linearization, manifold, projections, spectra, state_space, style
+from . import manifold, projections, spectra, state_space, style
 
 #: Fig. 7 panel titles, row-major (2 rows x 4 columns).
 SUMMARY_PANELS = (
