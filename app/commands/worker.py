@@ -1,0 +1,103 @@
+"""``rnnscope worker``: a Celery prefork worker running analysis jobs from Redis.
+
+    REDIS_URL=redis://host:6379/0 rnnscope worker [--concurrency N] [--device cpu|cuda]
+                                                  [--queues rnnscope] [--loglevel info]
+
+Imports ``workers.tasks`` (the ``rnnscope.*`` jobs) and the dashboard (``app.wsgi``), so the
+Dash background callbacks that ``CeleryManager`` registered on ``workers.celery_app`` exist
+here under the same names. Web and workers must share the artifact store
+(``RNNSCOPE_STORE``: a shared volume) and ``REDIS_URL``. Run one worker per GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import socket
+import sys
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``worker``."""
+    parser = subparsers.add_parser(
+        "worker", help="run a Celery worker for analysis jobs (needs REDIS_URL)",
+        description="Start a Celery prefork worker on REDIS_URL that runs rnnscope analysis "
+                    "jobs and the dashboard's background callbacks.")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="worker processes (default 1; one per GPU with --device cuda)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="torch device for jobs (default $RNNSCOPE_DEVICE or cpu)")
+    parser.add_argument("--queues", default=None,
+                        help="comma-separated queues to consume (default rnnscope)")
+    parser.add_argument("--loglevel", default="info",
+                        choices=("debug", "info", "warning", "error", "critical"))
+    parser.add_argument("--hostname", default=None,
+                        help="worker node name (default rnnscope@<host>-<pid>)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the worker (blocks until it is stopped); 2 when it cannot start."""
+    from workers.config import Settings
+
+    if args.concurrency < 1:
+        print(f"error: --concurrency must be >= 1, got {args.concurrency}", file=sys.stderr)
+        return 2
+    if args.device:
+        os.environ["RNNSCOPE_DEVICE"] = args.device
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not settings.redis_url:
+        print("error: REDIS_URL is not set. A worker takes jobs from Redis, e.g. "
+              "REDIS_URL=redis://127.0.0.1:6379/0 rnnscope worker. Without REDIS_URL the "
+              "dashboard and `rnnscope analyze` run jobs themselves.", file=sys.stderr)
+        return 2
+    if settings.device == "cuda" and not _cuda_available():
+        print("error: --device cuda but torch sees no CUDA device here", file=sys.stderr)
+        return 2
+    os.environ.setdefault("RNNSCOPE_TORCH_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // args.concurrency)))
+    from workers.store import ArtifactStore, StoreError
+
+    try:
+        ArtifactStore(settings.store)  # a worker that cannot write results must not start
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from workers.celery_app import QUEUE, celery_app
+
+    importlib.import_module("workers.tasks")
+    _register_dashboard_callbacks()
+    hostname = args.hostname or f"rnnscope@{socket.gethostname()}-{os.getpid()}"
+    celery_app.worker_main(argv=[
+        "worker", "--pool=prefork", f"--concurrency={args.concurrency}",
+        f"--queues={args.queues or QUEUE}", f"--loglevel={args.loglevel.upper()}",
+        f"--hostname={hostname}", "--without-mingle", "--without-gossip",
+    ])
+    return 0
+
+
+def _register_dashboard_callbacks() -> None:
+    """Build the dashboard so its background callbacks become tasks of ``celery_app`` here."""
+    for module in ("app.wsgi", "app.dashboard"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # not built yet: analysis jobs still work
+            raise
+        if module == "app.dashboard" and hasattr(mod, "create_app"):
+            mod.create_app()
+        print(f"registered the dashboard's background callbacks from {module}", file=sys.stderr)
+        return
+    print("note: no dashboard module found; serving rnnscope.* jobs only", file=sys.stderr)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,0 +1,157 @@
+"""Celery tasks ``rnnscope.<job>`` wrapping :mod:`workers.jobs`, and helpers to use them.
+
+Each task runs its job function with a progress callback that publishes
+``state="PROGRESS", meta={"fraction": f, "message": m}`` (throttled), and returns a small
+JSON dict with the artifact's key; arrays stay in the shared store. Cancel a running job
+with :func:`cancel` (``revoke(terminate=True)``: the prefork child running it is
+terminated; an artifact is either complete or absent, and the lock dies with the child).
+
+Helpers for the dashboard and ``rnnscope submit``: :func:`submit_full_analysis`,
+:func:`job_status`, :func:`cancel`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from celery import signals
+
+from workers import jobs
+from workers.celery_app import celery_app
+from workers.store import ArtifactStore
+
+#: Publish at most this often, unless the message changes (seconds).
+PROGRESS_INTERVAL_S = 0.5
+
+
+class _TaskProgress:
+    """``progress(fraction, message)`` -> ``task.update_state(PROGRESS)``, throttled."""
+
+    def __init__(self, task, interval_s: float = PROGRESS_INTERVAL_S):
+        self.task, self.interval_s = task, interval_s
+        self.sent = (-1.0, None, 0.0)  # fraction, message, time
+
+    def __call__(self, fraction: float, message: str) -> None:
+        last_fraction, last_message, last_time = self.sent
+        now = time.monotonic()
+        if (message == last_message and fraction < 1.0
+                and (fraction - last_fraction < 0.01 or now - last_time < self.interval_s)):
+            return
+        self.sent = (fraction, message, now)
+        if self.task.request.id:  # called directly (not through a worker): nothing to publish
+            self.task.update_state(state="PROGRESS",
+                                   meta={"fraction": float(fraction), "message": str(message)})
+
+
+def _result(store: ArtifactStore, key: str, kind: str) -> dict:
+    where = store.report_dir(key) if kind == "report" else store.root / "arrays" / f"{key}.npz"
+    return {"key": key, "kind": kind, "path": str(where)}
+
+
+@celery_app.task(bind=True, name="rnnscope.full_analysis")
+def full_analysis(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
+    """``jobs.full_analysis``; returns ``{"key", "kind": "report", "path"}``."""
+    store = ArtifactStore.from_env()
+    key = jobs.full_analysis(checkpoint_sha, data_name, params, store=store,
+                             progress=_TaskProgress(self))
+    return _result(store, key, "report")
+
+
+@celery_app.task(bind=True, name="rnnscope.collect_states")
+def collect_states(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
+    """``jobs.collect_states_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    store = ArtifactStore.from_env()
+    key = jobs.collect_states_job(checkpoint_sha, data_name, params, store=store,
+                                  progress=_TaskProgress(self))
+    return _result(store, key, "arrays")
+
+
+@celery_app.task(bind=True, name="rnnscope.find_fixed_points")
+def find_fixed_points(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
+    """``jobs.find_fixed_points_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    store = ArtifactStore.from_env()
+    key = jobs.find_fixed_points_job(checkpoint_sha, data_name, params, store=store,
+                                     progress=_TaskProgress(self))
+    return _result(store, key, "arrays")
+
+
+@celery_app.task(bind=True, name="rnnscope.linearize")
+def linearize(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
+    """``jobs.linearize_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    store = ArtifactStore.from_env()
+    key = jobs.linearize_job(checkpoint_sha, data_name, params, store=store,
+                             progress=_TaskProgress(self))
+    return _result(store, key, "arrays")
+
+
+@celery_app.task(bind=True, name="rnnscope.word_projections")
+def word_projections(self, report_key: str, mode: int = 0) -> dict:
+    """``jobs.word_projections_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    store = ArtifactStore.from_env()
+    key = jobs.word_projections_job(report_key, mode=mode, store=store,
+                                    progress=_TaskProgress(self))
+    return _result(store, key, "arrays")
+
+
+# --------------------------------------------------------------------------- worker setup
+@signals.worker_process_init.connect
+def _limit_torch_threads(**_) -> None:
+    """Share the cores among the prefork children (``RNNSCOPE_TORCH_THREADS`` each)."""
+    threads = os.environ.get("RNNSCOPE_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+
+
+# --------------------------------------------------------------------------- client helpers
+def submit_full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None) -> str:
+    """Queue ``rnnscope.full_analysis``; returns the Celery task id.
+
+    Parameters are validated here first, so a typo fails at once instead of on a worker.
+    """
+    jobs.resolve_params(params)
+    return full_analysis.apply_async(args=(checkpoint_sha, data_name, params or {})).id
+
+
+def job_status(task_id: str) -> dict:
+    """``{"state", "fraction", "message", "result", "error"}`` of a task, JSON-able.
+
+    ``state`` is Celery's: PENDING (queued or unknown), STARTED, PROGRESS, SUCCESS, FAILURE,
+    REVOKED, RETRY. ``result`` is the task's dict on SUCCESS (else None).
+    """
+    res = celery_app.AsyncResult(task_id)
+    state, info = res.state, res.info
+    status = {"state": state, "fraction": 0.0, "message": state.lower(), "result": None, "error": None}
+    if state == "PROGRESS" and isinstance(info, dict):
+        status.update(fraction=float(info.get("fraction", 0.0)), message=str(info.get("message", "")))
+    elif state == "SUCCESS":
+        status.update(fraction=1.0, message="done", result=info)
+    elif state in ("FAILURE", "REVOKED"):
+        status.update(error=f"{type(info).__name__}: {info}" if isinstance(info, BaseException)
+                      else str(info))
+    return status
+
+
+def cancel(task_id: str, signal: str = "SIGTERM") -> None:
+    """Revoke a task and terminate the worker child running it (prefork pool)."""
+    celery_app.control.revoke(task_id, terminate=True, signal=signal)
+
+
+def wait(task_id: str, on_status: Callable[[dict], None] | None = None,
+         poll_s: float = 0.5, timeout_s: float | None = None) -> dict:
+    """Poll :func:`job_status` until the task is ready; ``on_status`` sees each change."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last = None
+    while True:
+        status = job_status(task_id)
+        view = (status["state"], round(status["fraction"], 3), status["message"])
+        if on_status is not None and view != last:
+            on_status(status)
+        last = view
+        if status["state"] in ("SUCCESS", "FAILURE", "REVOKED"):
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} not finished after {timeout_s} s")
+        time.sleep(poll_s)
