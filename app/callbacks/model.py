@@ -1,0 +1,163 @@
+"""Model panel: pick or upload a checkpoint, run or cancel its analysis, the model card.
+
+Flow: choosing a model or dataset (or pressing Analyse) resolves the report key at once
+when the analysis is already in the store; otherwise it files a job request, which the
+background callback runs (``DiskcacheManager`` child process or Celery worker) with a
+progress bar, a stage message and a Cancel button. The result is only a key in
+``ids.REPORT``; every view reads the report from the store by that key.
+"""
+from __future__ import annotations
+
+import time
+
+from dash import Input, Output, Patch, State, html, no_update
+
+from app import ids
+from app.services import Services, UploadError, model_or_none, report_or_none, valid_key
+from app.layout import alert, model_card, status_line
+
+#: Minimum seconds between two progress writes (each is a cache write and a poll result).
+PROGRESS_EVERY_S = 0.25
+
+# A 200 MB data URL must not travel to the server only to be refused there: the browser
+# checks the size first and says so; the server still enforces MAX_CONTENT_LENGTH.
+UPLOAD_SIZE_CHECK = """
+function(contents, filename, limit) {
+    const nu = window.dash_clientside.no_update;
+    if (!contents) { return [nu, nu]; }
+    const comma = contents.indexOf(',');
+    const bytes = Math.floor((contents.length - comma - 1) * 3 / 4);
+    if (bytes > limit) {
+        const mib = (n) => (n / 1048576).toFixed(1) + ' MiB';
+        return [nu, 'The file is ' + mib(bytes) + ', larger than the ' + mib(limit)
+                    + ' upload limit. Nothing was uploaded.'];
+    }
+    return [{contents: contents, filename: filename}, ''];
+}
+"""
+
+
+# --------------------------------------------------------------------------- plain functions
+
+
+def accept_upload(svc: Services, payload: dict | None) -> tuple:
+    """Store an uploaded checkpoint; -> (options patch, selected sha, alert).
+
+    Any problem (not base64, too large, not a checkpoint, hostile content) gives an error
+    alert in plain words and leaves the model list and selection unchanged.
+    """
+    payload = payload if isinstance(payload, dict) else {}
+    try:
+        sha, label, is_new = svc.accept_upload(payload.get("contents"), payload.get("filename"))
+    except UploadError as exc:
+        return no_update, no_update, alert("error", "Upload refused: ", str(exc))
+    options = Patch()
+    if is_new:
+        options.append({"label": label, "value": sha})
+    return options, sha, alert("success", "Uploaded ", html.B(label), ".")
+
+
+def resolve_analysis(svc: Services, sha, data_name, _clicks=None) -> tuple:
+    """-> (report ref or no_update, job request or no_update, alert).
+
+    A stored analysis goes on screen at once; a missing one becomes a job request.
+    """
+    if not valid_key(sha):
+        return no_update, no_update, alert("info", "Choose a demo model or upload a checkpoint.")
+    if model_or_none(svc, sha) is None:
+        return no_update, no_update, alert("error", "This checkpoint is no longer in the store "
+                                                    "or cannot be read.")
+    key = svc.stored_analysis(sha, data_name)
+    if key is not None:
+        return {"key": key, "sha": sha, "data": data_name}, no_update, None
+    return no_update, {"sha": sha, "data": data_name, "at": time.time()}, None
+
+
+def throttled(set_progress, every_s: float = PROGRESS_EVERY_S):
+    """``progress(fraction, message)`` forwarding to ``set_progress([percent, stage])``.
+
+    Forwards when the message changes, at the end, or at most every ``every_s`` seconds.
+    """
+    last = {"t": 0.0, "message": None}
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if message == last["message"] and now - last["t"] < every_s and fraction < 1:
+            return
+        last.update(t=now, message=message)
+        percent = max(0, min(100, int(round(100 * float(fraction)))))
+        set_progress((str(percent), f"{message} · {percent}%"))
+    return progress
+
+
+def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple:
+    """Background job: analyse ``request["sha"]`` on ``request["data"]``.
+
+    Returns (report ref, alert); failures come back as an error alert, never raised.
+    """
+    if not isinstance(request, dict) or not valid_key(request.get("sha")):
+        return no_update, no_update
+    sha, data_name = request["sha"], request.get("data")
+    try:
+        key = svc.analyse(sha, data_name, throttled(set_progress))
+    except Exception as exc:  # noqa: BLE001 - every failure is shown to the user in words
+        return no_update, alert("error", "The analysis failed: ", svc.explain(exc))
+    return {"key": key, "sha": sha, "data": data_name}, None
+
+
+def card_and_status(svc: Services, sha, report_ref) -> tuple:
+    """-> (model card, top-bar status line) for the selected model and the report on screen."""
+    model = model_or_none(svc, sha)
+    report = report_or_none(svc, report_ref)
+    if report is not None and isinstance(report_ref, dict) and report_ref.get("sha") != sha:
+        report = None  # the report on screen belongs to another model (job still running)
+    info = svc.checkpoint_info(sha) if model is not None else None
+    return model_card(model, info, report), status_line(report)
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def register(app, svc: Services) -> None:
+    app.clientside_callback(
+        UPLOAD_SIZE_CHECK,
+        Output(ids.UPLOAD_PAYLOAD, "data"), Output(ids.UPLOAD_ALERT, "children"),
+        Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"),
+        State(ids.UPLOAD_LIMIT, "data"), prevent_initial_call=True)
+
+    @app.callback(Output(ids.MODEL_SELECT, "options"), Output(ids.MODEL_SELECT, "value"),
+                  Output(ids.UPLOAD_ALERT, "children", allow_duplicate=True),
+                  Output(ids.UPLOAD, "contents"),
+                  Input(ids.UPLOAD_PAYLOAD, "data"), prevent_initial_call=True)
+    def _upload(payload):
+        return (*accept_upload(svc, payload), None)  # clear contents: the same file may come again
+
+    @app.callback(Output(ids.REPORT, "data"), Output(ids.JOB_REQUEST, "data"),
+                  Output(ids.JOB_ALERT, "children"),
+                  Input(ids.MODEL_SELECT, "value"), Input(ids.DATASET_SELECT, "value"),
+                  Input(ids.JOB_START, "n_clicks"))
+    def _resolve(sha, data_name, clicks):
+        return resolve_analysis(svc, sha, data_name, clicks)
+
+    @app.callback(Output(ids.REPORT, "data", allow_duplicate=True),
+                  Output(ids.JOB_ALERT, "children", allow_duplicate=True),
+                  Input(ids.JOB_REQUEST, "data"),
+                  background=True, prevent_initial_call=True, interval=400,
+                  progress=[Output(ids.JOB_PROGRESS, "value"), Output(ids.JOB_STAGE, "children")],
+                  progress_default=["0", ""],
+                  running=[(Output(ids.JOB_START, "disabled"), True, False),
+                           (Output(ids.JOB_CANCEL, "disabled"), False, True),
+                           (Output(ids.JOB_PROGRESS, "className"), "job running", "job")],
+                  cancel=[Input(ids.JOB_CANCEL, "n_clicks")])
+    def _job(set_progress, request):
+        return run_analysis_job(svc, set_progress, request)
+
+    @app.callback(Output(ids.JOB_ALERT, "children", allow_duplicate=True),
+                  Input(ids.JOB_CANCEL, "n_clicks"), prevent_initial_call=True)
+    def _cancelled(clicks):
+        return alert("info", "Analysis cancelled; nothing was stored.") if clicks else no_update
+
+    @app.callback(Output(ids.MODEL_CARD, "children"), Output(ids.JOB_STATUS, "children"),
+                  Input(ids.MODEL_SELECT, "value"), Input(ids.REPORT, "data"))
+    def _card(sha, report_ref):
+        return card_and_status(svc, sha, report_ref)

@@ -1,0 +1,111 @@
+"""Sentence explorer: a typed text's trajectory over the fixed points, token by token.
+
+``run`` traces the text once (``Services.sentence``, cached by report key and text) and
+draws it; the token slider then only moves the "current token" ring with a ``Patch`` and
+rewrites the step's details, reading the cached trace.
+"""
+from __future__ import annotations
+
+import html as html_text
+
+import numpy as np
+from dash import Input, Output, Patch, State, html, no_update
+
+from app import figures, ids
+from app.layout import alert, fmt, placeholder, token_detail
+from app.services import MAX_SENTENCE_TOKENS, Services, SentenceTrace, report_or_none
+
+#: Rows shown in the per-token table (the trace itself runs up to MAX_SENTENCE_TOKENS).
+TABLE_ROWS = 400
+
+
+def trajectory_figure(trace: SentenceTrace, report, step: int = 0):
+    """The explorer figure: initial state + one point per token over the fixed points."""
+    a = report.arrays
+    traj = np.vstack([trace.start_pc[None, :], trace.states_pc])
+    fp_pc = a["fp_pc"] if len(a["fp_pc"]) else None
+    return figures.sentence_trajectory(traj, trace.tokens, trace.logit, fp_pc,
+                                       a["theta"] if fp_pc is not None else None,
+                                       unknown=~trace.known, step=step)
+
+
+def token_table(trace: SentenceTrace) -> html.Div:
+    """Per-token numbers: readout, P(positive), input projection, nearest point, error."""
+    head = html.Thead(html.Tr([html.Th(h) for h in (
+        "#", "token", "readout", "P(+)", "ℓ1ᵀ J_inp x", "nearest FP", "lin. error")]))
+    rows = []
+    for t in range(min(len(trace), TABLE_ROWS)):
+        proj = trace.input_projection[t]
+        cls = "pos" if proj > 0 else "neg" if proj < 0 else ""
+        rows.append(html.Tr([
+            html.Td(t + 1),
+            html.Td(trace.tokens[t], className="" if trace.known[t] else "unk",
+                    title="" if trace.known[t] else "not in the vocabulary"),
+            html.Td(f"{trace.logit[t]:+.3f}"), html.Td(f"{trace.probability[t]:.3f}"),
+            html.Td(fmt(proj, "+.4f"), className=cls), html.Td(f"#{trace.nearest[t]}"),
+            html.Td(fmt(trace.linearization_error[t], ".2%")),
+        ]))
+    note = (html.Div(f"first {TABLE_ROWS} of {len(trace)} tokens shown", className="hint")
+            if len(trace) > TABLE_ROWS else None)
+    return html.Div([html.Table([head, html.Tbody(rows)], className="compare"), note],
+                    style={"maxHeight": "420px", "overflowY": "auto"})
+
+
+def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
+    """-> (figure, table, slider max, slider value, alert, detail, sentence store)."""
+    report = report_or_none(svc, report_ref)
+    if report is None:
+        return placeholder(), None, 1, 0, None, token_detail(None, None), None
+    trace = svc.sentence(report_ref, text or "")
+    if not len(trace):
+        return (placeholder("type a sentence"), None, 1, 0,
+                alert("info", "No tokens: type some words."), token_detail(None, None), None)
+    messages = []
+    if trace.dropped:
+        messages.append(alert("warning", f"The text has {len(trace) + trace.dropped:,} tokens; only "
+                                         f"the first {MAX_SENTENCE_TOKENS:,} were run."))
+    unknown = [t for t, k in zip(trace.tokens, trace.known) if not k]
+    if unknown:
+        shown = ", ".join(sorted(set(unknown))[:12])
+        messages.append(alert("info", f"{len(unknown)} token(s) not in the vocabulary, read as "
+                                      f"<unk>: {shown}"))
+    last = len(trace) - 1
+    return (trajectory_figure(trace, report, last), token_table(trace), max(last, 1), last,
+            messages or None, token_detail(trace, last),
+            {"key": report_ref["key"], "text": text or ""})
+
+
+def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
+    """-> (figure patch moving the current-token ring, detail) for slider position ``index``."""
+    if not isinstance(sentence_ref, dict) or report_or_none(svc, sentence_ref) is None:
+        return no_update, no_update
+    trace = svc.sentence(sentence_ref, sentence_ref.get("text", ""))
+    if not len(trace):
+        return no_update, no_update
+    t = int(min(max(int(index or 0), 0), len(trace) - 1))
+    ring = svc.memo.get(("sentence-ring", sentence_ref["key"]),
+                        lambda: len(trajectory_figure(trace, svc.report(sentence_ref["key"])).data) - 1)
+    patch = Patch()
+    patch["data"][ring]["x"] = [float(trace.states_pc[t, 0])]
+    patch["data"][ring]["y"] = [float(trace.states_pc[t, 1])]
+    patch["data"][ring]["text"] = [html_text.escape(trace.tokens[t])]
+    patch["data"][ring]["customdata"] = [t]
+    return patch, token_detail(trace, t)
+
+
+def register(app, svc: Services) -> None:
+    @app.callback(Output(ids.FIG_SENTENCE_TRAJ, "figure"), Output(ids.SENTENCE_TOKENS, "children"),
+                  Output(ids.TOKEN_SLIDER, "max"), Output(ids.TOKEN_SLIDER, "value"),
+                  Output(ids.SENTENCE_ALERT, "children"), Output(ids.TOKEN_DETAIL, "children"),
+                  Output(ids.SENTENCE, "data"),
+                  Input(ids.SENTENCE_RUN, "n_clicks"), Input(ids.SENTENCE_INPUT, "n_blur"),
+                  Input(ids.REPORT, "data"), State(ids.SENTENCE_INPUT, "value"))
+    def _run(_clicks, _blur, report_ref, text):
+        return run(svc, text, report_ref)
+
+    @app.callback(Output(ids.FIG_SENTENCE_TRAJ, "figure", allow_duplicate=True),
+                  Output(ids.TOKEN_DETAIL, "children", allow_duplicate=True),
+                  Input(ids.TOKEN_SLIDER, "value"), State(ids.SENTENCE, "data"),
+                  prevent_initial_call=True)
+    def _step(index, sentence_ref):
+        return step(svc, index, sentence_ref)

@@ -1,0 +1,80 @@
+"""The Dash application: ``create_app(settings=None) -> dash.Dash``.
+
+One switch picks where analysis jobs run:
+
+- embedded (default, no ``REDIS_URL``): Dash background callbacks with a
+  ``DiskcacheManager`` whose cache lives in ``$RNNSCOPE_HOME/dash-jobs``; each job runs in
+  a child process of the web server;
+- scale-out (``REDIS_URL`` set): ``CeleryManager(workers.celery_app.celery_app)``; the same
+  callback runs on a Celery worker, which must import this module's app (``app.wsgi``) so
+  that the background callbacks are registered as tasks there too.
+
+The Flask server enforces the upload cap (``MAX_CONTENT_LENGTH``, from
+``Settings.max_upload_bytes`` plus base64 overhead) and signs sessions with
+``RNNSCOPE_SECRET_KEY`` (random per process when unset).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dash
+
+from app import layout
+from app.callbacks import compare, fixed_points, linearization, model, sentence, state_space, words
+from app.services import Services
+from workers.config import Settings
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+#: Room for the JSON envelope around a base64-encoded upload.
+REQUEST_OVERHEAD_BYTES = 1024 * 1024
+
+
+def max_request_bytes(max_upload_bytes: int) -> int:
+    """Largest request body: the base64 form of the biggest upload (4/3) plus the envelope."""
+    return (int(max_upload_bytes) + 2) // 3 * 4 + REQUEST_OVERHEAD_BYTES
+
+
+def background_manager(settings: Settings):
+    """``CeleryManager`` when ``REDIS_URL`` is set, else a ``DiskcacheManager`` under home."""
+    if settings.redis_url:
+        from workers.celery_app import celery_app
+
+        return dash.CeleryManager(celery_app, expire=settings.result_ttl_s)
+    import diskcache
+
+    cache_dir = Path(settings.home) / "dash-jobs"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)), expire=3600)
+
+
+def create_app(settings: Settings | None = None, *, analysis_params: dict | None = None,
+               services: Services | None = None) -> dash.Dash:
+    """Build the dashboard.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Store, home, upload cap, ``REDIS_URL``; default ``Settings.from_env()``.
+    analysis_params : dict, optional
+        Overrides of ``AnalysisParams`` for jobs started here (default
+        ``$RNNSCOPE_ANALYSIS_PARAMS``), e.g. small values for tests.
+    services : Services, optional
+        Reuse an existing service object (its caches); built from ``settings`` otherwise.
+    """
+    settings = settings or Settings.from_env()
+    svc = services or Services(settings, analysis_params=analysis_params)
+    app = dash.Dash(
+        __name__, title="rnnscope", assets_folder=str(ASSETS), update_title=None,
+        background_callback_manager=background_manager(settings),
+        suppress_callback_exceptions=False,
+    )
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(settings.max_upload_bytes)
+    server.config["SECRET_KEY"] = os.environ.get("RNNSCOPE_SECRET_KEY") or secrets.token_hex(32)
+    app.layout = lambda: layout.build_layout(svc)
+    for module in (model, state_space, fixed_points, words, sentence, linearization, compare):
+        module.register(app, svc)
+    app.rnnscope_services = svc  # for tests and benchmarks: the caches behind the callbacks
+    return app

@@ -1,0 +1,65 @@
+"""Every component ID of the dashboard, in one place.
+
+Layout and callbacks import these names instead of repeating string literals, so a
+renamed component is a one-line change and a typo is an ``AttributeError`` at import.
+Groups follow the page: model panel, analysis job, the views, and the ``dcc.Store``s that
+hold keys and indices (never arrays).
+"""
+from __future__ import annotations
+
+# --- model panel --------------------------------------------------------------------
+MODEL_SELECT = "model-select"          # dcc.Dropdown; value = checkpoint sha256
+DATASET_SELECT = "dataset-select"      # dcc.Dropdown; value = dataset name
+UPLOAD = "checkpoint-upload"           # dcc.Upload
+UPLOAD_ALERT = "upload-alert"          # html.Div: result of the last upload
+UPLOAD_PAYLOAD = "upload-payload"      # dcc.Store: the upload once the browser checked its size
+UPLOAD_LIMIT = "upload-limit"          # dcc.Store: the upload cap in bytes (for that check)
+MODEL_CARD = "model-card"              # html.Div: arch, sizes, accuracy, provenance
+
+# --- analysis job -------------------------------------------------------------------
+JOB_START = "job-start"                # html.Button
+JOB_CANCEL = "job-cancel"              # html.Button
+JOB_PROGRESS = "job-progress"          # html.Progress (value 0..100)
+JOB_STAGE = "job-stage"                # html.Div: current stage message
+JOB_ALERT = "job-alert"                # html.Div: job errors in plain words
+JOB_STATUS = "job-status"              # html.Div: "analysed ... (cached)" line
+
+# --- stores (keys and indices, never data) ------------------------------------------
+REPORT = "report-store"                # {"key", "sha", "data"} of the analysis on screen
+SELECTED_FP = "selected-fp-store"      # {"key": report key, "index": fixed point index}
+JOB_REQUEST = "job-request-store"      # {"sha", "data", "force"}: an analysis to run in the background
+SENTENCE = "sentence-store"            # {"key": report key, "text": the text traced on screen}
+
+# --- state space (Fig 2a, 2b) -------------------------------------------------------
+FIG_PCA = "fig-pca-variance"
+FIG_STATE_DENSITY = "fig-state-density"
+
+# --- fixed-point manifold (Fig 2c) and the selected point (Fig 3, 4a, 4b) -----------
+FIG_MANIFOLD = "fig-manifold"
+FP_SUMMARY = "fp-summary"              # html.Div: index, θ, q, stability, τ1
+FIG_EIGVALS = "fig-eigvals"            # Fig 3b
+FIG_TAU_ALL = "fig-tau-all"            # Fig 3d
+FIG_TAU_THETA = "fig-tau-theta"        # Fig 3c
+FIG_INPUT_EFFECTS = "fig-input-effects"  # Fig 4a
+FIG_R1_MANIFOLD = "fig-r1-manifold"    # Fig 4b
+
+# --- word projections (Fig 4c, 4d) --------------------------------------------------
+FIG_PROJECTION_HIST = "fig-projection-hist"
+FIG_R1_OVERLAP = "fig-r1-overlap"
+WORD_INPUT = "word-input"              # dcc.Input
+WORD_RESULT = "word-result"            # html.Div
+
+# --- sentence explorer --------------------------------------------------------------
+SENTENCE_INPUT = "sentence-input"      # dcc.Textarea
+SENTENCE_RUN = "sentence-run"          # html.Button
+SENTENCE_ALERT = "sentence-alert"      # html.Div
+FIG_SENTENCE_TRAJ = "fig-sentence-trajectory"
+SENTENCE_TOKENS = "sentence-tokens"    # html.Div: per-token table
+TOKEN_SLIDER = "token-slider"          # dcc.Slider over token positions
+TOKEN_DETAIL = "token-detail"          # html.Div: the token under the slider
+
+# --- linearization (Fig 5b) and comparison (Fig 6) ----------------------------------
+FIG_LINEARIZATION = "fig-linearization"
+LINEARIZATION_SUMMARY = "linearization-summary"
+FIG_COMPARE = "fig-compare"
+COMPARE_TABLE = "compare-table"

@@ -1,0 +1,457 @@
+"""The page: a model panel on the left, the analysis views on the right.
+
+``build_layout(svc)`` is called on every page load (Dash calls ``app.layout`` when it is
+a function), so the model list shows checkpoints uploaded since the server started.
+Graphs start with a blank placeholder; callbacks fill them once a report is on screen.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from app import ids
+from app.figures import style
+from app.services import (DATASETS, DEFAULT_DATASET, MAX_SENTENCE_TOKENS, PointModes, SentenceTrace,
+                          Services, WordLookup, finite_or_none)
+
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+    "toImageButtonOptions": {"format": "svg", "scale": 1},
+}
+EXAMPLE_SENTENCE = ("The plot was dull and the acting was wooden, but the ending was "
+                    "wonderful and I loved the music.")
+
+
+def placeholder(text: str = "waiting for the analysis…") -> go.Figure:
+    """A blank figure with a grey note, shown until the real one arrives."""
+    # template "none" keeps the placeholder tiny (the full template is ~6 kB per figure)
+    fig = go.Figure(layout=dict(template="none", xaxis=dict(visible=False), yaxis=dict(visible=False),
+                                margin=dict(l=10, r=10, t=10, b=10), paper_bgcolor="white",
+                                plot_bgcolor="white", font=style.FONT))
+    return style.empty_note(fig, text)
+
+
+def graph(component_id: str, height: int = 340, **kwargs) -> html.Div:
+    """A ``dcc.Graph`` in a bordered box, with a placeholder figure."""
+    return html.Div(className="graph", children=dcc.Graph(
+        id=component_id, figure=placeholder(), config=GRAPH_CONFIG,
+        style={"height": f"{height}px"}, **kwargs))
+
+
+def card(title: str, figref: str | None, caption: str, *children, anchor: str | None = None,
+         class_name: str = "") -> html.Section:
+    """A titled section with its paper figure reference and a one-line caption."""
+    head = [html.H2(title)]
+    if figref:
+        head.append(html.Span(figref, className="figref"))
+    head.append(html.P(caption, className="caption"))
+    return html.Section(id=anchor, className=f"card {class_name}".strip(),
+                        children=[html.Header(head), *children])
+
+
+# --------------------------------------------------------------------------- header + sidebar
+
+
+def topbar() -> html.Header:
+    links = [("state-space", "State space"), ("fixed-points", "Fixed points"), ("words", "Words"),
+             ("sentence", "Sentence"), ("linearization", "Linearization"), ("compare", "Compare")]
+    return html.Header(className="topbar", children=[
+        html.Div(className="brand", children=["rnn", html.Span("scope")]),
+        html.Div("line-attractor dynamics of recurrent sentiment classifiers",
+                 className="tagline"),
+        html.Nav([html.A(label, href=f"#{anchor}") for anchor, label in links]),
+        html.Div(id=ids.JOB_STATUS, className="status"),
+    ])
+
+
+def model_panel(svc: Services) -> html.Section:
+    options, value = svc.model_options()
+    limit_mib = svc.max_upload_bytes / 2**20
+    return html.Section(className="card", children=[
+        html.H3("Model"),
+        html.Div(className="field", children=[
+            html.Label("Checkpoint", htmlFor=ids.MODEL_SELECT),
+            dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=value, clearable=False,
+                         searchable=False),
+        ]),
+        dcc.Upload(id=ids.UPLOAD, className="upload", multiple=False,
+                   max_size=-1,  # the server enforces the cap and says so in words
+                   children=html.Div([html.B("Upload a checkpoint"),
+                                      html.Div("drop or click · .safetensors or .pt")])),
+        html.Div(f"Up to {limit_mib:.0f} MiB. Loaded without executing code; "
+                 "stored by its sha256.", className="hint"),
+        html.Div(id=ids.UPLOAD_ALERT),
+        html.Div(className="field", style={"marginTop": "10px"}, children=[
+            html.Label("Dataset (states and word sets)", htmlFor=ids.DATASET_SELECT),
+            dcc.Dropdown(id=ids.DATASET_SELECT, value=DEFAULT_DATASET, clearable=False,
+                         searchable=False,
+                         options=[{"label": label, "value": name} for name, label in DATASETS]),
+        ]),
+        html.Div(className="buttons", children=[
+            html.Button("Analyse", id=ids.JOB_START, className="btn primary", n_clicks=0),
+            html.Button("Cancel", id=ids.JOB_CANCEL, className="btn", n_clicks=0, disabled=True),
+        ]),
+        html.Progress(id=ids.JOB_PROGRESS, className="job", value="0", max="100"),
+        html.Div(id=ids.JOB_STAGE, className="stage"),
+        html.Div(id=ids.JOB_ALERT),
+    ])
+
+
+def sidebar(svc: Services) -> html.Aside:
+    return html.Aside(className="sidebar", children=[
+        model_panel(svc),
+        html.Section(className="card", children=[html.H3("Model card"),
+                                                 html.Div(id=ids.MODEL_CARD)]),
+    ])
+
+
+# --------------------------------------------------------------------------- views
+
+
+def state_space_card() -> html.Section:
+    return card(
+        "State space", "Fig. 2a–b",
+        "PCA of the states visited on test documents (trained vs untrained, same documents), "
+        "and their density on PC1/PC2 by label with one example document of each sign.",
+        html.Div(className="grid-2", children=[graph(ids.FIG_PCA, 360),
+                                               graph(ids.FIG_STATE_DENSITY, 360)]),
+        anchor="state-space")
+
+
+def fixed_points_card() -> html.Section:
+    return card(
+        "Fixed-point manifold and the selected point", "Fig. 2c · 3b–d · 4a–b",
+        "Click a fixed point to select it. Its Jacobian is decomposed on the spot: "
+        "eigenvalues against the unit circle, time constants τ = |1/ln|λ|| in tokens, "
+        "the instantaneous effect J_inp·x of words with the top left eigenvector ℓ1, and "
+        "the top right eigenvector r1 on the manifold.",
+        html.Div(id=ids.FP_SUMMARY, className="fp-summary", children="no fixed point selected"),
+        html.Div(className="grid-3", children=[
+            graph(ids.FIG_MANIFOLD, 380), graph(ids.FIG_EIGVALS, 380), graph(ids.FIG_TAU_ALL, 380),
+            graph(ids.FIG_TAU_THETA, 340), graph(ids.FIG_INPUT_EFFECTS, 340),
+            graph(ids.FIG_R1_MANIFOLD, 340),
+        ]),
+        anchor="fixed-points")
+
+
+def words_card() -> html.Section:
+    return card(
+        "Word projections", "Fig. 4c–d",
+        "Input projection ℓ1ᵀ J_inp x of positive, negative and neutral words (bag-of-words "
+        "logistic-regression sets) across fixed points, and the overlap of r1 with the "
+        "manifold axis m against random directions. Look up any word at the selected point.",
+        html.Div(className="grid-3", children=[
+            graph(ids.FIG_PROJECTION_HIST, 340), graph(ids.FIG_R1_OVERLAP, 340),
+            html.Div(className="word-box", children=[
+                html.Label("Word lookup", htmlFor=ids.WORD_INPUT, className="label"),
+                dcc.Input(id=ids.WORD_INPUT, type="text", placeholder="type a word, e.g. superb",
+                          debounce=0.25, className="text-input", maxLength=200, value="superb"),
+                html.Div(id=ids.WORD_RESULT, className="word-result"),
+            ]),
+        ]),
+        anchor="words")
+
+
+def sentence_card() -> html.Section:
+    return card(
+        "Sentence explorer", None,
+        "Type any text: the network reads it token by token. Each point is the state after a "
+        "token, coloured by the readout; unknown words are crosses. Move the slider to read a "
+        f"step: the token's input projection at the nearest fixed point and the one-step "
+        f"linearization error there. At most {MAX_SENTENCE_TOKENS} tokens are run.",
+        html.Div(className="sentence-row", children=[
+            dcc.Textarea(id=ids.SENTENCE_INPUT, value=EXAMPLE_SENTENCE, className="text-input",
+                         maxLength=200_000, rows=2),
+            html.Button("Run", id=ids.SENTENCE_RUN, className="btn primary", n_clicks=0),
+        ]),
+        html.Div(id=ids.SENTENCE_ALERT),
+        html.Div(className="grid-2", children=[
+            graph(ids.FIG_SENTENCE_TRAJ, 420),
+            html.Div(id=ids.SENTENCE_TOKENS, className="graph", style={"height": "420px"}),
+        ]),
+        html.Div(style={"marginTop": "10px"}, children=dcc.Slider(
+            id=ids.TOKEN_SLIDER, min=0, max=1, step=1, value=0, marks=None,
+            tooltip={"placement": "bottom", "always_visible": False}, updatemode="drag")),
+        html.Div(id=ids.TOKEN_DETAIL, className="token-detail"),
+        anchor="sentence")
+
+
+def linearization_card() -> html.Section:
+    return card(
+        "Linearization", "Fig. 5b",
+        "One-step relative error of the linear dynamics around the nearest fixed point, "
+        "‖F(h,x) − (h* + J_rec(h−h*) + J_inp x)‖ / ‖F(h,x)‖, on sampled test steps; and the "
+        "accuracy of the network run entirely on its linearizations.",
+        html.Div(className="grid-2", children=[graph(ids.FIG_LINEARIZATION, 320),
+                                               html.Div(id=ids.LINEARIZATION_SUMMARY)]),
+        anchor="linearization")
+
+
+def compare_card() -> html.Section:
+    return card(
+        "Compare models", "Fig. 6",
+        "Every model analysed in the store, side by side: input projections by word set, "
+        "overlap of r1 with the manifold, time constants and accuracy.",
+        graph(ids.FIG_COMPARE, 560),
+        html.Div(id=ids.COMPARE_TABLE, style={"marginTop": "10px", "overflowX": "auto"}),
+        anchor="compare")
+
+
+def build_layout(svc: Services) -> html.Div:
+    """The whole page; the stores hold the report key and the selected fixed point index."""
+    return html.Div([
+        topbar(),
+        html.Div(className="frame", children=[
+            sidebar(svc),
+            html.Main(className="main", children=[
+                state_space_card(), fixed_points_card(), words_card(), sentence_card(),
+                linearization_card(), compare_card(),
+            ]),
+        ]),
+        html.Footer("rnnscope · after Maheswaranathan, Williams, Golub, Ganguli & Sussillo "
+                    "(NeurIPS 2019)", className="footer"),
+        dcc.Store(id=ids.REPORT),
+        dcc.Store(id=ids.SELECTED_FP),
+        dcc.Store(id=ids.JOB_REQUEST),
+        dcc.Store(id=ids.SENTENCE),
+        dcc.Store(id=ids.UPLOAD_PAYLOAD),
+        dcc.Store(id=ids.UPLOAD_LIMIT, data=svc.max_upload_bytes),
+    ])
+
+
+# --------------------------------------------------------------------------- small view pieces
+
+
+def alert(kind: str, *children) -> html.Div:
+    """A coloured message box; ``kind`` is error, warning, success or info."""
+    return html.Div(list(children), className=f"alert {kind}", role="alert")
+
+
+def fmt(value, spec: str = ".3g", missing: str = "–") -> str:
+    """A number for display; ``missing`` for None, NaN or inf."""
+    value = finite_or_none(value)
+    return missing if value is None else format(value, spec)
+
+
+def pct(value) -> str:
+    """A fraction as a percentage with one decimal."""
+    value = finite_or_none(value)
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def metric(value: str, name: str) -> html.Div:
+    return html.Div([html.Div(value, className="value"), html.Div(name, className="name")],
+                    className="metric")
+
+
+def kv(pairs) -> html.Dl:
+    """A definition list from (name, value) pairs, skipping empty values."""
+    items = []
+    for name, value in pairs:
+        if value in (None, "", "–"):
+            continue
+        items += [html.Dt(name), html.Dd(value)]
+    return html.Dl(items, className="kv")
+
+
+def _mib(n) -> str:
+    return f"{n / 2**20:.1f} MiB" if n and n >= 2**20 else f"{int(n or 0) / 1024:.0f} KiB"
+
+
+def model_card(model, info: dict | None, report) -> list:
+    """Architecture, sizes, accuracy and provenance of a model; analysis numbers if analysed."""
+    if model is None:
+        return [html.Div("No model selected.", className="hint")]
+    net = model.net
+    n_params = sum(p.numel() for p in net.parameters())
+    prov, metrics = model.provenance or {}, model.metrics or {}
+    head = html.Div([html.Span(model.arch, className="badge arch"), " ",
+                     html.Span(f"H = {net.hidden_size} · D = {net.state_size} · "
+                               f"E = {net.embed_dim} · V = {len(model.vocab):,}")],
+                    style={"marginBottom": "8px"})
+    card = [head, kv([
+        ("parameters", f"{n_params / 1e6:.2f} M"),
+        ("test accuracy", pct(metrics.get("test_accuracy"))),
+        ("validation acc.", pct(metrics.get("validation_accuracy"))),
+        ("trained on", str(prov.get("dataset", "")) or None),
+        ("seed", str(prov["seed"]) if "seed" in prov else None),
+        ("version", str(prov.get("version", "")) or None),
+        ("file", f"{info.get('filename', '')} · {_mib(info.get('size'))}" if info else None),
+        ("sha256", html.Code(model.sha256[:16] + "…", title=model.sha256) if model.sha256 else None),
+    ])]
+    if prov.get("command"):
+        card.append(html.Div(html.Code(str(prov["command"])[:300]), className="hint"))
+    if report is not None:
+        card.append(analysis_numbers(report.summary))
+    return card
+
+
+def analysis_numbers(summary: dict) -> html.Div:
+    """Key results of an analysis as metric tiles, with any warnings."""
+    acc, fp = summary.get("accuracy", {}), summary.get("fixed_points", {})
+    spectra, proj = summary.get("spectra", {}), summary.get("projections", {})
+    data = summary.get("data", {})
+    tiles = html.Div(className="metrics", children=[
+        metric(pct(acc.get("test")), "test accuracy"),
+        metric(pct(acc.get("linearized")), "linearized model"),
+        metric(pct(acc.get("bow")), "bag of words"),
+        metric(f"{fp.get('n_unique', 0)}", f"fixed points ({fp.get('n_seeds', 0)} seeds)"),
+        metric(fmt(spectra.get("tau1_median"), ".0f"), "median τ1 (tokens)"),
+        metric(fmt(proj.get("r1_m_overlap_median"), ".2f"), "median |r1·m|"),
+    ])
+    out = [html.H3(f"Analysis on {data.get('name', '?')} · {data.get('n_docs', 0)} documents",
+                   style={"marginTop": "12px"}), tiles]
+    for text in summary.get("warnings") or []:
+        out.append(alert("warning", str(text)))
+    return html.Div(out)
+
+
+def status_line(report) -> str:
+    """The top bar's one-line summary of the report on screen."""
+    if report is None:
+        return "no analysis on screen"
+    s = report.summary
+    model, data, acc = s.get("model", {}), s.get("data", {}), s.get("accuracy", {})
+    return (f"{str(model.get('arch', '?')).upper()}-{model.get('hidden_size', '?')} on "
+            f"{data.get('name', '?')} · test accuracy {pct(acc.get('test'))} · "
+            f"{s.get('fixed_points', {}).get('n_unique', 0)} fixed points")
+
+
+def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:
+    """One line about the selected fixed point: θ, q, stability, leading |λ| and τ."""
+    lam1 = abs(modes.eigvals[0]) if len(modes.eigvals) else float("nan")
+    stable = lam1 < 1
+    return [
+        html.Span(f"fixed point #{modes.index}", className="sel"),
+        html.Span(["θ = ", html.B(fmt(theta, "+.3f"))]),
+        html.Span(["q = ", html.B(fmt(q, ".2e"))]),
+        html.Span(["|λ1| = ", html.B(fmt(lam1, ".5f"))]),
+        html.Span(["τ1 = ", html.B(fmt(modes.tau[0] if len(modes.tau) else None, ".4g")),
+                   " tokens"]),
+        html.Span("stable" if stable else "unstable",
+                  className=f"badge {'stable' if stable else 'unstable'}"),
+    ]
+
+
+def word_result(found: WordLookup | None, index: int | None) -> list:
+    """The word lookup's answer: projection and rank at the selected point, or why not."""
+    if found is None:
+        return [html.Div("Type a word to see its input projection.", className="hint")]
+    word = html.B(found.word)
+    if not found.known:
+        return [alert("warning", word, " is not in this model's vocabulary (it reads as ",
+                      html.Code("<unk>"), ").")]
+    value = found.projection
+    cls = "pos" if value > 0 else "neg" if value < 0 else "neu"
+    out = [html.Div(["ℓ1ᵀ J_inp x for ", word, f" at fixed point #{index}"], className="hint"),
+           html.Div(f"{value:+.4f}", className=f"big {cls}"),
+           html.Div(f"rank {found.rank:,} of {found.n_ranked:,} vocabulary words "
+                    "(1 = most positive)")]
+    if found.set_name:
+        out.append(html.Div(["in the ", html.B(found.set_name), " word set"], className="hint"))
+    return out
+
+
+def _tok_class(known: bool, current: bool) -> str:
+    return "tok" + ("" if known else " unknown") + (" current" if current else "")
+
+
+def _valence_bg(value: float, scale: float) -> str:
+    """Green for a positive push along the slow mode, red for negative, by magnitude."""
+    if not math.isfinite(value) or scale <= 0:
+        return "transparent"
+    alpha = min(1.0, abs(value) / scale) * 0.55
+    rgb = "44,160,44" if value > 0 else "214,39,40"
+    return f"rgba({rgb},{alpha:.2f})"
+
+
+def token_strip(trace: SentenceTrace, step: int | None) -> html.Div:
+    """The tokens inline, shaded by their input projection; unknown ones dotted."""
+    finite = trace.input_projection[np.isfinite(trace.input_projection)]
+    scale = float(np.abs(finite).max()) if finite.size else 0.0
+    return html.Div(className="tokens-inline", children=[
+        html.Span(tok, className=_tok_class(bool(k), i == step),
+                  style={"background": _valence_bg(float(p), scale)},
+                  title=f"token {i}: input projection {p:+.3f}" + ("" if k else " (unknown word)"))
+        for i, (tok, k, p) in enumerate(zip(trace.tokens, trace.known, trace.input_projection))
+    ])
+
+
+def token_detail(trace: SentenceTrace | None, step: int | None) -> list:
+    """Everything about one step of the sentence: readout, projection, nearest point, error."""
+    if trace is None or not len(trace):
+        return [html.Span("Run a sentence to read it token by token.", className="hint")]
+    t = int(min(max(step or 0, 0), len(trace) - 1))
+    word = trace.tokens[t]
+    return [
+        html.Div([html.B(f"token {t + 1} of {len(trace)}: "), html.Code(word),
+                  html.Span(" (not in the vocabulary: read as <unk>)", className="unk")
+                  if not trace.known[t] else ""]),
+        kv([("readout after it", f"{trace.logit[t]:+.3f}  (P(positive) = {trace.probability[t]:.3f})"),
+            ("input projection ℓ1ᵀ J_inp x", fmt(trace.input_projection[t], "+.4f")),
+            ("nearest fixed point", f"#{trace.nearest[t]} at distance "
+                                    f"{fmt(trace.nearest_distance[t], '.3g')}"),
+            ("one-step linearization error", fmt(trace.linearization_error[t], ".3%"))]),
+        token_strip(trace, t),
+    ]
+
+
+def linearization_summary(summary: dict) -> html.Div:
+    """Accuracy of the linearized model and the error quantiles, as tiles and a list."""
+    acc, lin = summary.get("accuracy", {}), summary.get("linearization", {})
+    return html.Div([
+        html.Div(className="metrics", children=[
+            metric(pct(acc.get("test")), "network accuracy"),
+            metric(pct(acc.get("linearized")), "linearized accuracy"),
+            metric(pct(lin.get("agreement")), "same label as network"),
+            metric(fmt(lin.get("one_step_rel_error_median"), ".2%"), "median one-step error"),
+        ]),
+        kv([("90th percentile error", fmt(lin.get("one_step_rel_error_p90"), ".2%")),
+            ("steps sampled", fmt(lin.get("n_steps"), ",.0f")),
+            ("documents run linearized", fmt(lin.get("n_docs"), ",.0f"))]),
+        html.P("Each step of the linearized model uses the Jacobians of the fixed point "
+               "nearest to its current state; the readout of its final state gives the label.",
+               className="hint"),
+    ])
+
+
+COMPARE_COLUMNS = (
+    ("model", None), ("dataset", None), ("test acc.", ("accuracy", "test")),
+    ("linearized acc.", ("accuracy", "linearized")), ("BoW acc.", ("accuracy", "bow")),
+    ("fixed points", ("fixed_points", "n_unique")), ("median τ1", ("spectra", "tau1_median")),
+    ("median |r1·m|", ("projections", "r1_m_overlap_median")),
+    ("null |r1·m|", ("projections", "r1_m_null_median")),
+    ("mean proj. +", ("projections", "mean_positive")),
+    ("mean proj. −", ("projections", "mean_negative")),
+    ("median lin. error", ("linearization", "one_step_rel_error_median")),
+)
+
+
+def _cell(summary: dict, path) -> str:
+    value = summary
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if path[0] == "accuracy":
+        return pct(value)
+    if path[-1] == "n_unique":
+        return fmt(value, ",.0f")
+    if path[-1].startswith("tau"):
+        return fmt(value, ".0f")
+    if path[0] == "linearization":
+        return fmt(value, ".2%")
+    return fmt(value, "+.3f" if "mean" in path[-1] else ".3f")
+
+
+def compare_table(rows: list[tuple[str, dict]], current_key: str | None) -> html.Table:
+    """One row per analysed model (label, summary); the one on screen highlighted."""
+    head = html.Thead(html.Tr([html.Th(name) for name, _ in COMPARE_COLUMNS]))
+    body = []
+    for key, label, summary in rows:
+        cells = [html.Td(label), html.Td(str(summary.get("data", {}).get("name", "")))]
+        cells += [html.Td(_cell(summary, path)) for _, path in COMPARE_COLUMNS[2:]]
+        body.append(html.Tr(cells, className="current" if key == current_key else ""))
+    return html.Table([head, html.Tbody(body)], className="compare")

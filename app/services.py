@@ -1,0 +1,630 @@
+"""Thin glue between the dashboard and the engine: load, cache, compute small things.
+
+Callbacks call these functions and hand the results to ``app.figures``; nothing here
+draws. Heavy work (the full analysis) runs as ``workers.jobs.full_analysis``; what is
+computed here is small and per-request, and its ingredients are cached in memory:
+
+- loaded models and reports, by checkpoint sha256 / report key (bounded LRU),
+- the eigen-decomposition at one fixed point (``analysis.linearize.eigenmodes_at``),
+  by (report key, index),
+- the vocabulary's input projections at one fixed point, by (report key, index).
+
+Every cache is bounded, so a long-running server does not grow without limit.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analysis.model import Model, RNNClassifier
+from workers.config import Settings
+
+Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
+
+#: Longest sentence the explorer runs, in tokens (longer text is cut with a message).
+MAX_SENTENCE_TOKENS = 2000
+#: Datasets offered for states and word sets (registered names of ``analysis.data``).
+DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
+            ("tweets", "Tweets"))
+DEFAULT_DATASET = "mr"
+#: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
+DEFAULT_DEMO = "lstm-mr"
+DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
+#: Environment variable with JSON overrides of the analysis parameters (tests, small demos).
+PARAMS_ENV = "RNNSCOPE_ANALYSIS_PARAMS"
+
+
+SET_NAMES = {1: "positive", -1: "negative", 0: "neutral"}
+
+
+class UploadError(ValueError):
+    """An upload was refused; the message is meant for the user as it is."""
+
+
+# --------------------------------------------------------------------------- caches
+
+
+class LRU:
+    """A thread-safe least-recently-used cache of at most ``maxsize`` entries.
+
+    ``get(key, make)`` returns the cached value or computes ``make()`` and stores it.
+    Two threads asking for the same missing key may both compute it (the computation is
+    pure); only one result is kept.
+    """
+
+    def __init__(self, maxsize: int):
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, make: Callable[[], object]):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+        value = make()
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def decode_upload(contents: str | None, max_bytes: int) -> bytes:
+    """Bytes of a ``dcc.Upload`` payload (``data:<mime>;base64,<data>``).
+
+    Raises
+    ------
+    UploadError
+        Empty, not base64, or larger than ``max_bytes`` once decoded.
+    """
+    if not contents or not isinstance(contents, str):
+        raise UploadError("No file was received.")
+    _, sep, payload = contents.partition(",")
+    if not sep:
+        raise UploadError("The upload is malformed (no data part).")
+    if len(payload) * 3 // 4 > max_bytes + 3:  # check before decoding a huge string
+        raise UploadError(f"The file is larger than the {_mib(max_bytes)} upload limit.")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError("The upload is malformed (not base64 data).") from None
+    if not data:
+        raise UploadError("The file is empty; it is not a checkpoint.")
+    if len(data) > max_bytes:
+        raise UploadError(f"The file is {_mib(len(data))}, larger than the "
+                          f"{_mib(max_bytes)} upload limit.")
+    return data
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def display_filename(filename: object, limit: int = 80) -> str:
+    """The uploaded file's name as display text: one line, printable, at most ``limit`` chars."""
+    text = "".join(ch for ch in str(filename or "upload") if ch.isprintable()).strip()
+    text = os.path.basename(text.replace("\\", "/")) or "upload"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+@dataclass
+class SentenceTrace:
+    """What the network does, token by token, with one sentence (T tokens).
+
+    Attributes
+    ----------
+    tokens : list of str, length T
+        Tokens as the model's tokenizer splits the text.
+    known : bool ndarray of shape (T,)
+        False for tokens outside the vocabulary (read as ``<unk>``).
+    states_pc : float64 ndarray of shape (T, 2)
+        State after each token on the visited-state PC1/PC2.
+    start_pc : float64 ndarray of shape (2,)
+        The initial state on PC1/PC2.
+    logit : float64 ndarray of shape (T,)
+        Readout logit after each token (> 0 reads as positive).
+    probability : float64 ndarray of shape (T,)
+        P(positive) after each token.
+    input_projection : float64 ndarray of shape (T,)
+        ℓ1ᵀ J_inp x_t of token t at ``nearest[t]``.
+    nearest : int64 ndarray of shape (T,)
+        Fixed point nearest to the state *before* token t (where the step is linearized).
+    nearest_distance : float64 ndarray of shape (T,)
+        ‖s_{t-1} − h*‖, in state units.
+    linearization_error : float64 ndarray of shape (T,)
+        ‖F(s,x) − (h* + J_rec(s − h*) + J_inp x)‖ / ‖F(s,x)‖ for step t.
+    dropped : int
+        Tokens beyond ``max_tokens`` that were not run.
+    """
+
+    tokens: list[str]
+    known: np.ndarray
+    states_pc: np.ndarray
+    start_pc: np.ndarray
+    logit: np.ndarray
+    probability: np.ndarray
+    input_projection: np.ndarray
+    nearest: np.ndarray
+    nearest_distance: np.ndarray
+    linearization_error: np.ndarray
+    dropped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def binary_logit(net: RNNClassifier, states: torch.Tensor) -> torch.Tensor:
+    """Positive-minus-negative logit of states (..., D) -> (...)."""
+    logits = net.logits_from_state(states)
+    return logits[..., 0] if logits.shape[-1] == 1 else logits[..., -1] - logits[..., 0]
+
+
+@torch.no_grad()
+def one_step_linearization_error(net: RNNClassifier, prev: torch.Tensor, x: torch.Tensor,
+                                 nxt: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Relative one-step error of the linearization at each step's own fixed point.
+
+    Parameters
+    ----------
+    prev, nxt : tensors of shape (T, D)
+        State before and after each step, nxt = F(prev, x).
+    x : tensor of shape (T, E)
+        Input embedding of each step.
+    points : tensor of shape (T, D)
+        The fixed point h* each step is linearized at.
+
+    Returns
+    -------
+    tensor of shape (T,)
+        ‖F(s,x) − (h* + J_rec(h*)(s − h*) + J_inp(h*) x)‖ / ‖F(s,x)‖, as in the report's
+        ``one_step_rel_error`` (``analysis.linearization_error.linearized_step``).
+    """
+    from analysis.linearization_error import linearized_step
+
+    lin = linearized_step(net, prev, x, points)
+    return torch.linalg.vector_norm(nxt - lin, dim=1) / torch.linalg.vector_norm(nxt, dim=1).clamp_min(1e-12)
+
+
+@torch.no_grad()
+def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
+                   max_tokens: int = MAX_SENTENCE_TOKENS) -> SentenceTrace:
+    """Run ``text`` through the network and read every step against the report.
+
+    Parameters
+    ----------
+    model : Model
+        The analysed network (same checkpoint as the report).
+    arrays : dict
+        Report arrays; uses ``fixed_points`` (K, D), ``left_inp`` (K, M, E),
+        ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
+    text : str
+        Any text; tokenized exactly as in training.
+    max_tokens : int
+        Run at most this many tokens (the rest is reported in ``dropped``).
+    """
+    from analysis.linearization_error import nearest_fixed_point
+    from analysis.pca import project
+
+    tokens = model.tokenizer(text or "")
+    dropped = max(0, len(tokens) - max_tokens)
+    tokens = tokens[:max_tokens]
+    ids = model.vocab.encode(tokens)
+    net = model.net
+    device = net.readout.weight.device
+    comps, mean = arrays["state_pca_components"], arrays["state_pca_mean"]
+    start = net.initial_state(1)
+    start_pc = project(start.cpu().numpy()[0], comps, mean, 2)
+    if not len(ids):
+        empty = np.zeros(0)
+        return SentenceTrace([], np.zeros(0, bool), np.zeros((0, 2)), start_pc, empty, empty,
+                             empty, np.zeros(0, np.int64), empty, empty, dropped)
+    tok = torch.as_tensor(ids, device=device)[None]
+    states = net.run(tok)[0]                                  # (T, D)
+    prev = torch.cat([start, states[:-1]])                    # state before each token
+    x = net.embedding(tok)[0]                                 # (T, E)
+    points = torch.as_tensor(arrays["fixed_points"], dtype=states.dtype, device=device)
+    if len(points):
+        nearest_t = nearest_fixed_point(prev, points)
+        h_star = points[nearest_t]
+        nearest = nearest_t.cpu().numpy().astype(np.int64)
+        dist = torch.linalg.vector_norm(prev - h_star, dim=1).cpu().numpy()
+        err = one_step_linearization_error(net, prev, x, states, h_star).cpu().numpy()
+        proj = np.einsum("te,te->t", arrays["left_inp"][nearest, 0].astype(np.float64),
+                         x.cpu().numpy().astype(np.float64))
+    else:
+        nearest = np.full(len(ids), -1, np.int64)
+        dist = err = proj = np.full(len(ids), np.nan)
+    logit = binary_logit(net, states).cpu().numpy().astype(np.float64)
+    return SentenceTrace(
+        tokens=list(tokens), known=ids != 1, states_pc=project(states.cpu().numpy(), comps, mean, 2),
+        start_pc=start_pc, logit=logit, probability=1.0 / (1.0 + np.exp(-logit)),
+        input_projection=np.asarray(proj, np.float64), nearest=nearest,
+        nearest_distance=np.asarray(dist, np.float64),
+        linearization_error=np.asarray(err, np.float64), dropped=dropped)
+
+
+# --------------------------------------------------------------------------- words
+
+
+@dataclass
+class WordLookup:
+    """A word's input projection at one fixed point and its rank in the vocabulary.
+
+    ``projection`` is ℓ1ᵀ J_inp x_w at the point; ``rank`` is 1 for the most positive
+    projection among the ``n_ranked`` vocabulary words (``<pad>``/``<unk>`` excluded).
+    ``known`` is False for a word outside the vocabulary (then the numbers are None).
+    """
+
+    word: str
+    known: bool
+    projection: float | None = None
+    rank: int | None = None
+    n_ranked: int = 0
+    set_name: str | None = None
+
+
+def vocabulary_projection(model: Model, left_inp_1: np.ndarray) -> np.ndarray:
+    """ℓ1ᵀ J_inp x_w for every vocabulary word w: (V,) from ``left_inp_1`` (E,)."""
+    emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
+    return emb @ np.asarray(left_inp_1, np.float64)
+
+
+def rank_of(projections: np.ndarray, word_id: int) -> tuple[int, int]:
+    """Rank (1 = largest) of ``projections[word_id]`` among ids >= 2, and how many are ranked."""
+    ranked = projections[2:]
+    return int((ranked > projections[word_id]).sum()) + 1, int(len(ranked))
+
+
+# --------------------------------------------------------------------------- the service object
+
+
+@dataclass
+class Services:
+    """Everything the callbacks need, bound to one store and one set of settings.
+
+    Parameters
+    ----------
+    settings : Settings
+        Store location, upload cap, demo directory, device.
+    analysis_params : dict, optional
+        Overrides of ``AnalysisParams`` for jobs started from the dashboard (default: the
+        JSON in ``$RNNSCOPE_ANALYSIS_PARAMS``, else none).
+    """
+
+    settings: Settings = field(default_factory=Settings.from_env)
+    analysis_params: dict | None = None
+    models: LRU = field(default_factory=lambda: LRU(6))
+    reports: LRU = field(default_factory=lambda: LRU(12))
+    eigenmodes: LRU = field(default_factory=lambda: LRU(256))
+    vocab_projections: LRU = field(default_factory=lambda: LRU(64))
+    sentences: LRU = field(default_factory=lambda: LRU(32))
+    memo: LRU = field(default_factory=lambda: LRU(256))
+
+    def __post_init__(self):
+        if self.analysis_params is None:
+            self.analysis_params = params_from_env()
+
+    @cached_property
+    def store(self):
+        from workers.store import ArtifactStore
+
+        return ArtifactStore(self.settings.store)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.settings.max_upload_bytes)
+
+    # --- models and reports ------------------------------------------------------------
+    def model(self, sha: str) -> Model:
+        """The checkpoint ``sha`` from the store, loaded once (LRU)."""
+        from analysis.checkpoint import load
+
+        def make() -> Model:
+            model = load(self.store.checkpoint_path(sha), max_bytes=max(self.max_upload_bytes, 2**30))
+            model.net.eval()
+            return model
+        return self.models.get(sha, make)
+
+    def report(self, key: str):
+        """The report under ``key`` from the store, loaded once (LRU)."""
+        return self.reports.get(key, lambda: self.store.get_report(key))
+
+    def model_of(self, key: str) -> Model:
+        """The model a stored report was computed from (its summary names the checkpoint)."""
+        return self.model(self.report(key).summary["model"]["sha256"])
+
+    def checkpoint_info(self, sha: str) -> dict:
+        """Display name, size and format of a stored checkpoint ({} if unknown)."""
+        from workers.store import ArtifactNotFound
+
+        try:
+            return self.store.checkpoint_info(sha)
+        except (ArtifactNotFound, ValueError):
+            return {}
+
+    # --- the model list ------------------------------------------------------------------
+    def demo_models(self) -> list[tuple[str, str]]:
+        """(sha256, label) of each bundled demo checkpoint (copied into the store once)."""
+        from workers.jobs import demo_checkpoints
+
+        directory = Path(self.settings.demo_dir)
+        files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
+        stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        infos = self.memo.get(("demos", str(directory), stamp),
+                              lambda: demo_checkpoints(self.store, directory))
+        order = {arch: i for i, arch in enumerate(DEMO_ORDER)}
+        stems = sorted((Path(i["filename"]).stem, i["sha256"]) for i in infos)
+        stems.sort(key=lambda item: order.get(item[0].split("-")[0], len(order)))
+        return [(sha, demo_label(stem)) for stem, sha in stems]
+
+    def model_options(self) -> tuple[list[dict], str | None]:
+        """Dropdown options (demos first, then uploads) and the model selected on start."""
+        demos = self.demo_models()
+        seen = {sha for sha, _ in demos}
+        options = [{"label": label, "value": sha} for sha, label in demos]
+        for info in self.store.list_checkpoints():
+            if info["sha256"] not in seen:
+                options.append({"label": upload_label(info), "value": info["sha256"]})
+        default = next((sha for sha, label in demos if label == demo_label(DEFAULT_DEMO)),
+                       options[0]["value"] if options else None)
+        return options, default
+
+    def accept_upload(self, contents: str | None, filename) -> tuple[str, str, bool]:
+        """Validate and store an uploaded checkpoint: -> (sha256, label, newly stored).
+
+        The bytes are fully loaded (``analysis.checkpoint.load_bytes``: no code executed,
+        every shape and value checked) before anything is written to the store.
+
+        Raises
+        ------
+        UploadError
+            With the checkpoint loader's own plain-words message when it refuses the file.
+        """
+        from analysis.checkpoint import CheckpointError, load_bytes
+        from workers.store import ArtifactNotFound, StoreError, sha256_bytes
+
+        cap = self.max_upload_bytes
+        data = decode_upload(contents, cap)
+        name = display_filename(filename)
+        try:
+            model = load_bytes(data, name, max_bytes=cap)
+        except CheckpointError as exc:
+            raise UploadError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a hostile file must never crash the server
+            log.warning("unexpected error loading upload %r: %r", name, exc)
+            raise UploadError(f"{name} could not be read as a checkpoint.") from None
+        sha = sha256_bytes(data)
+        try:
+            self.store.checkpoint_path(sha)
+            is_new = False
+        except ArtifactNotFound:
+            is_new = True
+        try:
+            self.store.put_checkpoint(data, name, max_bytes=cap)
+        except (ValueError, StoreError) as exc:
+            raise UploadError(f"The checkpoint could not be stored: {exc}") from None
+        model.net.eval()
+        self.models.get(sha, lambda: model)
+        return sha, upload_label(self.checkpoint_info(sha) or {"sha256": sha, "filename": name}), is_new
+
+    # --- small computations per request ------------------------------------------------
+    def sentence(self, ref: dict, text: str) -> SentenceTrace:
+        """The trace of ``text`` under the report ``ref["key"]`` (cached by key and text)."""
+        key = ref["key"]
+        return self.sentences.get((key, text), lambda: trace_sentence(
+            self.model_of(key), self.report(key).arrays, text))
+
+    def word_effects(self, key: str, index: int) -> np.ndarray:
+        """J_inp x_w at fixed point ``index`` for each listed word w: (W, D) float64."""
+        def make():
+            report, model = self.report(key), self.model_of(key)
+            emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
+            return emb[report.arrays["word_ids"]] @ self.point_modes(key, index).j_inp.T
+        return self.memo.get(("word-effects", key, index), make)
+
+    def lookup_word(self, selection: dict, word: str | None) -> WordLookup | None:
+        """Input projection of ``word`` at the selected point and its vocabulary rank."""
+        key, index = selection["key"], int(selection["index"])
+        model, report = self.model_of(key), self.report(key)
+        tokens = model.tokenizer(str(word or "")[:200])
+        if not tokens:
+            return None
+        token = tokens[0]
+        wid = model.vocab.index.get(token)
+        if wid is None or wid < 2:
+            return WordLookup(token, False)
+        proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
+            model, report.arrays["left_inp"][index, 0]))
+        rank, n = rank_of(proj, wid)
+        listed = np.flatnonzero(report.arrays["word_ids"] == wid)
+        set_name = (SET_NAMES[int(report.arrays["word_valence"][listed[0]])] if listed.size else None)
+        return WordLookup(token, True, float(proj[wid]), rank, n, set_name)
+
+    # --- analyses ------------------------------------------------------------------------
+    def stored_analysis(self, sha: str, data_name: str) -> str | None:
+        """Key of the stored full analysis of ``sha`` on ``data_name``, or None if not stored."""
+        from analysis.data import DataError
+        from workers.jobs import analysis_key
+
+        try:
+            key = analysis_key(sha, data_name, self.analysis_params)
+        except (DataError, ValueError):
+            return None  # the job will say what is wrong, in words
+        return key if self.store.report_dir(key).is_dir() else None
+
+    def analyse(self, sha: str, data_name: str, progress: Progress | None = None) -> str:
+        """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``)."""
+        from workers.jobs import full_analysis
+
+        return full_analysis(sha, data_name, self.analysis_params, store=self.store, progress=progress)
+
+    @staticmethod
+    def explain(exc: BaseException) -> str:
+        """A failed job's exception as a sentence for the page."""
+        text = str(exc).strip()
+        if isinstance(exc, (ValueError, RuntimeError, OSError)) and text:
+            return text
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    # --- analyses in the store -------------------------------------------------------
+    def analysed_reports(self) -> list[tuple[str, str, dict]]:
+        """(key, label, summary) of every analysis report in the store, oldest first."""
+        from analysis.report import SUMMARY_FILE
+
+        root = self.store.root / "reports"
+        rows = []
+        paths = [p for p in root.iterdir() if valid_key(p.name)] if root.is_dir() else []
+        for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
+            summary = self.memo.get(("summary", path.name), lambda p=path: _read_json(p / SUMMARY_FILE))
+            if not isinstance(summary, dict) or "model" not in summary:
+                continue
+            rows.append((path.name, self.report_label(summary), summary))
+        return rows
+
+    def report_label(self, summary: dict) -> str:
+        """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""
+        from app.figures import model_label
+
+        name = str(self.checkpoint_info(summary.get("model", {}).get("sha256", "")).get("filename", ""))
+        stem = name.rsplit(".", 1)[0][:24]
+        return f"{model_label(summary)} · {stem}" if stem else model_label(summary)
+
+
+def demo_label(stem: str) -> str:
+    """"lstm-mr" -> "LSTM · MR (demo)"."""
+    arch, _, data = stem.partition("-")
+    return f"{arch.upper()} · {data.upper()} (demo)" if data else f"{stem} (demo)"
+
+
+def upload_label(info: dict) -> str:
+    """Display label of an uploaded checkpoint: its file name and short sha256."""
+    return f"{display_filename(info.get('filename'), 48)} · {str(info.get('sha256', ''))[:8]}"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def params_from_env(env: dict | None = None) -> dict:
+    """JSON object in ``$RNNSCOPE_ANALYSIS_PARAMS`` (``{}`` when unset); ValueError if malformed."""
+    raw = (os.environ if env is None else env).get(PARAMS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{PARAMS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{PARAMS_ENV} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def finite_or_none(value) -> float | None:
+    """A float, or None for missing / NaN / inf (for display)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------- report references
+
+
+def valid_key(value) -> bool:
+    """True for a 64-character lowercase hex string (a content key or sha256)."""
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def report_or_none(svc: Services, ref: dict | None):
+    """The report a ``{"key": ...}`` store points at, or None (no ref, bad key, not found)."""
+    if not isinstance(ref, dict) or not valid_key(ref.get("key")):
+        return None
+    from workers.store import ArtifactNotFound
+    from analysis.report import ReportError
+
+    try:
+        return svc.report(ref["key"])
+    except (ArtifactNotFound, ReportError):
+        return None
+
+
+def model_or_none(svc: Services, sha) -> Model | None:
+    """The checkpoint ``sha`` from the store, or None when absent or unreadable."""
+    if not valid_key(sha):
+        return None
+    from analysis.checkpoint import CheckpointError
+    from workers.store import ArtifactNotFound
+
+    try:
+        return svc.model(sha)
+    except (ArtifactNotFound, CheckpointError):
+        return None
+
+
+# --------------------------------------------------------------------------- one fixed point
+
+
+@dataclass
+class PointModes:
+    """Linearization at one fixed point k, computed on demand.
+
+    Attributes
+    ----------
+    index : int
+    point : float64 ndarray of shape (D,)
+    eigvals : complex128 ndarray of shape (D,)
+        Eigenvalues of J_rec, sorted by |λ| descending.
+    tau : float64 ndarray of shape (D,)
+        |1/ln|λ||, in tokens.
+    r1, l1 : float64 ndarray of shape (D,)
+        Real parts of the leading right (unit norm) and left (row of R⁻¹) eigenvectors.
+    j_inp : float64 ndarray of shape (D, E)
+        Input Jacobian at the point (zero input).
+    """
+
+    index: int
+    point: np.ndarray
+    eigvals: np.ndarray
+    tau: np.ndarray
+    r1: np.ndarray
+    l1: np.ndarray
+    j_inp: np.ndarray
