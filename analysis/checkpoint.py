@@ -1,0 +1,843 @@
+"""Checkpoints in the ``rnnscope/1`` format: save, load untrusted files safely, import.
+
+A checkpoint is one file that loads without executing code. Two containers:
+
+``.safetensors`` (preferred)
+    The tensors below, plus two metadata strings:
+    ``__metadata__["rnnscope"]`` = the JSON config (including ``"format": "rnnscope/1"``) and
+    ``__metadata__["rnnscope.vocab"]`` = the vocabulary as a JSON list of strings (id order).
+``.pt`` (a PyTorch zip)
+    ``torch.save({"format": "rnnscope/1", "config": {...}, "vocab": [...], "state_dict": {...}})``,
+    read only with ``torch.load(..., weights_only=True)``: never a full unpickle, no fallback,
+    no allow-listed globals.
+
+Config keys: ``arch`` (lstm | gru | ugrnn | vrnn), ``vocab_size`` V, ``embed_dim`` E,
+``hidden_size`` H, ``num_classes`` C (1 = one logit, binary), ``tokenizer`` (its rules by name
+and options, :meth:`Tokenizer.to_config`), ``metrics`` (JSON object), ``provenance`` (JSON
+object). Unknown extra keys are ignored.
+
+Tensors, per architecture (shapes; gate rows stacked in PyTorch's order)::
+
+    embedding.weight                     (V, E)          all archs
+    readout.weight, readout.bias         (C, H), (C,)    all archs
+    lstm   cell.weight_ih_l0 (4H, E)  cell.weight_hh_l0 (4H, H)  cell.bias_ih_l0 (4H,)  cell.bias_hh_l0 (4H,)
+    gru    cell.weight_ih_l0 (3H, E)  cell.weight_hh_l0 (3H, H)  cell.bias_ih_l0 (3H,)  cell.bias_hh_l0 (3H,)
+    vrnn   cell.weight_ih_l0 (H, E)   cell.weight_hh_l0 (H, H)   cell.bias_ih_l0 (H,)   cell.bias_hh_l0 (H,)
+    ugrnn  cell.weight_ih_l0 (2H, E)  cell.weight_hh_l0 (2H, H)  cell.bias_l0 (2H,)
+
+(LSTM gates i, f, g, o; GRU gates r, z, n; UGRNN rows u then c, see :mod:`analysis.cells`.)
+:func:`save` stores the network's own floating dtype (normally float32). Allowed dtypes are
+float32, float16, bfloat16 and float64; a float64 checkpoint (by its ``embedding.weight``) loads
+as a float64 network, any other as float32.
+
+Loading validates everything before a network is built (then ``load_state_dict(strict=True)``):
+the file size (``max_bytes``, default 256 MiB), the container (zip magic and structure; the
+safetensors header parsed and checked by hand before ``safetensors`` sees the bytes), the format
+string, the architecture, integer caps (V <= 500,000, E <= 4096, H <= 4096, 1 <= C <= 16,
+at most 200M parameters), every tensor's presence, exact shape, floating dtype and finiteness,
+the vocabulary (V unique strings of at most 200 characters, ``<pad>`` at id 0 and ``<unk>`` at
+id 1), the tokenizer config, and that metrics/provenance are JSON objects. Every problem raises
+:class:`CheckpointError` with a plain-English message meant for the person who uploaded the file.
+
+:func:`import_state_dict` converts a plain PyTorch state_dict (embedding + ``nn.LSTM``/``nn.GRU``/
+``nn.RNN`` + ``nn.Linear``) and a vocabulary file into a :class:`Model`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import pickle
+import re
+import struct
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from analysis.cells import ARCHS
+from analysis.model import Model, RNNClassifier
+from analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
+
+
+def _torch_version_ok(version: str) -> bool:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return bool(match) and (int(match[1]), int(match[2])) >= (2, 10)
+
+
+if not _torch_version_ok(torch.__version__):  # weights_only hardening we rely on
+    raise ImportError(f"rnnscope needs torch >= 2.10 to load checkpoints safely; found {torch.__version__}")
+
+import safetensors.torch  # noqa: E402  (after the torch version check)
+
+FORMAT = "rnnscope/1"
+METADATA_CONFIG_KEY = "rnnscope"
+METADATA_VOCAB_KEY = "rnnscope.vocab"
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+MAX_VOCAB_SIZE = 500_000
+MAX_EMBED_DIM = 4096
+MAX_HIDDEN_SIZE = 4096
+MAX_CLASSES = 16
+MAX_PARAMETERS = 200_000_000
+MAX_TOKEN_CHARS = 200
+MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
+MAX_HEADER_TENSORS = 1024
+MAX_ZIP_ENTRIES = 10_000
+MAX_JSON_DEPTH = 32
+
+_GATES = {"lstm": 4, "gru": 3, "vrnn": 1, "ugrnn": 2}
+_SAFETENSORS_DTYPES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
+_FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint (or import input) is unusable; the message is meant for the user."""
+
+
+# --- expected layout -------------------------------------------------------------------
+def expected_tensors(arch: str, vocab_size: int, embed_dim: int, hidden_size: int,
+                     num_classes: int) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of an ``rnnscope/1`` checkpoint for these sizes.
+
+    Equal to ``RNNClassifier(...).state_dict()``'s names and shapes (tested).
+    """
+    g, H = _GATES[arch] * hidden_size, hidden_size
+    cell = {"cell.weight_ih_l0": (g, embed_dim), "cell.weight_hh_l0": (g, H)}
+    if arch == "ugrnn":
+        cell["cell.bias_l0"] = (g,)
+    else:
+        cell.update({"cell.bias_ih_l0": (g,), "cell.bias_hh_l0": (g,)})
+    return {"embedding.weight": (vocab_size, embed_dim), **cell,
+            "readout.weight": (num_classes, H), "readout.bias": (num_classes,)}
+
+
+# --- save ------------------------------------------------------------------------------
+def save(model: Model, path: str | os.PathLike) -> str:
+    """Write ``model`` as an ``rnnscope/1`` checkpoint, atomically.
+
+    Parameters
+    ----------
+    model : Model
+    path : str or PathLike
+        Ends in ``.safetensors`` or ``.pt`` (``.pth`` accepted); the suffix picks the container.
+
+    Returns
+    -------
+    str
+        sha256 hex digest of the written file (also stored in ``model.sha256``).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    config = {"format": FORMAT, **model.config()}
+    tensors = {k: v.detach().to("cpu", v.dtype if v.dtype in _FLOAT_DTYPES else torch.float32)
+               .contiguous().clone() for k, v in model.net.state_dict().items()}
+    vocab = list(model.vocab.tokens)
+    if suffix == ".safetensors":
+        data = safetensors.torch.save(tensors, metadata={
+            METADATA_CONFIG_KEY: json.dumps(config, sort_keys=True, default=_json_default),
+            METADATA_VOCAB_KEY: json.dumps(vocab, ensure_ascii=False)})
+    elif suffix in (".pt", ".pth"):
+        buf = io.BytesIO()
+        torch.save({"format": FORMAT, "config": json.loads(json.dumps(config, default=_json_default)), "vocab": vocab,
+                    "state_dict": tensors}, buf)
+        data = buf.getvalue()
+    else:
+        raise CheckpointError(f"Unknown checkpoint file type {suffix or '(none)'!r}: use .safetensors or .pt.")
+    _atomic_write(path, data)
+    model.sha256 = hashlib.sha256(data).hexdigest()
+    return model.sha256
+
+
+def _json_default(value):
+    """numpy scalars/arrays (and 0-d tensors) in metrics -> plain JSON numbers/lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, fsync, then rename over ``path`` (no half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --- load ------------------------------------------------------------------------------
+def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
+    """Load a checkpoint file (``.safetensors`` or ``.pt``, detected by content).
+
+    Raises
+    ------
+    CheckpointError
+        For any problem (missing file, too large, malformed, unsafe); see the module docstring.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            _check_size(size, max_bytes)
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise CheckpointError(f"Checkpoint file {name!r} not found.") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name!r} is a directory, not a checkpoint file.") from None
+    except PermissionError:
+        raise CheckpointError(f"Checkpoint file {name!r} cannot be read (permission denied).") from None
+    return load_bytes(data, name, max_bytes=max_bytes)
+
+
+def load_bytes(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
+    """Load a checkpoint from its bytes (e.g. an upload); ``filename`` is display text only.
+
+    The container is detected from the content (zip magic or safetensors header), not the
+    name. Sets ``model.sha256`` to the sha256 of ``data``.
+    """
+    data = bytes(data)
+    _check_size(len(data), max_bytes)
+    kind = _detect(data, filename)
+    if kind == "pt":
+        config, vocab, tensors = _read_pt(data, max_bytes)
+    else:
+        config, vocab, tensors = _read_safetensors(data)
+    model = _build_model(config, vocab, tensors)
+    model.sha256 = hashlib.sha256(data).hexdigest()
+    return model
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size == 0:
+        raise CheckpointError("The file is empty; it is not a checkpoint.")
+    if size > max_bytes:
+        raise CheckpointError(f"The file is {_mib(size)}, larger than the {_mib(max_bytes)} limit for checkpoints.")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def _detect(data: bytes, filename: str) -> str:
+    """'pt' or 'safetensors' from the content; a clear error for anything else."""
+    if data[:4] == _ZIP_MAGIC:
+        return "pt"
+    if len(data) >= 9 and data[8:9] == b"{":
+        return "safetensors"
+    suffix = Path(filename).suffix.lower()
+    if data[:1] == b"\x80":  # a bare pickle stream (legacy torch.save format or pickle.dump)
+        raise CheckpointError("This file is a bare Python pickle (or the legacy PyTorch format), not a zip "
+                              "checkpoint; rnnscope never unpickles such files. Re-save it with a current "
+                              "torch.save, or better, as .safetensors.")
+    if suffix in (".pt", ".pth"):
+        raise CheckpointError("This .pt file is not a zip archive (PyTorch checkpoints are zip files); "
+                              "it is damaged or not a PyTorch checkpoint.")
+    if suffix == ".safetensors":
+        raise CheckpointError("This .safetensors file is too short or does not start with a valid header; "
+                              "it is truncated, damaged or not a safetensors file.")
+    raise CheckpointError("This file is not a checkpoint: expected a .safetensors file or a PyTorch .pt "
+                          "(zip) file in the rnnscope/1 format.")
+
+
+# --- .pt (torch zip) -------------------------------------------------------------------
+def _check_zip(data: bytes, max_bytes: int) -> None:
+    """Validate the zip structure before torch reads it: complete, stored, a torch archive."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error):
+        raise CheckpointError("The zip archive is truncated or damaged (its table of contents is missing or "
+                              "unreadable); the upload may have been cut short.") from None
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise CheckpointError(f"The zip archive has {len(infos)} entries; a checkpoint has only a few.")
+    total = 0
+    for info in infos:
+        # torch.save stores entries uncompressed; compressed entries could hide a zip bomb
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise CheckpointError("The zip archive has compressed entries; PyTorch checkpoints are stored "
+                                  "uncompressed, so this is not a torch.save file.")
+        if info.header_offset + info.compress_size > len(data):
+            raise CheckpointError("The zip archive is truncated: an entry extends past the end of the file.")
+        total += info.file_size
+    if total > max_bytes:
+        raise CheckpointError("The zip archive's entries are larger than the checkpoint size limit.")
+    if not any(i.filename.endswith("/data.pkl") or i.filename == "data.pkl" for i in infos):
+        raise CheckpointError("This zip archive is not a PyTorch checkpoint (no data.pkl inside).")
+
+
+def _torch_load(data: bytes, max_bytes: int):
+    """``torch.load`` with ``weights_only=True`` after structural checks; errors -> CheckpointError."""
+    _check_zip(data, max_bytes)
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f" (it refers to {found[1][:100]!r})" if found else ""
+        raise CheckpointError(
+            "The .pt file contains Python objects other than tensors and plain data" + what + ", for "
+            "example a pickled nn.Module, numpy arrays or code. rnnscope loads weights only, never "
+            "arbitrary pickled objects. Save a state_dict in the rnnscope/1 format, or use .safetensors."
+        ) from None
+    except Exception:  # torch's zip reader: RuntimeError, KeyError, ... on damaged archives
+        raise CheckpointError("The .pt file could not be read: the archive is damaged or truncated.") from None
+
+
+def _read_pt(data: bytes, max_bytes: int) -> tuple[dict, object, dict]:
+    obj = _torch_load(data, max_bytes)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"The .pt file holds a {type(obj).__name__}, not an rnnscope/1 checkpoint "
+                              "(a dict with format, config, vocab and state_dict).")
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError("This looks like a plain PyTorch state_dict, not an rnnscope/1 checkpoint. "
+                              "Convert it with `rnnscope import --state-dict FILE --vocab FILE --arch ARCH "
+                              "--out CKPT`.")
+    fmt = obj.get("format")
+    if fmt != FORMAT:
+        raise CheckpointError(f"Not an rnnscope/1 checkpoint: format is {_short(fmt)}, expected {FORMAT!r}.")
+    for key in ("config", "vocab", "state_dict"):
+        if key not in obj:
+            raise CheckpointError(f"The checkpoint has no {key!r} entry.")
+    config, vocab, state = obj["config"], obj["vocab"], obj["state_dict"]
+    if not isinstance(config, dict):
+        raise CheckpointError("The checkpoint's config is not a dictionary.")
+    if config.get("format", FORMAT) != FORMAT:
+        raise CheckpointError(f"Not an rnnscope/1 checkpoint: its config's format is "
+                              f"{_short(config.get('format'))}, expected {FORMAT!r}.")
+    if not isinstance(state, dict):
+        raise CheckpointError("The checkpoint's state_dict is not a dictionary of tensors.")
+    tensors = {}
+    for name, value in state.items():
+        if not isinstance(name, str):
+            raise CheckpointError(f"The state_dict has a non-string key {_short(name)}.")
+        tensors[name] = _plain_tensor(name, value)
+    return config, vocab, tensors
+
+
+def _plain_tensor(name: str, value) -> torch.Tensor:
+    """A dense CPU tensor, or CheckpointError (weights_only still admits sparse/meta/quantized ones)."""
+    if type(value) not in (torch.Tensor, torch.nn.Parameter):
+        raise CheckpointError(f"State_dict entry {_short(name)} is a {type(value).__name__}, not a tensor.")
+    if (value.layout != torch.strided or value.is_quantized or value.is_nested
+            or value.device.type != "cpu"):
+        raise CheckpointError(f"Tensor {_short(name)} is not a plain dense tensor (sparse, quantized, "
+                              "nested or without data).")
+    return value.detach()
+
+
+# --- .safetensors ----------------------------------------------------------------------
+def _json_object_pairs(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise CheckpointError(f"The safetensors header lists {_short(key)} twice.")
+        out[key] = value
+    return out
+
+
+def parse_safetensors_header(data: bytes) -> tuple[dict, dict[str, str], int]:
+    """Parse and validate a safetensors header without trusting it.
+
+    Checks: the 8-byte length fits the file and the cap, the header is a UTF-8 JSON object
+    without duplicate keys, metadata is str -> str, every tensor has an allowed dtype
+    (F32, F16, BF16, F64), a capped shape, offsets inside the data section that match
+    dtype x shape, and the tensors tile the data section without overlaps or gaps.
+
+    Returns
+    -------
+    entries : dict
+        name -> {"dtype", "shape", "data_offsets"}.
+    metadata : dict[str, str]
+    data_start : int
+        Byte offset of the data section.
+    """
+    if len(data) < 8:
+        raise CheckpointError("The safetensors file is truncated: it is shorter than its 8-byte header length.")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointError(f"The safetensors header claims {n} bytes, more than the {MAX_HEADER_BYTES} "
+                              "byte limit; the file is damaged or not a safetensors file.")
+    if 8 + n > len(data):
+        raise CheckpointError(f"The safetensors header length ({n} bytes) is larger than the file "
+                              f"({len(data)} bytes); the file is truncated or damaged.")
+    try:
+        header = json.loads(data[8: 8 + n].decode("utf-8"), object_pairs_hook=_json_object_pairs)
+    except CheckpointError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise CheckpointError("The safetensors header is not valid JSON; the file is damaged or truncated.") from None
+    if not isinstance(header, dict):
+        raise CheckpointError("The safetensors header is not a JSON object.")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise CheckpointError("The safetensors metadata must map strings to strings.")
+    if len(header) > MAX_HEADER_TENSORS:
+        raise CheckpointError(f"The safetensors file declares {len(header)} tensors; a checkpoint has only a few.")
+    data_start = 8 + n
+    data_len = len(data) - data_start
+    spans = []
+    for name, entry in header.items():
+        label = _short(name)
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise CheckpointError(f"The safetensors entry {label} is malformed (expected dtype, shape, data_offsets).")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _SAFETENSORS_DTYPES:
+            raise CheckpointError(f"Tensor {label} has unsupported dtype {_short(dtype)}; allowed: "
+                                  f"{', '.join(_SAFETENSORS_DTYPES)}.")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(type(d) is int and d >= 0 for d in shape)):
+            raise CheckpointError(f"Tensor {label} has an invalid shape.")
+        numel = math.prod(shape)
+        if numel > MAX_PARAMETERS or any(d > MAX_PARAMETERS for d in shape):
+            raise CheckpointError(f"Tensor {label} declares shape {tuple(shape)}, which is too large "
+                                  f"(limit {MAX_PARAMETERS:,} values).")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(type(o) is int and o >= 0 for o in offsets) or offsets[0] > offsets[1]):
+            raise CheckpointError(f"Tensor {label} has invalid data offsets.")
+        begin, end = offsets
+        if end > data_len:
+            raise CheckpointError(f"The data of tensor {label} extends past the end of the file; the file is "
+                                  "truncated or its header is wrong.")
+        if end - begin != numel * _SAFETENSORS_DTYPES[dtype]:
+            raise CheckpointError(f"Tensor {label}: its data size ({end - begin} bytes) does not match its "
+                                  f"dtype {dtype} and shape {tuple(shape)}.")
+        spans.append((begin, end, name))
+    spans.sort()
+    position, previous = 0, None
+    for begin, end, name in spans:
+        if begin < position:
+            raise CheckpointError(f"The data of tensors {_short(previous)} and {_short(name)} overlap; "
+                                  "the safetensors header is wrong.")
+        if begin > position:
+            raise CheckpointError("The safetensors data section has unused bytes between tensors; "
+                                  "the header is wrong.")
+        position, previous = end, name
+    if position != data_len:
+        raise CheckpointError("The safetensors file has extra bytes after the last tensor; the header is wrong.")
+    return header, metadata, data_start
+
+
+def _read_safetensors(data: bytes) -> tuple[dict, object, dict]:
+    entries, metadata, _ = parse_safetensors_header(data)
+    if METADATA_CONFIG_KEY not in metadata:
+        raise CheckpointError("This safetensors file has no rnnscope config (metadata key 'rnnscope'); "
+                              "it is not an rnnscope/1 checkpoint. Plain weights can be converted with "
+                              "`rnnscope import`.")
+    config = _metadata_json(metadata, METADATA_CONFIG_KEY, "config")
+    if not isinstance(config, dict):
+        raise CheckpointError("The checkpoint's config is not a JSON object.")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"Not an rnnscope/1 checkpoint: format is {_short(config.get('format'))}, "
+                              f"expected {FORMAT!r}.")
+    if METADATA_VOCAB_KEY not in metadata:
+        raise CheckpointError("The checkpoint has no vocabulary (metadata key 'rnnscope.vocab').")
+    vocab = _metadata_json(metadata, METADATA_VOCAB_KEY, "vocabulary")
+    # Validate names and shapes from the header before any tensor data is materialized.
+    spec = _validate_config(config)
+    _check_names_and_shapes({k: tuple(e["shape"]) for k, e in entries.items()}, spec)
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception:
+        raise CheckpointError("The safetensors file could not be read; it is damaged.") from None
+    return config, vocab, tensors
+
+
+def _metadata_json(metadata: dict[str, str], key: str, what: str):
+    try:
+        return json.loads(metadata[key])
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"The checkpoint's {what} (metadata {key!r}) is not valid JSON.") from None
+
+
+# --- validation ------------------------------------------------------------------------
+def _short(value, limit: int = 60) -> str:
+    """repr() cut to ``limit`` characters, for quoting untrusted values in messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_int(config: dict, key: str, low: int, high: int) -> int:
+    if key not in config:
+        raise CheckpointError(f"The checkpoint's config has no {key!r}.")
+    value = config[key]
+    if type(value) is not int:
+        raise CheckpointError(f"{key} must be a whole number, got {_short(value)}.")
+    if value < low:
+        raise CheckpointError(f"{key} {value} is too small (minimum {low}).")
+    if value > high:
+        raise CheckpointError(f"{key} {value} is too large (limit {high:,}).")
+    return value
+
+
+def _plain_json(value, what: str, depth: int = 0):
+    """Check that ``value`` is JSON data (dicts with string keys, lists, scalars); return a copy."""
+    if depth > MAX_JSON_DEPTH:
+        raise CheckpointError(f"The checkpoint's {what} is nested too deeply.")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v, what, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise CheckpointError(f"The checkpoint's {what} has a non-string key.")
+        return {k: _plain_json(v, what, depth + 1) for k, v in value.items()}
+    raise CheckpointError(f"The checkpoint's {what} contains a {type(value).__name__}, which is not JSON data.")
+
+
+def _validate_config(config: dict) -> dict:
+    """Checked config values: arch, sizes within caps, tokenizer, metrics, provenance."""
+    arch = config.get("arch")
+    if arch not in ARCHS:
+        raise CheckpointError(f"Unknown architecture {_short(arch)}; expected one of {', '.join(ARCHS)}.")
+    spec = {"arch": arch,
+            "vocab_size": _check_int(config, "vocab_size", 2, MAX_VOCAB_SIZE),
+            "embed_dim": _check_int(config, "embed_dim", 1, MAX_EMBED_DIM),
+            "hidden_size": _check_int(config, "hidden_size", 1, MAX_HIDDEN_SIZE),
+            "num_classes": _check_int(config, "num_classes", 1, MAX_CLASSES)}
+    n_params = sum(math.prod(s) for s in _expected(spec).values())
+    if n_params > MAX_PARAMETERS:
+        raise CheckpointError(f"The model would have {n_params:,} parameters, more than the "
+                              f"{MAX_PARAMETERS:,} limit.")
+    tok = config.get("tokenizer")
+    try:
+        spec["tokenizer"] = Tokenizer.from_config(tok)
+    except ValueError:
+        name = tok.get("name") if isinstance(tok, dict) else tok
+        raise CheckpointError(f"Unknown tokenizer {_short(name)}; this version of rnnscope knows "
+                              f"'rnnscope-words/1'.") from None
+    for key in ("metrics", "provenance"):
+        value = config.get(key, {})
+        if not isinstance(value, dict):
+            raise CheckpointError(f"The checkpoint's {key} must be a JSON object, got a {type(value).__name__}.")
+        spec[key] = _plain_json(value, key)
+    return spec
+
+
+def _expected(spec: dict) -> dict[str, tuple[int, ...]]:
+    return expected_tensors(spec["arch"], spec["vocab_size"], spec["embed_dim"], spec["hidden_size"],
+                            spec["num_classes"])
+
+
+def _check_names_and_shapes(found: Mapping[str, tuple[int, ...]], spec: dict) -> None:
+    """Every expected tensor present with its exact shape, nothing else; lists all problems."""
+    expected = _expected(spec)
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    wrong = [f"{k} has shape {tuple(found[k])}, expected {expected[k]}"
+             for k in expected if k in found and tuple(found[k]) != expected[k]]
+    problems = []
+    if missing:
+        problems.append("missing tensors: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected tensors: " + ", ".join(_short(k, 80) for k in unexpected[:20])
+                        + (f" (and {len(unexpected) - 20} more)" if len(unexpected) > 20 else ""))
+    if wrong:
+        problems.append("wrong shapes: " + "; ".join(wrong))
+    if problems:
+        raise CheckpointError(f"The tensors do not match a {spec['arch']} model with vocab_size "
+                              f"{spec['vocab_size']}, embed_dim {spec['embed_dim']}, hidden_size "
+                              f"{spec['hidden_size']}, num_classes {spec['num_classes']}: "
+                              + "; ".join(problems) + ".")
+
+
+def _check_values(tensors: Mapping[str, torch.Tensor]) -> None:
+    """Floating dtype and finite values, naming the first offending tensor."""
+    for name, t in tensors.items():
+        if t.dtype not in _FLOAT_DTYPES:
+            raise CheckpointError(f"Tensor {name!r} has dtype {str(t.dtype).removeprefix('torch.')}; "
+                                  "weights must be floating point (float32, float16, bfloat16 or float64).")
+        if torch.isnan(t).any():
+            raise CheckpointError(f"Tensor {name!r} contains NaN (not-a-number) values; the model is broken "
+                                  "(training probably diverged).")
+        if torch.isinf(t).any():
+            raise CheckpointError(f"Tensor {name!r} contains infinite values; the model is broken "
+                                  "(training probably diverged).")
+
+
+def validate_vocab(vocab, vocab_size: int | None = None) -> list[str]:
+    """Check a vocabulary: unique strings (<= 200 chars), ``<pad>`` at 0, ``<unk>`` at 1.
+
+    Returns the tokens as a list; raises :class:`CheckpointError` otherwise.
+    """
+    if not isinstance(vocab, (list, tuple)):
+        raise CheckpointError(f"The vocabulary must be a list of strings, got a {type(vocab).__name__}.")
+    if vocab_size is not None and len(vocab) != vocab_size:
+        raise CheckpointError(f"The vocabulary has {len(vocab):,} tokens but the model's vocab_size is "
+                              f"{vocab_size:,}; they must be equal.")
+    seen: dict[str, int] = {}
+    for i, token in enumerate(vocab):
+        if not isinstance(token, str):
+            raise CheckpointError(f"Vocabulary entry {i} is not a string (it is a {type(token).__name__}).")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise CheckpointError(f"Vocabulary entry {i} is {len(token)} characters long; the limit is "
+                                  f"{MAX_TOKEN_CHARS}.")
+        if token in seen:
+            raise CheckpointError(f"The vocabulary has a duplicate token {_short(token)} (ids {seen[token]} "
+                                  f"and {i}); every token must be unique.")
+        seen[token] = i
+    if len(vocab) < 2 or vocab[0] != PAD or vocab[1] != UNK:
+        first = ", ".join(_short(t) for t in list(vocab[:2])) or "nothing"
+        raise CheckpointError(
+            f"The vocabulary must start with {PAD!r} (id 0, padding) and {UNK!r} (id 1, unknown words), "
+            f"then the other tokens in embedding-row order; it starts with {first}. rnnscope pads with "
+            "id 0 and maps unseen words to id 1, so the embedding rows 0 and 1 must have been trained "
+            "for those roles.")
+    return list(vocab)
+
+
+def _build_model(config: dict, vocab, tensors: dict[str, torch.Tensor]) -> Model:
+    """Validate everything, then build the network and load it with ``strict=True``."""
+    spec = _validate_config(config)
+    tokens = validate_vocab(vocab, spec["vocab_size"])
+    _check_names_and_shapes({k: tuple(v.shape) for k, v in tensors.items()}, spec)
+    _check_values(tensors)
+    net = RNNClassifier(spec["arch"], spec["vocab_size"], spec["embed_dim"], spec["hidden_size"],
+                        spec["num_classes"])
+    # float64 files stay float64 (bit-exact); everything else computes in float32,
+    # whatever torch's default dtype happens to be
+    net = net.to(torch.float64 if tensors["embedding.weight"].dtype == torch.float64 else torch.float32)
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError:  # unreachable after the checks above; keep the promise of plain messages
+        raise CheckpointError("The tensors could not be loaded into the network.") from None
+    net.eval()
+    return Model(net=net, vocab=Vocab(tokens), tokenizer=spec["tokenizer"], metrics=spec["metrics"],
+                 provenance=spec["provenance"])
+
+
+# --- import of plain PyTorch state_dicts -----------------------------------------------
+_EMBED_PREFIXES = ("embedding", "embed", "emb", "embeddings", "encoder", "word_embeddings", "embedder",
+                   "word_emb", "tok_emb")
+_CELL_PREFIXES = ("cell", "rnn", "lstm", "gru", "encoder", "recurrent", "ugrnn")
+_READOUT_PREFIXES = ("readout", "fc", "linear", "out", "decoder", "classifier", "head", "output", "fc_out")
+_CELL_LEAVES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "bias_l0")
+
+
+def _canonical_name(key: str) -> str | None:
+    """rnnscope's name for a common PyTorch parameter name, or None if not recognized."""
+    if "." not in key:
+        return None
+    owner, leaf = key.rsplit(".", 1)
+    owner = owner.rsplit(".", 1)[-1]
+    if owner in _EMBED_PREFIXES and leaf == "weight":
+        return "embedding.weight"
+    if owner in _CELL_PREFIXES and leaf in _CELL_LEAVES:
+        return f"cell.{leaf}"
+    if owner in _READOUT_PREFIXES and leaf in ("weight", "bias"):
+        return f"readout.{leaf}"
+    return None
+
+
+def _apply_key_map(key: str, key_map: Mapping[str, str]) -> str:
+    """Exact match first, then the longest matching dotted prefix (``enc`` maps ``enc.x`` too)."""
+    if key in key_map:
+        return key_map[key]
+    for old in sorted(key_map, key=len, reverse=True):
+        if key.startswith(old + "."):
+            return key_map[old] + key[len(old):]
+    return key
+
+
+def convert_state_dict(state_dict: Mapping[str, torch.Tensor], arch: str,
+                       key_map: Mapping[str, str] | None = None) -> dict[str, torch.Tensor]:
+    """Rename a plain PyTorch state_dict's keys to rnnscope's tensor names.
+
+    ``key_map`` (old -> new; an exact key or a dotted prefix) is applied first; remaining keys are
+    recognized by common module names (``embedding``/``embed``/``emb``/``encoder``.weight;
+    ``rnn``/``lstm``/``gru``/``cell``/``encoder``.weight_ih_l0 ...; ``fc``/``linear``/``out``/
+    ``decoder``/``classifier``/``readout``.weight|bias; only the module's own name counts, so
+    ``module.lstm.weight_ih_l0`` is recognized). A key mapped to "" is dropped. Missing cell or
+    readout biases (``bias=False`` modules) become zeros.
+    """
+    if arch not in ARCHS:
+        raise CheckpointError(f"Unknown architecture {_short(arch)}; expected one of {', '.join(ARCHS)}.")
+    key_map = dict(key_map or {})
+    out: dict[str, torch.Tensor] = {}
+    source: dict[str, str] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        name = _apply_key_map(key, key_map)
+        if name == "" or name.startswith("."):  # --map old= drops a key
+            continue
+        new = _canonical_name(name) or (name if name != key else None)
+        if new is None:
+            unknown.append(key)
+            continue
+        if new in out:
+            raise CheckpointError(f"Both {source[new]!r} and {key!r} look like {new!r}. Drop the wrong one "
+                                  f"with --map (e.g. --map {key}=) or rename it.")
+        out[new], source[new] = value, key
+    if unknown:
+        layered = [k for k in unknown if re.search(r"_l[1-9]\d*(_reverse)?$|_reverse$|weight_hr_l", k)]
+        if layered:
+            raise CheckpointError("Only single-layer, unidirectional RNNs without projections can be imported; "
+                                  f"found {', '.join(layered[:5])}.")
+        raise CheckpointError("These state_dict keys were not recognized: " + ", ".join(_short(k, 80) for k in unknown[:10])
+                              + ". Map them with --map OLD=NEW (e.g. --map my_rnn=cell --map head=readout); "
+                              "rnnscope expects embedding.weight, cell.weight_ih_l0, cell.weight_hh_l0, "
+                              "cell.bias_ih_l0, cell.bias_hh_l0 (ugrnn: cell.bias_l0), readout.weight, readout.bias.")
+    # bias=False modules: zero biases are equivalent
+    bias_names = ("cell.bias_l0",) if arch == "ugrnn" else ("cell.bias_ih_l0", "cell.bias_hh_l0")
+    if "cell.weight_hh_l0" in out and not any(b in out for b in bias_names):
+        for b in bias_names:
+            out[b] = torch.zeros(out["cell.weight_hh_l0"].shape[0], dtype=out["cell.weight_hh_l0"].dtype)
+    if "readout.weight" in out and "readout.bias" not in out:
+        out["readout.bias"] = torch.zeros(out["readout.weight"].shape[0], dtype=out["readout.weight"].dtype)
+    return out
+
+
+def read_vocab_file(path: str | os.PathLike, *, max_bytes: int = 64 * 2**20) -> list[str]:
+    """Read a vocabulary: one token per line (UTF-8), or a JSON list of strings.
+
+    Line ``i`` (from 0) is token id ``i``; surrounding whitespace is stripped (tokens never
+    contain whitespace) and a final newline is allowed. The result is validated with
+    :func:`validate_vocab` (except the length, which the caller knows).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CheckpointError(f"The vocabulary file is {_mib(size)}, larger than the {_mib(max_bytes)} limit.")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"Vocabulary file {path.name!r} not found.") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path.name!r} is a directory, not a vocabulary file.") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CheckpointError(f"The vocabulary file is not valid UTF-8 (bad byte 0x{raw[exc.start]:02x} on line "
+                              f"{line}); save it as UTF-8.") from None
+    if not text.strip():
+        raise CheckpointError("The vocabulary file is empty.")
+    if text.lstrip().startswith("["):
+        try:
+            tokens = json.loads(text)
+        except (ValueError, RecursionError):
+            raise CheckpointError("The vocabulary file starts with '[' but is not a valid JSON list.") from None
+    else:
+        lines = text.split("\n")
+        if lines and lines[-1].strip() == "":
+            lines.pop()
+        tokens = [line.strip() for line in lines]
+        for i, token in enumerate(tokens):
+            if not token:
+                raise CheckpointError(f"Line {i + 1} of the vocabulary file is empty; every line must hold one token.")
+    return validate_vocab(tokens)
+
+
+def _load_plain_state_dict(path: Path, max_bytes: int) -> dict[str, torch.Tensor]:
+    try:
+        size = path.stat().st_size
+        _check_size(size, max_bytes)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"State-dict file {path.name!r} not found.") from None
+    kind = _detect(data, path.name)
+    if kind == "safetensors":
+        parse_safetensors_header(data)
+        try:
+            obj = safetensors.torch.load(data)
+        except Exception:
+            raise CheckpointError("The safetensors file could not be read; it is damaged.") from None
+    else:
+        obj = _torch_load(data, max_bytes)
+    if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        # training checkpoints often nest the weights: {"state_dict": ..., "epoch": ...}
+        for key in ("state_dict", "model_state_dict", "model", "net"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError("The state-dict file does not hold a dictionary of tensors (save it with "
+                              "torch.save(model.state_dict(), path)).")
+    out = {}
+    for name, value in obj.items():
+        if not isinstance(name, str):
+            raise CheckpointError(f"The state_dict has a non-string key {_short(name)}.")
+        out[name] = _plain_tensor(name, value)
+    return out
+
+
+def import_state_dict(state_dict_path: str | os.PathLike, vocab_path: str | os.PathLike, arch: str, *,
+                      key_map: Mapping[str, str] | None = None, tokenizer: Tokenizer | None = None,
+                      metrics: dict | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
+    """Build a :class:`Model` from a plain PyTorch state_dict and a vocabulary file.
+
+    Parameters
+    ----------
+    state_dict_path : path
+        ``torch.save(model.state_dict())`` output (loaded with ``weights_only=True``) or a
+        ``.safetensors`` file, for embedding + ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (single layer,
+        ``batch_first`` irrelevant) + ``nn.Linear`` on the final hidden state.
+    vocab_path : path
+        One token per line (UTF-8) or a JSON list; line/entry ``i`` is embedding row ``i``;
+        must start with ``<pad>``, ``<unk>``.
+    arch : {"lstm", "gru", "vrnn", "ugrnn"}
+    key_map : mapping, optional
+        Renames applied before auto-detection (old -> new; exact key or dotted prefix).
+    tokenizer : Tokenizer, optional
+        How text is split into the vocabulary's tokens (default ``rnnscope-words/1``).
+    metrics : dict, optional
+
+    Returns
+    -------
+    Model
+        Validated exactly as a loaded checkpoint; ``sha256`` is "" until saved.
+    """
+    state_dict_path = Path(state_dict_path)
+    tensors = convert_state_dict(_load_plain_state_dict(state_dict_path, max_bytes), arch, key_map)
+    vocab = read_vocab_file(vocab_path)
+    for name in ("embedding.weight", "cell.weight_hh_l0", "readout.weight"):
+        if name not in tensors:
+            raise CheckpointError(f"No tensor for {name!r} was found in the state_dict; use --map OLD=NEW to "
+                                  "say which key it is.")
+    V, E = _shape2(tensors, "embedding.weight")
+    G, H = _shape2(tensors, "cell.weight_hh_l0")
+    C, _ = _shape2(tensors, "readout.weight")
+    if G != _GATES[arch] * H:
+        guess = [a for a, g in _GATES.items() if g * H == G and a != "ugrnn"]
+        hint = f"; it looks like {guess[0]}" if guess else ""
+        raise CheckpointError(f"cell.weight_hh_l0 has shape {(G, H)}, which does not fit --arch {arch} "
+                              f"(expected {_GATES[arch]}H x H = {(_GATES[arch] * H, H)}){hint}.")
+    if len(vocab) != V:
+        raise CheckpointError(f"The vocabulary has {len(vocab):,} tokens but the embedding has {V:,} rows; "
+                              "they must be equal (one line per embedding row, in order).")
+    tokenizer = tokenizer or Tokenizer()
+    source_sha = hashlib.sha256(state_dict_path.read_bytes()).hexdigest()
+    config = {"format": FORMAT, "arch": arch, "vocab_size": V, "embed_dim": E, "hidden_size": H,
+              "num_classes": C, "tokenizer": tokenizer.to_config(), "metrics": dict(metrics or {}),
+              "provenance": {"command": "rnnscope import", "imported_from": state_dict_path.name,
+                             "source_sha256": source_sha, "version": _version()}}
+    return _build_model(config, vocab, tensors)
+
+
+def _shape2(tensors: Mapping[str, torch.Tensor], name: str) -> tuple[int, int]:
+    shape = tuple(tensors[name].shape)
+    if len(shape) != 2:
+        raise CheckpointError(f"{name} must be a matrix, but has shape {shape}.")
+    return shape
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("rnnscope")
+    except Exception:
+        return "unknown"
