@@ -66,6 +66,8 @@ linearization : dict
     the same label).
 params : dict
     ``AnalysisParams.to_dict()``.
+warnings : list of str
+    Stages that ran degraded (e.g. no fixed point converged, VADER unavailable).
 timings : dict
     Seconds per stage (``states``, ``pca``, ``fixed_points``, ``linearize``, ``manifold``,
     ``baseline``, ``words``, ``projections``, ``linearization_error``, ``density``),
@@ -89,12 +91,14 @@ tau_top3 : float64 (K, 3)
 stable : bool (K,)
     |λ1| < 1 (point is linearly stable).
 r1 : float32 (K, D)
-    Real part of the leading right eigenvector, unit norm.
+    Real part of the leading right eigenvector, unit norm, signed so that r1 · m >= 0.
 l1 : float32 (K, D)
-    Real part of the leading left eigenvector (row of R⁻¹; ℓ1ᵀ r1 = 1 in the complex sense).
+    Real part of the leading left eigenvector (row of R⁻¹; ℓ1ᵀ r1 = 1 in the complex sense),
+    with the same sign flip as r1 (so ℓ1ᵀ J_inp x > 0 means "pushes toward positive").
 left_inp : float32 (K, M, E)
-    ℓ_aᵀ J_inp (real part) for the M leading modes: the projection of any word embedding
-    x onto mode a at point k is ``left_inp[k, a] @ x`` (one matmul for all words).
+    ℓ_aᵀ J_inp (real part) for the M leading modes, each mode's (r_a, ℓ_a) pair signed so
+    that Re(r_a) · m >= 0: the projection of any word embedding x onto mode a at point k is
+    ``left_inp[k, a] @ x`` (one matmul for all words).
 m : float32 (D,)
     Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm,
     m · readout > 0.
@@ -159,6 +163,18 @@ from pathlib import Path
 import numpy as np
 
 REPORT_FORMAT = "rnnscope-report/1"
+
+#: Top-level summary keys every report produced by ``run_analysis`` has.
+SUMMARY_KEYS = ("format", "version", "model", "data", "accuracy", "pca", "fixed_points", "manifold", "spectra",
+                "projections", "words", "linearization", "params", "timings", "warnings")
+
+#: Array keys every report produced by ``run_analysis`` has (see the module docstring).
+ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "stable", "r1", "l1", "left_inp", "m",
+              "readout", "readout_bias", "state_pca_components", "state_pca_mean", "explained_variance_ratio",
+              "explained_variance_ratio_untrained", "fp_pca_explained_variance_ratio", "initial_state_pc",
+              "readout_pc", "density_pos", "density_neg", "density_edges", "example_traj_pos", "example_traj_neg",
+              "words", "word_valence", "word_coef", "word_ids", "input_projection", "r1_m_overlap", "r1_m_null",
+              "one_step_rel_error", "one_step_nearest_dist")
 SUMMARY_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
 

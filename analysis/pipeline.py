@@ -1,0 +1,471 @@
+"""The whole analysis of one model on one dataset, as one function: ``run_analysis``.
+
+Stages (each timed; ``progress(fraction, message)`` is called as they go):
+
+1. ``accuracy``: the network's test accuracy (final-state readout).
+2. ``states``: states visited on real tokens of held-out (test) documents; the same
+   documents through an untrained network of the same architecture.
+3. ``pca``: PCA of both sets of visited states (trained vs untrained dimensionality).
+4. ``fixed_points``: seeds drawn from the visited states, ``find_fixed_points``.
+5. ``linearize``: eigenmodes of J_rec at each fixed point (``linearize``).
+6. ``manifold``: main axis m, LLE coordinate θ, alignment with the readout.
+7. ``baseline`` and ``words``: bag-of-words regression, positive/negative/neutral sets,
+   VADER cross-check.
+8. ``projections``: input projection ℓ1ᵀ J_inp x per word and point; r1·m vs a null.
+9. ``linearization_error``: single-step error and the linearized model's accuracy.
+10. ``density``: 2-D histograms and example trajectories on (PC1, PC2) for the dashboard.
+
+The result is an ``analysis.report.Report`` whose keys are documented in
+``analysis.report``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+
+from analysis import pca as pca_mod
+from analysis.baseline import fit_bow
+from analysis.linearization_error import linearized_accuracy, one_step_errors
+from analysis.manifold import fit_manifold
+from analysis.model import Model, pad_batch
+from analysis.projections import input_projection, mean_projection_by_set, null_overlap, overlap_percentile, \
+    r1_m_overlap
+from analysis.report import REPORT_FORMAT, Report
+from analysis.states import VisitedStates, collect_states, draw_seeds, untrained_like
+from analysis.tokenizer import encode_texts
+from analysis.words import WordSets, select_words, vader_agreement
+
+ANALYSIS_VERSION = "1"
+Progress = Callable[[float, str], None]
+
+# Caps on parameters that come from users (dashboard forms, CLI): big enough for any real
+# use, small enough that a typo cannot allocate tens of GB.
+_CAPS = {"n_docs": 100_000, "max_len": 100_000, "n_seeds": 100_000, "n_words": 10_000, "n_frequent": 1_000_000,
+         "n_modes": 64, "n_null": 10_000_000, "n_pca": 1000, "density_bins": 1000, "lin_docs": 100_000,
+         "n_error_samples": 1_000_000, "lle_neighbors": 1000, "batch_size": 100_000}
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Everything that changes the result of ``run_analysis`` (part of the cache key).
+
+    Attributes
+    ----------
+    n_docs : int            held-out documents whose visited states are collected
+    max_len : int           tokens read per document (truncation)
+    n_seeds : int           initial conditions for the fixed-point search
+    seed_noise : float      std of Gaussian noise added to the seeds (state units)
+    tol : float             q threshold for a fixed point
+    n_words : int           words per set (positive / negative / neutral)
+    n_frequent : int        neutral words come from this many most frequent tokens
+    min_doc_freq : int      words seen in fewer training documents are not listed
+    n_modes : int           leading eigenmodes kept per fixed point
+    n_null : int            random unit vectors in the r1·m null distribution
+    n_pca : int             PCA components kept for explained variance curves
+    density_bins : int      bins per axis of the visited-state density on (PC1, PC2)
+    lin_docs : int          test documents run through the linearized model
+    n_error_samples : int   steps sampled for the single-step linearization error
+    accuracy_docs : int     test documents for the network's accuracy (0 = all)
+    lle_neighbors : int     neighbours for locally linear embedding
+    vader : bool            cross-check word sets with the VADER lexicon
+    batch_size : int        documents per batch when running the network
+    seed : int              seeds documents, seeds, nulls and the untrained network
+    """
+
+    n_docs: int = 1000
+    max_len: int = 400
+    n_seeds: int = 512
+    seed_noise: float = 0.0
+    tol: float = 1e-8
+    n_words: int = 100
+    n_frequent: int = 2000
+    min_doc_freq: int = 5
+    n_modes: int = 3
+    n_null: int = 10000
+    n_pca: int = 50
+    density_bins: int = 60
+    lin_docs: int = 500
+    n_error_samples: int = 5000
+    accuracy_docs: int = 0
+    lle_neighbors: int = 10
+    vader: bool = True
+    batch_size: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "bool":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name} must be true or false, not {value!r}")
+            elif f.type == "int":
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise ValueError(f"{f.name} must be an integer, not {value!r}")
+                low = 0 if f.name in ("accuracy_docs", "seed", "min_doc_freq") else 1
+                if not low <= value <= _CAPS.get(f.name, 2**31):
+                    raise ValueError(f"{f.name}={value} is out of range [{low}, {_CAPS.get(f.name, 2**31)}]")
+            elif f.type == "float":
+                if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+                    raise ValueError(f"{f.name} must be a finite number >= 0, not {value!r}")
+        if not 0 < self.tol < 1:
+            raise ValueError(f"tol must be in (0, 1), not {self.tol}")
+
+    def to_dict(self) -> dict:
+        """Plain dict of every parameter (stable keys; use for cache keys)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> AnalysisParams:
+        """Build from a dict, rejecting unknown keys with a clear message."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown analysis parameter(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+class _Stages:
+    """Times stages and maps them onto overall progress fractions."""
+
+    WEIGHTS = {"accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12, "manifold": 3,
+               "baseline": 8, "words": 1, "projections": 2, "linearization_error": 20, "density": 4}
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.done = 0.0
+        self.total = float(sum(self.WEIGHTS.values()))
+
+    def run(self, name: str, message: str, fn, *args, **kwargs):
+        if self.progress:
+            self.progress(self.done / self.total, message)
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.timings[name] = round(time.perf_counter() - t0, 4)
+        self.done += self.WEIGHTS[name]
+        return out
+
+    def finish(self):
+        self.timings["total"] = round(sum(self.timings.values()), 4)
+        if self.progress:
+            self.progress(1.0, "analysis done")
+
+
+def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
+                 progress: Progress | None = None, *, lexicon: dict[str, float] | None = None) -> Report:
+    """Analyse ``model`` on ``dataset`` (an ``analysis.data.Dataset``); returns a ``Report``.
+
+    Parameters
+    ----------
+    model : Model
+    dataset : Dataset
+        ``test`` supplies the held-out documents (states, seeds, errors, accuracies);
+        ``train``/``validation`` fit the bag-of-words baseline.
+    params : AnalysisParams
+    progress : callable (fraction in [0, 1], message), optional
+    lexicon : dict token -> valence, optional
+        VADER lexicon; loaded with ``analysis.data.load_vader_lexicon`` when omitted and
+        ``params.vader`` (the cross-check is skipped when it cannot be loaded).
+    """
+    from analysis.fixed_points import find_fixed_points
+    from analysis.linearize import linearize
+
+    params = params or AnalysisParams()
+    net = model.net.eval()
+    stages = _Stages(progress)
+    warnings: list[str] = []
+    test = dataset.test
+    if len(test) == 0:
+        raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
+    seqs = encode_texts(test.texts, model.tokenizer, model.vocab)
+
+    acc = stages.run("accuracy", "test accuracy", _network_accuracy, net, seqs, test.labels,
+                     params.accuracy_docs or None, params.batch_size)
+    docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
+    visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", _collect_both,
+                                    net, [seqs[i] for i in docs], test.labels[docs], params)
+    if len(visited) < 2:
+        raise ValueError("fewer than 2 visited states: the test documents are (nearly) empty")
+    pca_t, pca_u = stages.run("pca", "PCA of visited states", _fit_pcas, visited, untrained, params)
+    seeds = draw_seeds(visited, params.n_seeds, np.random.default_rng(params.seed), params.seed_noise)
+    fp = stages.run("fixed_points", f"finding fixed points from {len(seeds)} seeds",
+                    find_fixed_points, net, seeds, tol=params.tol)
+    points = np.asarray(fp.points, np.float32).reshape(-1, net.state_size)
+    if len(points) == 0:
+        warnings.append("no fixed point converged below tol; fixed-point stages are empty")
+    lin = stages.run("linearize", f"linearizing at {len(points)} fixed points",
+                     _linearize, linearize, net, points, params.n_modes)
+    readout = net.readout_vector().double().cpu().numpy()
+    bias = _readout_bias(net)
+    manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE)", _manifold, points, readout, bias,
+                          pca_t.components_, params)
+    modes = _signed_modes(lin, manifold.m if manifold else readout)
+    bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab.tokens,
+                     seed=params.seed)
+    words, vader = stages.run("words", "word sets", _words, bow, model, params, lexicon, warnings)
+    proj = stages.run("projections", "input projections", _projections, net, model, words, modes, manifold, params)
+    lin_err = stages.run("linearization_error", "linearization error", _linearization_error, net, visited,
+                         seqs, test.labels, points, params)
+    dens = stages.run("density", "state density and example trajectories", _density, net, visited, pca_t, params)
+    stages.finish()
+
+    arrays = {**_fixed_point_arrays(fp, points, lin, modes, manifold, pca_t, min(params.n_modes, net.state_size),
+                                    net.embed_dim), **_pca_arrays(pca_t, pca_u, visited),
+              **_word_arrays(words, model), **proj["arrays"], **lin_err["arrays"], **dens,
+              "m": manifold.m.astype(np.float32) if manifold else np.zeros(net.state_size, np.float32),
+              "readout": readout.astype(np.float32), "readout_bias": np.array([bias], np.float64),
+              "readout_pc": pca_mod.project_direction(_unit(readout), pca_t.components_, 2).astype(np.float32)}
+    summary = {
+        "format": REPORT_FORMAT, "version": ANALYSIS_VERSION,
+        "model": {"arch": model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
+                  "embed_dim": net.embed_dim, "vocab_size": len(model.vocab), "sha256": model.sha256},
+        "data": {"name": dataset.name, "n_docs": visited.n_docs, "n_states": len(visited)},
+        "accuracy": {"test": acc, "linearized": lin_err["summary"]["accuracy"], "bow": bow.accuracy_},
+        "pca": _pca_summary(pca_t, pca_u),
+        "fixed_points": {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
+                         "n_unique": int(fp.n_unique), "tol": float(fp.tol),
+                         "q_median": _median(fp.q), "seconds": float(fp.seconds)},
+        "manifold": _manifold_summary(manifold),
+        "spectra": _spectra_summary(lin),
+        "projections": proj["summary"],
+        "words": {"n_positive": len(words.of(1)), "n_negative": len(words.of(-1)), "n_neutral": len(words.of(0)),
+                  "bow_C": bow.C_, **vader},
+        "linearization": lin_err["summary"]["linearization"],
+        "params": params.to_dict(),
+        "timings": stages.timings,
+        "warnings": warnings,
+    }
+    return Report(summary, arrays)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@torch.no_grad()
+def _network_accuracy(net, seqs, labels, max_docs, batch_size) -> float:
+    """Test accuracy of the network (fused forward, all tokens), on the first ``max_docs``."""
+    seqs = seqs[:max_docs]
+    y = np.asarray(labels)[: len(seqs)]
+    order = np.argsort([len(s) for s in seqs], kind="stable")
+    correct = 0
+    dev = net.readout.weight.device
+    for i in range(0, len(seqs), batch_size):
+        idx = order[i: i + batch_size]
+        tokens, lens = pad_batch([seqs[j] for j in idx])
+        logits = net(tokens.to(dev), lens)
+        score = logits[:, 0] if logits.shape[1] == 1 else logits[:, -1] - logits[:, 0]
+        correct += int(((score > 0).cpu().numpy() == (y[idx] == 1)).sum())
+    return correct / len(seqs)
+
+
+def _collect_both(net, seqs, labels, params) -> tuple[VisitedStates, VisitedStates]:
+    kw = dict(labels=labels, max_len=params.max_len, batch_size=params.batch_size)
+    trained = collect_states(net, seqs, **kw)
+    untrained = collect_states(untrained_like(net, params.seed), seqs, **kw)
+    return trained, untrained
+
+
+def _fit_pcas(visited, untrained, params):
+    return (pca_mod.fit_pca(visited.states, params.n_pca, params.seed),
+            pca_mod.fit_pca(untrained.states, params.n_pca, params.seed))
+
+
+def _linearize(linearize, net, points, n_modes):
+    if len(points) == 0:
+        return None
+    return linearize(net, points, n_modes=min(n_modes, net.state_size))
+
+
+def _manifold(points, readout, bias, components, params):
+    if len(points) == 0:
+        return None
+    return fit_manifold(points, readout, bias, components, n_neighbors=params.lle_neighbors, seed=params.seed)
+
+
+def _words(bow, model, params, lexicon, warnings) -> tuple[WordSets, dict]:
+    words = select_words(bow.vocabulary_, bow.coef_, bow.doc_freq_, n=params.n_words, n_frequent=params.n_frequent,
+                         min_doc_freq=params.min_doc_freq, allowed=model.vocab.index)
+    vader = {"vader_positive_agreement": None, "vader_negative_agreement": None,
+             "vader_neutral_mean_abs": None, "vader_coverage": None}
+    if params.vader and lexicon is None:
+        lexicon = _load_vader(warnings)
+    if params.vader and lexicon:
+        vader = vader_agreement(words, lexicon)
+    return words, vader
+
+
+def _load_vader(warnings) -> dict | None:
+    try:
+        from analysis.data import load_vader_lexicon
+        return load_vader_lexicon()
+    except Exception as exc:  # the cross-check is optional; say why it is missing
+        warnings.append(f"VADER lexicon unavailable ({exc}); cross-check skipped")
+        return None
+
+
+def _signed_modes(lin, direction: np.ndarray) -> dict | None:
+    """Real parts of the leading modes with each (r_a, ℓ_a) pair signed so Re(r_a) · direction >= 0.
+
+    An eigenvector's sign is arbitrary; flipping r_a and ℓ_a together leaves the dynamics
+    unchanged and makes "positive input projection" mean "pushes along +m" (toward positive).
+    Returns ``r`` (K, D, M) with unit-norm columns, ``left`` (K, M, D), ``left_inp`` (K, M, E).
+    """
+    if lin is None:
+        return None
+    right = np.real(np.asarray(lin.right))
+    sign = np.where(np.einsum("kdm,d->km", right, direction) < 0, -1.0, 1.0)  # (K, M)
+    norms = np.linalg.norm(right, axis=1, keepdims=True)
+    return {"r": right * sign[:, None, :] / np.where(norms > 0, norms, 1),
+            "left": np.real(np.asarray(lin.left)) * sign[:, :, None],
+            "left_inp": np.real(np.asarray(lin.left_inp)) * sign[:, :, None]}
+
+
+def _projections(net, model, words, modes, manifold, params) -> dict:
+    W, D = len(words.words), net.state_size
+    K = 0 if modes is None else len(modes["r"])
+    null = null_overlap(D, params.n_null, params.seed)
+    if modes is None:
+        proj, overlap, r1 = np.zeros((0, W)), np.zeros(0), np.zeros((0, D))
+    else:
+        ids = torch.as_tensor(model.vocab.encode(words.words))
+        emb = net.embedding.weight.detach()[ids].double().cpu().numpy()
+        proj = input_projection(modes["left_inp"], emb, mode=0)
+        r1 = modes["r"][:, :, 0]
+        overlap = r1_m_overlap(r1, manifold.m)
+    means = mean_projection_by_set(proj, words.valence)
+    summary = {**means, "r1_m_overlap_median": _median(overlap), "r1_m_null_median": _median(null),
+               "r1_m_overlap_percentile": overlap_percentile(overlap, null) if K else None}
+    arrays = {"input_projection": proj.astype(np.float32), "r1_m_overlap": overlap.astype(np.float64),
+              "r1_m_null": null, "r1": r1.astype(np.float32)}
+    return {"summary": summary, "arrays": arrays}
+
+
+def _linearization_error(net, visited, seqs, labels, points, params) -> dict:
+    err = one_step_errors(net, visited, points, n_samples=params.n_error_samples, seed=params.seed)
+    lin_summary = {"one_step_rel_error_median": _median(err["rel_error"]),
+                   "one_step_rel_error_p90": float(np.percentile(err["rel_error"], 90)) if len(err["rel_error"]) else None,
+                   "n_steps": int(len(err["rel_error"])), "n_docs": 0, "agreement": None, "n_diverged": None}
+    accuracy = None
+    if len(points):
+        docs = np.random.default_rng(params.seed + 1).permutation(len(seqs))[: params.lin_docs]
+        res = linearized_accuracy(net, [seqs[i] for i in docs], np.asarray(labels)[docs], points,
+                                  max_docs=None, max_len=params.max_len, batch_size=params.batch_size)
+        accuracy = res["accuracy"]
+        lin_summary.update(n_docs=res["n_docs"], agreement=res["agreement"], n_diverged=res["n_diverged"],
+                           full_accuracy_same_docs=res["full_accuracy"])
+    arrays = {"one_step_rel_error": err["rel_error"], "one_step_nearest_dist": err["nearest_dist"]}
+    return {"summary": {"accuracy": accuracy, "linearization": lin_summary}, "arrays": arrays}
+
+
+def _density(net, visited, pca_t, params) -> dict:
+    comps, mean = pca_t.components_, pca_t.mean_
+    coords = pca_mod.project(visited.states, comps, mean, 2)
+    edges = pca_mod.density_edges(coords, params.density_bins)
+    pos, neg = pca_mod.density_2d(coords, visited.label, (edges[0], edges[1]), values=(1, 0))
+    out = {"density_pos": pos, "density_neg": neg, "density_edges": edges}
+    logits = visited.final @ net.readout_vector().float().cpu().numpy() + _readout_bias(net)
+    for name, label in (("example_traj_pos", 1), ("example_traj_neg", 0)):
+        doc = _example_doc(visited, logits, label)
+        traj = visited.trajectory(doc) if doc is not None else visited.initial[None]
+        out[name] = pca_mod.project(traj, comps, mean, 2).astype(np.float32)
+    return out
+
+
+def _example_doc(visited: VisitedStates, final_logit: np.ndarray, label: int) -> int | None:
+    """A document of ``label`` the network gets right, of median length among those."""
+    ok = (visited.doc_labels == label) & ((final_logit > 0) == (label == 1)) & (visited.lengths > 0)
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        cand = np.flatnonzero((visited.doc_labels == label) & (visited.lengths > 0))
+    if cand.size == 0:
+        return None
+    med = np.median(visited.lengths[cand])
+    return int(cand[np.argmin(np.abs(visited.lengths[cand] - med))])
+
+
+# --------------------------------------------------------------------------- arrays and summaries
+
+
+def _fixed_point_arrays(fp, points, lin, modes, manifold, pca_t, n_modes: int, embed_dim: int) -> dict:
+    K, D = points.shape
+    comps, mean = pca_t.components_, pca_t.mean_
+    if lin is None:
+        return {"fixed_points": points, "q": np.zeros(0), "theta": np.zeros(0), "fp_pc": np.zeros((0, 3), np.float32),
+                "eigvals": np.zeros((0, D), np.complex128), "tau_top3": np.zeros((0, 3)),
+                "stable": np.zeros(0, bool), "l1": np.zeros((0, D), np.float32),
+                "left_inp": np.zeros((0, n_modes, embed_dim), np.float32),
+                "fp_pca_explained_variance_ratio": np.zeros(0)}
+    eig = np.asarray(lin.eigvals, np.complex128)
+    tau = np.asarray(lin.tau, np.float64)
+    tau3 = np.full((K, 3), np.nan)
+    tau3[:, : min(3, tau.shape[1])] = tau[:, :3]
+    return {
+        "fixed_points": points, "q": np.asarray(fp.q, np.float64), "theta": manifold.theta,
+        "fp_pc": pca_mod.project(points, comps, mean, 3).astype(np.float32),
+        "eigvals": eig, "tau_top3": tau3, "stable": np.abs(eig[:, 0]) < 1,
+        "l1": modes["left"][:, 0, :].astype(np.float32),
+        "left_inp": modes["left_inp"].astype(np.float32),
+        "fp_pca_explained_variance_ratio": np.asarray(manifold.explained_variance_ratio, np.float64),
+    }
+
+
+def _pca_arrays(pca_t, pca_u, visited) -> dict:
+    comps = pca_t.components_[:10]
+    return {"state_pca_components": comps.astype(np.float32), "state_pca_mean": pca_t.mean_.astype(np.float32),
+            "explained_variance_ratio": pca_t.explained_variance_ratio_.astype(np.float64),
+            "explained_variance_ratio_untrained": pca_u.explained_variance_ratio_.astype(np.float64),
+            "initial_state_pc": pca_mod.project(visited.initial, pca_t.components_, pca_t.mean_, 2).astype(np.float32)}
+
+
+def _word_arrays(words: WordSets, model) -> dict:
+    return {"words": np.array(words.words, dtype=np.str_) if words.words else np.zeros(0, "<U1"),
+            "word_valence": words.valence.astype(np.int8), "word_coef": words.coef.astype(np.float64),
+            "word_ids": model.vocab.encode(words.words).astype(np.int64)}
+
+
+def _pca_summary(pca_t, pca_u) -> dict:
+    return {"explained_variance_ratio": pca_t.explained_variance_ratio_[:10].tolist(),
+            "explained_variance_ratio_untrained": pca_u.explained_variance_ratio_[:10].tolist(),
+            "n_components_90": pca_mod.n_components_for(pca_t.explained_variance_ratio_, 0.9),
+            "n_components_90_untrained": pca_mod.n_components_for(pca_u.explained_variance_ratio_, 0.9)}
+
+
+def _manifold_summary(manifold) -> dict:
+    if manifold is None:
+        return {"fp_variance_in_top2_state_pcs": None, "fp_variance_top1_own_pc": None, "m_readout_cosine": None,
+                "theta_readout_spearman": None, "theta_method": None}
+    return {"fp_variance_in_top2_state_pcs": manifold.variance_in_top2_state_pcs,
+            "fp_variance_top1_own_pc": float(manifold.explained_variance_ratio[0]),
+            "m_readout_cosine": manifold.m_readout_cosine,
+            "theta_readout_spearman": manifold.theta_readout_spearman, "theta_method": manifold.theta_method}
+
+
+def _spectra_summary(lin) -> dict:
+    if lin is None:
+        return {"abs_lambda1_median": None, "tau1_median": None, "tau2_median": None, "tau3_median": None,
+                "n_stable": 0, "n_slow_modes_median": None}
+    eig = np.abs(np.asarray(lin.eigvals))
+    tau = np.asarray(lin.tau, np.float64)
+    col = lambda a: _median(tau[:, a]) if tau.shape[1] > a else None  # noqa: E731
+    return {"abs_lambda1_median": _median(eig[:, 0]), "tau1_median": col(0), "tau2_median": col(1),
+            "tau3_median": col(2), "n_stable": int((eig[:, 0] < 1).sum()),
+            "n_slow_modes_median": _median((tau > 10).sum(1))}
+
+
+def _median(values) -> float | None:
+    values = np.asarray(values, np.float64)
+    return float(np.median(values)) if values.size else None
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 0 else v
+
+
+def _readout_bias(net) -> float:
+    b = net.readout.bias.detach().double().cpu().numpy()
+    return float(b[0] if len(b) == 1 else b[-1] - b[0])
