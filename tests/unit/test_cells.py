@@ -6,13 +6,17 @@ from torch.func import jacrev, vmap
 from analysis.cells import ARCHS, make_cell
 from analysis.model import RNNClassifier, pad_batch
 
-torch.set_default_dtype(torch.float64)
 E, H, B = 5, 7, 4
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _float64_and_seed():
+    """float64 for tight comparisons, restored afterwards so other modules are unaffected."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def _randomize(cell):
