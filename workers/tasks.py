@@ -7,15 +7,16 @@ with :func:`cancel` (``revoke(terminate=True)``: the prefork child running it is
 terminated; an artifact is either complete or absent, and the lock dies with the child).
 
 Helpers for the dashboard and ``rnnscope submit``: :func:`submit_full_analysis`,
-:func:`job_status`, :func:`cancel`.
+:func:`job_status`, :func:`cancel`, :func:`wait`, :func:`workers_online`.
 """
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 
-from celery import signals
+from celery import Celery, signals
 
 from workers import jobs
 from workers.celery_app import celery_app
@@ -40,8 +41,9 @@ class _TaskProgress:
             return
         self.sent = (fraction, message, now)
         if self.task.request.id:  # called directly (not through a worker): nothing to publish
-            self.task.update_state(state="PROGRESS",
-                                   meta={"fraction": float(fraction), "message": str(message)})
+            self.task.update_state(state="PROGRESS", meta={
+                "fraction": float(fraction), "message": str(message),
+                "pid": os.getpid(), "hostname": socket.gethostname()})
 
 
 def _result(store: ArtifactStore, key: str, kind: str) -> dict:
@@ -106,26 +108,32 @@ def _limit_torch_threads(**_) -> None:
 
 
 # --------------------------------------------------------------------------- client helpers
-def submit_full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None) -> str:
+def submit_full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
+                         app: Celery | None = None) -> str:
     """Queue ``rnnscope.full_analysis``; returns the Celery task id.
 
     Parameters are validated here first, so a typo fails at once instead of on a worker.
+    ``app`` defaults to :data:`workers.celery_app.celery_app` (likewise below).
     """
     jobs.resolve_params(params)
-    return full_analysis.apply_async(args=(checkpoint_sha, data_name, params or {})).id
+    return (app or celery_app).send_task(
+        full_analysis.name, args=(checkpoint_sha, data_name, params or {})).id
 
 
-def job_status(task_id: str) -> dict:
+def job_status(task_id: str, *, app: Celery | None = None) -> dict:
     """``{"state", "fraction", "message", "result", "error"}`` of a task, JSON-able.
 
     ``state`` is Celery's: PENDING (queued or unknown), STARTED, PROGRESS, SUCCESS, FAILURE,
-    REVOKED, RETRY. ``result`` is the task's dict on SUCCESS (else None).
+    REVOKED, RETRY. ``result`` is the task's dict on SUCCESS (else None); ``pid`` and
+    ``hostname`` say which worker process runs it (while in PROGRESS).
     """
-    res = celery_app.AsyncResult(task_id)
+    res = (app or celery_app).AsyncResult(task_id)
     state, info = res.state, res.info
-    status = {"state": state, "fraction": 0.0, "message": state.lower(), "result": None, "error": None}
+    status = {"state": state, "fraction": 0.0, "message": state.lower(), "result": None,
+              "error": None, "pid": None, "hostname": None}
     if state == "PROGRESS" and isinstance(info, dict):
-        status.update(fraction=float(info.get("fraction", 0.0)), message=str(info.get("message", "")))
+        status.update(fraction=float(info.get("fraction", 0.0)), message=str(info.get("message", "")),
+                      pid=info.get("pid"), hostname=info.get("hostname"))
     elif state == "SUCCESS":
         status.update(fraction=1.0, message="done", result=info)
     elif state in ("FAILURE", "REVOKED"):
@@ -134,18 +142,25 @@ def job_status(task_id: str) -> dict:
     return status
 
 
-def cancel(task_id: str, signal: str = "SIGTERM") -> None:
+def cancel(task_id: str, signal: str = "SIGTERM", *, app: Celery | None = None) -> None:
     """Revoke a task and terminate the worker child running it (prefork pool)."""
-    celery_app.control.revoke(task_id, terminate=True, signal=signal)
+    (app or celery_app).control.revoke(task_id, terminate=True, signal=signal)
+
+
+def workers_online(timeout_s: float = 1.0, *, app: Celery | None = None) -> list[str]:
+    """Names of the workers that answer a ping within ``timeout_s`` (empty if none)."""
+    replies = (app or celery_app).control.ping(timeout=timeout_s) or []
+    return sorted(name for reply in replies for name in reply)
 
 
 def wait(task_id: str, on_status: Callable[[dict], None] | None = None,
-         poll_s: float = 0.5, timeout_s: float | None = None) -> dict:
+         poll_s: float = 0.5, timeout_s: float | None = None, *,
+         app: Celery | None = None) -> dict:
     """Poll :func:`job_status` until the task is ready; ``on_status`` sees each change."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last = None
     while True:
-        status = job_status(task_id)
+        status = job_status(task_id, app=app)
         view = (status["state"], round(status["fraction"], 3), status["message"])
         if on_status is not None and view != last:
             on_status(status)
