@@ -69,17 +69,30 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def lle_coordinate(points: np.ndarray, n_neighbors: int = 10, seed: int = 0) -> np.ndarray | None:
-    """1-D LLE coordinate of points (K, D), unscaled; None when LLE cannot run or fails."""
-    K = len(points)
-    k = min(n_neighbors, K - 2)
+def lle_coordinate(points: np.ndarray, n_neighbors: int = 20, seed: int = 0,
+                   max_fit: int = 1000) -> np.ndarray | None:
+    """1-D LLE coordinate of points (K, D), unscaled; None when LLE cannot run or fails.
+
+    The embedding uses the dense eigensolver (ARPACK's shift-invert can return a wrong
+    eigenvector on these nearly singular matrices). Beyond ``max_fit`` points, LLE is fitted
+    on a seeded subsample and the other points are placed with ``transform`` (their
+    barycentric weights on the fitted neighbours), keeping the cost O(max_fit³).
+    """
+    pts = np.asarray(points, np.float64)
+    K = len(pts)
+    k = min(n_neighbors, min(K, max_fit) - 2)
     if k < 2:
         return None
+    fit_idx = np.sort(np.random.default_rng(seed).choice(K, max_fit, replace=False)) if K > max_fit else None
     lle = LocallyLinearEmbedding(n_neighbors=k, n_components=1, random_state=seed, eigen_solver="dense")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t = lle.fit_transform(np.asarray(points, np.float64))[:, 0]
+            if fit_idx is None:
+                t = lle.fit_transform(pts)[:, 0]
+            else:
+                lle.fit(pts[fit_idx])
+                t = lle.transform(pts)[:, 0]
     except (ValueError, np.linalg.LinAlgError):
         return None
     return t if np.all(np.isfinite(t)) and np.ptp(t) > 0 else None
@@ -105,7 +118,7 @@ def main_axis(points: np.ndarray, readout: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 0.0,
-                 state_components: np.ndarray | None = None, n_neighbors: int = 10,
+                 state_components: np.ndarray | None = None, n_neighbors: int = 20,
                  seed: int = 0) -> Manifold:
     """Summarize the manifold of fixed points (K, D).
 
@@ -118,7 +131,8 @@ def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 
     state_components : float ndarray of shape (n, D), optional
         Principal axes of the visited states (rows orthonormal); the first two are used.
     n_neighbors : int
-        LLE neighbourhood size (capped at K - 2).
+        LLE neighbourhood size (capped at K - 2). With 1 component, LLE on ~10 neighbours
+        often folds the curve when the points are noisy; 20 was reliable in our tests.
     seed : int
     """
     pts = np.asarray(points, np.float64)

@@ -91,7 +91,7 @@ class AnalysisParams:
     lin_docs: int = 500
     n_error_samples: int = 5000
     accuracy_docs: int = 0
-    lle_neighbors: int = 10
+    lle_neighbors: int = 20
     vader: bool = True
     batch_size: int = 256
     seed: int = 0

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from analysis.manifold import fit_manifold, main_axis
+from analysis.manifold import fit_manifold, lle_coordinate, main_axis
 from analysis.pca import fit_pca, n_components_for, project, variance_in_subspace
 
 
@@ -83,3 +83,19 @@ def test_pca_helpers():
     assert n_components_for([0.5, 0.3], 0.9) == 3
     np.testing.assert_allclose(project(X, p.components_, p.mean_, 7)[:, :5], p.transform(X), atol=1e-9)
     assert project(X, p.components_, p.mean_, 7).shape == (500, 7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_theta_on_noisy_dense_curves(seed):
+    # noise comparable to the spacing between neighbours: 10-neighbour LLE folds here
+    t, pts, Q = _curve(K=512, D=128, noise=1e-3, seed=seed)
+    mf = fit_manifold(pts, Q[0])
+    assert mf.theta_method == "lle"
+    assert abs(spearmanr(mf.theta, t).statistic) > 0.99
+
+
+def test_lle_on_a_subsample_places_every_point():
+    t, pts, Q = _curve(K=800, D=20, noise=1e-4, seed=3)
+    theta = lle_coordinate(pts, max_fit=300)
+    assert theta.shape == (800,)
+    assert abs(spearmanr(theta, t).statistic) > 0.99
