@@ -183,8 +183,8 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
         raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
     seqs = encode_texts(test.texts, model.tokenizer, model.vocab)
 
-    acc = stages.run("accuracy", "test accuracy", _network_accuracy, net, seqs, test.labels,
-                     params.accuracy_docs or None, params.batch_size)
+    acc = stages.run("accuracy", "test accuracy", _network_accuracy, net, [q[: params.max_len] for q in seqs],
+                     test.labels, params.accuracy_docs or None, params.batch_size)
     docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
     visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", _collect_both,
                                     net, [seqs[i] for i in docs], test.labels[docs], params)
@@ -247,7 +247,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
 
 @torch.no_grad()
 def _network_accuracy(net, seqs, labels, max_docs, batch_size) -> float:
-    """Test accuracy of the network (fused forward, all tokens), on the first ``max_docs``."""
+    """Test accuracy of the network (fused forward) on the first ``max_docs`` sequences."""
     seqs = seqs[:max_docs]
     y = np.asarray(labels)[: len(seqs)]
     order = np.argsort([len(s) for s in seqs], kind="stable")
@@ -299,11 +299,14 @@ def _words(bow, model, params, lexicon, warnings) -> tuple[WordSets, dict]:
 
 
 def _load_vader(warnings) -> dict | None:
+    """The cached VADER lexicon, or None (never downloads inside an analysis)."""
+    from analysis.data import load_vader_lexicon
+
     try:
-        from analysis.data import load_vader_lexicon
-        return load_vader_lexicon()
-    except Exception as exc:  # the cross-check is optional; say why it is missing
-        warnings.append(f"VADER lexicon unavailable ({exc}); cross-check skipped")
+        return load_vader_lexicon(fetch_missing=False)
+    except (ValueError, OSError) as exc:  # DataError is a ValueError; the cross-check is optional
+        warnings.append(f"VADER lexicon not available ({exc}); cross-check skipped "
+                        "(`rnnscope data fetch vader` caches it)")
         return None
 
 

@@ -28,7 +28,8 @@ data : dict
     ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
     ``n_states`` (visited states, real tokens only).
 accuracy : dict
-    ``test`` (network, test split, final-state readout), ``linearized`` (the linearized
+    ``test`` (network on the test split, documents truncated to ``params.max_len``
+    tokens; ``params.accuracy_docs`` of them if set), ``linearized`` (the linearized
     model run over ``linearization.n_docs`` whole test documents), ``bow`` (bag-of-words
     logistic regression on the test split). Fractions in [0, 1].
 pca : dict
