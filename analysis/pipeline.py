@@ -149,6 +149,18 @@ class _Stages:
         self.done += self.WEIGHTS[name]
         return out
 
+    def sub(self, name: str) -> Progress | None:
+        """A progress callback for work inside stage ``name``: fraction 0..1 of that stage."""
+        if not self.progress:
+            return None
+        start, width = self.done, self.WEIGHTS[name]
+
+        def report(fraction: float, message: str) -> None:
+            f = min(max(float(fraction), 0.0), 1.0)
+            self.progress((start + f * width) / self.total, message)
+
+        return report
+
     def finish(self):
         self.timings["total"] = round(sum(self.timings.values()), 4)
         if self.progress:
@@ -193,7 +205,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     pca_t, pca_u = stages.run("pca", "PCA of visited states", _fit_pcas, visited, untrained, params)
     seeds = draw_seeds(visited, params.n_seeds, np.random.default_rng(params.seed), params.seed_noise)
     fp = stages.run("fixed_points", f"finding fixed points from {len(seeds)} seeds",
-                    find_fixed_points, net, seeds, tol=params.tol)
+                    find_fixed_points, net, seeds, tol=params.tol, progress=stages.sub("fixed_points"))
     points = np.asarray(fp.points, np.float32).reshape(-1, net.state_size)
     if len(points) == 0:
         warnings.append("no fixed point converged below tol; fixed-point stages are empty")
@@ -203,7 +215,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     bias = _readout_bias(net)
     manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE)", _manifold, points, readout, bias,
                           pca_t.components_, params)
-    modes = _signed_modes(lin, manifold.m if manifold else readout)
+    modes = _signed_modes(lin, readout)
     bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab.tokens,
                      seed=params.seed)
     words, vader = stages.run("words", "word sets", _words, bow, model, params, lexicon, warnings)
@@ -314,7 +326,9 @@ def _signed_modes(lin, direction: np.ndarray) -> dict | None:
     """Real parts of the leading modes with each (r_a, ℓ_a) pair signed so Re(r_a) · direction >= 0.
 
     An eigenvector's sign is arbitrary; flipping r_a and ℓ_a together leaves the dynamics
-    unchanged and makes "positive input projection" mean "pushes along +m" (toward positive).
+    unchanged. With the readout as ``direction``, a positive input projection means "pushes
+    the state along r_a toward a more positive logit" (and along +m when r_a ≈ ±m, since
+    m · readout > 0), even where r_a is not aligned with the manifold.
     Returns ``r`` (K, D, M) with unit-norm columns, ``left`` (K, M, D), ``left_inp`` (K, M, E).
     """
     if lin is None:

@@ -92,13 +92,14 @@ tau_top3 : float64 (K, 3)
 stable : bool (K,)
     |λ1| < 1 (point is linearly stable).
 r1 : float32 (K, D)
-    Real part of the leading right eigenvector, unit norm, signed so that r1 · m >= 0.
+    Real part of the leading right eigenvector, unit norm, signed so that r1 · readout >= 0
+    (flipping the pair (r1, ℓ1) leaves the dynamics unchanged).
 l1 : float32 (K, D)
     Real part of the leading left eigenvector (row of R⁻¹; ℓ1ᵀ r1 = 1 in the complex sense),
-    with the same sign flip as r1 (so ℓ1ᵀ J_inp x > 0 means "pushes toward positive").
+    with the same sign flip as r1 (so ℓ1ᵀ J_inp x > 0 means "pushes toward a positive logit").
 left_inp : float32 (K, M, E)
     ℓ_aᵀ J_inp (real part) for the M leading modes, each mode's (r_a, ℓ_a) pair signed so
-    that Re(r_a) · m >= 0: the projection of any word embedding x onto mode a at point k is
+    that Re(r_a) · readout >= 0: the projection of any word embedding x onto mode a at point k is
     ``left_inp[k, a] @ x`` (one matmul for all words).
 m : float32 (D,)
     Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm,
