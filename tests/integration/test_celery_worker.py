@@ -1,0 +1,265 @@
+"""A real ``rnnscope worker`` (Celery prefork) on real Redis, sharing a store with the test.
+
+Redis database 11 on 127.0.0.1:6379 is flushed first. The worker runs as a subprocess with
+``REDIS_URL``, ``RNNSCOPE_STORE`` and a short ``RNNSCOPE_LOCK_TTL_S``; the test talks to it
+through its own Celery client (``workers.celery_app.make_celery``) and reads results from
+the same store. Analyses use a tiny GRU trained on a synthetic corpus so jobs take seconds.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workers.config import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+POSITIVE = ("good", "great", "superb", "lovely", "fine")
+NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
+FILLER = tuple(f"w{i}" for i in range(30))
+SMALL = dict(n_docs=24, max_len=30, n_seeds=24, n_words=4, n_frequent=40, min_doc_freq=1,
+             n_null=200, n_pca=5, density_bins=8, lin_docs=12, n_error_samples=60,
+             lle_neighbors=4, vader=False, batch_size=32)
+#: The same analysis with enough work that it is still running when we interrupt it.
+SLOW = {**SMALL, "n_docs": 300, "n_seeds": 3000, "lin_docs": 300, "n_error_samples": 20000}
+RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))
+
+
+def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
+    """CSV ``text,label``: filler words plus 1-3 sentiment words of the label's polarity."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["text", "label"])
+        for _ in range(n):
+            label = int(rng.integers(2))
+            words = list(rng.choice(FILLER, int(rng.integers(4, 14))))
+            for _ in range(int(rng.integers(1, 4))):
+                words.insert(int(rng.integers(len(words) + 1)),
+                             str(rng.choice(POSITIVE if label else NEGATIVE)))
+            out.writerow([" ".join(words), label])
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    root = tmp_path_factory.mktemp("celery")
+    return {**os.environ, "REDIS_URL": REDIS_URL, "RNNSCOPE_STORE": str(root / "store"),
+            "RNNSCOPE_HOME": str(root / "home"), "RNNSCOPE_LOCK_TTL_S": "2",
+            "RNNSCOPE_DEMO_DIR": str(root / "no-demos")}
+
+
+@pytest.fixture(scope="module")
+def client(env):
+    from workers.celery_app import make_celery
+
+    return make_celery(Settings.from_env(env))
+
+
+@pytest.fixture(scope="module")
+def store(env):
+    from workers.store import ArtifactStore
+
+    return ArtifactStore(env["RNNSCOPE_STORE"], redis_url=REDIS_URL, lock_ttl_s=2)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, store) -> dict:
+    """A trained GRU-8 checkpoint (in the shared store) and its CSV corpus."""
+    from analysis import checkpoint
+    from analysis.data import load
+    from analysis.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("tiny")
+    data = write_corpus(root / "corpus.csv")
+    model, _ = train(load(str(data)), TrainConfig(arch="gru", hidden=8, embed=8, epochs=6, batch_size=32,
+                                                  lr=2e-2, patience=6, seed=0, vocab_size=100),
+                     show_bar=False)
+    ckpt = root / "gru-tiny.safetensors"
+    checkpoint.save(model, ckpt)
+    return {"data": str(data), "ckpt": ckpt, "sha": store.put_checkpoint(ckpt.read_bytes(), ckpt.name)}
+
+
+@pytest.fixture(scope="module")
+def worker(env, client, tmp_path_factory):
+    """``rnnscope worker --concurrency 2`` until the module's tests are done."""
+    from workers.tasks import workers_online
+
+    log = tmp_path_factory.mktemp("worker-log") / "worker.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([RNNSCOPE, "worker", "--concurrency", "2", "--loglevel", "info",
+                                 "--hostname", f"test-{os.getpid()}@%h"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not workers_online(app=client):
+            assert proc.poll() is None, f"worker exited: {log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"worker not ready: {log.read_text()[-3000:]}"
+        yield {"proc": proc, "log": log}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the group we started: worker + its pool
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def follow(task_id: str, client, timeout_s: float = 300) -> tuple[dict, list[dict]]:
+    """Poll every 50 ms until the task ends: (final status, every status seen)."""
+    from workers.tasks import job_status
+
+    seen, deadline = [], time.monotonic() + timeout_s
+    while True:
+        status = job_status(task_id, app=client)
+        seen.append(status)
+        if status["state"] in ("SUCCESS", "FAILURE", "REVOKED"):
+            return status, seen
+        assert time.monotonic() < deadline, f"task still {status['state']} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+def wait_for_progress(task_id: str, client, after: str, timeout_s: float = 120) -> dict:
+    """The first PROGRESS status whose message contains ``after``."""
+    from workers.tasks import job_status
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = job_status(task_id, app=client)
+        if status["state"] == "PROGRESS" and after in status["message"]:
+            return status
+        assert status["state"] not in ("SUCCESS", "FAILURE", "REVOKED"), status
+        time.sleep(0.05)
+    raise AssertionError(f"no progress message with {after!r} within {timeout_s} s")
+
+
+def pid_gone(pid: int, timeout_s: float = 15) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_worker_needs_redis_url():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    done = subprocess.run([RNNSCOPE, "worker"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "REDIS_URL is not set" in done.stderr
+    done = subprocess.run([RNNSCOPE, "submit", "x.safetensors", "--data", "mr"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "REDIS_URL is not set" in done.stderr
+
+
+@pytest.mark.redis
+def test_submitted_analysis_reports_progress_and_equals_the_embedded_run(worker, client, store, tiny, tmp_path):
+    from workers import jobs
+    from workers.store import ArtifactStore
+    from workers.tasks import submit_full_analysis
+
+    task_id = submit_full_analysis(tiny["sha"], tiny["data"], SMALL, app=client)
+    final, seen = follow(task_id, client)
+    assert final["state"] == "SUCCESS", final["error"]
+    key = final["result"]["key"]
+    assert key == jobs.analysis_key(tiny["sha"], tiny["data"], SMALL)
+    assert final["result"]["path"] == str(store.report_dir(key))
+    progress = [s["fraction"] for s in seen if s["state"] == "PROGRESS"]
+    assert progress and all(0 <= f <= 1 for f in progress)
+    assert all(b >= a for a, b in zip(progress, progress[1:]))
+    assert {s["pid"] for s in seen if s["state"] == "PROGRESS"} - {None}
+
+    local = ArtifactStore(tmp_path / "embedded", redis_url="")
+    local.put_checkpoint(tiny["ckpt"].read_bytes())
+    assert jobs.full_analysis(tiny["sha"], tiny["data"], SMALL, store=local) == key
+    remote, embedded = store.get_report(key), local.get_report(key)
+    assert set(remote.arrays) == set(embedded.arrays)
+    for name in remote.arrays:
+        np.testing.assert_array_equal(remote.arrays[name], embedded.arrays[name], err_msg=name)
+    assert remote.summary["fixed_points"]["n_unique"] == embedded.summary["fixed_points"]["n_unique"]
+
+
+@pytest.mark.redis
+def test_two_identical_submissions_compute_once(worker, client, store, tiny):
+    from workers.tasks import submit_full_analysis
+
+    params = {**SMALL, "seed": 1}  # not computed by any other test
+    ids = [submit_full_analysis(tiny["sha"], tiny["data"], params, app=client) for _ in range(2)]
+    finals = [follow(task_id, client)[0] for task_id in ids]
+    assert [f["state"] for f in finals] == ["SUCCESS", "SUCCESS"]
+    (key,) = {f["result"]["key"] for f in finals}
+    assert len(store.computations(key, "started")) == 1
+    assert len(store.computations(key, "finished")) == 1
+
+
+@pytest.mark.redis
+def test_cancel_terminates_the_job_and_the_worker_goes_on(worker, client, store, tiny):
+    from workers import jobs
+    from workers.tasks import cancel, submit_full_analysis
+
+    params = {**SLOW, "seed": 2}
+    key = jobs.analysis_key(tiny["sha"], tiny["data"], params)
+    task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
+    running = wait_for_progress(task_id, client, "fixed points")
+    cancel(task_id, app=client)
+    final, _ = follow(task_id, client, timeout_s=60)
+    assert final["state"] == "REVOKED"
+    assert pid_gone(running["pid"])
+    assert not store.exists(key) and not store.report_dir(key).exists()
+    assert store.computations(key, "finished") == []
+    # the pool replaced the child: the next job runs
+    again = submit_full_analysis(tiny["sha"], tiny["data"], {**SMALL, "seed": 3}, app=client)
+    assert follow(again, client)[0]["state"] == "SUCCESS"
+
+
+@pytest.mark.redis
+def test_sigkill_mid_job_leaves_nothing_partial_and_the_job_reruns(worker, client, store, tiny):
+    from workers import jobs
+    from workers.tasks import submit_full_analysis
+
+    params = {**SLOW, "seed": 4}
+    key = jobs.analysis_key(tiny["sha"], tiny["data"], params)
+    task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
+    running = wait_for_progress(task_id, client, "fixed points")
+    os.kill(running["pid"], signal.SIGKILL)
+    assert pid_gone(running["pid"])
+    assert not store.exists(key) and not store.report_dir(key).exists()
+    # acks_late + reject_on_worker_lost: the job goes back on the queue and reruns to the end
+    final, seen = follow(task_id, client, timeout_s=600)
+    assert final["state"] == "SUCCESS", final["error"]
+    assert len(store.computations(key, "started")) == 2  # the killed run and the rerun
+    assert len(store.computations(key, "finished")) == 1
+    report = store.get_report(key)
+    assert report.summary["fixed_points"]["n_seeds"] == params["n_seeds"]
+    assert "WorkerLostError" in worker["log"].read_text()
+
+
+@pytest.mark.redis
+def test_submit_cli_waits_and_prints_the_report(worker, env, store, tiny):
+    params = {**SMALL, "seed": 5}
+    argv = [RNNSCOPE, "submit", str(tiny["ckpt"]), "--data", tiny["data"], "--wait"]
+    argv += [f"--param={k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in params.items()]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    task_id, report_line = lines[0], lines[-1]
+    assert len(task_id) == 36 and report_line.startswith("report: ")
+    path = Path(report_line.removeprefix("report: "))
+    assert path.parent == store.root / "reports" and (path / "report.json").exists()
+    status = subprocess.run([RNNSCOPE, "submit", "--status", task_id], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert status.returncode == 0 and status.stdout.startswith("SUCCESS 100%")
