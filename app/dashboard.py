@@ -20,6 +20,7 @@ import secrets
 from pathlib import Path
 
 import dash
+import torch
 
 from app import layout
 from app.callbacks import compare, fixed_points, linearization, model, sentence, state_space, words
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
         Reuse an existing service object (its caches); built from ``settings`` otherwise.
     """
     settings = settings or Settings.from_env()
+    # Callbacks do small matmuls: one intra-op thread each is fastest and does not fight
+    # other requests (and embedded analysis jobs, which set their own count) for the cores.
+    torch.set_num_threads(1)
     svc = services or Services(settings, analysis_params=analysis_params)
     app = dash.Dash(
         __name__, title="rnnscope", assets_folder=str(ASSETS), update_title=None,

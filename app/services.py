@@ -449,13 +449,24 @@ class Services:
         return self.sentences.get((key, text), lambda: trace_sentence(
             self.model_of(key), self.report(key).arrays, text))
 
+    def point_modes(self, key: str, index: int) -> PointModes:
+        """Eigen-decomposition of J_rec and J_inp at fixed point ``index`` of report ``key``.
+
+        One point only (``analysis.linearize.eigenmodes_at``): fast enough for a click,
+        and cached (LRU) for the next one.
+        """
+        def make() -> PointModes:
+            a = self.report(key).arrays
+            return compute_point_modes(self.model_of(key).net, a["fixed_points"][index], index, a["readout"])
+        return self.eigenmodes.get(("modes", key, index), make)
+
     def word_effects(self, key: str, index: int) -> np.ndarray:
         """J_inp x_w at fixed point ``index`` for each listed word w: (W, D) float64."""
         def make():
             report, model = self.report(key), self.model_of(key)
             emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
             return emb[report.arrays["word_ids"]] @ self.point_modes(key, index).j_inp.T
-        return self.memo.get(("word-effects", key, index), make)
+        return self.eigenmodes.get(("word-effects", key, index), make)
 
     def lookup_word(self, selection: dict, word: str | None) -> WordLookup | None:
         """Input projection of ``word`` at the selected point and its vocabulary rank."""
@@ -492,6 +503,18 @@ class Services:
         from workers.jobs import full_analysis
 
         return full_analysis(sha, data_name, self.analysis_params, store=self.store, progress=progress)
+
+    def use_job_threads(self) -> None:
+        """Give an embedded analysis job every core (it runs in its own child process).
+
+        ``$RNNSCOPE_TORCH_THREADS`` wins when set; on a Celery worker the worker's own
+        setting is kept.
+        """
+        if self.settings.redis_url:
+            return
+        from analysis.training import available_cores
+
+        torch.set_num_threads(int(os.environ.get("RNNSCOPE_TORCH_THREADS") or available_cores()))
 
     @staticmethod
     def explain(exc: BaseException) -> str:
@@ -628,3 +651,31 @@ class PointModes:
     r1: np.ndarray
     l1: np.ndarray
     j_inp: np.ndarray
+
+
+def _as_numpy(value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def compute_point_modes(net: RNNClassifier, point: np.ndarray, index: int,
+                        direction: np.ndarray | None = None) -> PointModes:
+    """``PointModes`` at one fixed point ``point`` (D,) (``analysis.linearize.eigenmodes_at``).
+
+    ``direction`` (D,) fixes the arbitrary sign of the leading pair (r1, ℓ1) as the
+    pipeline does (Re r1 · direction >= 0, with the readout), so that a positive input
+    projection means a push towards a more positive logit here as in the report.
+    """
+    from analysis.linearize import eigenmodes_at
+
+    modes = eigenmodes_at(net, point)
+    r1 = np.real(_as_numpy(modes.right)[:, 0]).astype(np.float64)  # columns r_a
+    l1 = np.real(_as_numpy(modes.left)[0]).astype(np.float64)       # rows ℓ_a of R⁻¹
+    sign = -1.0 if direction is not None and float(r1 @ np.asarray(direction, np.float64)) < 0 else 1.0
+    norm = float(np.linalg.norm(r1)) or 1.0
+    return PointModes(
+        index=int(index), point=np.asarray(point, np.float64),
+        eigvals=_as_numpy(modes.eigvals).astype(np.complex128),
+        tau=_as_numpy(modes.tau).astype(np.float64), r1=sign * r1 / norm, l1=sign * l1,
+        j_inp=_as_numpy(modes.j_inp).astype(np.float64))

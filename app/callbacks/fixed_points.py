@@ -7,11 +7,26 @@ eigen-decomposition at that point (``Services.point_modes``, cached).
 """
 from __future__ import annotations
 
+import numpy as np
 from dash import Input, Output, Patch, State, no_update
 
 from app import figures, ids
 from app.layout import fp_summary, placeholder
 from app.services import Services, report_or_none, valid_key
+
+
+def clickable(fig) -> dict:
+    """``fig`` as a dict whose traces carry ``customdata`` as plain JSON lists.
+
+    dcc.Graph copies ``customdata`` into ``clickData`` by indexing the trace's array in
+    the page; plotly sends numeric arrays as base64 typed-array specs, which it cannot
+    index, so a click would arrive without the fixed point's index.
+    """
+    out = fig.to_plotly_json()
+    for trace, source in zip(out["data"], fig.data):
+        if getattr(source, "customdata", None) is not None:
+            trace["customdata"] = np.asarray(source.customdata).tolist()
+    return out
 
 
 def _trace_index(fig, name: str) -> int:
@@ -45,7 +60,7 @@ def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     manifold, tau = _manifold_figures(report, index)
     svc.memo.get(("selected-traces", report_ref["key"]),
                  lambda: (_trace_index(manifold, "selected"), _trace_index(tau, "selected")))
-    return manifold, tau, {"key": report_ref["key"], "index": index}
+    return clickable(manifold), clickable(tau), {"key": report_ref["key"], "index": index}
 
 
 def select_from_click(report_ref: dict | None, click: dict | None):
@@ -103,7 +118,8 @@ def selected_point_views(svc: Services, selection: dict | None) -> tuple:
         figures.time_constants([modes.tau], label),
         figures.input_effects(figures.project_directions(effects, comps), a["word_valence"],
                               figures.project_directions(modes.l1, comps), list(a["words"]), point=k),
-        figures.right_eigenvector_on_manifold(a["fp_pc"], k, figures.project_directions(modes.r1, comps)),
+        clickable(figures.right_eigenvector_on_manifold(a["fp_pc"], k,
+                                                        figures.project_directions(modes.r1, comps))),
     )
 
 

@@ -98,6 +98,7 @@ def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple
     if not isinstance(request, dict) or not valid_key(request.get("sha")):
         return no_update, no_update
     sha, data_name = request["sha"], request.get("data")
+    svc.use_job_threads()
     try:
         key = svc.analyse(sha, data_name, throttled(set_progress))
     except Exception as exc:  # noqa: BLE001 - every failure is shown to the user in words

@@ -1,0 +1,361 @@
+"""The dashboard's callbacks, called as plain functions on a tiny real model and report.
+
+The model is a GRU trained on MR and analysed by ``workers.jobs.full_analysis`` with small
+parameters (``tests/app/tiny.py``); every expected number is recomputed here from the
+model with the analysis functions, independently of the dashboard code.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from dash import Patch, no_update
+
+from app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
+    state_space, words
+from app.services import LRU, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
+from tests.app.tiny import TINY_PARAMS, environ, make_env, train_tiny
+from workers.config import Settings
+
+MAX_FIGURE_BYTES = 500_000
+
+
+@pytest.fixture(scope="module")
+def tiny(rnnscope_home, tmp_path_factory):
+    env = make_env(tmp_path_factory.mktemp("tiny-app"), rnnscope_home)
+    with environ(env.environ()):
+        yield env
+
+
+@pytest.fixture(scope="module")
+def svc(tiny):
+    return Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
+
+
+@pytest.fixture(scope="module")
+def ref(tiny):
+    return {"key": tiny.key, "sha": tiny.sha, "data": "mr"}
+
+
+def _payload(obj) -> int:
+    """Bytes of the JSON Dash would send for ``obj``."""
+    return len(_json(obj))
+
+
+def _upload(data: bytes, filename: str) -> dict:
+    return {"contents": "data:application/octet-stream;base64," + base64.b64encode(data).decode(),
+            "filename": filename}
+
+
+def _traces(fig) -> list[dict]:
+    """A figure's traces as plain JSON dicts (for go.Figure and dict figures alike)."""
+    return json.loads(_json(fig))["data"]
+
+
+def _json(fig) -> str:
+    import plotly.utils
+
+    return json.dumps(fig, cls=plotly.utils.PlotlyJSONEncoder)
+
+
+def _trace(fig, name):
+    """The trace called ``name``, with base64 arrays decoded to lists."""
+    import plotly.io
+
+    full = plotly.io.from_json(_json(fig), skip_invalid=True) if isinstance(fig, dict) else fig
+    trace = next(t for t in full.data if t.name == name)
+    return trace
+
+
+# --------------------------------------------------------------------------- model panel
+
+
+def test_demo_model_is_listed_and_selected(svc, tiny):
+    options, default = svc.model_options()
+    assert default == tiny.sha
+    assert {"label": "GRU · MR (demo)", "value": tiny.sha} in options
+
+
+def test_stored_analysis_resolves_at_once_and_missing_one_becomes_a_job(svc, tiny, ref):
+    report, request, message = model_cb.resolve_analysis(svc, tiny.sha, "mr")
+    assert report == ref and request is no_update and message is None
+    report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "tweets")
+    assert report is no_update and request["sha"] == tiny.sha and request["data"] == "tweets"
+
+
+def test_job_returns_the_report_key_and_reports_progress(svc, tiny, ref):
+    seen = []
+    report, message = model_cb.run_analysis_job(svc, seen.append, {"sha": tiny.sha, "data": "mr"})
+    assert report == ref and message is None
+    percents = [int(p) for p, _ in seen]
+    assert percents[-1] == 100 and percents == sorted(percents)
+
+
+def test_job_failure_is_an_alert_not_an_exception(svc, tiny):
+    report, message = model_cb.run_analysis_job(svc, lambda _: None,
+                                                {"sha": tiny.sha, "data": "/no/such/dataset.csv"})
+    assert report is no_update
+    assert message.className == "alert error"
+    assert "/no/such/dataset.csv" in str(message.children)
+
+
+def test_upload_of_garbage_returns_the_loader_message(svc):
+    from analysis.checkpoint import CheckpointError, load_bytes
+
+    garbage = b"\x00garbage" * 100
+    with pytest.raises(CheckpointError) as refused:
+        load_bytes(garbage, "x.safetensors")
+    options_before = svc.model_options()[0]
+    options, value, message = model_cb.accept_upload(svc, _upload(garbage, "x.safetensors"))
+    assert options is no_update and value is no_update
+    assert message.className == "alert error"
+    assert message.children == ["Upload refused: ", str(refused.value)]
+    assert svc.model_options()[0] == options_before
+
+
+def test_upload_of_a_pickle_is_refused_without_running_it(svc, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    buffer = io.BytesIO()
+    torch.save({"format": "rnnscope/1", "config": {}, "state_dict": {}, "x": Evil()}, buffer)
+    options, value, message = model_cb.accept_upload(svc, _upload(buffer.getvalue(), "evil.pt"))
+    assert value is no_update and message.className == "alert error"
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("payload", [None, {}, {"contents": "no comma"},
+                                     {"contents": "data:x;base64,@@@", "filename": "a.pt"}])
+def test_malformed_upload_payloads_are_refused(svc, payload):
+    _, value, message = model_cb.accept_upload(svc, payload)
+    assert value is no_update and message.className == "alert error"
+
+
+def test_upload_over_the_cap_is_refused_before_decoding():
+    with pytest.raises(UploadError, match="larger than the 1000 bytes upload limit"):
+        decode_upload("data:x;base64," + base64.b64encode(b"a" * 2000).decode(), 1000)
+
+
+def test_upload_of_a_real_checkpoint_is_stored_by_sha256(svc, tmp_path):
+    path = tmp_path / "other.safetensors"
+    train_tiny(path, arch="ugrnn", seed=1, epochs=2)
+    data = path.read_bytes()
+    options, sha, message = model_cb.accept_upload(svc, _upload(data, "../../etc/other.safetensors"))
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert message.className == "alert success"
+    assert isinstance(options, Patch)
+    assert svc.store.checkpoint_path(sha).read_bytes() == data
+    labels = {o["value"]: o["label"] for o in svc.model_options()[0]}
+    assert labels[sha] == f"other.safetensors · {sha[:8]}"  # the path part is dropped
+    again, sha2, _ = model_cb.accept_upload(svc, _upload(data, "other.safetensors"))
+    assert sha2 == sha and again.to_plotly_json()["operations"] == []  # not listed twice
+
+
+def test_model_card_shows_architecture_and_analysis(svc, tiny, ref):
+    card, status = model_cb.card_and_status(svc, tiny.sha, ref)
+    text = str(card)
+    assert "gru" in text and "H = 16" in text and "V = 2,000" in text
+    acc = svc.report(tiny.key).summary["accuracy"]["test"]
+    assert f"{100 * acc:.1f}%" in text and f"{100 * acc:.1f}%" in status
+
+
+# --------------------------------------------------------------------------- fixed points
+
+
+def test_clicking_fixed_point_i_shows_the_spectrum_of_point_i(svc, tiny, ref):
+    from analysis.linearize import linearize
+
+    report = svc.report(tiny.key)
+    points = report.arrays["fixed_points"]
+    assert len(points) >= 2, "the tiny analysis found fewer than two fixed points"
+    expected = linearize(svc.model_of(tiny.key).net, points).eigvals
+    for i in (0, len(points) - 1):
+        selection = fixed_points.select_from_click(ref, {"points": [{"customdata": i}]})
+        assert selection == {"key": tiny.key, "index": i}
+        summary, eig_fig, tau_fig, effects_fig, r1_fig = fixed_points.selected_point_views(svc, selection)
+        lam = _trace(eig_fig, f"fixed point {i}")
+        np.testing.assert_allclose(lam.x, expected[i].real, atol=1e-5)
+        np.testing.assert_allclose(lam.y, expected[i].imag, atol=1e-5)
+        tau = np.sort(np.abs(1 / np.log(np.abs(expected[i]))))[::-1]
+        np.testing.assert_allclose(_trace(tau_fig, f"fixed point {i}").y, tau, rtol=1e-3)
+        assert f"fixed point #{i}" in str(summary)
+
+
+def test_fixed_point_indices_reach_the_browser_as_plain_lists(svc, tiny, ref):
+    """clickData can only carry a trace's customdata when it is a JSON list in the page."""
+    k = len(svc.report(tiny.key).arrays["theta"])
+    manifold, tau, selection = fixed_points.report_figures(svc, ref)
+    for fig in (manifold, tau, fixed_points.selected_point_views(svc, selection)[4]):
+        assert _traces(fig)[0]["customdata"] == list(range(k))
+
+
+def test_highlight_patch_moves_the_ring_to_the_selected_point(svc, tiny):
+    report = svc.report(tiny.key)
+    k = len(report.arrays["theta"]) - 1
+    manifold, tau = fixed_points.highlight(svc, {"key": tiny.key, "index": k})
+    fig, tau_fig, _ = fixed_points.report_figures(svc, {"key": tiny.key})
+    ops = {tuple(op["location"]): op["params"]["value"] for op in manifold.to_plotly_json()["operations"]}
+    ring = next(i for i, t in enumerate(_traces(fig)) if t.get("name") == "selected")
+    assert ops[("data", ring, "x")] == [pytest.approx(float(report.arrays["fp_pc"][k, 0]))]
+    assert ops[("data", ring, "customdata")] == [k]
+    ops = {tuple(op["location"]): op["params"]["value"] for op in tau.to_plotly_json()["operations"]}
+    ring = next(i for i, t in enumerate(_traces(tau_fig)) if t.get("name") == "selected")
+    assert ops[("data", ring, "x")] == [pytest.approx(float(report.arrays["theta"][k]))]
+
+
+def test_word_effects_project_with_the_input_jacobian(svc, tiny):
+    from analysis.linearize import jacobians_at
+
+    report, model = svc.report(tiny.key), svc.model_of(tiny.key)
+    point = report.arrays["fixed_points"][:1]
+    _, j_inp = jacobians_at(model.net, point)
+    emb = model.net.embedding.weight.detach().numpy()[report.arrays["word_ids"]]
+    np.testing.assert_allclose(svc.word_effects(tiny.key, 0), emb @ np.asarray(j_inp)[0].T,
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_bad_clicks_and_selections_change_nothing(svc, ref):
+    assert fixed_points.select_from_click(ref, None) is no_update
+    assert fixed_points.select_from_click(ref, {"points": []}) is no_update
+    assert fixed_points.highlight(svc, {"key": ref["key"], "index": 10**6}) == (no_update, no_update)
+    assert fixed_points.selected_point_views(svc, {"key": "0" * 64, "index": 0})[0] == \
+        "no fixed point selected"
+
+
+# --------------------------------------------------------------------------- words
+
+
+def test_word_lookup_matches_the_report_and_ranks_in_the_vocabulary(svc, tiny):
+    report, model = svc.report(tiny.key), svc.model_of(tiny.key)
+    a = report.arrays
+    k, w = 0, 0
+    found = svc.lookup_word({"key": tiny.key, "index": k}, str(a["words"][w]).upper())
+    assert found.known and found.word == str(a["words"][w])
+    assert found.projection == pytest.approx(float(a["input_projection"][k, w]), rel=1e-4, abs=1e-6)
+    assert found.set_name == {1: "positive", -1: "negative", 0: "neutral"}[int(a["word_valence"][w])]
+    emb = model.net.embedding.weight.detach().numpy().astype(np.float64)
+    all_proj = emb[2:] @ a["left_inp"][k, 0].astype(np.float64)
+    assert found.rank == 1 + int((all_proj > found.projection).sum())
+    assert found.n_ranked == len(model.vocab) - 2
+
+
+def test_unknown_word_is_said_to_be_unknown(svc, tiny):
+    panel = words.lookup(svc, "zzqxvplonk", {"key": tiny.key, "index": 0})
+    assert "not in this model's vocabulary" in str(panel)
+
+
+def test_word_figures_are_small(svc, ref):
+    for fig in words.word_figures(svc, ref):
+        assert fig.data and _payload(fig) < MAX_FIGURE_BYTES
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def test_sentence_gives_one_point_per_token_and_marks_unknown_tokens(svc, tiny, ref):
+    text = "The acting was wonderful , but the zzqxvplonk plot was dull ."
+    fig, table, slider_max, value, alerts, detail, store = sentence.run(svc, text, ref)
+    model = svc.model_of(tiny.key)
+    tokens = model.tokenizer(text)
+    tok_trace = _trace(fig, "tokens")
+    assert len(tok_trace.x) == len(tokens) == 12
+    assert list(tok_trace.marker.symbol) == ["x" if t == "zzqxvplonk" else "circle" for t in tokens]
+    assert "zzqxvplonk" in str(alerts) and "not in the vocabulary" in str(alerts)
+    assert slider_max == value == len(tokens) - 1
+    assert store == {"key": tiny.key, "text": text}
+    # the readout after the last token is the network's own prediction
+    trace = svc.sentence(ref, text)
+    assert trace.probability[-1] == pytest.approx(float(model.predict_proba([text])[0]), abs=1e-5)
+
+
+def test_sentence_steps_match_the_analysis_functions(svc, tiny, ref):
+    from analysis.linearization_error import linearized_step
+    from analysis.pca import project
+
+    report, model = svc.report(tiny.key), svc.model_of(tiny.key)
+    a, net = report.arrays, model.net
+    text = "a gripping , beautifully shot film"
+    trace = svc.sentence(ref, text)
+    ids = model.encode(text)
+    states = net.run(torch.as_tensor(ids)[None])[0]
+    np.testing.assert_allclose(trace.states_pc, project(states.numpy(), a["state_pca_components"],
+                                                        a["state_pca_mean"], 2), atol=1e-4)
+    prev = torch.cat([net.initial_state(1), states[:-1]])
+    points = torch.as_tensor(a["fixed_points"])
+    dist = torch.cdist(prev, points)
+    assert (trace.nearest == dist.argmin(1).numpy()).all()
+    h_star = points[trace.nearest]
+    with torch.no_grad():
+        lin = linearized_step(net, prev, net.embedding(torch.as_tensor(ids)), h_star)
+    err = (torch.linalg.vector_norm(states - lin, dim=1) / torch.linalg.vector_norm(states, dim=1))
+    np.testing.assert_allclose(trace.linearization_error, err.numpy(), rtol=1e-4, atol=1e-7)
+    x = net.embedding.weight.detach().numpy()[ids].astype(np.float64)
+    expected = np.einsum("te,te->t", a["left_inp"][trace.nearest, 0].astype(np.float64), x)
+    np.testing.assert_allclose(trace.input_projection, expected, rtol=1e-5)
+
+
+def test_slider_moves_the_current_token_ring(svc, ref):
+    text = "not bad at all"
+    fig, *_, store = sentence.run(svc, text, ref)
+    patch, detail = sentence.step(svc, 1, store)
+    ring = next(i for i, t in enumerate(fig.data) if t.name == "current token")
+    ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    trace = svc.sentence(ref, text)
+    assert ops[("data", ring, "x")] == [pytest.approx(float(trace.states_pc[1, 0]))]
+    assert ops[("data", ring, "text")] == ["bad"]
+    assert "token 2 of 4" in str(detail)
+
+
+def test_long_text_is_cut_at_the_cap_with_a_message(svc, ref):
+    text = "good " * (MAX_SENTENCE_TOKENS + 25)
+    fig, _, slider_max, _, alerts, _, _ = sentence.run(svc, text, ref)
+    assert len(_trace(fig, "tokens").x) == MAX_SENTENCE_TOKENS
+    assert slider_max == MAX_SENTENCE_TOKENS - 1
+    assert f"only the first {MAX_SENTENCE_TOKENS:,} were run" in str(alerts)
+
+
+def test_empty_sentence_says_so(svc, ref):
+    assert "No tokens" in str(sentence.run(svc, "   ", ref)[4])
+
+
+# --------------------------------------------------------------------------- other views
+
+
+def test_views_of_the_report_are_small_and_complete(svc, ref):
+    figs = [*state_space.state_space_figures(svc, ref), *fixed_points.report_figures(svc, ref)[:2],
+            linearization.linearization_view(svc, ref)[0], compare.compare_view(svc, ref)[0]]
+    for fig in figs:
+        assert _traces(fig)
+        assert _payload(fig) < MAX_FIGURE_BYTES
+
+
+def test_views_without_a_report_are_placeholders(svc):
+    for fig in (*state_space.state_space_figures(svc, None), linearization.linearization_view(svc, None)[0]):
+        assert not fig.data
+    assert fixed_points.report_figures(svc, {"key": "not a key"})[2] is None
+
+
+def test_compare_lists_every_stored_analysis(svc, tiny, ref):
+    rows = svc.analysed_reports()
+    assert tiny.key in [key for key, _, _ in rows]
+    fig, table = compare.compare_view(svc, ref)
+    assert "GRU-16 mr" in str(table)
+    acc = _trace(fig, "network")
+    assert list(acc.y)[[k for k, _, _ in rows].index(tiny.key)] == pytest.approx(
+        svc.report(tiny.key).summary["accuracy"]["test"])
+
+
+def test_lru_keeps_the_most_recent_entries():
+    cache = LRU(2)
+    calls = []
+    for key in ("a", "b", "a", "c", "b"):
+        cache.get(key, lambda k=key: calls.append(k) or k.upper())
+    assert calls == ["a", "b", "c", "b"] and len(cache) == 2
