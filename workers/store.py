@@ -155,7 +155,7 @@ class ArtifactStore:
                  lock_ttl_s: float | None = None):
         from workers.config import Settings
 
-        env = Settings.from_env()
+        env = Settings.from_env() if redis_url is None or lock_ttl_s is None else None
         self.root = Path(root).expanduser().resolve()
         self.redis_url = env.redis_url if redis_url is None else (redis_url or None)
         self.lock_ttl_s = float(env.lock_ttl_s if lock_ttl_s is None else lock_ttl_s)

@@ -20,10 +20,34 @@ from celery import Celery, signals
 
 from workers import jobs
 from workers.celery_app import celery_app
+from workers.config import Settings
 from workers.store import ArtifactStore
 
 #: Publish at most this often, unless the message changes (seconds).
 PROGRESS_INTERVAL_S = 0.5
+#: A job whose worker process died this many times is failed instead of requeued again
+#: (``task_reject_on_worker_lost`` would otherwise redeliver a job that always OOMs forever).
+MAX_DELIVERIES = 3
+
+
+class TooManyDeliveries(RuntimeError):
+    """The job killed its worker process on every try."""
+
+
+def _count_delivery(task) -> None:
+    """Count deliveries of this task id in Redis; refuse the ``MAX_DELIVERIES``-th + 1."""
+    url = Settings.from_env().redis_url
+    if not url or not task.request.id:
+        return
+    import redis
+
+    name = f"rnnscope:deliveries:{task.request.id}"
+    with redis.Redis.from_url(url) as client:
+        count = client.incr(name)
+        client.expire(name, Settings.from_env().visibility_timeout_s)
+    if count > MAX_DELIVERIES:
+        raise TooManyDeliveries(f"this job's worker process died {count - 1} times (out of memory? "
+                                "killed?); it is not retried again")
 
 
 class _TaskProgress:
@@ -54,6 +78,7 @@ def _result(store: ArtifactStore, key: str, kind: str) -> dict:
 @celery_app.task(bind=True, name="rnnscope.full_analysis")
 def full_analysis(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
     """``jobs.full_analysis``; returns ``{"key", "kind": "report", "path"}``."""
+    _count_delivery(self)
     store = ArtifactStore.from_env()
     key = jobs.full_analysis(checkpoint_sha, data_name, params, store=store,
                              progress=_TaskProgress(self))
@@ -63,6 +88,7 @@ def full_analysis(self, checkpoint_sha: str, data_name: str, params: dict | None
 @celery_app.task(bind=True, name="rnnscope.collect_states")
 def collect_states(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
     """``jobs.collect_states_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    _count_delivery(self)
     store = ArtifactStore.from_env()
     key = jobs.collect_states_job(checkpoint_sha, data_name, params, store=store,
                                   progress=_TaskProgress(self))
@@ -72,6 +98,7 @@ def collect_states(self, checkpoint_sha: str, data_name: str, params: dict | Non
 @celery_app.task(bind=True, name="rnnscope.find_fixed_points")
 def find_fixed_points(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
     """``jobs.find_fixed_points_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    _count_delivery(self)
     store = ArtifactStore.from_env()
     key = jobs.find_fixed_points_job(checkpoint_sha, data_name, params, store=store,
                                      progress=_TaskProgress(self))
@@ -81,6 +108,7 @@ def find_fixed_points(self, checkpoint_sha: str, data_name: str, params: dict | 
 @celery_app.task(bind=True, name="rnnscope.linearize")
 def linearize(self, checkpoint_sha: str, data_name: str, params: dict | None = None) -> dict:
     """``jobs.linearize_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    _count_delivery(self)
     store = ArtifactStore.from_env()
     key = jobs.linearize_job(checkpoint_sha, data_name, params, store=store,
                              progress=_TaskProgress(self))
@@ -90,6 +118,7 @@ def linearize(self, checkpoint_sha: str, data_name: str, params: dict | None = N
 @celery_app.task(bind=True, name="rnnscope.word_projections")
 def word_projections(self, report_key: str, mode: int = 0) -> dict:
     """``jobs.word_projections_job``; returns ``{"key", "kind": "arrays", "path"}``."""
+    _count_delivery(self)
     store = ArtifactStore.from_env()
     key = jobs.word_projections_job(report_key, mode=mode, store=store,
                                     progress=_TaskProgress(self))

@@ -263,3 +263,20 @@ def test_submit_cli_waits_and_prints_the_report(worker, env, store, tiny):
     status = subprocess.run([RNNSCOPE, "submit", "--status", task_id], env=env, capture_output=True,
                             text=True, timeout=120)
     assert status.returncode == 0 and status.stdout.startswith("SUCCESS 100%")
+
+
+@pytest.mark.redis
+def test_a_job_that_keeps_killing_its_worker_stops_being_retried(env, monkeypatch):
+    """Each delivery of a task id is counted in Redis; past MAX_DELIVERIES the task fails
+    instead of being requeued forever by task_reject_on_worker_lost."""
+    import uuid
+    from types import SimpleNamespace
+
+    from workers import tasks
+
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    task = SimpleNamespace(request=SimpleNamespace(id=str(uuid.uuid4())))
+    for _ in range(tasks.MAX_DELIVERIES):
+        tasks._count_delivery(task)
+    with pytest.raises(tasks.TooManyDeliveries, match="died 3 times"):
+        tasks._count_delivery(task)

@@ -16,7 +16,8 @@ import pytest
 from workers.store import (ArtifactNotFound, ArtifactStore, StoreError, checkpoint_format,
                            content_key)
 
-FORK = multiprocessing.get_context("fork")
+# spawn, not fork: the parent may hold threads (Celery clients, torch) that a fork would copy mid-lock
+CTX = multiprocessing.get_context("spawn")
 REDIS_TEST_URL = "redis://127.0.0.1:6379/11"
 KEY = hashlib.sha256(b"some job").hexdigest()
 
@@ -159,8 +160,8 @@ def _put_slow_report(root: str, ready) -> None:
 
 
 def test_sigkill_during_report_write_leaves_no_partial_artifact(store):
-    ready = FORK.Event()
-    child = FORK.Process(target=_put_slow_report, args=(str(store.root), ready), daemon=True)
+    ready = CTX.Event()
+    child = CTX.Process(target=_put_slow_report, args=(str(store.root), ready), daemon=True)
     child.start()
     assert ready.wait(30)
     os.kill(child.pid, signal.SIGKILL)
@@ -220,8 +221,8 @@ def _compute_after_barrier(root: str, redis_url: str, barrier, results) -> None:
 def test_two_processes_compute_once(tmp_path, redis_url):
     root = str(tmp_path / "store")
     ArtifactStore(root, redis_url="")
-    barrier, results = FORK.Barrier(2), FORK.Queue()
-    procs = [FORK.Process(target=_compute_after_barrier, daemon=True,
+    barrier, results = CTX.Barrier(2), CTX.Queue()
+    procs = [CTX.Process(target=_compute_after_barrier, daemon=True,
                           args=(root, redis_url, barrier, results)) for _ in range(2)]
     for p in procs:
         p.start()
@@ -261,8 +262,8 @@ def _hold_lock_forever(root: str, redis_url: str, ready) -> None:
 def test_lock_of_a_killed_holder_does_not_block(tmp_path, redis_url):
     root = str(tmp_path / "store")
     store = ArtifactStore(root, redis_url=redis_url, lock_ttl_s=1)
-    ready = FORK.Event()
-    holder = FORK.Process(target=_hold_lock_forever, args=(root, redis_url, ready), daemon=True)
+    ready = CTX.Event()
+    holder = CTX.Process(target=_hold_lock_forever, args=(root, redis_url, ready), daemon=True)
     holder.start()
     try:
         assert ready.wait(30)
@@ -293,11 +294,11 @@ def test_redis_lock_excludes_across_separate_stores_and_is_renewed(tmp_path):
 
     client = redis.Redis.from_url(REDIS_TEST_URL)
     client.delete(f"rnnscope:lock:{KEY}")
-    go_first, first_has_it, never = FORK.Event(), FORK.Event(), FORK.Event()
-    spans = FORK.Queue()
-    first = FORK.Process(target=_hold_redis_lock,
+    go_first, first_has_it, never = CTX.Event(), CTX.Event(), CTX.Event()
+    spans = CTX.Queue()
+    first = CTX.Process(target=_hold_redis_lock,
                          args=(str(tmp_path / "a"), 2.0, go_first, first_has_it, spans), daemon=True)
-    second = FORK.Process(target=_hold_redis_lock,
+    second = CTX.Process(target=_hold_redis_lock,
                           args=(str(tmp_path / "b"), 0.1, first_has_it, never, spans), daemon=True)
     first.start()
     second.start()
