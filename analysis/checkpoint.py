@@ -586,6 +586,11 @@ def validate_vocab(vocab, vocab_size: int | None = None) -> list[str]:
         if len(token) > MAX_TOKEN_CHARS:
             raise CheckpointError(f"Vocabulary entry {i} is {len(token)} characters long; the limit is "
                                   f"{MAX_TOKEN_CHARS}.")
+        try:  # a lone surrogate (legal in a pickle or a JSON escape) breaks every UTF-8 write later
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CheckpointError(f"Vocabulary entry {i} is not valid text: it holds a lone surrogate "
+                                  "code point, which cannot be written as UTF-8.") from None
         if token in seen:
             raise CheckpointError(f"The vocabulary has a duplicate token {_short(token)} (ids {seen[token]} "
                                   f"and {i}); every token must be unique.")
