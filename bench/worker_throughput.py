@@ -7,7 +7,7 @@ For each pool size it flushes the Redis database, starts ``rnnscope worker --con
 on a fresh temporary store, submits ``--analyses`` full analyses that differ only in their
 ``seed`` (distinct content keys, so nothing is served from the cache), waits for all of
 them, and stops the worker. Time runs from the first submission to the last result; worker
-start-up is excluded. Without ``--checkpoint`` a tiny GRU is trained on a synthetic corpus
+start-up and one warm-up analysis per process are excluded. Without ``--checkpoint`` a tiny GRU is trained on a synthetic corpus
 (seconds), so the numbers measure job overhead plus small analyses.
 """
 from __future__ import annotations
@@ -56,6 +56,16 @@ def tiny_inputs(root: Path) -> tuple[Path, str]:
     return ckpt, str(corpus)
 
 
+def run_all(task_ids: list[str], client) -> None:
+    """Wait for every task; raise if one did not succeed."""
+    from workers.tasks import wait
+
+    for task_id in task_ids:
+        status = wait(task_id, poll_s=0.1, app=client)
+        if status["state"] != "SUCCESS":
+            raise RuntimeError(f"analysis failed: {status['error']}")
+
+
 def run_pool(concurrency: int, n: int, ckpt: Path, data: str, params: dict, redis_url: str,
              root: Path, seed0: int) -> float:
     """Seconds for ``n`` distinct analyses through one worker with ``concurrency`` processes."""
@@ -64,7 +74,7 @@ def run_pool(concurrency: int, n: int, ckpt: Path, data: str, params: dict, redi
     from workers.celery_app import make_celery
     from workers.config import Settings
     from workers.store import ArtifactStore
-    from workers.tasks import submit_full_analysis, wait, workers_online
+    from workers.tasks import submit_full_analysis, workers_online
 
     redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "REDIS_URL": redis_url, "RNNSCOPE_STORE": str(root / f"store-{concurrency}"),
@@ -80,12 +90,12 @@ def run_pool(concurrency: int, n: int, ckpt: Path, data: str, params: dict, redi
         while not workers_online(app=client):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited; see {log.name}")
+        # one untimed analysis per process first: each pool child pays its first-call costs
+        run_all([submit_full_analysis(sha, data, {**params, "seed": seed0 - 1 - i}, app=client)
+                 for i in range(concurrency)], client)
         start = time.perf_counter()
-        ids = [submit_full_analysis(sha, data, {**params, "seed": seed0 + i}, app=client) for i in range(n)]
-        for task_id in ids:
-            status = wait(task_id, poll_s=0.1, app=client)
-            if status["state"] != "SUCCESS":
-                raise RuntimeError(f"analysis failed: {status['error']}")
+        run_all([submit_full_analysis(sha, data, {**params, "seed": seed0 + i}, app=client)
+                 for i in range(n)], client)
         return time.perf_counter() - start
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from workers.celery_app import QUEUE, celery_app
 
     importlib.import_module("workers.tasks")
-    importlib.import_module("analysis.pipeline")  # heavy imports once, before the pool forks
+    for module in ("analysis.pipeline", "analysis.fixed_points", "analysis.linearize"):
+        importlib.import_module(module)  # heavy imports once, before the pool forks
     _register_dashboard_callbacks()
     hostname = args.hostname or f"rnnscope@{socket.gethostname()}-{os.getpid()}"
     celery_app.worker_main(argv=[
