@@ -280,3 +280,19 @@ def test_a_job_that_keeps_killing_its_worker_stops_being_retried(env, monkeypatc
         tasks._count_delivery(task)
     with pytest.raises(tasks.TooManyDeliveries, match="died 3 times"):
         tasks._count_delivery(task)
+
+
+@pytest.mark.redis
+def test_worker_registers_the_dashboards_background_callbacks(worker, client, env):
+    """In scale-out mode the dashboard's background callbacks are Celery tasks; the worker
+    must know each of them by the same name, or clicking "analyse" would hang."""
+    from app.dashboard import create_app
+    from workers.celery_app import celery_app
+
+    create_app(Settings.from_env(env))  # CeleryManager registers the callbacks on celery_app
+    web = {name for name in celery_app.tasks if name.startswith("background_callback_")}
+    assert web
+    registered = client.control.inspect(timeout=5).registered() or {}
+    (names,) = registered.values()
+    assert web <= set(names)
+    assert {"rnnscope.full_analysis", "rnnscope.linearize", "rnnscope.word_projections"} <= set(names)
