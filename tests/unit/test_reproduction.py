@@ -155,7 +155,7 @@ def test_training_table_measured_gpu_and_estimated_cpu_runs():
     assert cell(rows, "lstm-imdb", "on one GPU worker") == "234 s (measured, H200)"
     assert cell(rows, "lstm-imdb", "H / E / V / L") == "128 / 64 / 20000 / 400"
     # 300k tokens x 4 epochs / (240k tokens/s x 64/64) = 5 s
-    assert cell(rows, "lstm-tweets", "on one GPU worker") == "≈ 5 s (estimate)"
+    assert cell(rows, "lstm-tweets", "on one GPU worker") == "≈ 5 s (estimate from lstm-imdb)"
     assert "`lstm-imdb`: `rnnscope train --arch lstm --data imdb --device cuda`" in md
 
 
@@ -203,7 +203,7 @@ def test_partial_thresholds():
 
 @pytest.mark.parametrize("value, text", [(0.12345, "0.123"), (774.0, "774"), (21.53, "21.5"),
                                          (-0.39871, "-0.399"), (1.5e-5, "1.5e-05"), (None, "—"),
-                                         (float("nan"), "—"), (12345.0, "1.23e+04"), (0.0, "0")])
+                                         (float("nan"), "—"), (12345.0, "12345"), (0.0, "0")])
 def test_number_format(value, text):
     assert R._fmt(value) == text
 
@@ -332,3 +332,24 @@ def test_cli_reports_bad_arguments(capsys):
     assert "unknown architecture" in capsys.readouterr().err
     assert main(["reproduce", "--data", "imdb,imdb"]) == 2
     assert "twice" in capsys.readouterr().err
+
+
+def test_unstable_fast_mode_is_not_a_line_attractor():
+    s = line_attractor_summary()
+    s["spectra"].update(abs_lambda1_median=2.444, tau1_median=1.12, tau2_median=1.12)
+    assert R.verdicts(s)["one slow mode (line attractor)"][0] == "no"
+    s["spectra"].update(abs_lambda1_median=1.01, tau1_median=100.5, tau2_median=8.0)  # slowly growing
+    assert R.verdicts(s)["one slow mode (line attractor)"][0] == "yes"
+
+
+def test_gpu_reference_found_under_models_dir(tiny, tmp_path):
+    from analysis import checkpoint
+
+    model = checkpoint.load(tiny["models"] / "corpus" / "gru-corpus.safetensors")
+    model.provenance = {**model.provenance, "config": {**model.provenance["config"], "device": "cuda"}}
+    model.metrics = {**model.metrics, "tokens_per_second": 123456.0}
+    (tmp_path / "imdb").mkdir()
+    checkpoint.save(model, tmp_path / "imdb" / "gru-imdb.safetensors")
+    refs = R.gpu_references(tmp_path, ["gru", "lstm"])
+    assert list(refs) == ["gru"] and refs["gru"].dataset == "imdb"
+    assert refs["gru"].metrics["tokens_per_second"] == 123456.0
