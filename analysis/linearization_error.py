@@ -163,7 +163,7 @@ def linearized_accuracy(net: RNNClassifier, token_seqs: Sequence[np.ndarray], la
             tokens = tokens.to(dev)
             s_lin = run_linearized(net, tokens, lens, points)
             lin[idx] = _binary_logit(net, s_lin).cpu().numpy()
-            full[idx] = _binary_logit(net, net.run(tokens, lens)[:, -1]).cpu().numpy()
+            full[idx] = _binary_logit_from_logits(net(tokens, lens.to(dev))).cpu().numpy()
     finally:
         net.train(was_training)
     ok = np.isfinite(lin)
@@ -180,5 +180,9 @@ def linearized_accuracy(net: RNNClassifier, token_seqs: Sequence[np.ndarray], la
 
 def _binary_logit(net: RNNClassifier, s: Tensor) -> Tensor:
     """Positive-minus-negative logit (B,) from states (B, D) (one logit: that logit)."""
-    logits = net.logits_from_state(s)
+    return _binary_logit_from_logits(net.logits_from_state(s))
+
+
+def _binary_logit_from_logits(logits: Tensor) -> Tensor:
+    """(B, C) logits -> (B,) positive-minus-negative logit (C = 1: the logit itself)."""
     return logits[:, 0] if logits.shape[1] == 1 else logits[:, -1] - logits[:, 0]

@@ -69,7 +69,7 @@ class AnalysisParams:
     density_bins : int      bins per axis of the visited-state density on (PC1, PC2)
     lin_docs : int          test documents run through the linearized model
     n_error_samples : int   steps sampled for the single-step linearization error
-    accuracy_docs : int     test documents for the network's accuracy (0 = all)
+    accuracy_docs : int     test documents (seeded sample) for the network's accuracy (0 = all)
     lle_neighbors : int     neighbours for locally linear embedding
     vader : bool            cross-check word sets with the VADER lexicon
     batch_size : int        documents per batch when running the network
@@ -90,7 +90,7 @@ class AnalysisParams:
     density_bins: int = 60
     lin_docs: int = 500
     n_error_samples: int = 5000
-    accuracy_docs: int = 0
+    accuracy_docs: int = 2000
     lle_neighbors: int = 20
     vader: bool = True
     batch_size: int = 256
@@ -195,8 +195,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
         raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
     seqs = encode_texts(test.texts, model.tokenizer, model.vocab)
 
-    acc = stages.run("accuracy", "test accuracy", _network_accuracy, net, [q[: params.max_len] for q in seqs],
-                     test.labels, params.accuracy_docs or None, params.batch_size)
+    acc_docs = np.random.default_rng(params.seed + 2).permutation(len(seqs))[: params.accuracy_docs or None]
+    acc = stages.run("accuracy", f"test accuracy on {len(acc_docs)} documents", _network_accuracy, net,
+                     [seqs[i][: params.max_len] for i in acc_docs], test.labels[acc_docs], params.batch_size)
     docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
     visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", _collect_both,
                                     net, [seqs[i] for i in docs], test.labels[docs], params)
@@ -216,8 +217,8 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE)", _manifold, points, readout, bias,
                           pca_t.components_, params)
     modes = _signed_modes(lin, readout)
-    bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab.tokens,
-                     seed=params.seed)
+    bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab,
+                     seed=params.seed, encoded={"test": seqs})
     words, vader = stages.run("words", "word sets", _words, bow, model, params, lexicon, warnings)
     proj = stages.run("projections", "input projections", _projections, net, model, words, modes, manifold, params)
     lin_err = stages.run("linearization_error", "linearization error", _linearization_error, net, visited,
@@ -236,7 +237,8 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
         "model": {"arch": model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
                   "embed_dim": net.embed_dim, "vocab_size": len(model.vocab), "sha256": model.sha256},
         "data": {"name": dataset.name, "n_docs": visited.n_docs, "n_states": len(visited)},
-        "accuracy": {"test": acc, "linearized": lin_err["summary"]["accuracy"], "bow": bow.accuracy_},
+        "accuracy": {"test": acc, "test_n_docs": len(acc_docs), "linearized": lin_err["summary"]["accuracy"],
+                     "bow": bow.accuracy_, "checkpoint_test": model.metrics.get("test_accuracy")},
         "pca": _pca_summary(pca_t, pca_u),
         "fixed_points": {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
                          "n_unique": int(fp.n_unique), "tol": float(fp.tol),
@@ -258,10 +260,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
 
 
 @torch.no_grad()
-def _network_accuracy(net, seqs, labels, max_docs, batch_size) -> float:
-    """Test accuracy of the network (fused forward) on the first ``max_docs`` sequences."""
-    seqs = seqs[:max_docs]
-    y = np.asarray(labels)[: len(seqs)]
+def _network_accuracy(net, seqs, labels, batch_size) -> float:
+    """Accuracy of the network (fused forward) on token-id sequences with 0/1 labels."""
+    y = np.asarray(labels)
     order = np.argsort([len(s) for s in seqs], kind="stable")
     correct = 0
     dev = net.readout.weight.device

@@ -28,10 +28,12 @@ data : dict
     ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
     ``n_states`` (visited states, real tokens only).
 accuracy : dict
-    ``test`` (network on the test split, documents truncated to ``params.max_len``
-    tokens; ``params.accuracy_docs`` of them if set), ``linearized`` (the linearized
-    model run over ``linearization.n_docs`` whole test documents), ``bow`` (bag-of-words
-    logistic regression on the test split). Fractions in [0, 1].
+    ``test`` (network on ``test_n_docs`` test documents: a seeded sample of
+    ``params.accuracy_docs``, or all when 0; truncated to ``params.max_len`` tokens),
+    ``test_n_docs``, ``linearized`` (the linearized model run over ``linearization.n_docs``
+    test documents), ``bow`` (bag-of-words logistic regression on the whole test split),
+    ``checkpoint_test`` (the test accuracy recorded in the checkpoint, or null).
+    Fractions in [0, 1].
 pca : dict
     ``explained_variance_ratio`` and ``explained_variance_ratio_untrained``: first 10 each
     (the same architecture, fresh init, same documents); ``n_components_90`` and

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.baseline import fit_bow
+from analysis.baseline import bow_matrix, fit_bow
 from analysis.data import Dataset, Split
-from analysis.tokenizer import Tokenizer
+from analysis.tokenizer import Tokenizer, encode_texts
 from analysis.words import WordSets, select_words, vader_agreement
 
 POS = [f"good{i}" for i in range(8)]
@@ -40,7 +40,8 @@ def test_baseline_learns_the_planted_valence(bow):
     assert min(bow.coef_of(POS)) > max(bow.coef_of(FILLER))
     assert max(bow.coef_of(NEG)) < min(bow.coef_of(FILLER))
     assert bow.coef_of(["never-seen"]).tolist() == [0.0]
-    assert set(bow.vocabulary_) == set(POS + NEG + FILLER)
+    assert bow.vocabulary_[:2] == ["<pad>", "<unk>"] and set(bow.vocabulary_[2:]) == set(POS + NEG + FILLER)
+    assert bow.coef_[:2].tolist() == [0.0, 0.0]  # empty columns
     p = bow.predict_proba(["good1 good2 the3", "bad1 bad4 the3"])
     assert p[0] > 0.5 > p[1]
 
@@ -53,7 +54,30 @@ def test_doc_freq_counts_training_documents(corpus, bow):
 
 def test_vocab_restricts_features(corpus):
     b = fit_bow(corpus, Tokenizer(), vocab=["<pad>", "<unk>"] + POS[:4] + NEG[:4])
-    assert sorted(b.vocabulary_) == sorted(POS[:4] + NEG[:4])
+    assert b.vocabulary_ == ["<pad>", "<unk>"] + POS[:4] + NEG[:4]
+    assert np.all(b.coef_of(POS[:4]) > 0) and b.coef_of(POS[5:6]).tolist() == [0.0]
+    with pytest.raises(ValueError, match="must start with"):
+        fit_bow(corpus, Tokenizer(), vocab=POS)
+
+
+def test_encoded_splits_are_used_as_given(corpus, bow):
+    enc = {name: encode_texts(split.texts, Tokenizer(), bow.vocab) for name, split in corpus.splits().items()}
+    again = fit_bow(corpus, Tokenizer(), bow.vocab, encoded=enc)
+    np.testing.assert_array_equal(again.coef_, bow.coef_)
+    # encodings are trusted: scrambled test ids change the test accuracy only
+    scrambled = dict(enc, test=[np.full_like(q, 2) for q in enc["test"]])
+    other = fit_bow(corpus, Tokenizer(), bow.vocab, encoded=scrambled)
+    np.testing.assert_array_equal(other.coef_, bow.coef_)
+    assert other.accuracy_ != bow.accuracy_
+
+
+def test_bow_matrix_counts_and_presence():
+    seqs = [np.array([2, 3, 2, 1, 0]), np.array([], dtype=np.int64), np.array([4])]
+    X = bow_matrix(seqs, 5, binary=False).toarray()
+    np.testing.assert_array_equal(X, [[0, 0, 2, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(bow_matrix(seqs, 5).toarray()[0], [0, 0, 1, 1, 0])
+    with pytest.raises(ValueError, match="outside"):
+        bow_matrix([np.array([7])], 5)
 
 
 def test_word_sets_recover_the_planted_valence(bow):
