@@ -104,3 +104,24 @@ def test_linearized_model_diverges_cleanly_when_unstable():
     assert 0.0 <= res["accuracy"] <= 1.0
     with pytest.raises(ValueError, match="at least one fixed point"):
         linearized_accuracy(net, docs, np.zeros(4), np.zeros((0, 6)))
+
+
+def test_linear_rnn_is_its_own_linearization():
+    # F(s, x) = A s + B x: the linearization at the fixed point 0 is exact, at any distance
+    from analysis.reference_models import line_attractor_linear, random_linear_rnn
+
+    net = random_linear_rnn(D=6, E=2, spectral_radius=0.95, seed=0)
+    docs = [np.random.default_rng(i).integers(2, 6, size=12) for i in range(20)]
+    v = collect_states(net, docs)
+    err = one_step_errors(net, v, np.zeros((1, 6)))
+    # float64 round-off only (relative to |F|, which can be small by cancellation)
+    assert np.median(err["rel_error"]) < 1e-14 and err["rel_error"].max() < 1e-6
+    assert err["nearest_dist"].max() > 0.1  # far from h*, still exact
+    res = linearized_accuracy(net, docs, np.zeros(20, np.int64), np.zeros((1, 6)))
+    np.testing.assert_allclose(res["linearized_logit"], res["full_logit"], atol=1e-12)
+    # a line of fixed points: any point on it linearizes the net exactly too
+    net, u = line_attractor_linear(D=4, seed=1)
+    v = collect_states(net, docs)
+    line = np.outer(np.linspace(-3, 3, 7), u)
+    line_err = one_step_errors(net, v, line)["rel_error"]
+    assert np.median(line_err) < 1e-14 and line_err.max() < 1e-6
