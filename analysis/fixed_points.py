@@ -1,0 +1,766 @@
+r"""Fixed points of the input-held-constant dynamics ``s -> F(s, x)`` (paper §3.3).
+
+A fixed point is a state with ``s* = F(s*, x)``; numerically we accept every state whose
+speed
+
+.. math::  q(s) = \frac{1}{D}\,\lVert s - F(s, x)\rVert_2^2
+
+is below ``tol`` (1e-8 in the paper), with ``D`` the state size (``H``; ``2H`` for the
+LSTM state ``[h; c]``) and ``x = 0`` unless given. Seeds are states the network visited.
+
+Method (``method="newton-krylov"``, the default)
+------------------------------------------------
+We solve ``G(s) = s - F(s, x) = 0`` by Newton's method rather than minimizing ``q`` by
+gradient descent. Near a line attractor the Jacobian ``M = I - J_rec`` of ``G`` is nearly
+singular along the slow direction, so the gradient ``∇q = (2/D) Mᵀ G`` is tiny there and
+first-order methods (FixedPointFinder's Adam) crawl; Newton's step ``M δ = -G`` is not
+slowed by that. Three stages, all batched over seeds, each seed leaving as soon as it is
+done:
+
+1. **Relaxation** (``relax_steps``). Iterate ``s <- F(s, x)`` while it keeps cutting ``q``
+   by at least the factor ``relax_rate`` per step. In a linearization the residual along
+   mode ``a`` shrinks by ``|λ_a|`` per step and its size is ``|1 - λ_a|`` times the mode's
+   amplitude, so fast modes die in a few steps while slow modes (``λ ≈ 1``) carry almost no
+   residual: a handful of cheap steps takes a visited state to within Newton's quadratic
+   basin (the paper's §4.2 observation that states quickly settle with zero input).
+   Only improving steps are kept; a seed whose ``q`` stops falling goes straight to 3.
+2. **Inexact Newton-Krylov.** The step solves ``M δ = -G`` by GMRES to relative residual
+   ``krylov_rtol``, matrix-free: each Krylov vector costs one Jacobian-vector product
+   ``J_rec v`` (forward-mode autodiff through ``cell.step``, ``torch.func.jvp``), i.e.
+   about one forward pass, batched over all seeds as a matrix product. The Krylov solve
+   runs in float32; ``G`` and ``q`` are always evaluated in float64, so the accuracy of the
+   final points is float64's (inexact Newton only needs the step to within ``krylov_rtol``).
+   GMRES also handles an exactly singular ``M`` (an exact line attractor): it returns the
+   minimum-residual step inside the Krylov space.
+3. **Backtracking line search** on ``q`` along ``δ`` (``α = 1, 1/2, ..., 1/128``, Armijo
+   factor ``1 - 1e-4 α``); all trial points of all failing seeds go through ``F`` as one
+   batch. A seed whose line search fails ``patience`` times in a row has reached a local
+   minimum of ``q`` above ``tol`` (a slow point, not a fixed point) and is dropped.
+
+``method="newton"`` is the same algorithm with the dense exact Jacobian ``I - J_rec`` from
+``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64), chunked over
+seeds to bound memory; ``method="adam"`` is the reference first-order finder
+(:func:`adam_fixed_points`, configured like FixedPointFinder's PyTorch defaults).
+
+Cost per Newton iteration and seed (the FLOP budget)
+----------------------------------------------------
+Write ``P = 2 n_g H (H_in + E)`` for the multiply-adds-times-two of one ``F`` evaluation,
+with ``n_g`` gates (1 vanilla, 2 UGRNN, 3 GRU, 4 LSTM) and ``H_in = H`` the recurrent input.
+
+- dense Newton: building ``J_rec`` touches ``~c D²`` numbers (memory bound, ``c ≈ 5-15``)
+  and the LU solve costs ``(2/3) D³`` flops: for ``D = 512`` that is ``9·10⁷`` flops per
+  seed per iteration, ``4.6·10¹⁰`` for 512 seeds. Batched small-matrix LU runs far below
+  matrix-multiply speed on CPUs (we measured 4-7 GFLOP/s against 20-80 for the products),
+  so one dense iteration on 512 seeds costs about as much as 300-1000 Adam iterations.
+- Newton-Krylov: ``k`` Jacobian-vector products (``≈ 2P`` each, one batched matrix product
+  over all seeds, at full matrix-multiply speed) plus ``~2 k² D`` for the Gram-Schmidt
+  orthogonalization. With ``k ≈ 10-30`` this is ``~20-60 P`` per iteration, i.e. a few
+  times the cost of one Adam iteration (``≈ 3P``: forward and backward), and the
+  relaxation steps cost ``P`` each.
+
+``bench/fixed_points.py`` measures both methods and the reference on trained 256-unit
+networks and reports achieved rates against these budgets.
+
+Deduplication and outliers
+--------------------------
+Converged points within ``unique_tol`` (Euclidean) of each other are one fixed point: the
+lowest-``q`` point of each group represents it (greedy, in increasing ``q``), and
+``seed_unique_index`` maps every seed to its representative. A converged point farther
+from the centroid of the seeds than ``outlier_threshold`` times the seeds' mean distance
+from that centroid is flagged as an outlier and not kept (FixedPointFinder's
+``outlier_distance_scale`` rule): such points lie outside the region the network visits.
+The mean distance is floored at a tenth of the seeds' mean norm, so that a cloud of
+(nearly) identical seeds does not make every point an outlier.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+Progress = Callable[[float, str], None]
+
+METHODS = ("newton-krylov", "newton", "adam")
+RUNNING, CONVERGED, STALLED, MAX_ITER, NONFINITE = "running", "converged", "stalled", "max_iter", "nonfinite"
+
+# Bytes a dense-Newton chunk may use for its (chunk, D, D) float64 temporaries.
+_DENSE_CHUNK_BYTES = 256 * 2**20
+# Bytes for the Krylov basis (block, krylov_dim + 1, D); seeds are processed in blocks.
+_KRYLOV_BLOCK_BYTES = 256 * 2**20
+# Step halvings tried by the line search (1/2 ... 1/2**_BACKTRACKS) after the full step fails.
+_BACKTRACKS = 12
+# Working precision of relaxation, finite-difference Jacobian-vector products and GMRES.
+_PRECISIONS = {"mixed": torch.float32, "double": torch.float64}
+
+
+@dataclass
+class FixedPointResult:
+    """What :func:`find_fixed_points` found.
+
+    Attributes
+    ----------
+    points : ndarray of shape (K, D)
+        The unique, converged, non-outlier fixed points (float64), in increasing ``q``.
+    q : ndarray of shape (K,)
+        ``q`` of each point (float64).
+    seed_points : ndarray of shape (S, D)
+        Where every seed ended up (converged or not).
+    seed_q : ndarray of shape (S,)
+        Final ``q`` of every seed.
+    seed_iters : ndarray of shape (S,)
+        Iterations of the method per seed (Newton iterations; Adam iterations until the
+        seed first met ``tol``, or ``max_iter``).
+    seed_relax_steps : ndarray of shape (S,)
+        Accepted relaxation steps ``s <- F(s, x)`` per seed (0 for Adam).
+    seed_converged : ndarray of shape (S,), bool
+        ``seed_q < tol``.
+    seed_outlier : ndarray of shape (S,), bool
+        Converged, but too far from the seed cloud (see module docstring); not kept.
+    seed_unique_index : ndarray of shape (S,), int64
+        Row of ``points`` each seed converged to, -1 if it did not converge or is an outlier.
+    seed_status : ndarray of shape (S,), str
+        ``converged``, ``stalled`` (line search kept failing: a local minimum of q above
+        tol), ``max_iter`` or ``nonfinite``.
+    n_seeds, n_converged, n_unique, n_outliers : int
+    tol : float
+    seconds : float
+        Wall-clock time of the search (without deduplication).
+    method : str
+    x : ndarray of shape (E,)
+        The constant input the dynamics were held at.
+    stats : dict
+        Work counters: ``forward_evals`` (seed-evaluations of F), ``jvps`` (seed-Jacobian-vector
+        products), ``dense_solves`` (seed LU solves), ``newton_iters`` (batched iterations).
+    """
+
+    points: np.ndarray
+    q: np.ndarray
+    seed_points: np.ndarray
+    seed_q: np.ndarray
+    seed_iters: np.ndarray
+    seed_relax_steps: np.ndarray
+    seed_converged: np.ndarray
+    seed_outlier: np.ndarray
+    seed_unique_index: np.ndarray
+    seed_status: np.ndarray
+    n_seeds: int
+    n_converged: int
+    n_unique: int
+    n_outliers: int
+    tol: float
+    seconds: float
+    method: str
+    x: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _net_device(net) -> torch.device:
+    for p in net.cell.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _cell_copy(net, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """A frozen copy of ``net.cell`` in ``dtype`` on ``device`` (the net is not touched)."""
+    cell = copy.deepcopy(net.cell).to(device=device, dtype=dtype)
+    for p in cell.parameters():
+        p.requires_grad_(False)
+    return cell
+
+
+def _as_tensor(a, dtype: torch.dtype, device: torch.device) -> Tensor:
+    if isinstance(a, Tensor):
+        return a.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+
+def _input(net, x, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The constant input as a (1, E) tensor (zeros by default)."""
+    E = net.embed_dim
+    if x is None:
+        return torch.zeros(1, E, dtype=dtype, device=device)
+    x = _as_tensor(x, dtype, device).reshape(-1)
+    if x.shape[0] != E:
+        raise ValueError(f"x has {x.shape[0]} entries; the network's input size is {E}")
+    return x[None]
+
+
+def _residual(cell, s: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``G = s - F(s, x)`` (B, D) and ``q = |G|² / D`` (B,)."""
+    g = s - cell.step(s, x.expand(s.shape[0], -1))
+    return g, (g * g).mean(-1)
+
+
+@torch.no_grad()
+def q_values(net, states, x=None) -> np.ndarray:
+    """Speed ``q(s) = |s - F(s, x)|² / D`` of each state, computed in float64.
+
+    Parameters
+    ----------
+    net : RNNClassifier
+    states : array or tensor of shape (S, D)
+    x : array of shape (E,), optional
+        Constant input (default zero).
+
+    Returns
+    -------
+    ndarray of shape (S,), float64
+    """
+    device = _net_device(net)
+    cell = _cell_copy(net, torch.float64, device)
+    s = _as_tensor(states, torch.float64, device).reshape(-1, net.state_size)
+    return _residual(cell, s, _input(net, x, torch.float64, device))[1].cpu().numpy()
+
+
+# --- GMRES (batched, matrix-free) -----------------------------------------------------------
+def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
+          rtol: float = 1e-2, atol: Tensor | float = 0.0) -> tuple[Tensor, int]:
+    """Solve ``A_i y_i = b_i`` for a batch of systems by GMRES without restarts.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``v (B, D) -> A v (B, D)``, applying every system's matrix to its own vector.
+    b : Tensor of shape (B, D)
+    max_dim : int
+        Largest Krylov dimension.
+    rtol : float
+    atol : float or Tensor of shape (B,)
+        Each system stops growing its Krylov space once ``|A y - b| <= max(rtol |b|, atol)``.
+
+    Returns
+    -------
+    y : Tensor of shape (B, D)
+        Minimizer of ``|A y - b|`` over each system's Krylov space.
+    k : int
+        Krylov vectors built (= matrix-vector products) for the slowest system.
+
+    Notes
+    -----
+    Arnoldi with classical Gram-Schmidt applied twice (batched matrix products), Givens
+    rotations for the running residual. Systems that have converged keep being carried in
+    the batch but their solution uses only their own first ``k_i`` vectors, so a lucky
+    breakdown (an exact solution) never reaches the triangular solve.
+    """
+    B, D = b.shape
+    m = max(1, min(max_dim, D))
+    beta = b.norm(dim=1)
+    V = b.new_zeros(B, m + 1, D)
+    V[:, 0] = b / beta.clamp_min(1e-30)[:, None]
+    R = b.new_zeros(B, m, m)
+    cs, sn = b.new_zeros(B, m), b.new_zeros(B, m)
+    g = b.new_zeros(B, m + 1)
+    g[:, 0] = beta
+    stop = torch.maximum(rtol * beta, torch.as_tensor(atol, dtype=b.dtype, device=b.device))
+    k_i = torch.full((B,), m, dtype=torch.long, device=b.device)
+    done = beta == 0
+    k_i[done] = 0
+    k = 0
+    for j in range(m):
+        k = j + 1
+        w = matvec(V[:, j])
+        Vj = V[:, : j + 1]
+        h = torch.bmm(Vj, w[:, :, None])[..., 0]
+        w = w - torch.bmm(Vj.mT, h[:, :, None])[..., 0]
+        h2 = torch.bmm(Vj, w[:, :, None])[..., 0]  # second pass: orthogonality to eps
+        w = w - torch.bmm(Vj.mT, h2[:, :, None])[..., 0]
+        h = h + h2
+        hn = w.norm(dim=1)
+        V[:, j + 1] = w / hn.clamp_min(1e-30)[:, None]
+        col = torch.cat([h, hn[:, None]], 1)
+        for i in range(j):  # apply the earlier rotations to the new column
+            a, c = col[:, i], col[:, i + 1]
+            col[:, i], col[:, i + 1] = cs[:, i] * a + sn[:, i] * c, -sn[:, i] * a + cs[:, i] * c
+        r = torch.hypot(col[:, j], col[:, j + 1])
+        r_safe = r.clamp_min(1e-30)
+        cs[:, j], sn[:, j] = col[:, j] / r_safe, col[:, j + 1] / r_safe
+        R[:, : j + 1, j] = col[:, : j + 1]
+        R[:, j, j] = r
+        g[:, j + 1] = -sn[:, j] * g[:, j]
+        g[:, j] = cs[:, j] * g[:, j]
+        newly = (~done) & (g[:, j + 1].abs() <= stop)
+        k_i[newly] = j + 1
+        done |= newly
+        if bool(done.all()):
+            break
+    # Solve each system with its own first k_i vectors: pad the rest with identity rows.
+    R, gk = R[:, :k, :k].clone(), g[:, :k].clone()
+    idx = torch.arange(k, device=b.device)
+    beyond = idx[None, :] >= k_i[:, None]
+    R.masked_fill_(beyond[:, None, :] | beyond[:, :, None], 0.0)
+    diag = R.diagonal(dim1=-2, dim2=-1)
+    diag.copy_(torch.where(beyond | (diag == 0), torch.ones_like(diag), diag))
+    gk.masked_fill_(beyond, 0.0)
+    y = torch.linalg.solve_triangular(R, gk[:, :, None], upper=True)[..., 0]
+    return torch.bmm(V[:, :k].mT, y[:, :, None])[..., 0], k
+
+
+# --- the Newton solver ----------------------------------------------------------------------
+class _NewtonSolver:
+    """Relaxation + globalized (inexact) Newton on a block of seeds; see the module docstring."""
+
+    def __init__(self, net, x, device, *, tol, max_iter, dense, relax_steps, relax_rate,
+                 krylov_dim, krylov_rtol, patience, work_dtype):
+        self.cell64 = _cell_copy(net, torch.float64, device)
+        self.x64 = _input(net, x, torch.float64, device)
+        self.dense = dense
+        # The working precision of relaxation and Krylov solves; residuals are float64.
+        self.work_dtype = work_dtype
+        self.cell_w = self.cell64 if work_dtype == torch.float64 else _cell_copy(net, work_dtype, device)
+        self.x_w = self.x64.to(work_dtype)
+        self.tol, self.max_iter, self.patience = tol, max_iter, patience
+        self.relax_steps, self.relax_rate = relax_steps, relax_rate
+        self.krylov_dim, self.krylov_rtol = krylov_dim, krylov_rtol
+        self.alphas = 0.5 ** torch.arange(1, _BACKTRACKS + 1, dtype=torch.float64, device=device)
+        self.stats = {"forward_evals": 0, "jvps": 0, "dense_solves": 0, "newton_iters": 0}
+
+    def residual(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        self.stats["forward_evals"] += s.shape[0]
+        return _residual(self.cell64, s, self.x64)
+
+    # Newton direction: solve (I - J_rec) d = -g
+    def direction(self, s: Tensor, g: Tensor) -> Tensor:
+        """The Newton step: solve ``(I - J_rec) d = -g`` per seed."""
+        return self._dense_direction(s, g) if self.dense else self._krylov_direction(s, g)
+
+    def _krylov_direction(self, s: Tensor, g: Tensor) -> Tensor:
+        # Matrix-free (I - J_rec) v by a forward difference, J v ≈ (F(s + h v) - F(s)) / h,
+        # with h = sqrt(eps)(1 + |s|) for the unit-norm Krylov vectors: relative accuracy
+        # ~sqrt(eps) (1e-8 in float64), far inside the Krylov tolerance, at the price of one
+        # batched forward pass and no autodiff machinery.
+        dt = self.work_dtype
+        sk = s.to(dt)
+        xk = self.x_w.expand(sk.shape[0], -1)
+        f0 = (s - g).to(dt) if dt == torch.float64 else self.cell_w.step(sk, xk)
+        h = (torch.finfo(dt).eps ** 0.5) * (1 + sk.norm(dim=1, keepdim=True))
+
+        def matvec(v: Tensor) -> Tensor:
+            return v - (self.cell_w.step(sk + h * v, xk) - f0) / h
+
+        # Stop as soon as the linear model predicts q < tol/10: resolving the residual further
+        # would only move the point along slow directions (see module docstring).
+        atol = (0.1 * self.tol * s.shape[1]) ** 0.5
+        d, k = gmres(matvec, (-g).to(dt), max_dim=self.krylov_dim, rtol=self.krylov_rtol, atol=atol)
+        self.stats["jvps"] += k * s.shape[0]
+        return d.to(torch.float64)
+
+    def _dense_direction(self, s: Tensor, g: Tensor) -> Tensor:
+        B, D = s.shape
+        chunk = max(1, _DENSE_CHUNK_BYTES // (8 * D * D * 6))
+        eye = torch.eye(D, dtype=torch.float64, device=s.device)
+        out = torch.empty_like(s)
+        for a in range(0, B, chunk):
+            sl = slice(a, a + chunk)
+            j_rec, _ = self.cell64.jacobians(s[sl], self.x64.expand(s[sl].shape[0], -1))
+            M = eye - j_rec
+            d, info = torch.linalg.solve_ex(M, -g[sl, :, None])
+            d = d[..., 0]
+            bad = (info != 0) | ~torch.isfinite(d).all(1)
+            d[bad] = -g[sl][bad]  # singular Jacobian: fall back to a relaxation step
+            out[sl] = d
+        self.stats["dense_solves"] += B
+        return out
+
+    def relax(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """Iterate ``s <- F(s, x)`` (working precision) per seed while each step cuts q by
+        the factor ``relax_rate``; returns the best states and the accepted step counts."""
+        s = s.to(self.work_dtype).clone()
+        x = self.x_w
+        g, q = _residual(self.cell_w, s, x)
+        self.stats["forward_evals"] += s.shape[0]
+        n = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
+        active = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]
+        for _ in range(self.relax_steps):
+            if active.numel() == 0:
+                break
+            q_prev = q[active]
+            s_new = s[active] - g[active]  # = F(s, x)
+            g_new, q_new = _residual(self.cell_w, s_new, x)
+            self.stats["forward_evals"] += s_new.shape[0]
+            better = q_new < q_prev  # only improving steps are kept
+            upd = active[better]
+            s[upd], g[upd], q[upd] = s_new[better], g_new[better], q_new[better]
+            n[upd] += 1
+            active = active[better & (q_new < self.relax_rate * q_prev) & (q_new >= self.tol)]
+        return s.to(torch.float64), n
+
+    def run(self, s: Tensor, progress: Progress | None, done_before: int, total: int):
+        """Iterate the block ``s`` (B, D) in place; returns per-seed arrays."""
+        B = s.shape[0]
+        dev = s.device
+        g, q = self.residual(s)
+        status = np.full(B, RUNNING, dtype=object)
+        finite = torch.isfinite(q).cpu().numpy()
+        status[~finite] = NONFINITE
+        iters = torch.zeros(B, dtype=torch.long, device=dev)
+        relax = torch.zeros(B, dtype=torch.long, device=dev)
+        fails = torch.zeros(B, dtype=torch.long, device=dev)
+
+        def mark_converged():
+            status[(status == RUNNING) & (q < self.tol).cpu().numpy()] = CONVERGED
+
+        mark_converged()
+        # 1. relaxation: s <- F(s) while q keeps falling fast
+        idx = np.flatnonzero(status == RUNNING)
+        if self.relax_steps > 0 and idx.size:
+            act = torch.as_tensor(idx, device=dev)
+            s_r, n_r = self.relax(s[act])
+            moved = n_r > 0
+            rows = act[moved]
+            if rows.numel():
+                s[rows] = s_r[moved]
+                g[rows], q[rows] = self.residual(s[rows])
+                relax[rows] = n_r[moved]
+        mark_converged()
+        # 2-3. Newton with backtracking
+        for it in range(self.max_iter):
+            idx = np.flatnonzero(status == RUNNING)
+            if idx.size == 0:
+                break
+            if progress is not None:
+                progress((done_before + B - idx.size) / total,
+                         f"Newton iteration {it + 1}: {idx.size} of {total} seeds still moving")
+            act = torch.as_tensor(idx, device=dev)
+            sa, ga, qa = s[act], g[act], q[act]
+            d = self.direction(sa, ga)
+            self.stats["newton_iters"] += 1
+            iters[act] += 1
+            s_new = sa + d
+            g_new, q_new = self.residual(s_new)
+            ok = torch.isfinite(q_new) & (q_new <= (1 - 1e-4) * qa)
+            bad = torch.nonzero(~ok)[:, 0]
+            if bad.numel():
+                n_a = self.alphas.numel()
+                trial = sa[bad, None, :] + self.alphas[None, :, None] * d[bad, None, :]
+                g_t, q_flat = self.residual(trial.reshape(-1, s.shape[1]))
+                q_t = q_flat.reshape(-1, n_a)
+                q_t = torch.where(torch.isfinite(q_t), q_t, torch.inf)
+                ok_t = q_t <= (1 - 1e-4 * self.alphas)[None] * qa[bad, None]
+                # the largest step with sufficient decrease, else the best step if it decreases q at all
+                first = torch.where(ok_t.any(1), ok_t.float().argmax(1), q_t.argmin(1))
+                has = q_t.gather(1, first[:, None])[:, 0] < qa[bad]
+                rows = bad[has]
+                pick = torch.arange(bad.numel(), device=dev)[has] * n_a + first[has]
+                s_new[rows] = trial.reshape(-1, s.shape[1])[pick]
+                g_new[rows] = g_t[pick]
+                q_new[rows] = q_flat[pick]
+                ok[rows] = True
+            acc = act[ok]
+            s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
+            fails[acc] = 0
+            fails[act[~ok]] += 1
+            mark_converged()
+            stalled = (status == RUNNING) & (fails >= self.patience).cpu().numpy()
+            status[stalled] = STALLED
+        status[status == RUNNING] = MAX_ITER
+        status[(status != CONVERGED) & ~torch.isfinite(q).cpu().numpy()] = NONFINITE
+        return q, iters, relax, status
+
+
+def _block_size(S: int, D: int, krylov_dim: int, dense: bool) -> int:
+    if dense:
+        return S  # the dense path chunks its D×D work itself
+    return max(1, min(S, _KRYLOV_BLOCK_BYTES // (4 * (krylov_dim + 2) * D)))
+
+
+# --- public API -------------------------------------------------------------------------------
+@torch.no_grad()
+def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | None = None,
+                      unique_tol: float = 1e-3, outlier_threshold: float | None = 10.0,
+                      method: str = "newton-krylov", relax_steps: int = 200, relax_rate: float = 0.98,
+                      krylov_dim: int = 40, krylov_rtol: float = 1e-2, patience: int = 3,
+                      precision: str = "mixed", progress: Progress | None = None,
+                      device=None) -> FixedPointResult:
+    """Find fixed points ``s* = F(s*, x)`` of ``net`` starting from ``seeds``.
+
+    Parameters
+    ----------
+    net : RNNClassifier
+        Any object with ``cell`` (``step``, ``jacobians``, ``state_size``), ``state_size``
+        and ``embed_dim``. It is not modified; the search runs on float64 copies of the cell.
+    seeds : array or tensor of shape (S, D)
+        Initial states, typically states visited on held-out documents.
+    x : array of shape (E,), optional
+        Input held constant (default: zeros, the paper's choice).
+    tol : float
+        A seed has converged when ``q < tol``.
+    max_iter : int, optional
+        Iteration cap: Newton iterations (default 50) or Adam iterations (default 5000).
+    unique_tol : float
+        Converged points closer than this (Euclidean) are one fixed point.
+    outlier_threshold : float or None
+        Converged points farther from the seeds' centroid than this many times the seeds'
+        mean distance from it are outliers (dropped). ``None`` disables the check.
+    method : {"newton-krylov", "newton", "adam"}
+        See the module docstring. ``"adam"`` ignores the relaxation/Krylov options.
+    relax_steps : int
+        Most relaxation steps ``s <- F(s, x)`` before Newton (0 disables).
+    relax_rate : float
+        A seed keeps relaxing while each step multiplies its ``q`` by less than this.
+    krylov_dim, krylov_rtol : int, float
+        Largest Krylov space and relative residual at which GMRES stops (newton-krylov).
+    patience : int
+        A seed whose line search fails this many iterations in a row is dropped (stalled).
+    precision : {"mixed", "double"}
+        Working precision of relaxation and Krylov solves: float32 ("mixed") or float64.
+        Residuals, q, line searches and the returned points are float64 either way.
+    progress : callable(fraction, message), optional
+    device : str or torch.device, optional
+        Where to compute (default: the net's device).
+
+    Returns
+    -------
+    FixedPointResult
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if precision not in _PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(_PRECISIONS)}")
+    device = torch.device(device) if device is not None else _net_device(net)
+    D = net.state_size
+    s = _as_tensor(seeds, torch.float64, device).reshape(-1, D).clone()
+    seeds64 = s.clone()
+    x_in = _input(net, x, torch.float64, device)
+    S = s.shape[0]
+    t0 = time.perf_counter()
+    if method == "adam":
+        q, iters, status, stats = _adam(net, s, x_in, tol=tol, max_iter=5000 if max_iter is None else max_iter,
+                                        progress=progress)
+        relax = torch.zeros(S, dtype=torch.long)
+    else:
+        solver = _NewtonSolver(net, x_in, device, tol=tol, max_iter=50 if max_iter is None else max_iter,
+                               dense=method == "newton", relax_steps=relax_steps, relax_rate=relax_rate,
+                               krylov_dim=krylov_dim, krylov_rtol=krylov_rtol, patience=patience,
+                               work_dtype=_PRECISIONS[precision])
+        block = _block_size(S, D, krylov_dim, method == "newton")
+        parts = []
+        for a in range(0, S, block):
+            parts.append(solver.run(s[a: a + block], progress, a, S))
+        if parts:
+            q = torch.cat([p[0] for p in parts])
+            iters = torch.cat([p[1] for p in parts])
+            relax = torch.cat([p[2] for p in parts])
+            status = np.concatenate([p[3] for p in parts])
+        else:
+            q = torch.zeros(0, dtype=torch.float64)
+            iters = relax = torch.zeros(0, dtype=torch.long)
+            status = np.zeros(0, dtype=object)
+        stats = solver.stats
+    seconds = time.perf_counter() - t0
+    if progress is not None:
+        progress(1.0, "deduplicating")
+    return _finalize(s, q, seeds64, iters, relax, status, tol=tol, unique_tol=unique_tol,
+                     outlier_threshold=outlier_threshold, seconds=seconds, method=method,
+                     x=x_in[0].cpu().numpy(), stats=stats)
+
+
+def adam_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int = 5000,
+                      unique_tol: float = 1e-3, outlier_threshold: float | None = 10.0,
+                      lr: float = 1.0, lr_factor: float = 0.95, lr_patience: int = 2,
+                      dtype: torch.dtype = torch.float32, progress: Progress | None = None,
+                      device=None) -> FixedPointResult:
+    """Reference finder: minimize ``mean_seeds q`` with Adam, like FixedPointFinder (PyTorch).
+
+    Defaults follow FixedPointFinder's PyTorch implementation: Adam with learning rate 1.0,
+    ``ReduceLROnPlateau`` on the loss (factor 0.95, patience 2), float32, at most 5000
+    iterations, stopping early when every seed has ``q < tol``. Final ``q`` values are
+    recomputed in float64. Kept for comparison (``bench/fixed_points.py``) and as a
+    fallback; :func:`find_fixed_points` is far faster.
+
+    Parameters and returns as in :func:`find_fixed_points`.
+    """
+    device = torch.device(device) if device is not None else _net_device(net)
+    D = net.state_size
+    s = _as_tensor(seeds, torch.float64, device).reshape(-1, D).clone()
+    seeds64 = s.clone()
+    x_in = _input(net, x, torch.float64, device)
+    t0 = time.perf_counter()
+    q, iters, status, stats = _adam(net, s, x_in, tol=tol, max_iter=max_iter, lr=lr, lr_factor=lr_factor,
+                                    lr_patience=lr_patience, dtype=dtype, progress=progress)
+    seconds = time.perf_counter() - t0
+    return _finalize(s, q, seeds64, iters, torch.zeros_like(iters), status, tol=tol, unique_tol=unique_tol,
+                     outlier_threshold=outlier_threshold, seconds=seconds, method="adam",
+                     x=x_in[0].cpu().numpy(), stats=stats)
+
+
+def _adam(net, s: Tensor, x64: Tensor, *, tol, max_iter, lr=1.0, lr_factor=0.95, lr_patience=2,
+          dtype=torch.float32, progress=None):
+    """Adam on q (FixedPointFinder-style); writes the final states into ``s`` (float64)."""
+    device = s.device
+    cell = _cell_copy(net, dtype, device)
+    x = x64.to(dtype).expand(s.shape[0], -1)
+    S = s.shape[0]
+    first_hit = torch.full((S,), -1, dtype=torch.long, device=device)
+    with torch.enable_grad():
+        z = s.to(dtype).clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=lr_factor, patience=lr_patience)
+        n = 0
+        for n in range(max_iter):
+            g = z - cell.step(z, x)
+            q = (g * g).mean(-1)
+            hit = (q.detach() < tol) & (first_hit < 0)
+            first_hit[hit] = n
+            if bool((q.detach() < tol).all()):
+                break
+            loss = q.mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step(loss.item())
+            if progress is not None and n % 100 == 0:
+                progress(n / max_iter, f"Adam iteration {n}")
+    s.copy_(z.detach().to(torch.float64))
+    q64 = _residual(_cell_copy(net, torch.float64, device), s, x64)[1]
+    iters = torch.where(first_hit >= 0, first_hit, torch.full_like(first_hit, n + 1))
+    conv = (q64 < tol).cpu().numpy()
+    status = np.where(conv, CONVERGED, np.where(torch.isfinite(q64).cpu().numpy(), MAX_ITER, NONFINITE))
+    return q64, iters, status.astype(object), {"forward_evals": S * (n + 1), "adam_iters": n + 1}
+
+
+def _finalize(s, q, seeds, iters, relax, status, *, tol, unique_tol, outlier_threshold, seconds,
+              method, x, stats) -> FixedPointResult:
+    S = s.shape[0]
+    finite = torch.isfinite(q) & torch.isfinite(s).all(1) if S else torch.zeros(0, dtype=torch.bool)
+    converged = (q < tol) & finite
+    outlier = torch.zeros_like(converged)
+    if outlier_threshold is not None and S:
+        ok_seeds = seeds[torch.isfinite(seeds).all(1)]
+        if ok_seeds.shape[0]:
+            centre = ok_seeds.mean(0)
+            # radius of the seed cloud, floored so that (nearly) identical seeds do not make
+            # every point an outlier
+            scale = torch.maximum((ok_seeds - centre).norm(dim=1).mean(), 0.1 * ok_seeds.norm(dim=1).mean())
+            dist = (s - centre).norm(dim=1)
+            outlier = converged & (dist > outlier_threshold * scale) & (scale > 0)
+    keep = converged & ~outlier
+    unique_index = np.full(S, -1, dtype=np.int64)
+    kept = torch.nonzero(keep)[:, 0]
+    reps = np.zeros(0, dtype=np.int64)
+    if kept.numel():
+        order = kept[torch.argsort(q[kept], stable=True)]
+        labels, rep_rows = _deduplicate(s[order], unique_tol)
+        unique_index[order.cpu().numpy()] = labels
+        reps = order.cpu().numpy()[rep_rows]
+    status = np.asarray(status, dtype=object)
+    status[converged.cpu().numpy()] = CONVERGED
+    q_np, s_np = q.cpu().numpy(), s.cpu().numpy()
+    return FixedPointResult(
+        points=s_np[reps], q=q_np[reps], seed_points=s_np, seed_q=q_np,
+        seed_iters=iters.cpu().numpy().astype(np.int64), seed_relax_steps=relax.cpu().numpy().astype(np.int64),
+        seed_converged=converged.cpu().numpy(), seed_outlier=outlier.cpu().numpy(),
+        seed_unique_index=unique_index, seed_status=status.astype(str),
+        n_seeds=S, n_converged=int(converged.sum()), n_unique=int(len(reps)), n_outliers=int(outlier.sum()),
+        tol=float(tol), seconds=float(seconds), method=method, x=x, stats=dict(stats))
+
+
+def _deduplicate(points: Tensor, radius: float, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy clustering of ``points`` (N, D) in the given order.
+
+    Each point joins the nearest earlier representative within ``radius``; otherwise it
+    becomes a representative. Returns ``labels (N,)`` (0..K-1) and ``rep_rows (K,)``.
+    Cost O(N K D), done as blocked distance matrices.
+    """
+    N = points.shape[0]
+    labels = np.full(N, -1, dtype=np.int64)
+    rep_rows: list[int] = []
+    reps = points.new_zeros(0, points.shape[1])
+    for a in range(0, N, block):
+        blk = points[a: a + block]
+        lab = np.full(blk.shape[0], -1, dtype=np.int64)
+        if reps.shape[0]:
+            dmin, arg = torch.cdist(blk, reps).min(1)
+            hit = (dmin <= radius).cpu().numpy()
+            lab[hit] = arg.cpu().numpy()[hit]
+        within = (torch.cdist(blk, blk) <= radius).cpu().numpy()
+        new = []
+        for i in range(blk.shape[0]):
+            if lab[i] >= 0:
+                continue
+            k = len(rep_rows)
+            rep_rows.append(a + i)
+            new.append(i)
+            lab[i] = k
+            later = within[i] & (lab < 0)
+            later[: i + 1] = False
+            lab[later] = k
+        if new:
+            reps = torch.cat([reps, blk[new]])
+        labels[a: a + blk.shape[0]] = lab
+    return labels, np.asarray(rep_rows, dtype=np.int64)
+
+
+class FixedPointFinder:
+    """scikit-learn-style wrapper of :func:`find_fixed_points`.
+
+    ``__init__`` only stores the parameters (they make a cache key, see ``get_params``);
+    ``fit`` runs the search.
+
+    Parameters
+    ----------
+    tol, max_iter, unique_tol, outlier_threshold, method, relax_steps, relax_rate,
+    krylov_dim, krylov_rtol, patience, device
+        As in :func:`find_fixed_points`.
+
+    Attributes
+    ----------
+    fixed_points_ : ndarray of shape (K, D)
+        Unique converged fixed points.
+    q_ : ndarray of shape (K,)
+    n_iter_ : ndarray of shape (S,)
+        Iterations per seed.
+    converged_ : ndarray of shape (S,), bool
+    unique_index_ : ndarray of shape (S,)
+        Row of ``fixed_points_`` for each seed, -1 if none.
+    result_ : FixedPointResult
+        Everything else.
+
+    Examples
+    --------
+    >>> from analysis.reference_models import linear_rnn
+    >>> net = linear_rnn([[0.5, 0.0], [0.0, 0.25]])
+    >>> fpf = FixedPointFinder(tol=1e-10).fit(net, [[1.0, 2.0], [-1.0, 0.5]])
+    >>> fpf.fixed_points_.shape, fpf.converged_.tolist()
+    ((1, 2), [True, True])
+    >>> bool(abs(fpf.fixed_points_).max() < 1e-4)  # the only fixed point of F(s) = A s
+    True
+    """
+
+    def __init__(self, *, tol: float = 1e-8, max_iter: int | None = None, unique_tol: float = 1e-3,
+                 outlier_threshold: float | None = 10.0, method: str = "newton-krylov",
+                 relax_steps: int = 200, relax_rate: float = 0.98, krylov_dim: int = 40,
+                 krylov_rtol: float = 1e-2, patience: int = 3, device=None):
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unique_tol = unique_tol
+        self.outlier_threshold = outlier_threshold
+        self.method = method
+        self.relax_steps = relax_steps
+        self.relax_rate = relax_rate
+        self.krylov_dim = krylov_dim
+        self.krylov_rtol = krylov_rtol
+        self.patience = patience
+        self.device = device
+
+    def get_params(self) -> dict:
+        """The constructor parameters (for cache keys)."""
+        keys = ("tol", "max_iter", "unique_tol", "outlier_threshold", "method", "relax_steps",
+                "relax_rate", "krylov_dim", "krylov_rtol", "patience")
+        return {k: getattr(self, k) for k in keys}
+
+    def fit(self, net, seeds, x=None, progress: Progress | None = None) -> FixedPointFinder:
+        """Search from ``seeds`` (S, D) with input ``x`` (E,) held constant; returns self."""
+        res = find_fixed_points(net, seeds, x=x, progress=progress, device=self.device, **self.get_params())
+        self.result_ = res
+        self.fixed_points_ = res.points
+        self.q_ = res.q
+        self.n_iter_ = res.seed_iters
+        self.converged_ = res.seed_converged
+        self.unique_index_ = res.seed_unique_index
+        return self
