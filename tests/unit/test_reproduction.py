@@ -30,7 +30,8 @@ def line_attractor_summary(acc: float = 0.9123, arch: str = "lstm") -> dict:
     return {
         "version": "1", "model": {"arch": arch, "hidden_size": 128, "sha256": "ab" * 32},
         "data": {"name": "imdb"},
-        "accuracy": {"test": acc, "linearized": 0.8711, "bow": 0.8},
+        "accuracy": {"test": acc - 0.003, "test_n_docs": 2000, "checkpoint_test": acc, "linearized": 0.8711,
+                     "bow": 0.8},
         "pca": {"explained_variance_ratio": [0.61, 0.17, 0.05, 0.01],
                 "explained_variance_ratio_untrained": [0.21, 0.11, 0.07, 0.05],
                 "n_components_90": 4, "n_components_90_untrained": 37},
@@ -122,6 +123,7 @@ def test_accuracy_table_puts_numbers_in_their_cells_beside_the_paper():
 def test_findings_table_reads_each_summary_field():
     md = R.render_markdown(make_repro())
     rows = table_rows(md, "## 2. Line-attractor findings")
+    assert cell(rows, "test accuracy % (re-measured", "LSTM") == "90.93 (n = 2000)"
     assert cell(rows, "PC1 / PC2 / PC3 variance %, trained", "LSTM") == "61.00 / 17.00 / 5.00 (Σ 83.00)"
     assert cell(rows, "PC1 / PC2 / PC3 variance %, untrained", "LSTM") == "21.00 / 11.00 / 7.00 (Σ 39.00)"
     assert cell(rows, "fixed points converged / seeds", "LSTM") == "498 / 512"
@@ -293,7 +295,8 @@ def test_orchestration_end_to_end_then_fully_cached(tiny, tmp_path):
     path = R.write_markdown(first, out / "REPRODUCTION.md")
     md = path.read_text()
     acc_rows = table_rows(md, "## 1. Test accuracy")
-    assert cell(acc_rows, "**corpus** (this run)", "GRU") == R._pct(gru.summary["accuracy"]["test"])
+    assert cell(acc_rows, "**corpus** (this run)", "GRU") == R._pct(gru.summary["accuracy"]["checkpoint_test"])
+    assert gru.summary["accuracy"]["checkpoint_test"] == gru.metrics["test_accuracy"]
     assert cell(acc_rows, "**corpus** (this run)", "BoW") == R._pct(first.bow["corpus"])
     fp_rows = table_rows(md, "## 2. Line-attractor findings")
     assert cell(fp_rows, "unique fixed points", "Vanilla RNN") == str(vrnn.summary["fixed_points"]["n_unique"])
