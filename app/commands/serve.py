@@ -43,7 +43,7 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the app and serve it until interrupted; 2 on a bad port or settings."""
+    """Build the app and serve it until interrupted; 2 on a bad port, settings or store."""
     if not 0 < args.port < 65536:
         print(f"error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
         return 2
@@ -51,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: binding {args.host}: the dashboard has no authentication and anyone "
               "who can reach this address can use it and upload checkpoints.", file=sys.stderr)
     from app.dashboard import create_app
+    from workers.store import StoreError
 
     try:
         dash_app = create_app()
-    except ValueError as exc:  # bad RNNSCOPE_* settings
+        dash_app.rnnscope_services.store  # open (or create) the store now: fail here, not per request
+    except (ValueError, StoreError) as exc:  # bad RNNSCOPE_* settings, store not writable
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rnnscope dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
