@@ -3,8 +3,12 @@
 Given the fixed points h*_k (K, D):
 
 - their own PCA: the fraction of variance on PC1 (near 1 for a line attractor);
-- the main axis m: PC1 of the fixed points, unit norm, signed so that m · w > 0 for the
-  readout w (moving along +m raises the positive-sentiment logit);
+- the main axis m: PC1 of the fixed points, unit norm, signed so that the readout logit
+  w · h* + b of the fixed points grows along +m (positive Spearman correlation between
+  their coordinate on m and their logit; m · w > 0 when that correlation is undefined).
+  For a line attractor aligned with the readout this is m · w > 0; for an LSTM, whose
+  fixed points spread mostly along the cell state c that the readout ignores, m · w is
+  near 0 and its sign says nothing, while the correlation still does;
 - the fraction of their variance inside the top-2 PCs of the *visited states*;
 - a 1-D coordinate θ_k ∈ [-1, 1] along the manifold from locally linear embedding
   (``sklearn.manifold.LocallyLinearEmbedding(n_components=1)``), signed so that θ grows
@@ -31,7 +35,7 @@ class Manifold:
     Attributes
     ----------
     m : float64 ndarray of shape (D,)
-        Main axis (unit norm, m · readout >= 0).
+        Main axis (unit norm), signed so the fixed points' logit grows along +m.
     theta : float64 ndarray of shape (K,)
         1-D coordinate in [-1, 1], increasing with the readout logit.
     theta_method : str
@@ -43,7 +47,10 @@ class Manifold:
         Fraction of the fixed points' variance in the span of the top-2 state PCs (nan if
         no state PCs were given).
     m_readout_cosine : float
-        cos(m, readout) (nan if the readout is zero).
+        cos(m, readout) (nan if the readout is zero); usually > 0, near 0 for LSTMs.
+    m_logit_spearman : float
+        Spearman correlation between the fixed points' coordinate on m and their logit
+        (>= 0 by the sign choice; nan for fewer than 2 points or a constant logit).
     theta_readout_spearman : float
         Spearman correlation between θ and the readout logit at each point.
     """
@@ -55,6 +62,7 @@ class Manifold:
     variance_in_top2_state_pcs: float
     m_readout_cosine: float
     theta_readout_spearman: float
+    m_logit_spearman: float = float("nan")
 
 
 def _rescale(t: np.ndarray) -> np.ndarray:
@@ -141,6 +149,9 @@ def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 
     w = np.asarray(readout, np.float64)
     m, evr = main_axis(pts, w)
     logit = pts @ w + readout_bias
+    m_rho = _spearman(pts @ m, logit)
+    if m_rho < 0:  # the logit falls along +m: flip (main_axis signed by m · w alone)
+        m, m_rho = -m, -m_rho
     raw = lle_coordinate(pts, n_neighbors, seed)
     method = "lle" if raw is not None else "projection"
     if raw is None:
@@ -155,4 +166,5 @@ def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 
     wn = np.linalg.norm(w)
     cos = float(m @ w / wn) if wn > 0 else float("nan")
     return Manifold(m=m, theta=theta, theta_method=method, explained_variance_ratio=evr,
-                    variance_in_top2_state_pcs=top2, m_readout_cosine=cos, theta_readout_spearman=rho)
+                    variance_in_top2_state_pcs=top2, m_readout_cosine=cos, theta_readout_spearman=rho,
+                    m_logit_spearman=m_rho)

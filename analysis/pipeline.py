@@ -138,11 +138,17 @@ class _Stages:
         self.progress = progress
         self.timings: dict[str, float] = {}
         self.done = 0.0
+        self.last = 0.0
         self.total = float(sum(self.WEIGHTS.values()))
+
+    def _report(self, fraction: float, message: str) -> None:
+        """Forward to the caller's callback, never going backwards."""
+        self.last = max(self.last, min(fraction, 1.0))
+        self.progress(self.last, message)
 
     def run(self, name: str, message: str, fn, *args, **kwargs):
         if self.progress:
-            self.progress(self.done / self.total, message)
+            self._report(self.done / self.total, message)
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         self.timings[name] = round(time.perf_counter() - t0, 4)
@@ -157,14 +163,14 @@ class _Stages:
 
         def report(fraction: float, message: str) -> None:
             f = min(max(float(fraction), 0.0), 1.0)
-            self.progress((start + f * width) / self.total, message)
+            self._report((start + f * width) / self.total, message)
 
         return report
 
     def finish(self):
         self.timings["total"] = round(sum(self.timings.values()), 4)
         if self.progress:
-            self.progress(1.0, "analysis done")
+            self._report(1.0, "analysis done")
 
 
 def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
@@ -327,9 +333,9 @@ def _signed_modes(lin, direction: np.ndarray) -> dict | None:
     """Real parts of the leading modes with each (r_a, ℓ_a) pair signed so Re(r_a) · direction >= 0.
 
     An eigenvector's sign is arbitrary; flipping r_a and ℓ_a together leaves the dynamics
-    unchanged. With the readout as ``direction``, a positive input projection means "pushes
-    the state along r_a toward a more positive logit" (and along +m when r_a ≈ ±m, since
-    m · readout > 0), even where r_a is not aligned with the manifold.
+    unchanged. With the readout w as ``direction``, a positive input projection means "pushes
+    the state along r_a toward a more positive logit" (w · r_a is exactly the logit's change
+    along r_a), even where r_a is not aligned with the manifold.
     Returns ``r`` (K, D, M) with unit-norm columns, ``left`` (K, M, D), ``left_inp`` (K, M, E).
     """
     if lin is None:
@@ -455,10 +461,10 @@ def _pca_summary(pca_t, pca_u) -> dict:
 def _manifold_summary(manifold) -> dict:
     if manifold is None:
         return {"fp_variance_in_top2_state_pcs": None, "fp_variance_top1_own_pc": None, "m_readout_cosine": None,
-                "theta_readout_spearman": None, "theta_method": None}
+                "m_logit_spearman": None, "theta_readout_spearman": None, "theta_method": None}
     return {"fp_variance_in_top2_state_pcs": manifold.variance_in_top2_state_pcs,
             "fp_variance_top1_own_pc": float(manifold.explained_variance_ratio[0]),
-            "m_readout_cosine": manifold.m_readout_cosine,
+            "m_readout_cosine": manifold.m_readout_cosine, "m_logit_spearman": manifold.m_logit_spearman,
             "theta_readout_spearman": manifold.theta_readout_spearman, "theta_method": manifold.theta_method}
 
 

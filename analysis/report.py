@@ -44,8 +44,11 @@ fixed_points : dict
 manifold : dict
     ``fp_variance_in_top2_state_pcs`` (fraction of the fixed points' variance inside the
     span of the top-2 state PCs), ``fp_variance_top1_own_pc`` (fraction explained by the
-    fixed points' own PC1), ``m_readout_cosine`` (cos(m, readout), > 0 by the sign choice),
-    ``theta_readout_spearman`` (Spearman correlation of θ with the readout logit at each point).
+    fixed points' own PC1), ``m_readout_cosine`` (cos(m, readout); near 0 for LSTMs, whose
+    fixed points spread along c), ``m_logit_spearman`` (Spearman correlation of the points'
+    coordinate on m with their logit, >= 0 by the sign choice), ``theta_readout_spearman``
+    (Spearman correlation of θ with the readout logit at each point), ``theta_method``
+    ("lle", or "projection" when LLE could not run).
 spectra : dict
     Medians over the K points: ``abs_lambda1_median`` (|λ1|), ``tau1_median``,
     ``tau2_median``, ``tau3_median`` (τ = |1/ln|λ||, in tokens; ``null`` if D < 3),
@@ -104,8 +107,8 @@ left_inp : float32 (K, M, E)
     that Re(r_a) · readout >= 0: the projection of any word embedding x onto mode a at point k is
     ``left_inp[k, a] @ x`` (one matmul for all words).
 m : float32 (D,)
-    Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm,
-    m · readout > 0.
+    Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm, signed so
+    that the fixed points' readout logit grows along +m (m · readout > 0 when undefined).
 readout : float32 (D,)
     Readout direction (logit = readout · s + bias); zero on the c half for the LSTM.
 readout_bias : float64 (1,)

@@ -23,7 +23,7 @@ def test_axis_and_theta_follow_the_curve():
     assert mf.theta_method == "lle"
     assert abs(mf.m @ Q[0]) > 0.99  # PC1 of the points is the long direction of the curve
     assert np.isclose(np.linalg.norm(mf.m), 1)
-    assert mf.m @ readout > 0
+    assert mf.m @ readout > 0 and mf.m_logit_spearman > 0.99
     assert abs(spearmanr(mf.theta, t).statistic) > 0.99
     assert mf.theta.min() == -1 and mf.theta.max() == 1
     assert spearmanr(mf.theta, pts @ readout).statistic > 0.99  # theta grows with the readout
@@ -37,6 +37,7 @@ def test_signs_flip_with_the_readout():
     np.testing.assert_allclose(a.m, -b.m)
     np.testing.assert_allclose(a.theta, -b.theta, atol=1e-9)
     assert a.theta_readout_spearman > 0.99 and b.theta_readout_spearman > 0.99
+    assert a.m_logit_spearman > 0.99 and b.m_logit_spearman > 0.99
 
 
 def test_variance_in_top2_state_pcs():
