@@ -19,6 +19,7 @@ from app.services import (DATASETS, DEFAULT_DATASET, MAX_SENTENCE_TOKENS, PointM
 
 GRAPH_CONFIG = {
     "displaylogo": False,
+    "displayModeBar": "hover",
     "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
     "toImageButtonOptions": {"format": "svg", "scale": 1},
 }

@@ -5,9 +5,10 @@ draws. Heavy work (the full analysis) runs as ``workers.jobs.full_analysis``; wh
 computed here is small and per-request, and its ingredients are cached in memory:
 
 - loaded models and reports, by checkpoint sha256 / report key (bounded LRU),
-- the eigen-decomposition at one fixed point (``analysis.linearize.eigenmodes_at``),
-  by (report key, index),
-- the vocabulary's input projections at one fixed point, by (report key, index).
+- the eigen-decomposition at one fixed point (``analysis.linearize.eigenmodes_at``) and
+  the words' J_inp x there, by (report key, index),
+- the vocabulary's input projections at one fixed point, by (report key, index),
+- sentence traces, by (report key, text).
 
 Every cache is bounded, so a long-running server does not grow without limit.
 """
@@ -16,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import os
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -46,8 +47,7 @@ DEFAULT_DEMO = "lstm-mr"
 DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
 #: Environment variable with JSON overrides of the analysis parameters (tests, small demos).
 PARAMS_ENV = "RNNSCOPE_ANALYSIS_PARAMS"
-
-
+#: Word-set codes of the report's ``word_valence``.
 SET_NAMES = {1: "positive", -1: "negative", 0: "neutral"}
 
 
@@ -525,19 +525,25 @@ class Services:
         return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
     # --- analyses in the store -------------------------------------------------------
-    def analysed_reports(self) -> list[tuple[str, str, dict]]:
-        """(key, label, summary) of every analysis report in the store, oldest first."""
+    def analysed_reports(self, keep: str | None = None) -> list[tuple[str, str, dict]]:
+        """(key, label, summary) of the analyses in the store, oldest first.
+
+        One per checkpoint and dataset: the newest, or ``keep`` (the report on screen)
+        when it is one of them; older parameter sets of the same pair are left out.
+        """
         from analysis.report import SUMMARY_FILE
 
         root = self.store.root / "reports"
-        rows = []
+        latest: dict[tuple, tuple] = {}
         paths = [p for p in root.iterdir() if valid_key(p.name)] if root.is_dir() else []
         for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
             summary = self.memo.get(("summary", path.name), lambda p=path: _read_json(p / SUMMARY_FILE))
-            if not isinstance(summary, dict) or "model" not in summary:
+            if not isinstance(summary, dict) or not isinstance(summary.get("model"), dict):
                 continue
-            rows.append((path.name, self.report_label(summary), summary))
-        return rows
+            pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
+            if pair not in latest or latest[pair][0] != keep:
+                latest[pair] = (path.name, self.report_label(summary), summary)
+        return list(latest.values())
 
     def report_label(self, summary: dict) -> str:
         """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""

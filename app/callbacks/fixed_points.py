@@ -1,9 +1,9 @@
 """Fixed-point manifold (Fig. 2c) and the selected fixed point (Fig. 3b-d, 4a-b).
 
-The manifold and τ-along-θ figures are sent once per report, with the default point
-selected; a click only stores ``{"key", "index"}`` in ``ids.SELECTED_FP`` and moves the
-"selected" ring with a ``Patch``. The selected point's own panels come from one
-eigen-decomposition at that point (``Services.point_modes``, cached).
+Every figure is sent once per report, drawn at the default point; a click only stores
+``{"key", "index"}`` in ``ids.SELECTED_FP``, and the views follow with ``Patch``es: the
+"selected" rings of Fig. 2c and 3c move, and Fig. 3b, 3d, 4a and 4b get new traces for
+the selected point (from one eigendecomposition there, ``Services.point_modes``, cached).
 """
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import numpy as np
 from dash import Input, Output, Patch, State, no_update
 
 from app import figures, ids
+from app.callbacks import figure_output
+from app.figures import manifold as manifold_figs
+from app.figures import projections, spectra
 from app.layout import fp_summary, placeholder
 from app.services import Services, report_or_none, valid_key
 
@@ -50,17 +53,33 @@ def _selected_traces(svc: Services, key: str, report) -> tuple[int, int]:
     return svc.memo.get(("selected-traces", key), make)
 
 
+@figure_output
 def report_figures(svc: Services, report_ref: dict | None) -> tuple:
-    """-> (Fig. 2c, Fig. 3c, default selection) for a new report on screen."""
+    """-> (Fig. 2c, 3c, 3b, 3d, 4a, 4b, summary strip, default selection) for a new report.
+
+    Every figure is built once here, at the default point (the one nearest θ = 0); a
+    click then only patches them (``select_point``).
+    """
     report = report_or_none(svc, report_ref)
     if report is None or not len(report.arrays["fixed_points"]):
         note = "no fixed points" if report is not None else "waiting for the analysis…"
-        return placeholder(note), placeholder(note), None
-    index = figures.example_point(report.arrays)
-    manifold, tau = _manifold_figures(report, index)
-    svc.memo.get(("selected-traces", report_ref["key"]),
+        blank = placeholder(note)
+        return blank, blank, blank, blank, blank, blank, "no fixed point selected", None
+    key, a = report_ref["key"], report.arrays
+    k = figures.example_point(a)
+    manifold, tau = _manifold_figures(report, k)
+    svc.memo.get(("selected-traces", key),
                  lambda: (_trace_index(manifold, "selected"), _trace_index(tau, "selected")))
-    return clickable(manifold), clickable(tau), {"key": report_ref["key"], "index": index}
+    p = _point_inputs(svc, key, report, k)
+    return (
+        clickable(manifold), clickable(tau),
+        figures.eigenvalue_plane([p["modes"].eigvals], p["label"]),
+        figures.time_constants([p["modes"].tau], p["label"]),
+        figures.input_effects(p["effects_pc"], a["word_valence"], p["l1_pc"], list(a["words"])),
+        clickable(figures.right_eigenvector_on_manifold(a["fp_pc"], k, p["r1_pc"])),
+        fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
+        {"key": key, "index": k},
+    )
 
 
 def select_from_click(report_ref: dict | None, click: dict | None):
@@ -85,47 +104,68 @@ def _selection(svc: Services, selection: dict | None):
     return report, index
 
 
-def highlight(svc: Services, selection: dict | None) -> tuple:
-    """Patches moving the "selected" rings of Fig. 2c and 3c to the selected point."""
+def _point_inputs(svc: Services, key: str, report, k: int) -> dict:
+    """What the single-point panels draw at point k, projected on the state PCs."""
+    a = report.arrays
+    comps = a["state_pca_components"]
+    modes = svc.point_modes(key, k)
+    return {"modes": modes, "label": [f"fixed point {k}"],
+            "effects_pc": figures.project_directions(svc.word_effects(key, k), comps),
+            "l1_pc": figures.project_directions(modes.l1, comps),
+            "r1_pc": figures.project_directions(modes.r1, comps)}
+
+
+def _data_patch(traces) -> Patch:
+    """A Patch replacing a figure's traces (layout, axes and title stay as sent)."""
+    patch = Patch()
+    patch["data"] = [_plain_customdata(t.to_plotly_json()) for t in traces]
+    return patch
+
+
+def _plain_customdata(trace: dict) -> dict:
+    if trace.get("customdata") is not None:
+        trace["customdata"] = np.asarray(trace["customdata"]).tolist()
+    return trace
+
+
+def select_point(svc: Services, selection: dict | None) -> tuple:
+    """-> Patches of Fig. 2c and 3c (the "selected" rings), the summary strip, and the
+    new traces of Fig. 3b, 3d, 4a, 4b for the selected point.
+
+    Only the traces are rebuilt (``*_traces`` builders of ``app.figures``); the figures'
+    layouts were sent with the report, which keeps a click to a few milliseconds.
+    """
     report, k = _selection(svc, selection)
     if report is None:
-        return no_update, no_update
-    a = report.arrays
-    i, j = _selected_traces(svc, selection["key"], report)
+        return (no_update,) * 7
+    key, a = selection["key"], report.arrays
+    i, j = _selected_traces(svc, key, report)
     manifold, tau = Patch(), Patch()
     manifold["data"][i]["x"], manifold["data"][i]["y"] = [float(a["fp_pc"][k, 0])], [float(a["fp_pc"][k, 1])]
     manifold["data"][i]["customdata"] = [k]
     tau1 = float(a["tau_top3"][k, 0])
     tau["data"][j]["x"], tau["data"][j]["y"] = [float(a["theta"][k])], [tau1 if tau1 < float("inf") else None]
     tau["data"][j]["customdata"] = [k]
-    return manifold, tau
-
-
-def selected_point_views(svc: Services, selection: dict | None) -> tuple:
-    """-> (summary strip, Fig. 3b, Fig. 3d, Fig. 4a, Fig. 4b) for the selected point."""
-    report, k = _selection(svc, selection)
-    if report is None:
-        blank = placeholder("click a fixed point")
-        return "no fixed point selected", blank, blank, blank, blank
-    a = report.arrays
-    modes = svc.point_modes(selection["key"], k)
-    label = [f"fixed point {k}"]
-    comps = a["state_pca_components"]
-    effects = svc.word_effects(selection["key"], k)
+    p = _point_inputs(svc, key, report, k)
     return (
-        fp_summary(modes, float(a["theta"][k]), float(a["q"][k])),
-        figures.eigenvalue_plane([modes.eigvals], label),
-        figures.time_constants([modes.tau], label),
-        figures.input_effects(figures.project_directions(effects, comps), a["word_valence"],
-                              figures.project_directions(modes.l1, comps), list(a["words"]), point=k),
-        clickable(figures.right_eigenvector_on_manifold(a["fp_pc"], k,
-                                                        figures.project_directions(modes.r1, comps))),
+        manifold, tau,
+        fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
+        _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"])),
+        _data_patch(spectra.time_constant_traces([p["modes"].tau], p["label"])),
+        _data_patch(projections.input_effect_traces(p["effects_pc"], a["word_valence"], p["l1_pc"],
+                                                    list(a["words"]))),
+        _data_patch(manifold_figs.right_eigenvector_traces(a["fp_pc"], k, p["r1_pc"])),
     )
+
+
+POINT_VIEWS = (ids.FIG_EIGVALS, ids.FIG_TAU_ALL, ids.FIG_INPUT_EFFECTS, ids.FIG_R1_MANIFOLD)
 
 
 def register(app, svc: Services) -> None:
     @app.callback(Output(ids.FIG_MANIFOLD, "figure"), Output(ids.FIG_TAU_THETA, "figure"),
-                  Output(ids.SELECTED_FP, "data"), Input(ids.REPORT, "data"))
+                  *[Output(view, "figure") for view in POINT_VIEWS],
+                  Output(ids.FP_SUMMARY, "children"), Output(ids.SELECTED_FP, "data"),
+                  Input(ids.REPORT, "data"))
     def _report(report_ref):
         return report_figures(svc, report_ref)
 
@@ -136,12 +176,8 @@ def register(app, svc: Services) -> None:
 
     @app.callback(Output(ids.FIG_MANIFOLD, "figure", allow_duplicate=True),
                   Output(ids.FIG_TAU_THETA, "figure", allow_duplicate=True),
+                  Output(ids.FP_SUMMARY, "children", allow_duplicate=True),
+                  *[Output(view, "figure", allow_duplicate=True) for view in POINT_VIEWS],
                   Input(ids.SELECTED_FP, "data"), prevent_initial_call=True)
-    def _highlight(selection):
-        return highlight(svc, selection)
-
-    @app.callback(Output(ids.FP_SUMMARY, "children"), Output(ids.FIG_EIGVALS, "figure"),
-                  Output(ids.FIG_TAU_ALL, "figure"), Output(ids.FIG_INPUT_EFFECTS, "figure"),
-                  Output(ids.FIG_R1_MANIFOLD, "figure"), Input(ids.SELECTED_FP, "data"))
-    def _selected(selection):
-        return selected_point_views(svc, selection)
+    def _select(selection):
+        return select_point(svc, selection)

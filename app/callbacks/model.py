@@ -110,10 +110,10 @@ def card_and_status(svc: Services, sha, report_ref) -> tuple:
     """-> (model card, top-bar status line) for the selected model and the report on screen."""
     model = model_or_none(svc, sha)
     report = report_or_none(svc, report_ref)
-    if report is not None and isinstance(report_ref, dict) and report_ref.get("sha") != sha:
-        report = None  # the report on screen belongs to another model (job still running)
+    # while another model's analysis runs, the views (and status) still show the last one
+    same = report is not None and report_ref.get("sha") == sha
     info = svc.checkpoint_info(sha) if model is not None else None
-    return model_card(model, info, report), status_line(report)
+    return model_card(model, info, report if same else None), status_line(report)
 
 
 # --------------------------------------------------------------------------- wiring

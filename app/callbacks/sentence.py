@@ -12,6 +12,7 @@ import numpy as np
 from dash import Input, Output, Patch, State, html, no_update
 
 from app import figures, ids
+from app.callbacks import figure_output
 from app.layout import alert, fmt, placeholder, token_detail
 from app.services import MAX_SENTENCE_TOKENS, Services, SentenceTrace, report_or_none
 
@@ -27,6 +28,11 @@ def trajectory_figure(trace: SentenceTrace, report, step: int = 0):
     return figures.sentence_trajectory(traj, trace.tokens, trace.logit, fp_pc,
                                        a["theta"] if fp_pc is not None else None,
                                        unknown=~trace.known, step=step)
+
+
+def _ring_index(fig) -> int:
+    """Index of the "current token" ring in the explorer figure of a report."""
+    return next(i for i, t in enumerate(fig.data) if t.name == "current token")
 
 
 def token_table(trace: SentenceTrace) -> html.Div:
@@ -51,6 +57,7 @@ def token_table(trace: SentenceTrace) -> html.Div:
                     style={"maxHeight": "420px", "overflowY": "auto"})
 
 
+@figure_output
 def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     """-> (figure, table, slider max, slider value, alert, detail, sentence store)."""
     report = report_or_none(svc, report_ref)
@@ -70,7 +77,9 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
         messages.append(alert("info", f"{len(unknown)} token(s) not in the vocabulary, read as "
                                       f"<unk>: {shown}"))
     last = len(trace) - 1
-    return (trajectory_figure(trace, report, last), token_table(trace), max(last, 1), last,
+    fig = trajectory_figure(trace, report, last)
+    svc.memo.get(("sentence-ring", report_ref["key"]), lambda: _ring_index(fig))
+    return (fig, token_table(trace), max(last, 1), last,
             messages or None, token_detail(trace, last),
             {"key": report_ref["key"], "text": text or ""})
 
@@ -84,7 +93,7 @@ def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
         return no_update, no_update
     t = int(min(max(int(index or 0), 0), len(trace) - 1))
     ring = svc.memo.get(("sentence-ring", sentence_ref["key"]),
-                        lambda: len(trajectory_figure(trace, svc.report(sentence_ref["key"])).data) - 1)
+                        lambda: _ring_index(trajectory_figure(trace, svc.report(sentence_ref["key"]))))
     patch = Patch()
     patch["data"][ring]["x"] = [float(trace.states_pc[t, 0])]
     patch["data"][ring]["y"] = [float(trace.states_pc[t, 1])]

@@ -7,6 +7,8 @@ model with the analysis functions, independently of the dashboard code.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import types
 import hashlib
 import io
 import json
@@ -52,24 +54,35 @@ def _upload(data: bytes, filename: str) -> dict:
             "filename": filename}
 
 
-def _traces(fig) -> list[dict]:
-    """A figure's traces as plain JSON dicts (for go.Figure and dict figures alike)."""
-    return json.loads(_json(fig))["data"]
-
-
 def _json(fig) -> str:
     import plotly.utils
 
     return json.dumps(fig, cls=plotly.utils.PlotlyJSONEncoder)
 
 
-def _trace(fig, name):
-    """The trace called ``name``, with base64 arrays decoded to lists."""
-    import plotly.io
+def _decode(obj):
+    """JSON object hook: plotly's base64 typed arrays back to lists."""
+    if set(obj) >= {"dtype", "bdata"}:
+        arr = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
+        if "shape" in obj:
+            arr = arr.reshape([int(n) for n in str(obj["shape"]).split(",")])
+        return arr.tolist()
+    return obj
 
-    full = plotly.io.from_json(_json(fig), skip_invalid=True) if isinstance(fig, dict) else fig
-    trace = next(t for t in full.data if t.name == name)
-    return trace
+
+def _traces(fig) -> list[dict]:
+    """A figure's traces as plain JSON dicts (go.Figure, dict, or a Patch that replaces
+    the traces; arrays decoded)."""
+    if isinstance(fig, Patch):
+        ops = [op for op in fig.to_plotly_json()["operations"] if op["location"] == ["data"]]
+        fig = {"data": ops[-1]["params"]["value"]}
+    return json.loads(_json(fig), object_hook=_decode)["data"]
+
+
+def _trace(fig, name):
+    """The trace called ``name``, with attribute access (``t.x``, ``t.marker.symbol``)."""
+    trace = next(t for t in _traces(fig) if t.get("name") == name)
+    return json.loads(json.dumps(trace), object_hook=lambda d: types.SimpleNamespace(**d))
 
 
 # --------------------------------------------------------------------------- model panel
@@ -180,28 +193,41 @@ def test_clicking_fixed_point_i_shows_the_spectrum_of_point_i(svc, tiny, ref):
     for i in (0, len(points) - 1):
         selection = fixed_points.select_from_click(ref, {"points": [{"customdata": i}]})
         assert selection == {"key": tiny.key, "index": i}
-        summary, eig_fig, tau_fig, effects_fig, r1_fig = fixed_points.selected_point_views(svc, selection)
-        lam = _trace(eig_fig, f"fixed point {i}")
+        _, _, summary, eig, tau, effects, r1 = fixed_points.select_point(svc, selection)
+        lam = _trace(eig, f"fixed point {i}")
         np.testing.assert_allclose(lam.x, expected[i].real, atol=1e-5)
         np.testing.assert_allclose(lam.y, expected[i].imag, atol=1e-5)
-        tau = np.sort(np.abs(1 / np.log(np.abs(expected[i]))))[::-1]
-        np.testing.assert_allclose(_trace(tau_fig, f"fixed point {i}").y, tau, rtol=1e-3)
+        np.testing.assert_allclose(lam.x, report.arrays["eigvals"][i].real, atol=1e-5)
+        tau_i = np.sort(np.abs(1 / np.log(np.abs(expected[i]))))[::-1]
+        np.testing.assert_allclose(_trace(tau, f"fixed point {i}").y, tau_i, rtol=1e-3)
+        assert _trace(r1, f"fixed point {i}").customdata == [i]
         assert f"fixed point #{i}" in str(summary)
+
+
+def test_first_view_of_a_report_equals_a_click_on_its_default_point(svc, tiny, ref):
+    figs = fixed_points.report_figures(svc, ref)
+    selection = figs[7]
+    patches = fixed_points.select_point(svc, selection)
+    for fig, patch in zip(figs[2:6], patches[3:]):
+        assert _traces(fig) == _traces(patch)
 
 
 def test_fixed_point_indices_reach_the_browser_as_plain_lists(svc, tiny, ref):
     """clickData can only carry a trace's customdata when it is a JSON list in the page."""
     k = len(svc.report(tiny.key).arrays["theta"])
-    manifold, tau, selection = fixed_points.report_figures(svc, ref)
-    for fig in (manifold, tau, fixed_points.selected_point_views(svc, selection)[4]):
-        assert _traces(fig)[0]["customdata"] == list(range(k))
+    figs = fixed_points.report_figures(svc, ref)
+    r1_patch = fixed_points.select_point(svc, figs[7])[6]
+    for fig in (figs[0], figs[1], figs[5], r1_patch):
+        plain = json.loads(_json(fig if not isinstance(fig, Patch) else fig.to_plotly_json()))
+        data = plain["data"] if "data" in plain else plain["operations"][0]["params"]["value"]
+        assert data[0]["customdata"] == list(range(k))
 
 
 def test_highlight_patch_moves_the_ring_to_the_selected_point(svc, tiny):
     report = svc.report(tiny.key)
     k = len(report.arrays["theta"]) - 1
-    manifold, tau = fixed_points.highlight(svc, {"key": tiny.key, "index": k})
-    fig, tau_fig, _ = fixed_points.report_figures(svc, {"key": tiny.key})
+    manifold, tau = fixed_points.select_point(svc, {"key": tiny.key, "index": k})[:2]
+    fig, tau_fig = fixed_points.report_figures(svc, {"key": tiny.key})[:2]
     ops = {tuple(op["location"]): op["params"]["value"] for op in manifold.to_plotly_json()["operations"]}
     ring = next(i for i, t in enumerate(_traces(fig)) if t.get("name") == "selected")
     assert ops[("data", ring, "x")] == [pytest.approx(float(report.arrays["fp_pc"][k, 0]))]
@@ -225,9 +251,9 @@ def test_word_effects_project_with_the_input_jacobian(svc, tiny):
 def test_bad_clicks_and_selections_change_nothing(svc, ref):
     assert fixed_points.select_from_click(ref, None) is no_update
     assert fixed_points.select_from_click(ref, {"points": []}) is no_update
-    assert fixed_points.highlight(svc, {"key": ref["key"], "index": 10**6}) == (no_update, no_update)
-    assert fixed_points.selected_point_views(svc, {"key": "0" * 64, "index": 0})[0] == \
-        "no fixed point selected"
+    for selection in ({"key": ref["key"], "index": 10**6}, {"key": "0" * 64, "index": 0},
+                      {"key": ref["key"], "index": "1"}, None):
+        assert fixed_points.select_point(svc, selection) == (no_update,) * 7
 
 
 # --------------------------------------------------------------------------- words
@@ -252,9 +278,17 @@ def test_unknown_word_is_said_to_be_unknown(svc, tiny):
     assert "not in this model's vocabulary" in str(panel)
 
 
+def test_figures_go_out_with_the_white_template_and_leave_the_figures_module_as_it_was(svc, ref):
+    from app.figures import style
+
+    fig = json.loads(_json(state_space.state_space_figures(svc, ref)[0]))
+    assert fig["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+    assert style.TEMPLATE == "plotly_white"
+
+
 def test_word_figures_are_small(svc, ref):
     for fig in words.word_figures(svc, ref):
-        assert fig.data and _payload(fig) < MAX_FIGURE_BYTES
+        assert _traces(fig) and _payload(fig) < MAX_FIGURE_BYTES
 
 
 # --------------------------------------------------------------------------- sentences
@@ -306,7 +340,7 @@ def test_slider_moves_the_current_token_ring(svc, ref):
     text = "not bad at all"
     fig, *_, store = sentence.run(svc, text, ref)
     patch, detail = sentence.step(svc, 1, store)
-    ring = next(i for i, t in enumerate(fig.data) if t.name == "current token")
+    ring = next(i for i, t in enumerate(_traces(fig)) if t.get("name") == "current token")
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     trace = svc.sentence(ref, text)
     assert ops[("data", ring, "x")] == [pytest.approx(float(trace.states_pc[1, 0]))]
@@ -330,7 +364,7 @@ def test_empty_sentence_says_so(svc, ref):
 
 
 def test_views_of_the_report_are_small_and_complete(svc, ref):
-    figs = [*state_space.state_space_figures(svc, ref), *fixed_points.report_figures(svc, ref)[:2],
+    figs = [*state_space.state_space_figures(svc, ref), *fixed_points.report_figures(svc, ref)[:6],
             linearization.linearization_view(svc, ref)[0], compare.compare_view(svc, ref)[0]]
     for fig in figs:
         assert _traces(fig)
@@ -339,8 +373,8 @@ def test_views_of_the_report_are_small_and_complete(svc, ref):
 
 def test_views_without_a_report_are_placeholders(svc):
     for fig in (*state_space.state_space_figures(svc, None), linearization.linearization_view(svc, None)[0]):
-        assert not fig.data
-    assert fixed_points.report_figures(svc, {"key": "not a key"})[2] is None
+        assert not _traces(fig)
+    assert fixed_points.report_figures(svc, {"key": "not a key"})[7] is None
 
 
 def test_compare_lists_every_stored_analysis(svc, tiny, ref):
@@ -359,3 +393,33 @@ def test_lru_keeps_the_most_recent_entries():
     for key in ("a", "b", "a", "c", "b"):
         cache.get(key, lambda k=key: calls.append(k) or k.upper())
     assert calls == ["a", "b", "c", "b"] and len(cache) == 2
+
+
+def test_serve_binds_loopback_by_default():
+    from app.cli import build_parser
+    from app.commands.serve import is_loopback
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.debug) == ("127.0.0.1", 8050, False)
+    assert all(map(is_loopback, ("127.0.0.1", "localhost", "::1", "127.0.1.1")))
+    assert not any(map(is_loopback, ("0.0.0.0", "192.168.1.4", "::", "example.org")))
+
+
+def test_serve_refuses_a_bad_port(capsys):
+    from app.cli import main
+
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port must be in 1..65535" in capsys.readouterr().err
+
+
+def test_upload_cap_is_enforced_by_the_server(tiny):
+    from app.dashboard import create_app, max_request_bytes
+
+    settings = dataclasses.replace(Settings.from_env(), max_upload_bytes=1000)
+    app = create_app(settings)
+    limit = app.server.config["MAX_CONTENT_LENGTH"]
+    assert limit == max_request_bytes(settings.max_upload_bytes) >= settings.max_upload_bytes * 4 // 3
+    client = app.server.test_client()
+    response = client.post("/_dash-update-component", data=b"x" * (limit + 1),
+                           content_type="application/json")
+    assert response.status_code == 413
