@@ -1,5 +1,8 @@
 """Analyses per minute through real Celery workers: 1 vs 2 worker processes, this machine.
 
+Rows: 1 process x 1 thread, 2 processes x 1 thread, and 1 process x 2 threads (the same two
+cores used by intra-op threads instead of processes), each with its ratio to the first.
+
     python bench/worker_throughput.py [--analyses 6] [--redis redis://127.0.0.1:6379/12]
                                       [--checkpoint CKPT --data NAME|PATH] [--params JSON]
 
@@ -25,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+#: (pool processes, threads per process): the ratio column is relative to the first row.
+CONFIGS = ((1, 1), (2, 1), (1, 2))
 SMALL = dict(n_docs=60, max_len=40, n_seeds=128, n_words=4, n_frequent=40, min_doc_freq=1,
              n_null=1000, n_pca=5, density_bins=12, lin_docs=40, n_error_samples=500,
              lle_neighbors=4, vader=False, batch_size=64)
@@ -66,9 +71,10 @@ def run_all(task_ids: list[str], client) -> None:
             raise RuntimeError(f"analysis failed: {status['error']}")
 
 
-def run_pool(concurrency: int, n: int, ckpt: Path, data: str, params: dict, redis_url: str,
-             root: Path, seed0: int) -> float:
-    """Seconds for ``n`` distinct analyses through one worker with ``concurrency`` processes."""
+def run_pool(concurrency: int, threads: int, n: int, ckpt: Path, data: str, params: dict,
+             redis_url: str, root: Path, seed0: int) -> float:
+    """Seconds for ``n`` distinct analyses through one worker with ``concurrency`` processes
+    of ``threads`` torch/BLAS threads each."""
     import redis
 
     from workers.celery_app import make_celery
@@ -77,12 +83,13 @@ def run_pool(concurrency: int, n: int, ckpt: Path, data: str, params: dict, redi
     from workers.tasks import submit_full_analysis, workers_online
 
     redis.Redis.from_url(redis_url).flushdb()
-    env = {**os.environ, "REDIS_URL": redis_url, "RNNSCOPE_STORE": str(root / f"store-{concurrency}"),
+    env = {**os.environ, "REDIS_URL": redis_url, "RNNSCOPE_STORE": str(root / f"store-{seed0}"),
+           "RNNSCOPE_TORCH_THREADS": str(threads),
            "RNNSCOPE_HOME": os.environ.get("RNNSCOPE_HOME", str(root / "home"))}
     client = make_celery(Settings.from_env(env))
     sha = ArtifactStore(env["RNNSCOPE_STORE"], redis_url="").put_checkpoint(ckpt.read_bytes(), ckpt.name)
     rnnscope = str(Path(sys.executable).with_name("rnnscope"))
-    log = open(root / f"worker-{concurrency}.log", "w")
+    log = open(root / f"worker-{seed0}.log", "w")
     proc = subprocess.Popen([rnnscope, "worker", "--concurrency", str(concurrency), "--loglevel", "warning",
                              "--hostname", f"bench{concurrency}@%h"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -122,16 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ckpt, data = tiny_inputs(root)
         rows = []
-        for i, concurrency in enumerate((1, 2)):
-            seconds = run_pool(concurrency, args.analyses, ckpt, data, params, args.redis, root,
-                               seed0=1000 * (i + 1))
-            rows.append((concurrency, seconds, 60 * args.analyses / seconds))
+        for i, (concurrency, threads) in enumerate(CONFIGS):
+            seconds = run_pool(concurrency, threads, args.analyses, ckpt, data, params, args.redis,
+                               root, seed0=1000 * (i + 1))
+            rows.append((concurrency, threads, seconds, 60 * args.analyses / seconds))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"worker throughput: {args.analyses} distinct analyses per row, {cores} CPU cores, "
           f"model {Path(ckpt).name}")
-    print(f"{'processes':>9} {'seconds':>9} {'analyses/min':>13} {'ratio':>6}")
-    for concurrency, seconds, per_min in rows:
-        print(f"{concurrency:>9} {seconds:>9.1f} {per_min:>13.2f} {per_min / rows[0][2]:>6.2f}")
+    print(f"{'processes':>9} {'threads':>7} {'seconds':>9} {'analyses/min':>13} {'ratio':>6}")
+    for concurrency, threads, seconds, per_min in rows:
+        print(f"{concurrency:>9} {threads:>7} {seconds:>9.1f} {per_min:>13.2f} {per_min / rows[0][3]:>6.2f}")
     return 0
 
 

@@ -127,13 +127,19 @@ def word_projections(self, report_key: str, mode: int = 0) -> dict:
 
 # --------------------------------------------------------------------------- worker setup
 @signals.worker_process_init.connect
-def _limit_torch_threads(**_) -> None:
-    """Share the cores among the prefork children (``RNNSCOPE_TORCH_THREADS`` each)."""
+def _limit_threads(**_) -> None:
+    """``RNNSCOPE_TORCH_THREADS`` torch and BLAS threads in each prefork child.
+
+    Without a limit every child would start one thread per core (torch and OpenBLAS each),
+    and N children on N cores would fight over them.
+    """
     threads = os.environ.get("RNNSCOPE_TORCH_THREADS")
     if threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(max(1, int(threads)))
+        threadpool_limits(max(1, int(threads)))
 
 
 # --------------------------------------------------------------------------- client helpers

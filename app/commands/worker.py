@@ -59,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.device == "cuda" and not _cuda_available():
         print("error: --device cuda but torch sees no CUDA device here", file=sys.stderr)
         return 2
-    os.environ.setdefault("RNNSCOPE_TORCH_THREADS",
-                          str(max(1, (os.cpu_count() or 1) // args.concurrency)))
+    # One torch/BLAS thread per pool process: the per-token work is too small for intra-op
+    # threads to pay, and on a busy machine they make a job many times slower
+    # (bench/worker_throughput.py); use --concurrency to use more cores.
+    os.environ.setdefault("RNNSCOPE_TORCH_THREADS", "1")
     from workers.store import ArtifactStore, StoreError
 
     try:
