@@ -34,8 +34,15 @@ done:
    minimum-residual step inside the Krylov space.
 3. **Backtracking line search** on ``q`` along ``δ`` (``α = 1, 1/2, ..., 1/128``, Armijo
    factor ``1 - 1e-4 α``); all trial points of all failing seeds go through ``F`` as one
-   batch. A seed whose line search fails ``patience`` times in a row has reached a local
-   minimum of ``q`` above ``tol`` (a slow point, not a fixed point) and is dropped.
+   batch. When no trial point lowers ``q`` at all the iteration fails; after ``patience``
+   failures in a row the seed leaves Newton.
+4. **Levenberg-Marquardt** for those seeds: ``min |G + M d|² + μ|d|²`` by CGLS (``M v`` by
+   a forward difference, ``Mᵀ r`` by reverse-mode autodiff), ``μ`` adapted per seed from the
+   ratio of actual to predicted decrease. Where ``M`` is nearly singular and ``G`` is not in
+   its range (near a minimum of ``q``), Newton's steps are huge and useless; the damping
+   keeps the steps short along those directions and turns into gradient descent far from a
+   root. A seed stops when it converges or when ``μ`` exceeds 1e12: a local minimum of
+   ``q`` above ``tol``, a slow point rather than a fixed point (status ``stalled``).
 
 ``method="newton"`` is the same algorithm with the dense exact Jacobian ``I - J_rec`` from
 ``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64), chunked over
@@ -92,6 +99,8 @@ RUNNING, CONVERGED, STALLED, MAX_ITER, NONFINITE = "running", "converged", "stal
 _DENSE_CHUNK_BYTES = 256 * 2**20
 # Bytes for the Krylov basis (block, krylov_dim + 1, D); seeds are processed in blocks.
 _KRYLOV_BLOCK_BYTES = 256 * 2**20
+# CGLS iterations per Levenberg-Marquardt step (an inexact solve is enough).
+_LM_CG_ITERS = 30
 # Step halvings tried by the line search (1/2 ... 1/2**_BACKTRACKS) after the full step fails.
 _BACKTRACKS = 12
 # Working precision of relaxation, finite-difference Jacobian-vector products and GMRES.
@@ -301,12 +310,44 @@ def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
     return torch.bmm(V[:, :k].mT, y[:, :, None])[..., 0], k
 
 
+def _cgls(matvec, rmatvec, b: Tensor, mu: Tensor, *, max_iter: int = 40,
+          rtol: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """Batched CGLS for ``min_d |A d - b|² + mu |d|²`` per system.
+
+    ``matvec(v) = A v`` and ``rmatvec(r) = Aᵀ r`` on (B, D) batches; ``b`` (B, D); ``mu`` (B,).
+    Returns ``d`` (B, D), the data residual ``b - A d`` (B, D) and the iterations done.
+    """
+    d = torch.zeros_like(b)
+    r = b.clone()
+    sv = rmatvec(r)
+    p = sv.clone()
+    gamma = (sv * sv).sum(1)
+    stop = rtol * gamma.sqrt()
+    live = gamma > 0
+    k = 0
+    for k in range(1, max_iter + 1):
+        Ap = matvec(p)
+        delta = (Ap * Ap).sum(1) + mu * (p * p).sum(1)
+        alpha = torch.where(live, gamma / delta.clamp_min(1e-300), torch.zeros_like(gamma))
+        d = d + alpha[:, None] * p
+        r = r - alpha[:, None] * Ap
+        sv = rmatvec(r) - mu[:, None] * d
+        gamma_new = (sv * sv).sum(1)
+        live = live & (gamma_new.sqrt() > stop)
+        beta = torch.where(live, gamma_new / gamma.clamp_min(1e-300), torch.zeros_like(gamma))
+        p = sv + beta[:, None] * p
+        gamma = gamma_new
+        if not bool(live.any()):
+            break
+    return d, r, k
+
+
 # --- the Newton solver ----------------------------------------------------------------------
 class _NewtonSolver:
     """Relaxation + globalized (inexact) Newton on a block of seeds; see the module docstring."""
 
     def __init__(self, net, x, device, *, tol, max_iter, dense, relax_steps, relax_rate,
-                 krylov_dim, krylov_rtol, patience, work_dtype):
+                 krylov_dim, krylov_rtol, patience, work_dtype, lm_iter):
         self.cell64 = _cell_copy(net, torch.float64, device)
         self.x64 = _input(net, x, torch.float64, device)
         self.dense = dense
@@ -317,8 +358,10 @@ class _NewtonSolver:
         self.tol, self.max_iter, self.patience = tol, max_iter, patience
         self.relax_steps, self.relax_rate = relax_steps, relax_rate
         self.krylov_dim, self.krylov_rtol = krylov_dim, krylov_rtol
+        self.lm_iter = lm_iter
         self.alphas = 0.5 ** torch.arange(1, _BACKTRACKS + 1, dtype=torch.float64, device=device)
-        self.stats = {"forward_evals": 0, "jvps": 0, "dense_solves": 0, "newton_iters": 0}
+        self.stats = {"forward_evals": 0, "jvps": 0, "dense_solves": 0, "newton_iters": 0, "lm_iters": 0,
+                      "vjps": 0}
 
     def residual(self, s: Tensor) -> tuple[Tensor, Tensor]:
         self.stats["forward_evals"] += s.shape[0]
@@ -369,25 +412,41 @@ class _NewtonSolver:
 
     def relax(self, s: Tensor) -> tuple[Tensor, Tensor]:
         """Iterate ``s <- F(s, x)`` (working precision) per seed while each step cuts q by
-        the factor ``relax_rate``; returns the best states and the accepted step counts."""
+        the factor ``relax_rate``; returns the best states and the accepted step counts.
+
+        Works on the whole block with masked updates (no gather/scatter per step), and
+        compacts the block only when fewer than half of its seeds are still relaxing.
+        """
         s = s.to(self.work_dtype).clone()
         x = self.x_w
         g, q = _residual(self.cell_w, s, x)
         self.stats["forward_evals"] += s.shape[0]
         n = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
-        active = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]
-        for _ in range(self.relax_steps):
-            if active.numel() == 0:
+        rows = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]  # the working set
+        ws, wg, wq = s[rows], g[rows], q[rows]
+        wn = torch.zeros(rows.numel(), dtype=torch.long, device=s.device)
+        live = torch.ones(rows.numel(), dtype=torch.bool, device=s.device)
+        for step in range(self.relax_steps):
+            if rows.numel() == 0:
                 break
-            q_prev = q[active]
-            s_new = s[active] - g[active]  # = F(s, x)
+            s_new = ws - wg  # = F(s, x)
             g_new, q_new = _residual(self.cell_w, s_new, x)
-            self.stats["forward_evals"] += s_new.shape[0]
-            better = q_new < q_prev  # only improving steps are kept
-            upd = active[better]
-            s[upd], g[upd], q[upd] = s_new[better], g_new[better], q_new[better]
-            n[upd] += 1
-            active = active[better & (q_new < self.relax_rate * q_prev) & (q_new >= self.tol)]
+            self.stats["forward_evals"] += ws.shape[0]
+            better = live & (q_new < wq)  # only improving steps are kept
+            live = better & (q_new < self.relax_rate * wq) & (q_new >= self.tol)
+            ws = torch.where(better[:, None], s_new, ws)
+            wg = torch.where(better[:, None], g_new, wg)
+            wq = torch.where(better, q_new, wq)
+            wn += better
+            if step % 4 == 3 or step == self.relax_steps - 1:
+                n_live = int(live.sum())
+                if n_live == 0 or n_live < live.numel() // 2 or step == self.relax_steps - 1:
+                    s[rows], g[rows], q[rows], n[rows] = ws, wg, wq, wn
+                    keep = torch.nonzero(live)[:, 0]
+                    rows, ws, wg, wq, wn = rows[keep], ws[keep], wg[keep], wq[keep], wn[keep]
+                    live = live[keep]
+        if rows.numel():
+            s[rows], n[rows] = ws, wn
         return s.to(torch.float64), n
 
     def run(self, s: Tensor, progress: Progress | None, done_before: int, total: int):
@@ -458,9 +517,79 @@ class _NewtonSolver:
             mark_converged()
             stalled = (status == RUNNING) & (fails >= self.patience).cpu().numpy()
             status[stalled] = STALLED
+        # 4. Levenberg-Marquardt for the seeds Newton could not move
+        idx = np.flatnonzero((status == STALLED) | (status == RUNNING))
+        if self.lm_iter > 0 and idx.size:
+            if progress is not None:
+                progress((done_before + B - idx.size) / total,
+                         f"Levenberg-Marquardt on {idx.size} seeds where Newton stalled")
+            act = torch.as_tensor(idx, device=dev)
+            s_l, n_l = self.levenberg_marquardt(s[act])
+            s[act] = s_l
+            g[act], q[act] = self.residual(s_l)
+            iters[act] += n_l
+            status[idx] = STALLED
+            status[idx[(q[act] < self.tol).cpu().numpy()]] = CONVERGED
         status[status == RUNNING] = MAX_ITER
         status[(status != CONVERGED) & ~torch.isfinite(q).cpu().numpy()] = NONFINITE
         return q, iters, relax, status
+
+    def levenberg_marquardt(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """Minimize q from ``s`` (B, D) by Levenberg-Marquardt, matrix-free, in float64.
+
+        Each iteration solves ``min |G + M d|² + μ |d|²`` (``M = I - J_rec``) by CGLS, with
+        ``M p`` by a forward difference and ``Mᵀ r`` by reverse-mode autodiff, and adapts
+        ``μ`` per seed from the ratio of actual to predicted decrease (Nielsen's rule). The
+        damping keeps steps short along the near-singular directions where Newton's steps
+        blow up, and turns into gradient descent far from a root, so it reaches roots (or
+        minima of q) that Newton's line search cannot. Returns the states and iterations.
+        """
+        cell, x = self.cell64, self.x64
+        s = s.clone()
+        B, D = s.shape
+        n = torch.zeros(B, dtype=torch.long, device=s.device)
+        mu = torch.full((B,), 1e-2, dtype=torch.float64, device=s.device)
+        nu = torch.full((B,), 2.0, dtype=torch.float64, device=s.device)
+        g, q = self.residual(s)
+        active = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]
+        eps_h = torch.finfo(torch.float64).eps ** 0.5
+        for _ in range(self.lm_iter):
+            if active.numel() == 0:
+                break
+            sa, ga, qa, m = s[active], g[active], q[active], mu[active]
+            xa = x.expand(sa.shape[0], -1)
+            fa = sa - ga
+            h = eps_h * (1 + sa.norm(dim=1, keepdim=True))
+            with torch.enable_grad():
+                leaf = sa.clone().requires_grad_(True)
+                out = cell.step(leaf, xa)
+
+            def mv(v: Tensor) -> Tensor:  # M v
+                nv = v.norm(dim=1, keepdim=True).clamp_min(1e-300)
+                return v - (cell.step(sa + h * v / nv, xa) - fa) / h * nv
+
+            def rmv(r: Tensor) -> Tensor:  # Mᵀ r
+                with torch.enable_grad():
+                    jt = torch.autograd.grad(out, leaf, r, retain_graph=True)[0]
+                return r - jt
+
+            d, res, k = _cgls(mv, rmv, -ga, m, max_iter=_LM_CG_ITERS)
+            self.stats["jvps"] += k * sa.shape[0]
+            self.stats["vjps"] += k * sa.shape[0]
+            self.stats["lm_iters"] += 1
+            s_new = sa + d
+            g_new, q_new = self.residual(s_new)
+            n[active] += 1
+            predicted = (ga * ga).sum(1) - (res * res).sum(1)
+            rho = (qa - q_new) * D / predicted.clamp_min(1e-300)
+            ok = torch.isfinite(q_new) & (q_new < qa)
+            acc = active[ok]
+            s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
+            mu[active] = torch.where(ok, m * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3), m * nu[active])
+            nu[active] = torch.where(ok, torch.full_like(m, 2.0), nu[active] * 2)
+            # done: converged, or damping so large that no step helps (a minimum of q above tol)
+            active = active[(q[active] >= self.tol) & (mu[active] < 1e12) & torch.isfinite(q[active])]
+        return s, n
 
 
 def _block_size(S: int, D: int, krylov_dim: int, dense: bool) -> int:
@@ -475,7 +604,7 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                       unique_tol: float = 1e-3, outlier_threshold: float | None = 10.0,
                       method: str = "newton-krylov", relax_steps: int = 200, relax_rate: float = 0.98,
                       krylov_dim: int = 40, krylov_rtol: float = 1e-2, patience: int = 3,
-                      precision: str = "mixed", progress: Progress | None = None,
+                      lm_iter: int = 100, precision: str = "mixed", progress: Progress | None = None,
                       device=None) -> FixedPointResult:
     """Find fixed points ``s* = F(s*, x)`` of ``net`` starting from ``seeds``.
 
@@ -506,7 +635,9 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
     krylov_dim, krylov_rtol : int, float
         Largest Krylov space and relative residual at which GMRES stops (newton-krylov).
     patience : int
-        A seed whose line search fails this many iterations in a row is dropped (stalled).
+        A seed whose line search fails this many iterations in a row leaves Newton.
+    lm_iter : int
+        Most Levenberg-Marquardt iterations for the seeds that left Newton (0: none).
     precision : {"mixed", "double"}
         Working precision of relaxation and Krylov solves: float32 ("mixed") or float64.
         Residuals, q, line searches and the returned points are float64 either way.
@@ -537,7 +668,7 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
         solver = _NewtonSolver(net, x_in, device, tol=tol, max_iter=50 if max_iter is None else max_iter,
                                dense=method == "newton", relax_steps=relax_steps, relax_rate=relax_rate,
                                krylov_dim=krylov_dim, krylov_rtol=krylov_rtol, patience=patience,
-                               work_dtype=_PRECISIONS[precision])
+                               work_dtype=_PRECISIONS[precision], lm_iter=lm_iter)
         block = _block_size(S, D, krylov_dim, method == "newton")
         parts = []
         for a in range(0, S, block):
@@ -705,7 +836,7 @@ class FixedPointFinder:
     Parameters
     ----------
     tol, max_iter, unique_tol, outlier_threshold, method, relax_steps, relax_rate,
-    krylov_dim, krylov_rtol, patience, device
+    krylov_dim, krylov_rtol, patience, lm_iter, precision, device
         As in :func:`find_fixed_points`.
 
     Attributes
@@ -735,7 +866,8 @@ class FixedPointFinder:
     def __init__(self, *, tol: float = 1e-8, max_iter: int | None = None, unique_tol: float = 1e-3,
                  outlier_threshold: float | None = 10.0, method: str = "newton-krylov",
                  relax_steps: int = 200, relax_rate: float = 0.98, krylov_dim: int = 40,
-                 krylov_rtol: float = 1e-2, patience: int = 3, device=None):
+                 krylov_rtol: float = 1e-2, patience: int = 3, lm_iter: int = 100,
+                 precision: str = "mixed", device=None):
         self.tol = tol
         self.max_iter = max_iter
         self.unique_tol = unique_tol
@@ -746,12 +878,14 @@ class FixedPointFinder:
         self.krylov_dim = krylov_dim
         self.krylov_rtol = krylov_rtol
         self.patience = patience
+        self.lm_iter = lm_iter
+        self.precision = precision
         self.device = device
 
     def get_params(self) -> dict:
         """The constructor parameters (for cache keys)."""
         keys = ("tol", "max_iter", "unique_tol", "outlier_threshold", "method", "relax_steps",
-                "relax_rate", "krylov_dim", "krylov_rtol", "patience")
+                "relax_rate", "krylov_dim", "krylov_rtol", "patience", "lm_iter", "precision")
         return {k: getattr(self, k) for k in keys}
 
     def fit(self, net, seeds, x=None, progress: Progress | None = None) -> FixedPointFinder:

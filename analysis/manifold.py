@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
+from scipy.sparse.csgraph import connected_components
 from sklearn.manifold import LocallyLinearEmbedding
+from sklearn.neighbors import kneighbors_graph
 
 from analysis.pca import variance_in_subspace
 
@@ -39,8 +41,9 @@ class Manifold:
     theta : float64 ndarray of shape (K,)
         1-D coordinate in [-1, 1], increasing with the readout logit.
     theta_method : str
-        "lle", or "projection" (θ from the projection on m) when LLE was not possible
-        (fewer than 4 points, or LLE failed numerically).
+        "lle", or "projection" (θ from the projection on m) when LLE was not possible:
+        fewer than 4 points, a disconnected neighbour graph (``knn_components`` > 1), or
+        a numerical failure.
     explained_variance_ratio : float64 ndarray of shape (min(K, D, 10),)
         PCA of the fixed points themselves.
     variance_in_top2_state_pcs : float
@@ -51,6 +54,9 @@ class Manifold:
     m_logit_spearman : float
         Spearman correlation between the fixed points' coordinate on m and their logit
         (>= 0 by the sign choice; nan for fewer than 2 points or a constant logit).
+    knn_components : int
+        Connected components of the points' ``n_neighbors`` nearest-neighbour graph (1 for
+        a connected manifold; more when the points form separate clusters).
     theta_readout_spearman : float
         Spearman correlation between θ and the readout logit at each point.
     """
@@ -63,6 +69,7 @@ class Manifold:
     m_readout_cosine: float
     theta_readout_spearman: float
     m_logit_spearman: float = float("nan")
+    knn_components: int = 1
 
 
 def _rescale(t: np.ndarray) -> np.ndarray:
@@ -77,14 +84,27 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def knn_components(points: np.ndarray, n_neighbors: int) -> int:
+    """Connected components of the symmetrized k-nearest-neighbour graph of points (K, D)."""
+    k = min(n_neighbors, len(points) - 1)
+    if k < 1:
+        return len(points)
+    graph = kneighbors_graph(np.asarray(points, np.float64), k)
+    return int(connected_components(graph, directed=False)[0])
+
+
 def lle_coordinate(points: np.ndarray, n_neighbors: int = 20, seed: int = 0,
                    max_fit: int = 1000) -> np.ndarray | None:
     """1-D LLE coordinate of points (K, D), unscaled; None when LLE cannot run or fails.
 
-    The embedding uses the dense eigensolver (ARPACK's shift-invert can return a wrong
-    eigenvector on these nearly singular matrices). Beyond ``max_fit`` points, LLE is fitted
-    on a seeded subsample and the other points are placed with ``transform`` (their
-    barycentric weights on the fitted neighbours), keeping the cost O(max_fit³).
+    LLE orders points through their neighbourhoods, so it needs a connected
+    neighbour graph: when the points fall into separate clusters (common for fixed
+    points: seeds crowd the two ends of the manifold and leave gaps) there is no global
+    coordinate and None is returned. The embedding uses the dense eigensolver (ARPACK's
+    shift-invert can return a wrong eigenvector on these nearly singular matrices). Beyond
+    ``max_fit`` points, LLE is fitted on a seeded subsample and the other points are placed
+    with ``transform`` (their barycentric weights on the fitted neighbours), keeping the
+    cost O(max_fit³).
     """
     pts = np.asarray(points, np.float64)
     K = len(pts)
@@ -92,6 +112,8 @@ def lle_coordinate(points: np.ndarray, n_neighbors: int = 20, seed: int = 0,
     if k < 2:
         return None
     fit_idx = np.sort(np.random.default_rng(seed).choice(K, max_fit, replace=False)) if K > max_fit else None
+    if knn_components(pts if fit_idx is None else pts[fit_idx], k) > 1:
+        return None
     lle = LocallyLinearEmbedding(n_neighbors=k, n_components=1, random_state=seed, eigen_solver="dense")
     try:
         with warnings.catch_warnings():
@@ -152,6 +174,7 @@ def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 
     m_rho = _spearman(pts @ m, logit)
     if m_rho < 0:  # the logit falls along +m: flip (main_axis signed by m · w alone)
         m, m_rho = -m, -m_rho
+    n_comp = knn_components(pts, n_neighbors)
     raw = lle_coordinate(pts, n_neighbors, seed)
     method = "lle" if raw is not None else "projection"
     if raw is None:
@@ -167,4 +190,4 @@ def fit_manifold(points: np.ndarray, readout: np.ndarray, readout_bias: float = 
     cos = float(m @ w / wn) if wn > 0 else float("nan")
     return Manifold(m=m, theta=theta, theta_method=method, explained_variance_ratio=evr,
                     variance_in_top2_state_pcs=top2, m_readout_cosine=cos, theta_readout_spearman=rho,
-                    m_logit_spearman=m_rho)
+                    m_logit_spearman=m_rho, knn_components=n_comp)

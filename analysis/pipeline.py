@@ -222,6 +222,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     bias = _readout_bias(net)
     manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE)", _manifold, points, readout, bias,
                           pca_t.components_, params)
+    if manifold is not None and manifold.theta_method != "lle" and len(points) > 3:
+        warnings.append(f"theta from the projection on m, not LLE: the fixed points' {params.lle_neighbors}-neighbour "
+                        f"graph has {manifold.knn_components} separate components")
     modes = _signed_modes(lin, readout)
     bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab,
                      seed=params.seed, encoded={"test": seqs})
@@ -461,11 +464,13 @@ def _pca_summary(pca_t, pca_u) -> dict:
 def _manifold_summary(manifold) -> dict:
     if manifold is None:
         return {"fp_variance_in_top2_state_pcs": None, "fp_variance_top1_own_pc": None, "m_readout_cosine": None,
-                "m_logit_spearman": None, "theta_readout_spearman": None, "theta_method": None}
+                "m_logit_spearman": None, "theta_readout_spearman": None, "theta_method": None,
+                "knn_components": None}
     return {"fp_variance_in_top2_state_pcs": manifold.variance_in_top2_state_pcs,
             "fp_variance_top1_own_pc": float(manifold.explained_variance_ratio[0]),
             "m_readout_cosine": manifold.m_readout_cosine, "m_logit_spearman": manifold.m_logit_spearman,
-            "theta_readout_spearman": manifold.theta_readout_spearman, "theta_method": manifold.theta_method}
+            "theta_readout_spearman": manifold.theta_readout_spearman, "theta_method": manifold.theta_method,
+            "knn_components": manifold.knn_components}
 
 
 def _spectra_summary(lin) -> dict:

@@ -48,7 +48,8 @@ manifold : dict
     fixed points spread along c), ``m_logit_spearman`` (Spearman correlation of the points'
     coordinate on m with their logit, >= 0 by the sign choice), ``theta_readout_spearman``
     (Spearman correlation of θ with the readout logit at each point), ``theta_method``
-    ("lle", or "projection" when LLE could not run).
+    ("lle", or "projection" when LLE could not run, e.g. on separate clusters of points),
+    ``knn_components`` (connected components of the points' nearest-neighbour graph).
 spectra : dict
     Medians over the K points: ``abs_lambda1_median`` (|λ1|), ``tau1_median``,
     ``tau2_median``, ``tau3_median`` (τ = |1/ln|λ||, in tokens; ``null`` if D < 3),

@@ -110,7 +110,7 @@ def measure(args: argparse.Namespace) -> list[dict]:
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
-        peak = matmul_peak_gflops(device=args.device)
+        peak = matmul_peak_gflops(n=args.peak_n, device=args.device)
         for arch in args.archs:
             tps = train_tokens_per_second(arch, args.hidden, args.embed, args.batch_size, args.seq_len, args.steps,
                                           device=args.device)
@@ -144,13 +144,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per row")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--peak-n", type=int, default=2048, help="matrix size of the matmul peak (CPU)")
     args = parser.parse_args(argv)
     args.archs = [a for a in args.archs.split(",") if a]
     unknown = [a for a in args.archs if a not in GATES]
     if unknown:
         parser.error(f"unknown architecture(s) {', '.join(unknown)}; expected {', '.join(GATES)}")
     args.threads = [int(t) for t in args.threads.split(",") if t]
-    for name in ("hidden", "embed", "batch_size", "seq_len", "steps"):
+    for name in ("hidden", "embed", "batch_size", "seq_len", "steps", "peak_n"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not args.threads or min(args.threads) < 1:
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training throughput: H={args.hidden} E={args.embed} batch={args.batch_size} "
           f"T={args.seq_len} steps={args.steps}, torch {torch.__version__}, float32, {_device_name(args.device)}")
     print("FLOP/token = 3 x forward; forward = 2*G*H*(E+H) + 2*H/T, G = 4 lstm, 3 gru, 2 ugrnn, 1 vrnn; "
-          "peak = float32 torch.mm (n=2048 CPU, 8192 GPU) in this process")
+          f"peak = float32 torch.mm (n={args.peak_n} on CPU, >= 8192 on GPU) in this process")
     print(format_table(measure(args)))
     return 0
 

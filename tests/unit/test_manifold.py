@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from analysis.manifold import fit_manifold, lle_coordinate, main_axis
+from analysis.manifold import fit_manifold, knn_components, lle_coordinate, main_axis
 from analysis.pca import fit_pca, n_components_for, project, variance_in_subspace
 
 
@@ -100,3 +100,18 @@ def test_lle_on_a_subsample_places_every_point():
     theta = lle_coordinate(pts, max_fit=300)
     assert theta.shape == (800,)
     assert abs(spearmanr(theta, t).statistic) > 0.99
+
+
+def test_separate_clusters_fall_back_to_the_projection():
+    # two clumps at the ends of a line, nothing in between: no neighbourhood path joins them
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=16)
+    d /= np.linalg.norm(d)
+    t = np.concatenate([rng.uniform(-1, -0.8, 60), rng.uniform(0.8, 1, 60)])
+    pts = np.outer(t, d) + 1e-3 * rng.normal(size=(120, 16))
+    assert knn_components(pts, 20) == 2
+    mf = fit_manifold(pts, d)
+    assert mf.theta_method == "projection" and mf.knn_components == 2
+    assert spearmanr(mf.theta, t).statistic > 0.99
+    t2, curve, Q = _curve(K=200, D=20, noise=1e-4)
+    assert knn_components(curve, 20) == 1

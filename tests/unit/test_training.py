@@ -223,3 +223,23 @@ def test_cli_defaults_mirror_train_config():
     defaults = TrainConfig()
     assert command._DEFAULTS == {k: getattr(defaults, k) for k in command._DEFAULTS}
     assert {field for _, field, _, _ in command._HYPERPARAMETERS} == set(command._DEFAULTS)
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def test_benchmark_flop_count_and_table(capsys):
+    from bench import train_throughput as bench
+
+    # LSTM, H=128, E=64, T=50: 4 gates x 128 x (64 + 128) multiply-adds = 98,304, x2 FLOPs,
+    # plus a 128-wide readout once per 50 tokens; training = 3 x forward.
+    assert bench.forward_flops_per_token("lstm", 128, 64, 50) == 2 * 98_304 + 256 / 50
+    assert bench.train_flops_per_token("vrnn", 10, 5, 1) == 3 * (2 * 10 * 15 + 20)
+    assert bench.main(["--hidden", "4", "--embed", "3", "--batch-size", "2", "--seq-len", "3",
+                       "--threads", "1", "--steps", "1", "--peak-n", "128"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("1 ")]
+    assert [r[1] for r in rows] == ["lstm", "gru", "ugrnn", "vrnn"]
+    for r in rows:
+        tokens_per_s, gflops, peak, ratio = float(r[2]), float(r[4]), float(r[5]), float(r[6])
+        assert tokens_per_s > 0 and peak > 0
+        assert ratio == pytest.approx(gflops / peak, rel=0.05, abs=1e-3)
