@@ -41,8 +41,9 @@ done:
    ratio of actual to predicted decrease. Where ``M`` is nearly singular and ``G`` is not in
    its range (near a minimum of ``q``), Newton's steps are huge and useless; the damping
    keeps the steps short along those directions and turns into gradient descent far from a
-   root. A seed stops when it converges or when ``μ`` exceeds 1e12: a local minimum of
-   ``q`` above ``tol``, a slow point rather than a fixed point (status ``stalled``).
+   root. A seed stops when it converges, or when ``μ`` exceeds 1e12 or a step lowers ``q``
+   by less than a millionth: a local minimum of ``q`` above ``tol``, a slow point rather
+   than a fixed point (status ``stalled``).
 
 ``method="newton"`` is the same algorithm with the dense exact Jacobian ``I - J_rec`` from
 ``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64), chunked over
@@ -587,8 +588,10 @@ class _NewtonSolver:
             s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
             mu[active] = torch.where(ok, m * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3), m * nu[active])
             nu[active] = torch.where(ok, torch.full_like(m, 2.0), nu[active] * 2)
-            # done: converged, or damping so large that no step helps (a minimum of q above tol)
-            active = active[(q[active] >= self.tol) & (mu[active] < 1e12) & torch.isfinite(q[active])]
+            # done: converged, or at a minimum of q above tol (damping so large that no step
+            # helps, or accepted steps that no longer lower q noticeably)
+            stuck = (mu[active] >= 1e12) | (ok & (qa - q_new <= 1e-6 * qa))
+            active = active[(q[active] >= self.tol) & ~stuck & torch.isfinite(q[active])]
         return s, n
 
 
