@@ -183,11 +183,16 @@ def forward_flops(net: RNNClassifier) -> float:
 
 def timed(fn, device):
     _reset_peak_rss()
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     _sync(device)
     t0 = time.perf_counter()
     out = fn()
     _sync(device)
-    return out, time.perf_counter() - t0, peak_rss_mb()
+    seconds = time.perf_counter() - t0
+    out.peak_gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0.0
+    return out, seconds, peak_rss_mb()
 
 
 def bench_network(name: str, net: RNNClassifier, seeds: np.ndarray, args) -> dict:
@@ -209,6 +214,7 @@ def bench_network(name: str, net: RNNClassifier, seeds: np.ndarray, args) -> dic
         "ours_unique": ours.n_unique, "reference_unique": ref.n_unique,
         "ratio": round(t_ref / t_ours, 1), "peak_rss_mb": round(rss_ours, 1),
         "reference_peak_rss_mb": round(rss_ref, 1),
+        "ours_peak_gpu_mb": round(ours.peak_gpu_mb, 1), "reference_peak_gpu_mb": round(ref.peak_gpu_mb, 1),
         "ours_newton_iters_mean": round(float(ours.seed_iters.mean()), 2),
         "ours_relax_steps_mean": round(float(ours.seed_relax_steps.mean()), 1),
         "ours_f_evals_per_seed": round(work / S, 1),

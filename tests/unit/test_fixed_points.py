@@ -128,12 +128,13 @@ def test_linear_line_attractor_with_singular_jacobian(method):
     assert np.linalg.norm(off_line, axis=1).max() < 1e-3
 
 
+@pytest.mark.parametrize("anderson", [0, 5])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_converged_points_have_q_below_tol_for_every_cell(arch):
+def test_converged_points_have_q_below_tol_for_every_cell(arch, anderson):
     net = trained_like_net(arch, hidden=12)
     states = visited_states(net)
     seeds = states[np.random.default_rng(1).choice(len(states), 48, replace=False)]
-    res = find_fixed_points(net, seeds)
+    res = find_fixed_points(net, seeds, anderson=anderson)
     q = independent_q(net, res.seed_points)
     assert res.n_converged >= 45
     assert (q[res.seed_converged] < TOL).all()
