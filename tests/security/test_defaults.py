@@ -281,3 +281,22 @@ def test_store_is_private_whatever_the_umask(tmp_path):
     for directory in [store.root, *[p for p in store.root.iterdir() if p.is_dir()]]:
         assert directory.stat().st_mode & 0o777 == 0o700, directory
     assert store.checkpoint_path(sha).stat().st_mode & 0o777 == 0o600
+
+
+# --------------------------------------------------------------------------- cross-site requests
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_callbacks_refuse_bodies_a_cross_site_form_can_send(tmp_path, content_type):
+    """A page on another site can POST these types without a CORS preflight; Dash answers 415.
+
+    (``application/json`` from another origin needs a preflight, which this server never grants.)
+    """
+    from app.dashboard import create_app
+
+    client = create_app(_settings(tmp_path)).server.test_client()
+    body = '{"output": "job-alert.children", "outputs": {}, "inputs": [], "changedPropIds": []}'
+    assert client.post("/_dash-update-component", data=body, content_type=content_type).status_code == 415
+    preflight = client.open("/_dash-update-component", method="OPTIONS",
+                            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
