@@ -12,7 +12,7 @@ gradient clipping, AdamW) on random tokens of a fixed length, and prints:
   backward that costs about two forwards: gradients with respect to inputs and weights);
 - GFLOP/s achieved = tokens/s x FLOP/token, and its ratio to the peak;
 - the peak: a square float32 ``torch.mm`` (n = 2048) timed in this process with the same
-  thread count, 2 n^3 FLOPs per product.
+  thread count, just before each row, 2 n^3 FLOPs per product.
 
 Forward FLOPs per token (a multiply-add counts 2), with G gates (LSTM 4, GRU 3, UGRNN 2,
 vanilla 1) each a matmul of the input (E) and the hidden state (H):
@@ -110,8 +110,10 @@ def measure(args: argparse.Namespace) -> list[dict]:
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
-        peak = matmul_peak_gflops(n=args.peak_n, device=args.device)
         for arch in args.archs:
+            # The peak is re-measured next to each row, so that a machine whose load
+            # changes during the run still yields a like-for-like ratio.
+            peak = matmul_peak_gflops(n=args.peak_n, device=args.device)
             tps = train_tokens_per_second(arch, args.hidden, args.embed, args.batch_size, args.seq_len, args.steps,
                                           device=args.device)
             flops = train_flops_per_token(arch, args.hidden, args.embed, args.seq_len)
