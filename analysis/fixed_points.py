@@ -50,6 +50,13 @@ done:
    root. A seed stops when it converges, or when ``μ`` exceeds 1e12 or a step lowers ``q``
    by less than a millionth: a local minimum of ``q`` above ``tol``, a slow point rather
    than a fixed point (status ``stalled``).
+5. **Polish.** Each converged point takes up to ``polish_steps`` plain float64 steps
+   ``s <- F(s, x)`` as long as they lower ``q``. Stopping right at ``q < tol`` leaves points
+   near an isolated attractor up to ``~sqrt(tol D) / (1 - |λ|)`` away from it, so seeds
+   converging to one attractor from different sides would count as several fixed points;
+   a few steps of the dynamics contract those gaps by ``|λ|`` per step, while points on a
+   line attractor (``λ ≈ 1`` along the line) do not drift along it and unstable fixed
+   points (where a step raises ``q``) do not move at all.
 
 ``method="newton"`` is the same algorithm with the dense exact Jacobian ``I - J_rec`` from
 ``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64), chunked over
@@ -356,7 +363,7 @@ class _NewtonSolver:
     """Relaxation + globalized (inexact) Newton on a block of seeds; see the module docstring."""
 
     def __init__(self, net, x, device, *, tol, max_iter, dense, relax_steps, relax_rate,
-                 krylov_dim, krylov_rtol, patience, work_dtype, lm_iter, anderson):
+                 krylov_dim, krylov_rtol, patience, work_dtype, lm_iter, anderson, polish_steps):
         self.cell64 = _cell_copy(net, torch.float64, device)
         self.x64 = _input(net, x, torch.float64, device)
         self.dense = dense
@@ -369,6 +376,7 @@ class _NewtonSolver:
         self.krylov_dim, self.krylov_rtol = krylov_dim, krylov_rtol
         self.lm_iter = lm_iter
         self.anderson = anderson
+        self.polish_steps = polish_steps
         self.alphas = 0.5 ** torch.arange(1, _BACKTRACKS + 1, dtype=torch.float64, device=device)
         self.stats = {"forward_evals": 0, "jvps": 0, "dense_solves": 0, "newton_iters": 0, "lm_iters": 0,
                       "vjps": 0}
@@ -420,7 +428,8 @@ class _NewtonSolver:
         self.stats["dense_solves"] += B
         return out
 
-    def relax(self, s: Tensor) -> tuple[Tensor, Tensor]:
+    def relax(self, s: Tensor, *, steps: int | None = None, rate: float | None = None,
+              anderson: int | None = None, polish: bool = False) -> tuple[Tensor, Tensor]:
         """Relaxation ``s <- F(s, x)`` per seed, Anderson-accelerated, in working precision,
         while each accepted step cuts q by the factor ``relax_rate``; returns the best states
         and the accepted step counts.
@@ -436,13 +445,16 @@ class _NewtonSolver:
         Works on the whole block with masked updates, and compacts the block only when fewer
         than half of its seeds are still relaxing.
         """
-        s = s.to(self.work_dtype).clone()
-        x = self.x_w
-        g, q = _residual(self.cell_w, s, x)
+        steps = self.relax_steps if steps is None else steps
+        rate = self.relax_rate if rate is None else rate
+        cell, x = (self.cell64, self.x64) if polish else (self.cell_w, self.x_w)
+        floor = 0.0 if polish else self.tol  # polishing goes on below tol
+        s = s.to(x.dtype).clone()
+        g, q = _residual(cell, s, x)
         self.stats["forward_evals"] += s.shape[0]
         n = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
-        rows = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]  # the working set
-        m = self.anderson
+        rows = torch.nonzero(torch.isfinite(q) & (q >= floor) & (q > 0))[:, 0]  # the working set
+        m = self.anderson if anderson is None else anderson
         ws, wg, wq = s[rows], g[rows], q[rows]
         wn = torch.zeros(rows.numel(), dtype=torch.long, device=s.device)
         live = torch.ones(rows.numel(), dtype=torch.bool, device=s.device)
@@ -450,7 +462,7 @@ class _NewtonSolver:
         dF = torch.zeros_like(dS)
         hist = torch.zeros(rows.numel(), dtype=torch.bool, device=s.device)  # seed has history
         have = False  # any history yet
-        for step in range(self.relax_steps):
+        for step in range(steps):
             if rows.numel() == 0:
                 break
             f = -wg  # F(s) - s
@@ -462,14 +474,14 @@ class _NewtonSolver:
                 gamma, _ = torch.linalg.solve_ex(A, (dF * f[:, None, :]).sum(-1))  # (b, m)
                 gamma = torch.where(torch.isfinite(gamma).all(1, keepdim=True), gamma, 0.0)
                 s_new = s_new - (gamma[:, :, None] * (dS + dF)).sum(1)
-            g_new, q_new = _residual(self.cell_w, s_new, x)
+            g_new, q_new = _residual(cell, s_new, x)
             self.stats["forward_evals"] += ws.shape[0]
             better = live & (q_new < wq)  # only improving steps are kept
-            fast = better & (q_new < self.relax_rate * wq)
+            fast = better & (q_new < rate * wq)
             # A refused or slow accelerated step restarts the seed's history (its next step is
             # plain); a seed stops when a plain step is refused or slow, or it has converged.
             restart = live & ~fast & hist
-            live = (fast | restart) & ~(better & (q_new < self.tol))
+            live = (fast | restart) & ~(better & (q_new < floor))
             if m > 0:
                 k = step % m
                 kept = (~restart).to(ws.dtype)[:, None, None]
@@ -484,9 +496,9 @@ class _NewtonSolver:
             wg = torch.where(better[:, None], g_new, wg)
             wq = torch.where(better, q_new, wq)
             wn += better
-            if step % 4 == 3 or step == self.relax_steps - 1:
+            if step % 4 == 3 or step == steps - 1:
                 n_live = int(live.sum())
-                if n_live == 0 or n_live < live.numel() // 2 or step == self.relax_steps - 1:
+                if n_live == 0 or n_live < live.numel() // 2 or step == steps - 1:
                     s[rows], g[rows], q[rows], n[rows] = ws, wg, wq, wn
                     keep = torch.nonzero(live)[:, 0]
                     rows, ws, wg, wq, wn = rows[keep], ws[keep], wg[keep], wq[keep], wn[keep]
@@ -576,6 +588,13 @@ class _NewtonSolver:
             iters[act] += n_l
             status[idx] = STALLED
             status[idx[(q[act] < self.tol).cpu().numpy()]] = CONVERGED
+        # 5. polish: plain float64 steps s <- F(s) for converged seeds while q still falls
+        idx = np.flatnonzero(status == CONVERGED)
+        if self.polish_steps > 0 and idx.size:
+            act = torch.as_tensor(idx, device=dev)
+            s_p, n_p = self.relax(s[act], steps=self.polish_steps, rate=1.0, anderson=0, polish=True)
+            s[act] = s_p
+            g[act], q[act] = self.residual(s_p)
         status[status == RUNNING] = MAX_ITER
         status[(status != CONVERGED) & ~torch.isfinite(q).cpu().numpy()] = NONFINITE
         return q, iters, relax, status
@@ -652,7 +671,7 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                       unique_tol: float = 1e-3, outlier_threshold: float | None = 10.0,
                       method: str = "newton-krylov", relax_steps: int = 200, relax_rate: float = 0.98,
                       anderson: int = 5, krylov_dim: int = 40, krylov_rtol: float = 1e-2, patience: int = 3,
-                      lm_iter: int = 100, precision: str = "mixed", progress: Progress | None = None,
+                      lm_iter: int = 100, polish_steps: int = 20, precision: str = "mixed", progress: Progress | None = None,
                       device=None) -> FixedPointResult:
     """Find fixed points ``s* = F(s*, x)`` of ``net`` starting from ``seeds``.
 
@@ -688,6 +707,9 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
         A seed whose line search fails this many iterations in a row leaves Newton.
     lm_iter : int
         Most Levenberg-Marquardt iterations for the seeds that left Newton (0: none).
+    polish_steps : int
+        Most float64 steps ``s <- F(s, x)`` taken by each converged point while they lower
+        ``q`` further (0: none); see the module docstring.
     precision : {"mixed", "double"}
         Working precision of relaxation and Krylov solves: float32 ("mixed") or float64.
         Residuals, q, line searches and the returned points are float64 either way.
@@ -718,7 +740,8 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
         solver = _NewtonSolver(net, x_in, device, tol=tol, max_iter=50 if max_iter is None else max_iter,
                                dense=method == "newton", relax_steps=relax_steps, relax_rate=relax_rate,
                                krylov_dim=krylov_dim, krylov_rtol=krylov_rtol, patience=patience,
-                               work_dtype=_PRECISIONS[precision], lm_iter=lm_iter, anderson=anderson)
+                               work_dtype=_PRECISIONS[precision], lm_iter=lm_iter, anderson=anderson,
+                               polish_steps=polish_steps)
         block = _block_size(S, D, krylov_dim, method == "newton")
         parts = []
         for a in range(0, S, block):
@@ -886,7 +909,7 @@ class FixedPointFinder:
     Parameters
     ----------
     tol, max_iter, unique_tol, outlier_threshold, method, relax_steps, relax_rate, anderson,
-    krylov_dim, krylov_rtol, patience, lm_iter, precision, device
+    krylov_dim, krylov_rtol, patience, lm_iter, polish_steps, precision, device
         As in :func:`find_fixed_points`.
 
     Attributes
@@ -916,7 +939,7 @@ class FixedPointFinder:
     def __init__(self, *, tol: float = 1e-8, max_iter: int | None = None, unique_tol: float = 1e-3,
                  outlier_threshold: float | None = 10.0, method: str = "newton-krylov",
                  relax_steps: int = 200, relax_rate: float = 0.98, anderson: int = 5, krylov_dim: int = 40,
-                 krylov_rtol: float = 1e-2, patience: int = 3, lm_iter: int = 100,
+                 krylov_rtol: float = 1e-2, patience: int = 3, lm_iter: int = 100, polish_steps: int = 20,
                  precision: str = "mixed", device=None):
         self.tol = tol
         self.max_iter = max_iter
@@ -930,14 +953,15 @@ class FixedPointFinder:
         self.krylov_rtol = krylov_rtol
         self.patience = patience
         self.lm_iter = lm_iter
-        self.anderson = anderson
+        self.polish_steps = polish_steps
         self.precision = precision
         self.device = device
 
     def get_params(self) -> dict:
         """The constructor parameters (for cache keys)."""
         keys = ("tol", "max_iter", "unique_tol", "outlier_threshold", "method", "relax_steps",
-                "relax_rate", "anderson", "krylov_dim", "krylov_rtol", "patience", "lm_iter", "precision")
+                "relax_rate", "anderson", "krylov_dim", "krylov_rtol", "patience", "lm_iter",
+                "polish_steps", "precision")
         return {k: getattr(self, k) for k in keys}
 
     def fit(self, net, seeds, x=None, progress: Progress | None = None) -> FixedPointFinder:

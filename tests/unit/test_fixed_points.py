@@ -47,7 +47,7 @@ def test_linear_rnn_has_one_fixed_point_at_zero(method):
     assert res.n_unique == 1 and res.points.shape == (1, 6)
     np.testing.assert_allclose(res.points[0], 0.0, atol=1e-4)  # q < 1e-8 means |s| ~ 1e-4 at most
     assert (res.seed_unique_index == 0).all()
-    np.testing.assert_allclose(res.seed_q, independent_q(net, res.seed_points), rtol=1e-9, atol=1e-30)
+    np.testing.assert_allclose(res.seed_q, independent_q(net, res.seed_points), rtol=1e-9, atol=1e-18)
     assert (independent_q(net, res.points) < TOL).all()
 
 
@@ -139,8 +139,8 @@ def test_converged_points_have_q_below_tol_for_every_cell(arch, anderson):
     assert res.n_converged >= 45
     assert (q[res.seed_converged] < TOL).all()
     assert (res.seed_converged == (q < TOL)).all()
-    np.testing.assert_allclose(res.q, independent_q(net, res.points), rtol=1e-9, atol=1e-30)
-    np.testing.assert_allclose(res.seed_q, q, rtol=1e-9, atol=1e-30)
+    np.testing.assert_allclose(res.q, independent_q(net, res.points), rtol=1e-9, atol=1e-18)
+    np.testing.assert_allclose(res.seed_q, q, rtol=1e-9, atol=1e-18)
     assert res.points.shape == (res.n_unique, net.state_size) and res.n_unique >= 1
     kept = res.seed_unique_index >= 0
     np.testing.assert_allclose(res.points[res.seed_unique_index[kept]], res.seed_points[kept], atol=1e-3)
