@@ -2,6 +2,7 @@
 
 Stages (each timed; ``progress(fraction, message)`` is called as they go):
 
+0. ``encode``: tokenize the test split with the model's tokenizer and vocabulary.
 1. ``accuracy``: the network's test accuracy (final-state readout).
 2. ``states``: states visited on real tokens of held-out (test) documents; the same
    documents through an untrained network of the same architecture.
@@ -131,7 +132,7 @@ class AnalysisParams:
 class _Stages:
     """Times stages and maps them onto overall progress fractions."""
 
-    WEIGHTS = {"accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12, "manifold": 3,
+    WEIGHTS = {"encode": 2, "accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12, "manifold": 3,
                "baseline": 8, "words": 1, "projections": 2, "linearization_error": 20, "density": 4}
 
     def __init__(self, progress: Progress | None):
@@ -199,7 +200,8 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     test = dataset.test
     if len(test) == 0:
         raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
-    seqs = encode_texts(test.texts, model.tokenizer, model.vocab)
+    seqs = stages.run("encode", f"tokenizing {len(test)} test documents", encode_texts, test.texts,
+                      model.tokenizer, model.vocab)
 
     acc_docs = np.random.default_rng(params.seed + 2).permutation(len(seqs))[: params.accuracy_docs or None]
     acc = stages.run("accuracy", f"test accuracy on {len(acc_docs)} documents", _network_accuracy, net,

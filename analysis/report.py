@@ -76,9 +76,9 @@ params : dict
 warnings : list of str
     Stages that ran degraded (e.g. no fixed point converged, VADER unavailable).
 timings : dict
-    Seconds per stage (``states``, ``pca``, ``fixed_points``, ``linearize``, ``manifold``,
-    ``baseline``, ``words``, ``projections``, ``linearization_error``, ``density``),
-    and ``total``.
+    Wall-clock seconds per stage (``encode``, ``accuracy``, ``states``, ``pca``,
+    ``fixed_points``, ``linearize``, ``manifold``, ``baseline``, ``words``, ``projections``,
+    ``linearization_error``, ``density``), and ``total``.
 
 Arrays (``arrays.npz``)
 -----------------------

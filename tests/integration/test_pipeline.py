@@ -83,7 +83,7 @@ def test_schema_and_shapes(analysed, tmp_path):
         assert np.all(a["readout"][H:] == 0)  # the readout sees h only
     assert a["example_traj_pos"].shape[1] == 2 and a["example_traj_neg"].shape[1] == 2
     assert a["density_pos"].sum() == pytest.approx(1, abs=1e-5)
-    assert set(s["timings"]) >= {"states", "pca", "fixed_points", "linearize", "manifold", "baseline", "words",
+    assert set(s["timings"]) >= {"encode", "accuracy", "states", "pca", "fixed_points", "linearize", "manifold", "baseline", "words",
                                  "projections", "linearization_error", "density", "total"}
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -159,3 +159,31 @@ def test_params_validation():
                 {"n_docs": 10**9}):
         with pytest.raises(ValueError):
             AnalysisParams.from_dict(bad)
+
+
+def test_no_converged_fixed_point_gives_an_empty_but_valid_report(corpus, tmp_path):
+    from analysis.model import Model, RNNClassifier
+    from analysis.tokenizer import Tokenizer, build_vocab
+
+    tok = Tokenizer()
+    vocab = build_vocab((tok(t) for t in corpus.train.texts), max_size=100)
+    torch.manual_seed(0)
+    net = RNNClassifier("lstm", len(vocab), 8, 8)
+    with torch.no_grad():  # input and forget gates saturated open, g > 0: c grows by ~0.76 a step forever
+        net.cell.weight_hh_l0.zero_()
+        net.cell.bias_ih_l0.zero_()
+        net.cell.bias_hh_l0.zero_()
+        net.cell.bias_ih_l0[:16] = 50.0
+        net.cell.bias_ih_l0[16:24] = 1.0
+    model = Model(net, vocab, tok)
+    report = run_analysis(model, corpus, AnalysisParams.from_dict({**PARAMS.to_dict(), "n_seeds": 16}))
+    s, a = report.summary, report.arrays
+    assert s["fixed_points"]["n_converged"] == 0 and s["fixed_points"]["n_unique"] == 0
+    assert any("no fixed point" in w for w in s["warnings"])
+    assert set(ARRAY_KEYS) == set(a)
+    assert a["fixed_points"].shape == (0, 16) and a["left_inp"].shape == (0, 3, 8)
+    assert a["input_projection"].shape == (0, len(a["words"]))
+    assert s["accuracy"]["linearized"] is None and s["manifold"]["m_readout_cosine"] is None
+    assert a["density_pos"].shape == (60, 60) and len(a["one_step_rel_error"]) == 0
+    report.save(tmp_path / "r")
+    assert Report.load(tmp_path / "r").summary["fixed_points"]["n_unique"] == 0
