@@ -2,7 +2,7 @@
 
     python bench/load.py --url http://127.0.0.1:8050 [--users 20] [--seconds 60]
                          [--think-ms 250] [--max-requests 200000] [--warmup-timeout 1800]
-                         [--mix sentence=5,click=4,switch=1] [--seed 0]
+                         [--mix sentence=5,click=4,switch=1] [--models TEXT] [--seed 0]
 
 Each user is a thread with its own ``requests`` session that behaves like a browser tab:
 it loads the page (``/``, ``/_dash-layout``, ``/_dash-dependencies``), fires the callbacks
@@ -391,20 +391,29 @@ def fixed_point_count(client: DashClient) -> int:
     return max(counts, default=0)
 
 
-def prepare_models(url: str, timeout_s: float, log=print) -> list[Model]:
-    """Select every model in the dropdown once; analyse it through the dashboard if needed."""
+def prepare_models(url: str, timeout_s: float, log=print, match: str = "") -> list[Model]:
+    """Select each model in the dropdown (label containing ``match``) once; analyse it if needed."""
     client = DashClient(url, timeout_s=max(timeout_s, 120))
     client.initial_callbacks()
     models = []
     for option in client.value("model-select.options") or []:
         sha, label = option["value"], str(option["label"])
+        if match not in label:
+            continue
         updates = client.fire({"model-select.value": sha})
         request = updates.get("job-request-store.data")
         if isinstance(request, dict) and request.get("sha") == sha:
             log(f"  analysing {label} through the dashboard's background job ...")
             start = time.monotonic()
             job = client.find(input="job-request-store.data")
-            result = client.run_background(job, ["job-request-store.data"], timeout_s=timeout_s)
+            shown = {"at": 0.0}
+
+            def progress(values, label=label):  # the stage line, at most every 30 s
+                if time.monotonic() - shown["at"] > 30:
+                    shown["at"] = time.monotonic()
+                    log(f"    {label}: {' '.join(str(v) for v in values.values())}")
+            result = client.run_background(job, ["job-request-store.data"], timeout_s=timeout_s,
+                                           on_progress=progress)
             if not isinstance(result.get("report-store.data"), dict):
                 raise DashError(f"analysis of {label} failed: {json.dumps(result.get('job-alert.children'))[:500]}")
             client.fire({"report-store.data": client.value("report-store.data")})
@@ -413,7 +422,7 @@ def prepare_models(url: str, timeout_s: float, log=print) -> list[Model]:
         models.append(Model(sha, label, n))
         log(f"  {label}: {n} fixed points")
     if not models:
-        raise DashError("the dashboard lists no models")
+        raise DashError(f"the dashboard lists no models{f' matching {match!r}' if match else ''}")
     return models
 
 
@@ -546,10 +555,11 @@ def parse_mix(text: str) -> dict[str, float]:
 
 def run_load(url: str, users: int, seconds: float, *, think_ms: float = 250.0, mix: Mapping[str, float] | None = None,
              max_requests: int = 200_000, seed: int = 0, timeout_s: float = 30.0,
-             warmup_timeout_s: float = 1800.0, log=print) -> tuple[list[Timing], list[str], float, list[Model]]:
+             warmup_timeout_s: float = 1800.0, match: str = "",
+             log=print) -> tuple[list[Timing], list[str], float, list[Model]]:
     """Prepare the models, run ``users`` threads for ``seconds``; -> (timings, failures, wall s, models)."""
     check_loopback(url)
-    models = prepare_models(url, warmup_timeout_s, log=log)
+    models = prepare_models(url, warmup_timeout_s, log=log, match=match)
     budget = Budget(max_requests)
     sink: list[Timing] = []
     start = time.monotonic()
@@ -577,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
     parser.add_argument("--warmup-timeout", type=float, default=1800.0,
                         help="longest wait for a model's analysis before timing, seconds")
+    parser.add_argument("--models", default="", metavar="TEXT",
+                        help="only models whose dropdown label contains TEXT (e.g. '(demo)')")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
@@ -593,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         timings, failures, wall, models = run_load(
             args.url, args.users, args.seconds, think_ms=args.think_ms, mix=mix,
             max_requests=args.max_requests, seed=args.seed, timeout_s=args.timeout,
-            warmup_timeout_s=args.warmup_timeout, log=log)
+            warmup_timeout_s=args.warmup_timeout, match=args.models, log=log)
     except (DashError, requests.RequestException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

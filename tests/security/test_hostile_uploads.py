@@ -339,3 +339,21 @@ def test_train_on_a_bad_data_file_exits_2_and_writes_nothing(tmp_path, content, 
     assert result.stderr.startswith("error: ") and fragment in result.stderr and "Traceback" not in result.stderr
     assert list(out.iterdir()) == []
     assert not home.exists() or [p for p in home.rglob("*") if p.is_file()] == []
+
+
+# --------------------------------------------------------------------------- the load tool itself
+
+
+def test_load_tool_drives_the_server_without_errors(server):
+    """A short ``bench/load.py`` run: 3 users, every action, zero errors (no timing asserted)."""
+    from bench.load import main, run_load, summarize
+
+    mix = {"sentence": 1, "click": 1, "switch": 1}
+    timings, failures, wall, models = run_load(server.url, 3, 20.0, think_ms=50, mix=mix, match="(demo)",
+                                               warmup_timeout_s=600, log=lambda _: None)
+    assert [m.label for m in models] == ["GRU · MR (demo)"] and models[0].n_points > 0
+    assert failures == [] and [t for t in timings if t.error] == []
+    rows = {(kind, name): n for kind, name, n, *_ in summarize(timings, wall)}
+    assert all(rows.get(("action", a), 0) > 0 for a in ("page", "sentence", "click", "switch")), rows
+    assert main(["--url", "http://192.0.2.1:8050", "--seconds", "1"]) == 2  # loopback only
+    assert main(["--url", server.url, "--mix", "dance=1"]) == 2
