@@ -113,3 +113,20 @@ def test_vader_agreement():
     assert out["vader_coverage"] == 0.75
     assert out["vader_neutral_mean_abs"] == 0.0
     assert np.isnan(vader_agreement(sets, {})["vader_positive_agreement"])
+
+
+def test_baseline_command(tmp_path, capsys, corpus):
+    from app.cli import main
+
+    path = tmp_path / "planted.csv"
+    rows = ["text,label"] + [f"{t},{y}" for t, y in zip(corpus.train.texts, corpus.train.labels)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["baseline", "--data", str(path), "--top", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("test accuracy: ")
+    assert 0.85 < float(lines[-1].split(": ")[1]) <= 1.0
+    most_positive = next(line for line in lines if line.startswith("most positive: "))
+    assert all(w.split()[0] in POS for w in most_positive[len("most positive: "):].split(", "))
+    assert main(["baseline", "--data", str(tmp_path / "missing.csv")]) == 2
+    assert main(["baseline", "--data", str(path), "--top", "-1"]) == 2
+    assert "error:" in capsys.readouterr().err
