@@ -236,35 +236,80 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                          seqs, test.labels, points, params)
     dens = stages.run("density", "state density and example trajectories", _density, net, visited, pca_t, params)
     stages.finish()
+    r = _Results(model=model, dataset=dataset, params=params, acc=acc, n_acc=len(acc_docs), visited=visited,
+                 pca_t=pca_t, pca_u=pca_u, fp=fp, points=points, lin=lin, modes=modes, manifold=manifold,
+                 readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
+                 dens=dens, timings=stages.timings, warnings=warnings)
+    return Report(_summary(r), _arrays(r))
 
-    arrays = {**_fixed_point_arrays(fp, points, lin, modes, manifold, pca_t, min(params.n_modes, net.state_size),
-                                    net.embed_dim), **_pca_arrays(pca_t, pca_u, visited),
-              **_word_arrays(words, model), **proj["arrays"], **lin_err["arrays"], **dens,
-              "m": manifold.m.astype(np.float32) if manifold else np.zeros(net.state_size, np.float32),
-              "readout": readout.astype(np.float32), "readout_bias": np.array([bias], np.float64),
-              "readout_pc": pca_mod.project_direction(_unit(readout), pca_t.components_, 2).astype(np.float32)}
-    summary = {
+
+@dataclass
+class _Results:
+    """Everything the stages produced, for assembling the report."""
+
+    model: Model
+    dataset: object
+    params: AnalysisParams
+    acc: float
+    n_acc: int
+    visited: VisitedStates
+    pca_t: object
+    pca_u: object
+    fp: object
+    points: np.ndarray
+    lin: object
+    modes: dict | None
+    manifold: object
+    readout: np.ndarray
+    bias: float
+    bow: object
+    words: WordSets
+    vader: dict
+    proj: dict
+    lin_err: dict
+    dens: dict
+    timings: dict
+    warnings: list
+
+
+def _arrays(r: _Results) -> dict[str, np.ndarray]:
+    """The report arrays (``analysis.report`` lists them)."""
+    net = r.model.net
+    return {**_fixed_point_arrays(r.fp, r.points, r.lin, r.modes, r.manifold, r.pca_t,
+                                  min(r.params.n_modes, net.state_size), net.embed_dim),
+            **_pca_arrays(r.pca_t, r.pca_u, r.visited), **_word_arrays(r.words, r.model), **r.proj["arrays"],
+            **r.lin_err["arrays"], **r.dens,
+            "m": r.manifold.m.astype(np.float32) if r.manifold else np.zeros(net.state_size, np.float32),
+            "readout": r.readout.astype(np.float32), "readout_bias": np.array([r.bias], np.float64),
+            "readout_pc": pca_mod.project_direction(_unit(r.readout), r.pca_t.components_, 2).astype(np.float32)}
+
+
+def _summary(r: _Results) -> dict:
+    """The report summary (``analysis.report`` lists the keys)."""
+    net, fp, words = r.model.net, r.fp, r.words
+    recorded = r.model.metrics.get("test_accuracy")
+    return {
         "format": REPORT_FORMAT, "version": ANALYSIS_VERSION,
-        "model": {"arch": model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
-                  "embed_dim": net.embed_dim, "vocab_size": len(model.vocab), "sha256": model.sha256},
-        "data": {"name": dataset.name, "n_docs": visited.n_docs, "n_states": len(visited)},
-        "accuracy": {"test": acc, "test_n_docs": len(acc_docs), "linearized": lin_err["summary"]["accuracy"],
-                     "bow": bow.accuracy_, "checkpoint_test": model.metrics.get("test_accuracy")},
-        "pca": _pca_summary(pca_t, pca_u),
+        "model": {"arch": r.model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
+                  "embed_dim": net.embed_dim, "vocab_size": len(r.model.vocab), "sha256": r.model.sha256},
+        "data": {"name": r.dataset.name, "n_docs": r.visited.n_docs, "n_states": len(r.visited)},
+        "accuracy": {"test": r.acc, "test_n_docs": r.n_acc, "linearized": r.lin_err["summary"]["accuracy"],
+                     "bow": r.bow.accuracy_,
+                     "checkpoint_test": float(recorded) if isinstance(recorded, (int, float)) else None},
+        "pca": _pca_summary(r.pca_t, r.pca_u),
         "fixed_points": {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
                          "n_unique": int(fp.n_unique), "tol": float(fp.tol),
                          "q_median": _median(fp.q), "seconds": float(fp.seconds)},
-        "manifold": _manifold_summary(manifold),
-        "spectra": _spectra_summary(lin),
-        "projections": proj["summary"],
+        "manifold": _manifold_summary(r.manifold),
+        "spectra": _spectra_summary(r.lin),
+        "projections": r.proj["summary"],
         "words": {"n_positive": len(words.of(1)), "n_negative": len(words.of(-1)), "n_neutral": len(words.of(0)),
-                  "bow_C": bow.C_, **vader},
-        "linearization": lin_err["summary"]["linearization"],
-        "params": params.to_dict(),
-        "timings": stages.timings,
-        "warnings": warnings,
+                  "bow_C": r.bow.C_, **r.vader},
+        "linearization": r.lin_err["summary"]["linearization"],
+        "params": r.params.to_dict(),
+        "timings": r.timings,
+        "warnings": r.warnings,
     }
-    return Report(summary, arrays)
 
 
 # --------------------------------------------------------------------------- stages
