@@ -27,7 +27,8 @@ JOB_STATUS = "job-status"              # html.Div: "analysed ... (cached)" line
 # --- stores (keys and indices, never data) ------------------------------------------
 REPORT = "report-store"                # {"key", "sha", "data"} of the analysis on screen
 SELECTED_FP = "selected-fp-store"      # {"key": report key, "index": fixed point index}
-JOB_REQUEST = "job-request-store"      # {"sha", "data", "force"}: an analysis to run in the background
+JOB_REQUEST = "job-request-store"      # {"sha", "data", "at"}: an analysis to run in the background
+JOB_RESULT = "job-result-store"        # {"key", "sha", "data"}: what the last job produced
 SENTENCE = "sentence-store"            # {"key": report key, "text": the text traced on screen}
 
 # --- state space (Fig 2a, 2b) -------------------------------------------------------

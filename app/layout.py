@@ -125,30 +125,32 @@ def state_space_card() -> html.Section:
 
 def fixed_points_card() -> html.Section:
     return card(
-        "Fixed-point manifold and the selected point", "Fig. 2c · 3b–d · 4a–b",
-        "Click a fixed point to select it. Its Jacobian is decomposed on the spot: "
-        "eigenvalues against the unit circle, time constants τ = |1/ln|λ|| in tokens, "
-        "the instantaneous effect J_inp·x of words with the top left eigenvector ℓ1, and "
-        "the top right eigenvector r1 on the manifold.",
+        "Fixed-point manifold and the selected point", "Fig. 2c · 3b–d · 4b",
+        "Click a fixed point (here, on τ along θ, or on the r1 panel) to select it. Its "
+        "Jacobian is decomposed on the spot: eigenvalues against the unit circle, time "
+        "constants τ = |1/ln|λ|| in tokens, and the top right eigenvector r1 on the manifold.",
         html.Div(id=ids.FP_SUMMARY, className="fp-summary", children="no fixed point selected"),
         html.Div(className="grid-3", children=[
-            graph(ids.FIG_MANIFOLD, 380), graph(ids.FIG_EIGVALS, 380), graph(ids.FIG_TAU_ALL, 380),
-            graph(ids.FIG_TAU_THETA, 340), graph(ids.FIG_INPUT_EFFECTS, 340),
-            graph(ids.FIG_R1_MANIFOLD, 340),
+            html.Div(graph(ids.FIG_MANIFOLD, 400), className="span-2"), graph(ids.FIG_EIGVALS, 400),
+            graph(ids.FIG_TAU_THETA, 340), graph(ids.FIG_TAU_ALL, 340), graph(ids.FIG_R1_MANIFOLD, 340),
         ]),
         anchor="fixed-points")
 
 
 def words_card() -> html.Section:
     return card(
-        "Word projections", "Fig. 4c–d",
-        "Input projection ℓ1ᵀ J_inp x of positive, negative and neutral words (bag-of-words "
-        "logistic-regression sets) across fixed points, and the overlap of r1 with the "
-        "manifold axis m against random directions. Look up any word at the selected point.",
+        "Word projections", "Fig. 4a · 4c–d",
+        "Instantaneous effect J_inp x of positive, negative and neutral words (bag-of-words "
+        "logistic-regression sets) at the selected point, with ℓ1; their input projection "
+        "ℓ1ᵀ J_inp x across all fixed points; and the overlap of r1 with the manifold axis m "
+        "against random directions. Look up any word at the selected point.",
         html.Div(className="grid-3", children=[
-            graph(ids.FIG_PROJECTION_HIST, 340), graph(ids.FIG_R1_OVERLAP, 340),
-            html.Div(className="word-box", children=[
-                html.Label("Word lookup", htmlFor=ids.WORD_INPUT, className="label"),
+            graph(ids.FIG_INPUT_EFFECTS, 360), graph(ids.FIG_PROJECTION_HIST, 360),
+            graph(ids.FIG_R1_OVERLAP, 360),
+        ]),
+        html.Div(className="word-box", children=[
+            html.Label("Word lookup", htmlFor=ids.WORD_INPUT, className="label"),
+            html.Div(className="word-row", children=[
                 dcc.Input(id=ids.WORD_INPUT, type="text", placeholder="type a word, e.g. superb",
                           debounce=0.25, className="text-input", maxLength=200, value="superb"),
                 html.Div(id=ids.WORD_RESULT, className="word-result"),
@@ -218,6 +220,7 @@ def build_layout(svc: Services) -> html.Div:
         dcc.Store(id=ids.REPORT),
         dcc.Store(id=ids.SELECTED_FP),
         dcc.Store(id=ids.JOB_REQUEST),
+        dcc.Store(id=ids.JOB_RESULT),
         dcc.Store(id=ids.SENTENCE),
         dcc.Store(id=ids.UPLOAD_PAYLOAD),
         dcc.Store(id=ids.UPLOAD_LIMIT, data=svc.max_upload_bytes),
@@ -285,7 +288,8 @@ def model_card(model, info: dict | None, report) -> list:
         ("sha256", html.Code(model.sha256[:16] + "…", title=model.sha256) if model.sha256 else None),
     ])]
     if prov.get("command"):
-        card.append(html.Div(html.Code(str(prov["command"])[:300]), className="hint"))
+        card.append(html.Details([html.Summary("training command", className="hint"),
+                                  html.Code(str(prov["command"])[:500])], className="hint"))
     if report is not None:
         card.append(analysis_numbers(report.summary))
     return card

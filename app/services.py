@@ -530,8 +530,11 @@ class Services:
 
         One per checkpoint and dataset: the newest, or ``keep`` (the report on screen)
         when it is one of them; older parameter sets of the same pair are left out.
+        Labels are ``app.figures.model_label`` ("LSTM-128 mr"), with the checkpoint's
+        file name added where two models would otherwise share a label.
         """
         from analysis.report import SUMMARY_FILE
+        from app.figures import model_label
 
         root = self.store.root / "reports"
         latest: dict[tuple, tuple] = {}
@@ -542,8 +545,10 @@ class Services:
                 continue
             pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
             if pair not in latest or latest[pair][0] != keep:
-                latest[pair] = (path.name, self.report_label(summary), summary)
-        return list(latest.values())
+                latest[pair] = (path.name, summary)
+        labels = [model_label(summary) for _, summary in latest.values()]
+        return [(key, label if labels.count(label) == 1 else self.report_label(summary), summary)
+                for (key, summary), label in zip(latest.values(), labels)]
 
     def report_label(self, summary: dict) -> str:
         """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""

@@ -3,7 +3,8 @@
 Flow: choosing a model or dataset (or pressing Analyse) resolves the report key at once
 when the analysis is already in the store; otherwise it files a job request, which the
 background callback runs (``DiskcacheManager`` child process or Celery worker) with a
-progress bar, a stage message and a Cancel button. The result is only a key in
+progress bar, a stage message and a Cancel button. The job's result goes on screen only
+if that model and dataset are still selected. The result is only a key in
 ``ids.REPORT``; every view reads the report from the store by that key.
 """
 from __future__ import annotations
@@ -102,8 +103,18 @@ def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple
     try:
         key = svc.analyse(sha, data_name, throttled(set_progress))
     except Exception as exc:  # noqa: BLE001 - every failure is shown to the user in words
-        return no_update, alert("error", "The analysis failed: ", svc.explain(exc))
+        name = svc.checkpoint_info(sha).get("filename", sha[:8])
+        return no_update, alert("error", f"The analysis of {name} on {data_name} failed: ",
+                                svc.explain(exc))
     return {"key": key, "sha": sha, "data": data_name}, None
+
+
+def accept_result(result: dict | None, sha, data_name):
+    """Put a finished job's report on screen only if its model and dataset are still the
+    ones selected (the user may have moved on while it ran; the report stays stored)."""
+    if isinstance(result, dict) and result.get("sha") == sha and result.get("data") == data_name:
+        return result
+    return no_update
 
 
 def card_and_status(svc: Services, sha, report_ref) -> tuple:
@@ -140,7 +151,7 @@ def register(app, svc: Services) -> None:
     def _resolve(sha, data_name, clicks):
         return resolve_analysis(svc, sha, data_name, clicks)
 
-    @app.callback(Output(ids.REPORT, "data", allow_duplicate=True),
+    @app.callback(Output(ids.JOB_RESULT, "data"),
                   Output(ids.JOB_ALERT, "children", allow_duplicate=True),
                   Input(ids.JOB_REQUEST, "data"),
                   background=True, prevent_initial_call=True, interval=400,
@@ -152,6 +163,12 @@ def register(app, svc: Services) -> None:
                   cancel=[Input(ids.JOB_CANCEL, "n_clicks")])
     def _job(set_progress, request):
         return run_analysis_job(svc, set_progress, request)
+
+    @app.callback(Output(ids.REPORT, "data", allow_duplicate=True), Input(ids.JOB_RESULT, "data"),
+                  State(ids.MODEL_SELECT, "value"), State(ids.DATASET_SELECT, "value"),
+                  prevent_initial_call=True)
+    def _result(result, sha, data_name):
+        return accept_result(result, sha, data_name)
 
     @app.callback(Output(ids.JOB_ALERT, "children", allow_duplicate=True),
                   Input(ids.JOB_CANCEL, "n_clicks"), prevent_initial_call=True)

@@ -109,12 +109,20 @@ def test_job_returns_the_report_key_and_reports_progress(svc, tiny, ref):
     assert percents[-1] == 100 and percents == sorted(percents)
 
 
+def test_a_finished_job_shows_only_if_its_model_is_still_selected(tiny, ref):
+    assert model_cb.accept_result(ref, tiny.sha, "mr") == ref
+    assert model_cb.accept_result(ref, "f" * 64, "mr") is no_update  # the user moved on
+    assert model_cb.accept_result(ref, tiny.sha, "imdb") is no_update
+    assert model_cb.accept_result(None, tiny.sha, "mr") is no_update
+
+
 def test_job_failure_is_an_alert_not_an_exception(svc, tiny):
     report, message = model_cb.run_analysis_job(svc, lambda _: None,
                                                 {"sha": tiny.sha, "data": "/no/such/dataset.csv"})
     assert report is no_update
     assert message.className == "alert error"
     assert "/no/such/dataset.csv" in str(message.children)
+    assert "gru-mr.safetensors" in str(message.children)  # which analysis failed
 
 
 def test_upload_of_garbage_returns_the_loader_message(svc):
