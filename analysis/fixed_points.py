@@ -14,8 +14,8 @@ We solve ``G(s) = s - F(s, x) = 0`` by Newton's method rather than minimizing ``
 gradient descent. Near a line attractor the Jacobian ``M = I - J_rec`` of ``G`` is nearly
 singular along the slow direction, so the gradient ``∇q = (2/D) Mᵀ G`` is tiny there and
 first-order methods (FixedPointFinder's Adam) crawl; Newton's step ``M δ = -G`` is not
-slowed by that. Three stages, all batched over seeds, each seed leaving as soon as it is
-done:
+slowed by that. Five stages, all batched over seeds, each seed leaving a stage as soon as
+it is done with it:
 
 1. **Relaxation** (``relax_steps``). Iterate ``s <- F(s, x)`` while it keeps cutting ``q``
    by at least the factor ``relax_rate`` per step. In a linearization the residual along
@@ -38,10 +38,11 @@ done:
    float64 allows (inexact Newton only needs the step to within ``krylov_rtol``). GMRES also
    handles an exactly singular ``M`` (an exact line attractor): it returns the
    minimum-residual step inside the Krylov space.
-3. **Backtracking line search** on ``q`` along ``δ`` (``α = 1, 1/2, ..., 1/128``, Armijo
-   factor ``1 - 1e-4 α``); all trial points of all failing seeds go through ``F`` as one
-   batch. When no trial point lowers ``q`` at all the iteration fails; after ``patience``
-   failures in a row the seed leaves Newton.
+3. **Backtracking line search** on ``q`` along ``δ`` (``α = 1``, then ``1/2 ... 1/4096``
+   all at once, the largest with Armijo decrease ``1 - 1e-4 α``, else the best if it lowers
+   ``q`` at all); all trial points of all failing seeds go through ``F`` as one batch. When
+   no trial point lowers ``q`` the iteration fails; after ``patience`` failures in a row
+   the seed leaves Newton.
 4. **Levenberg-Marquardt** for those seeds: ``min |G + M d|² + μ|d|²`` by CGLS (``M v`` by
    a forward difference, ``Mᵀ r`` by reverse-mode autodiff), ``μ`` adapted per seed from the
    ratio of actual to predicted decrease. Where ``M`` is nearly singular and ``G`` is not in
@@ -327,7 +328,7 @@ def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
 
 
 def _cgls(matvec, rmatvec, b: Tensor, mu: Tensor, *, max_iter: int = 40,
-          rtol: float = 1e-6) -> tuple[Tensor, Tensor]:
+          rtol: float = 1e-6) -> tuple[Tensor, Tensor, int]:
     """Batched CGLS for ``min_d |A d - b|² + mu |d|²`` per system.
 
     ``matvec(v) = A v`` and ``rmatvec(r) = Aᵀ r`` on (B, D) batches; ``b`` (B, D); ``mu`` (B,).

@@ -42,6 +42,14 @@ MAX_SENTENCE_TOKENS = 2000
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"))
 DEFAULT_DATASET = "mr"
+
+
+UNKNOWN_DATASET = "Choose one of the listed datasets (" + ", ".join(dict(DATASETS)) + ")."
+
+
+def known_dataset(name) -> bool:
+    """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
+    return isinstance(name, str) and name in dict(DATASETS)
 #: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
 DEFAULT_DEMO = "lstm-mr"
 DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
@@ -492,6 +500,8 @@ class Services:
         from analysis.data import DataError
         from workers.jobs import analysis_key
 
+        if not known_dataset(data_name):
+            return None
         try:
             key = analysis_key(sha, data_name, self.analysis_params)
         except (DataError, ValueError):
@@ -499,9 +509,14 @@ class Services:
         return key if self.store.report_dir(key).is_dir() else None
 
     def analyse(self, sha: str, data_name: str, progress: Progress | None = None) -> str:
-        """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``)."""
+        """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``).
+
+        ``data_name`` must be one of ``DATASETS`` (ValueError otherwise): never a path.
+        """
         from workers.jobs import full_analysis
 
+        if not known_dataset(data_name):
+            raise ValueError(UNKNOWN_DATASET)
         return full_analysis(sha, data_name, self.analysis_params, store=self.store, progress=progress)
 
     def use_job_threads(self) -> None:

@@ -301,7 +301,7 @@ class DashClient:
             following: set[str] = set()
             for cb in wave:
                 trigger = sorted(current.intersection(cb.input_ids))
-                updates = (self.run_background(cb, trigger) if cb.background else self.call(cb, trigger))
+                updates = (self.run_background(cb, trigger, follow=False) if cb.background else self.call(cb, trigger))
                 seen.update(updates)
                 following.update(k for k, v in updates.items() if not is_patch(v))
             current = following
@@ -324,13 +324,22 @@ class DashClient:
         return seen
 
     def run_background(self, cb: Callback, changed: Iterable[str] = (), *, timeout_s: float = 1800.0,
-                       on_progress=None) -> dict[str, Any]:
+                       on_progress=None, follow: bool = True) -> dict[str, Any]:
         """Run a background callback as the renderer does: start it, then poll until done.
 
         The first POST returns signed ``cacheKey``/``job`` handles; the renderer then re-POSTs
         the same body (inputs nulled) with them every ``interval`` ms until the response
-        carries the result. Returns the applied updates (``{}`` if it ended with no update).
+        carries the result. With ``follow`` the callbacks its outputs trigger run too, as
+        ``fire`` runs them. Returns every update seen (``{}`` if it ended with no update).
         """
+        updates = self._poll_background(cb, changed, timeout_s=timeout_s, on_progress=on_progress)
+        changed_now = {k: v for k, v in updates.items() if not is_patch(v)}
+        if follow and changed_now:
+            updates = {**updates, **self.fire(changed_now)}
+        return updates
+
+    def _poll_background(self, cb: Callback, changed: Iterable[str], *, timeout_s: float,
+                         on_progress) -> dict[str, Any]:
         body = self.payload(cb, changed)
         first = self.post(body, label=short_name(cb) + " (start)")
         if first.status_code != 200:
@@ -392,13 +401,14 @@ def fixed_point_count(client: DashClient) -> int:
 
 
 def prepare_models(url: str, timeout_s: float, log=print, match: str = "") -> list[Model]:
-    """Select each model in the dropdown (label containing ``match``) once; analyse it if needed."""
+    """Select each model in the dropdown once (those whose label contains one of the
+    comma-separated ``match`` strings, if given); analyse it through the dashboard if needed."""
     client = DashClient(url, timeout_s=max(timeout_s, 120))
     client.initial_callbacks()
     models = []
     for option in client.value("model-select.options") or []:
         sha, label = option["value"], str(option["label"])
-        if match not in label:
+        if match and not any(m.strip() in label for m in match.split(",")):
             continue
         updates = client.fire({"model-select.value": sha})
         request = updates.get("job-request-store.data")
@@ -415,8 +425,9 @@ def prepare_models(url: str, timeout_s: float, log=print, match: str = "") -> li
             result = client.run_background(job, ["job-request-store.data"], timeout_s=timeout_s,
                                            on_progress=progress)
             if not isinstance(result.get("report-store.data"), dict):
-                raise DashError(f"analysis of {label} failed: {json.dumps(result.get('job-alert.children'))[:500]}")
-            client.fire({"report-store.data": client.value("report-store.data")})
+                log(f"  {label}: analysis failed, left out of the run: "
+                    f"{json.dumps(result.get('job-alert.children'))[:500]}")
+                continue
             log(f"  {label}: analysed in {time.monotonic() - start:.0f} s")
         n = fixed_point_count(client)
         models.append(Model(sha, label, n))
@@ -588,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-timeout", type=float, default=1800.0,
                         help="longest wait for a model's analysis before timing, seconds")
     parser.add_argument("--models", default="", metavar="TEXT",
-                        help="only models whose dropdown label contains TEXT (e.g. '(demo)')")
+                        help="only models whose dropdown label contains TEXT (comma-separated: any of)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,8 @@ import time
 from dash import Input, Output, Patch, State, html, no_update
 
 from app import ids
-from app.services import Services, UploadError, model_or_none, report_or_none, valid_key
+from app.services import (UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
+                          report_or_none, valid_key)
 from app.layout import alert, model_card, status_line
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
@@ -68,6 +69,8 @@ def resolve_analysis(svc: Services, sha, data_name, _clicks=None) -> tuple:
     if model_or_none(svc, sha) is None:
         return no_update, no_update, alert("error", "This checkpoint is no longer in the store "
                                                     "or cannot be read.")
+    if not known_dataset(data_name):
+        return no_update, no_update, alert("error", UNKNOWN_DATASET)
     key = svc.stored_analysis(sha, data_name)
     if key is not None:
         return {"key": key, "sha": sha, "data": data_name}, no_update, None
@@ -99,6 +102,8 @@ def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple
     if not isinstance(request, dict) or not valid_key(request.get("sha")):
         return no_update, no_update
     sha, data_name = request["sha"], request.get("data")
+    if not known_dataset(data_name):
+        return no_update, alert("error", UNKNOWN_DATASET)
     svc.use_job_threads()
     try:
         key = svc.analyse(sha, data_name, throttled(set_progress))

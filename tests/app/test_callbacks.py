@@ -116,13 +116,28 @@ def test_a_finished_job_shows_only_if_its_model_is_still_selected(tiny, ref):
     assert model_cb.accept_result(None, tiny.sha, "mr") is no_update
 
 
-def test_job_failure_is_an_alert_not_an_exception(svc, tiny):
-    report, message = model_cb.run_analysis_job(svc, lambda _: None,
-                                                {"sha": tiny.sha, "data": "/no/such/dataset.csv"})
+def test_job_failure_is_an_alert_not_an_exception(svc, tiny, monkeypatch):
+    from analysis.data import DataError
+
+    def broken(*_args, **_kw):
+        raise DataError("mr.csv line 3: no label column")
+    monkeypatch.setattr(svc, "analyse", broken)
+    report, message = model_cb.run_analysis_job(svc, lambda _: None, {"sha": tiny.sha, "data": "mr"})
     assert report is no_update
     assert message.className == "alert error"
-    assert "/no/such/dataset.csv" in str(message.children)
+    assert "no label column" in str(message.children)
     assert "gru-mr.safetensors" in str(message.children)  # which analysis failed
+
+
+def test_dataset_must_be_a_listed_name_never_a_path(svc, tiny):
+    report, request, message = model_cb.resolve_analysis(svc, tiny.sha, "/etc/passwd")
+    assert report is no_update and request is no_update
+    assert "Choose one of the listed datasets" in str(message.children)
+    report, message = model_cb.run_analysis_job(svc, lambda _: None, {"sha": tiny.sha, "data": "/etc/passwd"})
+    assert report is no_update and "/etc/passwd" not in str(message.children)
+    assert svc.stored_analysis(tiny.sha, "../mr") is None
+    with pytest.raises(ValueError, match="listed datasets"):
+        svc.analyse(tiny.sha, "/etc/passwd")
 
 
 def test_upload_of_garbage_returns_the_loader_message(svc):

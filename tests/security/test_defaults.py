@@ -138,7 +138,7 @@ def test_secret_key_is_shared_across_processes(twin_servers, tiny_env):
             break
         time.sleep(0.3)
     assert result is not None, "server A never returned the job started on server B"
-    assert result["report-store"]["data"]["key"] == tiny_env.key
+    assert result["job-result-store"]["data"]["key"] == tiny_env.key
     refused = page_a.post(poll, params=forged)
     assert refused.status_code == 204  # no result for a handle signed with another key
 

@@ -32,7 +32,9 @@ from bench.load import DashClient, DashError
 from tests.security.conftest import RNNSCOPE, free_port, serve, server_env, stop
 
 #: Enough work that the job is still in its fixed-point stage when Redis goes away.
-SLOW = {"n_seeds": 3000, "n_error_samples": 20000, "seed": 9}
+#: Analysis parameters that keep the tiny model's job running for several seconds after its
+#: first progress report (30,000 fixed-point seeds), so Redis can be killed mid-job.
+SLOW = {"n_seeds": 30000, "n_error_samples": 20000, "seed": 9}
 
 
 def params(tiny_params: dict, **extra) -> str:
@@ -113,6 +115,13 @@ def progress_text(data: dict) -> str:
     return " ".join(str(v) for v in (data.get("progress") or {}).values())
 
 
+def polled(client, poll: dict, query: dict) -> dict:
+    """One poll of a running background job: its JSON body, or {} for 204 (nothing new)."""
+    answer = client.post(poll, params=query)
+    assert answer.status_code in (200, 204), f"poll answered {answer.status_code}: {answer.text[:300]}"
+    return answer.json() if answer.status_code == 200 else {}
+
+
 @pytest.mark.redis
 def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted(tiny_env, tmp_path):
     from tests.app.tiny import TINY_PARAMS
@@ -138,9 +147,13 @@ def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted
             item["value"] = None
         query = {"cacheKey": handles["cacheKey"], "job": handles["job"]}
         deadline = time.monotonic() + 300
-        while "fixed points" not in progress_text(client.post(poll, params=query).json()):
+        while True:  # until the worker reports the fixed-point stage: the job is in flight
+            data = polled(client, poll, query)
+            assert "response" not in data, "the job finished before Redis could be killed: make SLOW slower"
+            if "fixed points" in progress_text(data):
+                break
             assert time.monotonic() < deadline, "the job never reached its fixed-point stage"
-            time.sleep(0.4)
+            time.sleep(0.1)
 
         stop(first_redis, signal.SIGKILL)  # Redis dies with the job in flight
         with pytest.raises(DashError) as failed:  # the page's next poll fails, visibly

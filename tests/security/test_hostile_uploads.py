@@ -232,9 +232,6 @@ def test_filename_is_display_text_only(client, tiny_env, filename):
     assert isinstance(label, str) and "\n" not in label and len(label) <= 60
 
 
-@pytest.mark.xfail(strict=True, reason="BUG reported to the lead: the dashboard accepts any server path as the "
-                                       "dataset name from the client and shows the file's first line in the "
-                                       "job alert; strict, so this fails once fixed and the mark must go")
 def test_dataset_name_from_the_client_cannot_read_server_files(client):
     secret = "root:x:0:0"
     assert secret in Path("/etc/passwd").read_text()
@@ -242,6 +239,8 @@ def test_dataset_name_from_the_client_cannot_read_server_files(client):
     updates = client.fire({"dataset-select.value": "/etc/passwd"}, background=True)
     shown = json.dumps(updates)
     assert secret not in shown
+    assert "Choose one of the listed datasets" in shown  # refused in words, no job started
+    assert "job-request-store.data" not in updates
 
 
 # --------------------------------------------------------------------------- fuzzed text
