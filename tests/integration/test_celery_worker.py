@@ -11,13 +11,13 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.celery_helpers import RNNSCOPE, running_worker
 from workers.config import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -29,7 +29,6 @@ SMALL = dict(n_docs=24, max_len=30, n_seeds=24, n_words=4, n_frequent=40, min_do
              lle_neighbors=4, vader=False, batch_size=32)
 #: The same analysis with enough work that it is still running when we interrupt it.
 SLOW = {**SMALL, "n_docs": 300, "n_seeds": 3000, "lin_docs": 300, "n_error_samples": 20000}
-RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))
 
 
 def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
@@ -93,26 +92,8 @@ def tiny(tmp_path_factory, store) -> dict:
 @pytest.fixture(scope="module")
 def worker(env, client, tmp_path_factory):
     """``rnnscope worker --concurrency 2`` until the module's tests are done."""
-    from workers.tasks import workers_online
-
-    log = tmp_path_factory.mktemp("worker-log") / "worker.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([RNNSCOPE, "worker", "--concurrency", "2", "--loglevel", "info",
-                                 "--hostname", f"test-{os.getpid()}@%h"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not workers_online(app=client):
-            assert proc.poll() is None, f"worker exited: {log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"worker not ready: {log.read_text()[-3000:]}"
-        yield {"proc": proc, "log": log}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the group we started: worker + its pool
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    with running_worker(env, client, tmp_path_factory.mktemp("worker-log") / "worker.log") as running:
+        yield running
 
 
 def follow(task_id: str, client, timeout_s: float = 300) -> tuple[dict, list[dict]]:
