@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.figures.summary import number_at
+
 Log = Callable[[str], None]
 Progress = Callable[[float, str], None]
 
@@ -414,20 +416,6 @@ CRITERIA = (
 )
 
 
-def _num(summary: Mapping | None, *path: str) -> float:
-    """summary[path...] as float, NaN when missing/null/non-numeric."""
-    value = summary
-    for key in path:
-        if not isinstance(value, Mapping) or key not in value:
-            return math.nan
-        value = value[key]
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return out if math.isfinite(out) else math.nan
-
-
 def _top3(summary, key: str) -> float:
     values = (summary.get("pca") or {}).get(key) or []
     try:
@@ -456,21 +444,21 @@ def _judge_pca(s):
 
 
 def _judge_manifold(s):
-    k, v = _num(s, "fixed_points", "n_unique"), _num(s, "manifold", "fp_variance_top1_own_pc")
+    k, v = number_at(s, "fixed_points", "n_unique"), number_at(s, "manifold", "fp_variance_top1_own_pc")
     if math.isnan(k) or k < 3:
         return "no", f"{_int(k)} unique fixed point(s): no manifold to speak of"
     return _grade(v >= 0.8, v >= 0.5), f"PC1 of {_int(k)} fixed points explains {_pct(v)}"
 
 
 def _judge_readout(s):
-    k, c = _num(s, "fixed_points", "n_unique"), _num(s, "manifold", "m_readout_cosine")
+    k, c = number_at(s, "fixed_points", "n_unique"), number_at(s, "manifold", "m_readout_cosine")
     if math.isnan(k) or k < 3 or math.isnan(c):
         return "n/a", "fewer than 3 fixed points"
     return _grade(abs(c) >= 0.5, abs(c) >= 0.2), f"cos(m, readout) = {_fmt(c)}"
 
 
 def _judge_slow_mode(s):
-    lam, t1, t2 = (_num(s, "spectra", k) for k in ("abs_lambda1_median", "tau1_median", "tau2_median"))
+    lam, t1, t2 = (number_at(s, "spectra", k) for k in ("abs_lambda1_median", "tau1_median", "tau2_median"))
     if math.isnan(lam):
         return "n/a", "no fixed points to linearize"
     ratio = t1 / t2 if t2 and not math.isnan(t2) else math.inf
@@ -479,7 +467,7 @@ def _judge_slow_mode(s):
 
 
 def _judge_words(s):
-    p, n, z = (_num(s, "projections", k) for k in ("mean_positive", "mean_negative", "mean_neutral"))
+    p, n, z = (number_at(s, "projections", k) for k in ("mean_positive", "mean_negative", "mean_neutral"))
     if any(math.isnan(x) for x in (p, n, z)):
         return "n/a", "no input projections"
     signs = p > 0 > n
@@ -488,16 +476,16 @@ def _judge_words(s):
 
 
 def _judge_r1(s):
-    pct = _num(s, "projections", "r1_m_overlap_percentile")
-    med, null = _num(s, "projections", "r1_m_overlap_median"), _num(s, "projections", "r1_m_null_median")
+    pct = number_at(s, "projections", "r1_m_overlap_percentile")
+    med, null = number_at(s, "projections", "r1_m_overlap_median"), number_at(s, "projections", "r1_m_null_median")
     if math.isnan(pct):
         return "n/a", "no fixed points"
     return _grade(pct >= 99, pct >= 95), f"|r1·m| = {_fmt(med)} vs null {_fmt(null)} ({_fmt(pct)}th pct.)"
 
 
 def _judge_linearization(s):
-    err = _num(s, "linearization", "one_step_rel_error_median")
-    lin, full = _num(s, "accuracy", "linearized"), _num(s, "linearization", "full_accuracy_same_docs")
+    err = number_at(s, "linearization", "one_step_rel_error_median")
+    lin, full = number_at(s, "accuracy", "linearized"), number_at(s, "linearization", "full_accuracy_same_docs")
     if math.isnan(err) or math.isnan(lin) or math.isnan(full):
         return "n/a", "no linearized model"
     gap = abs(lin - full)
@@ -574,8 +562,8 @@ def _accuracy(result: ModelResult | None) -> float:
     """
     if result is None or result.status == "missing":
         return math.nan
-    value = _num(result.summary, "accuracy", "checkpoint_test")
-    return value if not math.isnan(value) else _num(result.metrics, "test_accuracy")
+    value = number_at(result.summary, "accuracy", "checkpoint_test")
+    return value if not math.isnan(value) else number_at(result.metrics, "test_accuracy")
 
 
 def _acc_cell(result: ModelResult | None) -> str:
@@ -672,33 +660,33 @@ def _pcs(s, key):
 
 FINDING_ROWS: tuple[tuple[str, Callable[[Mapping], str]], ...] = (
     ("test accuracy % (re-measured on a sample of n test docs)",
-     lambda s: f"{_pct(_num(s, 'accuracy', 'test'))} (n = {_int(_num(s, 'accuracy', 'test_n_docs'))})"),
+     lambda s: f"{_pct(number_at(s, 'accuracy', 'test'))} (n = {_int(number_at(s, 'accuracy', 'test_n_docs'))})"),
     ("PC1 / PC2 / PC3 variance %, trained", lambda s: _pcs(s, "explained_variance_ratio")),
     ("PC1 / PC2 / PC3 variance %, untrained", lambda s: _pcs(s, "explained_variance_ratio_untrained")),
     ("PCs for 90% variance (trained / untrained)",
-     lambda s: f"{_int(_num(s, 'pca', 'n_components_90'))} / {_int(_num(s, 'pca', 'n_components_90_untrained'))}"),
+     lambda s: f"{_int(number_at(s, 'pca', 'n_components_90'))} / {_int(number_at(s, 'pca', 'n_components_90_untrained'))}"),
     ("fixed points converged / seeds",
-     lambda s: f"{_int(_num(s, 'fixed_points', 'n_converged'))} / {_int(_num(s, 'fixed_points', 'n_seeds'))}"),
-    ("unique fixed points", lambda s: _int(_num(s, "fixed_points", "n_unique"))),
-    ("manifold 1-D-ness (fp variance in own PC1) %", lambda s: _pct(_num(s, "manifold", "fp_variance_top1_own_pc"))),
-    ("fp variance in top-2 state PCs %", lambda s: _pct(_num(s, "manifold", "fp_variance_in_top2_state_pcs"))),
-    ("cos(m, readout)", lambda s: _fmt(_num(s, "manifold", "m_readout_cosine"))),
-    ("median abs(λ1)", lambda s: _fmt(_num(s, "spectra", "abs_lambda1_median"), 4)),
+     lambda s: f"{_int(number_at(s, 'fixed_points', 'n_converged'))} / {_int(number_at(s, 'fixed_points', 'n_seeds'))}"),
+    ("unique fixed points", lambda s: _int(number_at(s, "fixed_points", "n_unique"))),
+    ("manifold 1-D-ness (fp variance in own PC1) %", lambda s: _pct(number_at(s, "manifold", "fp_variance_top1_own_pc"))),
+    ("fp variance in top-2 state PCs %", lambda s: _pct(number_at(s, "manifold", "fp_variance_in_top2_state_pcs"))),
+    ("cos(m, readout)", lambda s: _fmt(number_at(s, "manifold", "m_readout_cosine"))),
+    ("median abs(λ1)", lambda s: _fmt(number_at(s, "spectra", "abs_lambda1_median"), 4)),
     ("median τ1 / τ2 / τ3 (tokens)",
-     lambda s: " / ".join(_fmt(_num(s, "spectra", f"tau{i}_median")) for i in (1, 2, 3))),
-    ("mean input projection, positive words", lambda s: _fmt(_num(s, "projections", "mean_positive"))),
-    ("mean input projection, negative words", lambda s: _fmt(_num(s, "projections", "mean_negative"))),
-    ("mean input projection, neutral words", lambda s: _fmt(_num(s, "projections", "mean_neutral"))),
+     lambda s: " / ".join(_fmt(number_at(s, "spectra", f"tau{i}_median")) for i in (1, 2, 3))),
+    ("mean input projection, positive words", lambda s: _fmt(number_at(s, "projections", "mean_positive"))),
+    ("mean input projection, negative words", lambda s: _fmt(number_at(s, "projections", "mean_negative"))),
+    ("mean input projection, neutral words", lambda s: _fmt(number_at(s, "projections", "mean_neutral"))),
     ("median abs(r1·m) vs null median (percentile)",
-     lambda s: f"{_fmt(_num(s, 'projections', 'r1_m_overlap_median'))} vs "
-               f"{_fmt(_num(s, 'projections', 'r1_m_null_median'))} "
-               f"({_fmt(_num(s, 'projections', 'r1_m_overlap_percentile'))})"),
-    ("median one-step linearization error", lambda s: _fmt(_num(s, "linearization", "one_step_rel_error_median"))),
+     lambda s: f"{_fmt(number_at(s, 'projections', 'r1_m_overlap_median'))} vs "
+               f"{_fmt(number_at(s, 'projections', 'r1_m_null_median'))} "
+               f"({_fmt(number_at(s, 'projections', 'r1_m_overlap_percentile'))})"),
+    ("median one-step linearization error", lambda s: _fmt(number_at(s, "linearization", "one_step_rel_error_median"))),
     ("linearized-model accuracy % (full network, same docs)",
-     lambda s: f"{_pct(_num(s, 'accuracy', 'linearized'))} ({_pct(_num(s, 'linearization', 'full_accuracy_same_docs'))})"),
+     lambda s: f"{_pct(number_at(s, 'accuracy', 'linearized'))} ({_pct(number_at(s, 'linearization', 'full_accuracy_same_docs'))})"),
     ("VADER agreement of positive / negative word sets %",
-     lambda s: f"{_pct(_num(s, 'words', 'vader_positive_agreement'))} / "
-               f"{_pct(_num(s, 'words', 'vader_negative_agreement'))}"),
+     lambda s: f"{_pct(number_at(s, 'words', 'vader_positive_agreement'))} / "
+               f"{_pct(number_at(s, 'words', 'vader_negative_agreement'))}"),
 )
 
 
@@ -764,7 +752,7 @@ def _plain_verdict(r: ModelResult, marks: Mapping | None) -> str:
 def gpu_reference(repro: Reproduction, arch: str) -> ModelResult | None:
     """A GPU-trained model of ``arch`` (its tokens/s is the reference): in the run, else a reference."""
     found = next((m for m in repro.models if m.arch == arch and _trained_on_gpu(m.provenance)
-                  and _num(m.metrics, "tokens_per_second") > 0), None)
+                  and number_at(m.metrics, "tokens_per_second") > 0), None)
     return found or repro.references.get(arch)
 
 
@@ -779,10 +767,10 @@ def gpu_seconds_estimate(result: ModelResult, reference: ModelResult | None) -> 
     """
     if reference is None or not result.train_tokens:
         return math.nan
-    tps = _num(reference.metrics, "tokens_per_second")
-    b = _num(result.provenance.get("config") or {}, "batch_size")
-    b_ref = _num(reference.provenance.get("config") or {}, "batch_size")
-    epochs = _num(result.metrics, "epochs_run")
+    tps = number_at(reference.metrics, "tokens_per_second")
+    b = number_at(result.provenance.get("config") or {}, "batch_size")
+    b_ref = number_at(reference.provenance.get("config") or {}, "batch_size")
+    epochs = number_at(result.metrics, "epochs_run")
     if any(math.isnan(x) or x <= 0 for x in (tps, b, b_ref, epochs)):
         return math.nan
     return result.train_tokens * epochs / (tps * b / b_ref)
@@ -799,18 +787,18 @@ def _training_section(repro: Reproduction) -> str:
         cfg, m = r.provenance.get("config") or {}, r.metrics
         gpu = _trained_on_gpu(r.provenance)
         if gpu:
-            on_gpu = f"{_fmt(_num(m, 'seconds'))} s (measured, H200)"
+            on_gpu = f"{_fmt(number_at(m, 'seconds'))} s (measured, H200)"
         else:
             ref = gpu_reference(repro, r.arch)
             est = gpu_seconds_estimate(r, ref)
             on_gpu = (f"≈ {_fmt(est, 2)} s (estimate from {ref.arch}-{ref.dataset})" if not math.isnan(est)
                       else "no GPU reference")
         rows.append([f"{r.arch}-{r.dataset}" + (" (trained by this run)" if r.trained_here else ""),
-                     cfg.get("device", "?"), _pct(_num(m, "test_accuracy")), _pct(_num(m, "validation_accuracy")),
-                     f"{_int(_num(m, 'epochs_run'))} ({_int(_num(m, 'best_epoch'))})", _fmt(_num(m, "seconds")),
-                     _fmt(_num(m, "tokens_per_second")),
-                     " / ".join(_int(_num(cfg, k)) for k in ("hidden", "embed", "vocab_size", "max_len")),
-                     f"{_int(_num(cfg, 'batch_size'))}, {_fmt(_num(cfg, 'lr'))}, {_fmt(_num(cfg, 'dropout'))}",
+                     cfg.get("device", "?"), _pct(number_at(m, "test_accuracy")), _pct(number_at(m, "validation_accuracy")),
+                     f"{_int(number_at(m, 'epochs_run'))} ({_int(number_at(m, 'best_epoch'))})", _fmt(number_at(m, "seconds")),
+                     _fmt(number_at(m, "tokens_per_second")),
+                     " / ".join(_int(number_at(cfg, k)) for k in ("hidden", "embed", "vocab_size", "max_len")),
+                     f"{_int(number_at(cfg, 'batch_size'))}, {_fmt(number_at(cfg, 'lr'))}, {_fmt(number_at(cfg, 'dropout'))}",
                      on_gpu])
         if r.provenance.get("command"):
             commands.append(f"- `{r.arch}-{r.dataset}`: `{r.provenance['command']}`")

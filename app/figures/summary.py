@@ -258,8 +258,8 @@ def _panel_note(fig: go.Figure, index: int, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- comparison
-def _get(summary: Mapping, *path: str) -> float:
-    """summary[path[0]][path[1]]... as a float; NaN when missing or null."""
+def number_at(summary: Mapping | None, *path: str) -> float:
+    """summary[path[0]][path[1]]... as a float; NaN when missing, null or not a finite number."""
     value = summary
     for key in path:
         if not isinstance(value, Mapping) or key not in value:
@@ -332,7 +332,7 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
         row, col = divmod(i, 3)
         for name, path, color in series:
             fig.add_trace(go.Scatter(
-                x=labels, y=[_get(s, *path) for s in summaries], name=name, mode="markers",
+                x=labels, y=[number_at(s, *path) for s in summaries], name=name, mode="markers",
                 marker=dict(color=color, size=11, line=dict(color="white", width=1)),
                 legendgroup=f"panel{i}", showlegend=True,
                 hovertemplate="%{x}: %{y:.4g}<extra>" + name + "</extra>",
