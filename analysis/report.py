@@ -39,7 +39,8 @@ pca : dict
     (the same architecture, fresh init, same documents); ``n_components_90`` and
     ``n_components_90_untrained``: PCs needed for 90% of the variance.
 fixed_points : dict
-    ``n_seeds``, ``n_converged``, ``n_unique`` (= K), ``tol`` (q threshold), ``q_median``
+    ``n_seeds``, ``n_converged``, ``n_unique`` (= K), ``n_outliers`` (converged seeds dropped
+    as outliers, far outside the visited states), ``tol`` (q threshold), ``q_median``
     (median q over the K points), ``seconds`` (fixed-point search wall time).
 manifold : dict
     ``fp_variance_in_top2_state_pcs`` (fraction of the fixed points' variance inside the

@@ -63,7 +63,7 @@ def vanilla_like_summary() -> dict:
 def make_repro(**overrides) -> R.Reproduction:
     models = [
         R.ModelResult("imdb", "lstm", "analysed", checkpoint="models/imdb/lstm-imdb.safetensors",
-                      summary=line_attractor_summary(0.9123), figure="figures/lstm-imdb.png",
+                      summary=line_attractor_summary(0.9123), figure="figures/lstm-imdb.png", train_tokens=5_000_000,
                       metrics={"test_accuracy": 0.9101, "validation_accuracy": 0.92, "epochs_run": 8,
                                "best_epoch": 7, "seconds": 234.3, "tokens_per_second": 240000.0},
                       provenance={"command": "rnnscope train --arch lstm --data imdb --device cuda",
@@ -72,7 +72,8 @@ def make_repro(**overrides) -> R.Reproduction:
         R.ModelResult("imdb", "vrnn", "analysed", summary=vanilla_like_summary(), metrics={"test_accuracy": 0.78}),
         R.ModelResult("imdb", "gru", "missing", note="no checkpoint at models/imdb/gru-imdb.safetensors"),
         R.ModelResult("tweets", "lstm", "analysed", summary=line_attractor_summary(0.8555), train_tokens=300000,
-                      metrics={"test_accuracy": 0.85, "epochs_run": 4, "seconds": 100.0},
+                      metrics={"test_accuracy": 0.85, "epochs_run": 4, "seconds": 100.0,
+                               "tokens_per_second": 2000.0},
                       provenance={"config": {"device": "cpu", "batch_size": 64}}),
     ]
     values = dict(datasets=["imdb", "tweets"], archs=["lstm", "gru", "vrnn"], models=models,
@@ -158,6 +159,9 @@ def test_training_table_measured_gpu_and_estimated_cpu_runs():
     assert cell(rows, "lstm-imdb", "H / E / V / L") == "128 / 64 / 20000 / 400"
     # 300k tokens x 4 epochs / (240k tokens/s x 64/64) = 5 s
     assert cell(rows, "lstm-tweets", "on one GPU worker") == "≈ 5 s (estimate from lstm-imdb)"
+    # 5M tokens x 8 epochs / 2,000 CPU tokens/s (lstm-tweets) = 20,000 s
+    assert cell(rows, "lstm-imdb", "on this machine (2 CPU cores)") == "≈ 5.6 h (estimate from lstm-tweets)"
+    assert cell(rows, "lstm-tweets", "on this machine (2 CPU cores)") == "100 s (measured)"
     assert "`lstm-imdb`: `rnnscope train --arch lstm --data imdb --device cuda`" in md
 
 
@@ -176,7 +180,7 @@ def test_verdicts_on_known_summaries():
     assert {v for v, _ in good.values()} == {"yes"}
     assert R.overall(good) == "shows the line-attractor picture"
     bad = R.verdicts(vanilla_like_summary())
-    assert bad["one slow mode (line attractor)"][0] == "no"
+    assert bad["slow mode, |λ1| ≈ 1"][0] == "no"
     assert bad["1-D fixed-point manifold"][0] == "no"  # a single point is no manifold
     assert bad["readout along the manifold"][0] == "n/a"
     assert bad["words push along the line"][0] == "partly"  # signs right, neutral too strong
@@ -185,20 +189,27 @@ def test_verdicts_on_known_summaries():
     assert R.overall(bad) == "shows the line-attractor picture only in part"
     md = R.render_markdown(make_repro())
     assert "**Vanilla RNN on IMDB** shows the line-attractor picture only in part." in md
-    assert "one slow mode (line attractor) (|λ1| = 0.81, τ1 = 4.7, τ2 = 3.9 tokens)" in md
+    assert "slow mode, |λ1| ≈ 1 (|λ1| = 0.81, τ1 = 4.7, τ2 = 3.9 tokens)" in md
     rows = table_rows(md, "## 3. Verdicts\n\nCriteria")  # first verdict table (IMDB)
-    assert cell(rows, "one slow mode", "LSTM") == "yes"
-    assert cell(rows, "one slow mode", "Vanilla RNN") == "no"
-    assert cell(rows, "one slow mode", "GRU") == "missing"
+    assert cell(rows, "slow mode", "LSTM") == "yes"
+    assert cell(rows, "slow mode", "Vanilla RNN") == "no"
+    assert cell(rows, "slow mode", "GRU") == "missing"
+
+
+def test_all_outliers_is_said_in_words():
+    s = line_attractor_summary()
+    s["fixed_points"].update(n_converged=12, n_unique=0)
+    verdict, why = R.verdicts(s)["1-D fixed-point manifold"]
+    assert verdict == "no" and "all 12 converged seeds were outliers" in why
 
 
 def test_partial_thresholds():
     s = line_attractor_summary()
-    s["spectra"].update(abs_lambda1_median=0.95, tau1_median=19.5, tau2_median=9.0)
+    s["spectra"].update(abs_lambda1_median=0.98, tau1_median=49.5, tau2_median=9.0)
     s["manifold"]["fp_variance_top1_own_pc"] = 0.6
     s["pca"]["explained_variance_ratio"] = [0.2, 0.1, 0.1]
     marks = R.verdicts(s)
-    assert marks["one slow mode (line attractor)"][0] == "partly"
+    assert marks["slow mode, |λ1| ≈ 1"][0] == "partly"
     assert marks["1-D fixed-point manifold"][0] == "partly"
     assert marks["low-dimensional states"][0] == "partly"  # 40% < 50%, but above untrained 39%
 
@@ -340,9 +351,13 @@ def test_cli_reports_bad_arguments(capsys):
 def test_unstable_fast_mode_is_not_a_line_attractor():
     s = line_attractor_summary()
     s["spectra"].update(abs_lambda1_median=2.444, tau1_median=1.12, tau2_median=1.12)
-    assert R.verdicts(s)["one slow mode (line attractor)"][0] == "no"
+    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "no"
     s["spectra"].update(abs_lambda1_median=1.01, tau1_median=100.5, tau2_median=8.0)  # slowly growing
-    assert R.verdicts(s)["one slow mode (line attractor)"][0] == "yes"
+    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"
+    s["spectra"].update(abs_lambda1_median=0.9997, tau1_median=2545.0, tau2_median=1378.0)  # GRU-mr
+    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"  # slow, whatever τ2 is
+    s["spectra"].update(abs_lambda1_median=1.032, tau1_median=31.8, tau2_median=29.1)  # LSTM-imdb
+    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "partly"
 
 
 def test_gpu_reference_found_under_models_dir(tiny, tmp_path):
