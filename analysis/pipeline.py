@@ -40,7 +40,7 @@ from analysis.states import VisitedStates, collect_states, draw_seeds, untrained
 from analysis.tokenizer import encode_texts
 from analysis.words import WordSets, select_words, vader_agreement
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 Progress = Callable[[float, str], None]
 
 # Caps on parameters that come from users (dashboard forms, CLI): big enough for any real
@@ -278,6 +278,7 @@ def _arrays(r: _Results) -> dict[str, np.ndarray]:
     return {**_fixed_point_arrays(r.fp, r.points, r.lin, r.modes, r.manifold, r.pca_t,
                                   min(r.params.n_modes, net.state_size), net.embed_dim),
             **_pca_arrays(r.pca_t, r.pca_u, r.visited), **_word_arrays(r.words, r.model), **r.proj["arrays"],
+            **_input_effect_arrays(net, r.model, r.words, r.points, r.manifold, r.pca_t),
             **r.lin_err["arrays"], **r.dens,
             "m": r.manifold.m.astype(np.float32) if r.manifold else np.zeros(net.state_size, np.float32),
             "readout": r.readout.astype(np.float32), "readout_bias": np.array([r.bias], np.float64),
@@ -499,6 +500,21 @@ def _word_arrays(words: WordSets, model) -> dict:
     return {"words": np.array(words.words, dtype=np.str_) if words.words else np.zeros(0, "<U1"),
             "word_valence": words.valence.astype(np.int8), "word_coef": words.coef.astype(np.float64),
             "word_ids": model.vocab.encode(words.words).astype(np.int64)}
+
+
+def _input_effect_arrays(net, model, words: WordSets, points, manifold, pca_t) -> dict:
+    """Fig. 4a at one fixed point, the one nearest θ = 0: ``J_inp x_w`` of every listed word
+    in the top-2 state-PC directions (``jinp_x_pc``, (W, 2)) and that point (``jinp_x_point``)."""
+    from analysis.linearize import jacobians_at
+
+    if manifold is None or len(points) == 0 or not words.words:
+        return {"jinp_x_pc": np.zeros((0, 2), np.float32), "jinp_x_point": np.zeros(0, np.int64)}
+    k = int(np.argmin(np.abs(manifold.theta)))
+    _, j_inp = jacobians_at(net, points[k: k + 1])
+    emb = net.embedding.weight.detach().cpu().double().numpy()[model.vocab.encode(words.words)]
+    effects = emb @ j_inp[0].T  # (W, D)
+    return {"jinp_x_pc": (effects @ pca_t.components_[:2].T).astype(np.float32),
+            "jinp_x_point": np.array([k], np.int64)}
 
 
 def _pca_summary(pca_t, pca_u) -> dict:

@@ -108,6 +108,11 @@ left_inp : float32 (K, M, E)
     ℓ_aᵀ J_inp (real part) for the M leading modes, each mode's (r_a, ℓ_a) pair signed so
     that Re(r_a) · readout >= 0: the projection of any word embedding x onto mode a at point k is
     ``left_inp[k, a] @ x`` (one matmul for all words).
+jinp_x_pc : float32 (W, 2)
+    ``J_inp x_w`` of each listed word at fixed point ``jinp_x_point`` (the one nearest
+    θ = 0), in the top-2 state-PC directions (paper Fig. 4a); (0, 2) without fixed points.
+jinp_x_point : int64 (1,)
+    Index of that fixed point; empty without fixed points.
 m : float32 (D,)
     Main axis of the fixed-point manifold (PC1 of the fixed points), unit norm, signed so
     that the fixed points' readout logit grows along +m (m · readout > 0 when undefined).
@@ -178,7 +183,8 @@ SUMMARY_KEYS = ("format", "version", "model", "data", "accuracy", "pca", "fixed_
                 "projections", "words", "linearization", "params", "timings", "warnings")
 
 #: Array keys every report produced by ``run_analysis`` has (see the module docstring).
-ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "stable", "r1", "l1", "left_inp", "m",
+ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "stable", "r1", "l1", "left_inp", "jinp_x_pc",
+              "jinp_x_point", "m",
               "readout", "readout_bias", "state_pca_components", "state_pca_mean", "explained_variance_ratio",
               "explained_variance_ratio_untrained", "fp_pca_explained_variance_ratio", "initial_state_pc",
               "readout_pc", "density_pos", "density_neg", "density_edges", "example_traj_pos", "example_traj_neg",

@@ -86,7 +86,7 @@ class ModelResult:
     trained_here : bool          trained by this run (``train_missing``)
     analysis_cached : bool       the analysis was in the store already
     note : str                   why it is missing / failed, or what degraded
-    train_tokens : int or None   real training tokens per epoch (for the GPU estimate)
+    train_tokens : int or None   real training tokens per epoch (for the GPU and CPU estimates)
     """
 
     dataset: str
@@ -379,8 +379,7 @@ def _one_model(store, data, label, arch, load_dataset, out_dir, models_dir, trai
     result = ModelResult(label, arch, "analysed", checkpoint=str(path), summary=report.summary,
                          metrics=dict(model.metrics), provenance=dict(model.provenance),
                          trained_here=trained, analysis_cached=cached)
-    if not _trained_on_gpu(result.provenance):
-        result.train_tokens = train_tokens_per_epoch(store, data, model, load_dataset)
+    result.train_tokens = train_tokens_per_epoch(store, data, model, load_dataset)
     figure = Path(out_dir) / "figures" / f"{name}.{figure_format}"
     try:
         export_figure(store, report, key, figure)

@@ -103,7 +103,7 @@ def example_point(arrays: Mapping[str, np.ndarray], point: int | None = None) ->
     stored with ``jinp_x_pc`` (``jinp_x_point``), else the one nearest θ = 0."""
     if point is not None:
         return int(point)
-    if "jinp_x_point" in arrays:
+    if "jinp_x_point" in arrays and np.asarray(arrays["jinp_x_point"]).size:
         return int(np.asarray(arrays["jinp_x_point"]).reshape(-1)[0])
     picked = example_points(arrays["theta"], 1)
     if picked.size == 0:
@@ -139,7 +139,7 @@ def _panel_tau(summary, a, ctx):
 
 
 def _panel_inputs(summary, a, ctx):
-    if "jinp_x_pc" not in a:
+    if "jinp_x_pc" not in a or not len(a["jinp_x_pc"]):
         raise KeyError("jinp_x_pc")
     k = ctx["point"]
     l1_pc = project_directions(a["l1"][k], a["state_pca_components"])

@@ -1,5 +1,7 @@
 """End to end: train a small RNN on a corpus with planted word valence, run the whole
 analysis, and check the report's schema and the paper's findings on it."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -75,7 +77,8 @@ def test_schema_and_shapes(analysed, tmp_path):
               "readout": (D,), "state_pca_components": (10, D), "state_pca_mean": (D,),
               "input_projection": (K, W), "r1_m_overlap": (K,), "r1_m_null": (2000,), "word_valence": (W,),
               "word_coef": (W,), "word_ids": (W,), "initial_state_pc": (2,), "readout_pc": (2,),
-              "density_pos": (60, 60), "density_neg": (60, 60), "density_edges": (2, 61)}
+              "density_pos": (60, 60), "density_neg": (60, 60), "density_edges": (2, 61),
+              "jinp_x_pc": (W, 2), "jinp_x_point": (1,)}
     for key, shape in shapes.items():
         assert a[key].shape == shape, key
     assert a["eigvals"].dtype == np.complex128 and a["stable"].dtype == bool and a["words"].dtype.kind == "U"
@@ -115,6 +118,21 @@ def test_fixed_points_and_spectra(analysed):
     tau = a["tau_top3"][stable]  # below |λ| = 1, τ = |1/ln|λ|| falls with |λ|
     assert np.all(np.diff(tau, axis=1) <= 1e-9)
     np.testing.assert_allclose(tau, np.abs(1 / np.log(eig[stable][:, :3])), rtol=1e-9)
+
+
+def test_word_input_effects_are_jacrev_times_embedding(analysed):
+    """Fig. 4a arrays: J_inp x_w at the point nearest θ = 0, in state-PC directions."""
+    model, report, _ = analysed
+    a = report.arrays
+    k = int(a["jinp_x_point"][0])
+    assert k == int(np.argmin(np.abs(a["theta"])))
+    net = copy.deepcopy(model.net).double()
+    point = torch.as_tensor(a["fixed_points"][k], dtype=torch.float64)
+    j_inp = torch.func.jacrev(lambda x: net.step(point[None], x[None])[0])(
+        torch.zeros(net.embed_dim, dtype=torch.float64))
+    emb = net.embedding.weight.detach()[torch.as_tensor(a["word_ids"])]
+    expected = (emb @ j_inp.detach().T).numpy() @ a["state_pca_components"][:2].astype(np.float64).T
+    np.testing.assert_allclose(a["jinp_x_pc"], expected, rtol=1e-4, atol=1e-6)
 
 
 def test_paper_findings_on_planted_valence(analysed):
