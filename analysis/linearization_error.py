@@ -20,6 +20,7 @@ Jacobians (K, D, D) for each step's batch was measured 2x slower (memory bound) 
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,6 +44,12 @@ def nearest_fixed_point(states: Tensor, points: Tensor, chunk: int = 4096) -> Te
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=states.device)
 
 
+#: torch's forward-mode AD levels are process-wide, not per thread: two threads inside ``jvp``
+#: at once break each other ("no level exists", seen under 20 concurrent dashboard users), so
+#: the calls are serialized. Each takes about two forward steps.
+_FORWARD_AD = threading.Lock()
+
+
 def linearized_step(net: RNNClassifier, h: Tensor, x: Tensor, h_star: Tensor) -> Tensor:
     """h* + J_rec(h*)(h − h*) + J_inp(h*) x, batched: h, h_star (B, D), x (B, E) -> (B, D).
 
@@ -50,7 +57,8 @@ def linearized_step(net: RNNClassifier, h: Tensor, x: Tensor, h_star: Tensor) ->
     under ``torch.no_grad``, so no graph is built.
     """
     zero = torch.zeros_like(x)
-    _, delta = jvp(net.step, (h_star, zero), (h - h_star, x))
+    with _FORWARD_AD:
+        _, delta = jvp(net.step, (h_star, zero), (h - h_star, x))
     return h_star + delta
 
 

@@ -37,6 +37,20 @@ def test_linearized_step_equals_explicit_jacobians(arch):
         torch.testing.assert_close(linearized_step(net, h, x, h_star), expected, atol=1e-5, rtol=1e-5)
 
 
+def test_linearized_step_is_safe_from_many_threads():
+    """The dashboard serves sentences from a thread pool; forward-mode AD levels are global."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.manual_seed(0)
+    net = RNNClassifier("gru", 20, 5, 16).eval()
+    h, h_star, x = torch.randn(64, 16), 0.3 * torch.randn(64, 16), torch.randn(64, 5)
+    expected = linearized_step(net, h, x, h_star)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: linearized_step(net, h, x, h_star), range(400)))
+    for got in results:
+        torch.testing.assert_close(got, expected)
+
+
 @pytest.mark.parametrize("scale", [0.05, 0.5, 2.0])
 def test_one_step_error_matches_closed_form_for_tanh(scale):
     # At h* = 0: F(h, x) = tanh(z), the linearization is z = W h + U x, so the error is
