@@ -1,15 +1,20 @@
 """``rnnscope serve``: start the dashboard (Dash's built-in server).
 
-    rnnscope serve [--host 127.0.0.1] [--port 8050] [--debug]
+    rnnscope serve [--host 127.0.0.1] [--port 8050] [--workers 1] [--debug]
 
 The server binds the loopback interface unless told otherwise: uploads are checked, but a
 research dashboard has no login, so exposing it is a deliberate choice and gets a warning.
-For a multi-user deployment run ``gunicorn app.wsgi:server`` (see docker-compose.yml).
+``--workers 1`` (the default) is Dash's threaded server; ``--workers N`` runs gunicorn with
+N processes of 4 threads (``app.wsgi:server``, as docker-compose.yml does), sharing one
+``RNNSCOPE_SECRET_KEY`` (a random one when unset) so any process can answer a background
+job's polls. Measured with ``bench/load.py`` (20 users): see the README.
 """
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import secrets
 import sys
 
 DEFAULT_HOST = "127.0.0.1"
@@ -26,6 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"interface to bind (default {DEFAULT_HOST}, this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"TCP port (default {DEFAULT_PORT})")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="web processes: 1 = Dash's threaded server (default); N > 1 = gunicorn "
+                             "with N processes x 4 threads (multi-user)")
     parser.add_argument("--debug", action="store_true",
                         help="Dash debug mode: dev tools, hot reload, tracebacks in the page")
     parser.set_defaults(func=run)
@@ -47,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 64:
+        print(f"error: --workers must be in 1..64, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.debug:
+        print("error: --debug runs Dash's own server; use it with --workers 1", file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
         print(f"warning: binding {args.host}: the dashboard has no authentication and anyone "
               "who can reach this address can use it and upload checkpoints.", file=sys.stderr)
@@ -60,5 +74,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rnnscope dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
+    if args.workers > 1:
+        return exec_gunicorn(args.host, args.port, args.workers)
     dash_app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
+
+
+def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command line ``--workers N`` runs (same settings as docker-compose.yml)."""
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
+            "--timeout", "120", "app.wsgi:server"]
+
+
+def exec_gunicorn(host: str, port: int, workers: int) -> int:
+    """Replace this process by gunicorn; the workers share one secret key."""
+    os.environ.setdefault("RNNSCOPE_SECRET_KEY", secrets.token_hex(32))
+    sys.stderr.flush()
+    os.execv(sys.executable, gunicorn_command(host, port, workers))
+    return 0  # not reached

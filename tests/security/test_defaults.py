@@ -66,6 +66,39 @@ def test_serve_binds_loopback_by_default(twin_servers):
             requests.get(f"http://{outward}:{server.port}/", timeout=5)
 
 
+def test_serve_with_workers_runs_gunicorn_processes_on_loopback(tiny_env, tmp_path):
+    """``--workers 2``: gunicorn with two worker processes sharing one secret key; every
+    page request and callback is answered, whichever process takes it."""
+    import psutil
+
+    env = server_env(tiny_env)
+    env.pop("RNNSCOPE_SECRET_KEY", None)
+    with serve(env, tmp_path / "gunicorn.log", "--workers", "2") as server:
+        master = psutil.Process(server.proc.pid)
+        assert "gunicorn" in " ".join(master.cmdline())
+        deadline = time.monotonic() + 120
+        while len(master.children()) < 2:
+            assert time.monotonic() < deadline, "gunicorn did not start its workers"
+            time.sleep(0.2)
+        keys = {p.environ().get("RNNSCOPE_SECRET_KEY") for p in master.children()}
+        assert len(keys) == 1 and None not in keys and len(keys.pop()) == 64
+        listening = [c.laddr for c in master.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        assert {addr.ip for addr in listening} == {"127.0.0.1"}
+        for _ in range(6):  # requests spread over both workers; each page works end to end
+            client = DashClient(server.url)
+            client.initial_callbacks()
+            assert client.value("report-store.data")["key"] == tiny_env.key
+
+
+@pytest.mark.parametrize("extra, message", [(["--workers", "0"], "--workers must be in 1..64"),
+                                            (["--workers", "2", "--debug"], "use it with --workers 1")])
+def test_bad_worker_options_exit_2(extra, message, capsys):
+    from app.cli import main
+
+    assert main(["serve", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
 class _FakeApp:
     """Stands in for the Dash app: records how ``run`` was called (nothing is bound)."""
 
