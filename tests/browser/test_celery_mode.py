@@ -99,6 +99,12 @@ def queued_tasks() -> list[dict]:
     return [json.loads(item)["headers"] for item in raw]
 
 
+def page_state(duo) -> str:
+    """What the job panel shows and what waits on Redis, for failure messages."""
+    text = {name: duo.find_element(f"#{name}").text for name in (ids.JOB_STATUS, ids.JOB_STAGE, ids.JOB_ALERT)}
+    return f"page: {text}; queued on Redis: {queued_tasks()}; browser log: {duo.get_logs()}"
+
+
 def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_path):
     import psutil
 
@@ -108,8 +114,10 @@ def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_pa
     assert svc.stored_analysis(tiny.sha, "mr") is None  # not analysed in this store yet
 
     # the page asks for the analysis: one background-callback task waits in Redis (no worker yet)
-    wait_for(duo, lambda: len(queued_tasks()) == 1, message="the page queued no task on Redis")
-    (task,) = queued_tasks()
+    wait_for(duo, lambda: len(queued_tasks()) > 0, message="the page queued no task on Redis")
+    queued = queued_tasks()
+    assert len(queued) == 1, page_state(duo)
+    (task,) = queued
     assert task["task"].startswith("background_callback_")
     wait_for(duo, lambda: "running" in duo.find_element(f"#{ids.JOB_PROGRESS}").get_attribute("class"),
              message="the page does not show a running job")
@@ -123,11 +131,16 @@ def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_pa
         held.enter_context(svc.store.lock(key))
         with running_worker({**os.environ, **env}, client, tmp_path / "worker.log",
                             concurrency=1) as worker:
-            duo.wait_for_text_to_equal(f"#{ids.JOB_STAGE}", f"{WAITING} · 0%", timeout=JOB_TIMEOUT)
+            wait_for(duo, lambda: duo.find_element(f"#{ids.JOB_STAGE}").text == f"{WAITING} · 0%",
+                     timeout=JOB_TIMEOUT, message=f"no waiting job shown (log: {worker['log']})")
             assert "running" in duo.find_element(f"#{ids.JOB_PROGRESS}").get_attribute("class")
             duo.driver.execute_script(RECORD_PROGRESS, ids.JOB_STAGE, ids.JOB_PROGRESS)
             held.close()
-            duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", "GRU-16 on mr", timeout=JOB_TIMEOUT)
+            try:
+                duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", "GRU-16 on mr", timeout=JOB_TIMEOUT)
+            except Exception as exc:
+                raise AssertionError(f"{page_state(duo)}\nworker log:\n"
+                                     f"{worker['log'].read_text()[-3000:]}") from exc
             pool = {p.pid for p in psutil.Process(worker["proc"].pid).children(recursive=True)}
             log = worker["log"].read_text()
 
