@@ -190,14 +190,25 @@ def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None
     for rows, j_rec, j_inp in _iter_jacobians(net, P, x, chunk):
         lam, R = _sorted_eig(j_rec)
         # rows a < n of R⁻¹: solve Rᵀ X = [e_0 ... e_{n-1}], then ℓ_a = X[:, a]
-        rhs = torch.eye(D, n, dtype=R.dtype, device=R.device).expand(R.shape[0], D, n)
-        ell = torch.linalg.solve(R.mT, rhs).mT  # (c, n, D)
+        R_np = R.cpu().numpy()
+        rhs = np.broadcast_to(np.eye(D, n, dtype=R_np.dtype), (R_np.shape[0], D, n))
+        ell = _complex_solve(np.swapaxes(R_np, 1, 2), rhs).swapaxes(1, 2)  # (c, n, D)
         eigvals[rows] = lam.cpu().numpy()
-        right[rows] = R[..., :n].cpu().numpy()
-        left[rows] = ell.cpu().numpy()
-        left_inp[rows] = (ell @ j_inp.to(ell.dtype)).cpu().numpy()
+        right[rows] = R_np[..., :n]
+        left[rows] = ell
+        left_inp[rows] = ell @ j_inp.cpu().numpy().astype(ell.dtype)
     return Linearization(points=P, eigvals=eigvals, tau=time_constants(eigvals), right=right, left=left,
                          left_inp=left_inp, n_modes=n)
+
+
+def _complex_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a⁻¹ b`` for complex (..., D, D) and (..., D, n), by numpy's LAPACK.
+
+    Not torch: torch 2.13's CPU build (oneMKL) fails on batched complex LU solves when it
+    runs with more than one thread ("Parameter 6 was incorrect on entry to ZLASWP", then
+    "Pivots given to lu_solve must all be >= 1"), seen on the demo LSTM's fixed points.
+    """
+    return np.linalg.solve(a, b)
 
 
 @torch.no_grad()
@@ -205,8 +216,9 @@ def eigenmodes_at(net, point, x=None) -> Eigenmodes:
     """Full eigendecomposition ``J_rec = R Λ R⁻¹`` at one point (D,), with both Jacobians."""
     _, j_rec, j_inp = next(_iter_jacobians(net, np.asarray(point, dtype=np.float64).reshape(1, -1), x, 1))
     lam, R = _sorted_eig(j_rec)
-    L = torch.linalg.inv(R[0])
+    R_np = R[0].cpu().numpy()
+    L = _complex_solve(R_np, np.eye(R_np.shape[0], dtype=R_np.dtype))
     lam_np = lam[0].cpu().numpy()
     return Eigenmodes(point=np.asarray(point, dtype=np.float64).reshape(-1), eigvals=lam_np,
-                      tau=time_constants(lam_np), right=R[0].cpu().numpy(), left=L.cpu().numpy(),
+                      tau=time_constants(lam_np), right=R_np, left=L,
                       j_rec=j_rec[0].cpu().numpy(), j_inp=j_inp[0].cpu().numpy())

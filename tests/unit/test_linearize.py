@@ -151,3 +151,23 @@ def test_empty_points():
     net = trained_like_net("gru", hidden=4)
     lin = linearize(net, np.zeros((0, 4)))
     assert lin.eigvals.shape == (0, 4) and lin.right.shape == (0, 4, 3) and lin.left_inp.shape == (0, 3, 4)
+
+
+def test_left_eigenvectors_with_two_threads_at_d256():
+    """torch 2.13's oneMKL batched complex LU solve fails at D = 256 with 2 threads (it broke
+    the demo LSTM's analysis in the dashboard); the left eigenvectors must not depend on it."""
+    from analysis.model import RNNClassifier
+
+    torch.manual_seed(0)
+    net = RNNClassifier("lstm", 30, 8, 128).eval()  # state [h; c]: D = 256
+    points = 0.3 * np.random.default_rng(0).standard_normal((4, net.state_size))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lin = linearize(net, points, n_modes=3)
+        modes = eigenmodes_at(net, points[0])
+    finally:
+        torch.set_num_threads(before)
+    for k in range(len(points)):
+        np.testing.assert_allclose(lin.left[k] @ lin.right[k], np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(modes.left @ modes.right, np.eye(net.state_size), atol=1e-8)
