@@ -28,7 +28,9 @@ SMALL = dict(n_docs=24, max_len=30, n_seeds=24, n_words=4, n_frequent=40, min_do
              n_null=200, n_pca=5, density_bins=8, lin_docs=12, n_error_samples=60,
              lle_neighbors=4, vader=False, batch_size=32)
 #: The same analysis with enough work that it is still running when we interrupt it.
-SLOW = {**SMALL, "n_docs": 300, "n_seeds": 3000, "lin_docs": 300, "n_error_samples": 20000}
+#: Keeps a job in its fixed-point stage for seconds even on an idle machine (30,000 seeds), so
+#: cancel and SIGKILL land mid-job; 3,000 seeds finished before the first progress poll.
+SLOW = {**SMALL, "n_docs": 300, "n_seeds": 30000, "lin_docs": 300, "n_error_samples": 20000}
 
 
 def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
