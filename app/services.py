@@ -520,16 +520,16 @@ class Services:
         return full_analysis(sha, data_name, self.analysis_params, store=self.store, progress=progress)
 
     def use_job_threads(self) -> None:
-        """Give an embedded analysis job every core (it runs in its own child process).
+        """Torch threads of an embedded analysis job (its own child process): one.
 
-        ``$RNNSCOPE_TORCH_THREADS`` wins when set; on a Celery worker the worker's own
-        setting is kept.
+        Measured with ``bench/worker_throughput.py`` on the demo GRU-128, one thread runs a
+        full analysis faster than two (17.3 vs 13.2 analyses/min), and it leaves the other
+        cores to the web server. ``$RNNSCOPE_TORCH_THREADS`` wins when set; on a Celery
+        worker the worker's own setting is kept.
         """
         if self.settings.redis_url:
             return
-        from analysis.training import available_cores
-
-        torch.set_num_threads(int(os.environ.get("RNNSCOPE_TORCH_THREADS") or available_cores()))
+        torch.set_num_threads(int(os.environ.get("RNNSCOPE_TORCH_THREADS") or 1))
 
     @staticmethod
     def explain(exc: BaseException) -> str:
