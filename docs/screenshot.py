@@ -70,10 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("RNNSCOPE_ANALYSIS_PARAMS", None)  # the default analysis, as users see it
     os.environ["RNNSCOPE_STORE"] = str(args.store or tmp / "store")
     os.environ["RNNSCOPE_DEMO_DIR"] = str(ROOT / "models" / "demo")
-    # One torch thread for the analysis job: with 2 threads, torch 2.13.0+cpu's batched complex
-    # torch.linalg.solve (oneMKL) fails on the demo LSTM's eigenvectors ("Pivots given to
-    # lu_solve must all be greater or equal to 1"); with 1 thread it succeeds.
-    os.environ.setdefault("RNNSCOPE_TORCH_THREADS", "1")
     try:
         return shoot(args)
     finally:
