@@ -9,6 +9,9 @@ template (``plotly_white``) by deep-copying it into every new figure, which cost
 (~50x on a busy CPU) than building the figure itself; inside the wrapper figures are built
 with the empty ``"none"`` template and the ``plotly_white`` JSON, serialized once, is put
 back into each outgoing figure, so the page looks the same and a click stays fast.
+
+``per_report`` also builds a view's outputs once per stored report: a report never changes
+under its content key, so switching back to a model costs a cache lookup, not a rebuild.
 """
 from __future__ import annotations
 
@@ -67,4 +70,23 @@ def figure_output(fn):
         with _plain_template():
             out = fn(*args, **kwargs)
         return restyle(out)
+    return wrapper
+
+
+def per_report(fn):
+    """``figure_output`` for ``fn(svc, report_ref)``, memoized per report key in ``svc.memo``.
+
+    Only for views that depend on nothing but the stored report under ``report_ref["key"]``
+    (content-addressed, immutable). While that report cannot be read (not stored yet, or
+    a bad ref) every call builds afresh, so a placeholder is never cached.
+    """
+    built = figure_output(fn)
+
+    @functools.wraps(fn)
+    def wrapper(svc, report_ref):
+        from app.services import report_or_none
+
+        if report_or_none(svc, report_ref) is None:
+            return built(svc, report_ref)
+        return svc.memo.get(("view", fn.__qualname__, report_ref["key"]), lambda: built(svc, report_ref))
     return wrapper

@@ -11,7 +11,7 @@ import numpy as np
 from dash import Input, Output, Patch, State, no_update
 
 from app import figures, ids
-from app.callbacks import figure_output
+from app.callbacks import per_report
 from app.figures import manifold as manifold_figs
 from app.figures import projections, spectra
 from app.layout import fp_summary, placeholder
@@ -53,7 +53,7 @@ def _selected_traces(svc: Services, key: str, report) -> tuple[int, int]:
     return svc.memo.get(("selected-traces", key), make)
 
 
-@figure_output
+@per_report
 def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     """-> (Fig. 2c, 3c, 3b, 3d, 4a, 4b, summary strip, default selection) for a new report.
 

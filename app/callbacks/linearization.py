@@ -4,12 +4,12 @@ from __future__ import annotations
 from dash import Input, Output
 
 from app import figures, ids
-from app.callbacks import figure_output
+from app.callbacks import per_report
 from app.layout import linearization_summary, placeholder
 from app.services import Services, report_or_none
 
 
-@figure_output
+@per_report
 def linearization_view(svc: Services, report_ref: dict | None) -> tuple:
     """-> (Fig. 5b, summary tiles) of the report on screen."""
     report = report_or_none(svc, report_ref)

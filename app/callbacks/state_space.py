@@ -4,11 +4,11 @@ from __future__ import annotations
 from dash import Input, Output
 
 from app import figures, ids
-from app.callbacks import figure_output
+from app.callbacks import per_report
 from app.services import Services, report_or_none
 
 
-@figure_output
+@per_report
 def state_space_figures(svc: Services, report_ref: dict | None) -> tuple:
     """Fig. 2a and 2b of the report on screen (placeholders when there is none)."""
     report = report_or_none(svc, report_ref)

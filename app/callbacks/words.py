@@ -4,12 +4,12 @@ from __future__ import annotations
 from dash import Input, Output
 
 from app import figures, ids
-from app.callbacks import figure_output
+from app.callbacks import per_report
 from app.layout import placeholder, word_result
 from app.services import Services, report_or_none
 
 
-@figure_output
+@per_report
 def word_figures(svc: Services, report_ref: dict | None) -> tuple:
     """-> (Fig. 4c, Fig. 4d) of the report on screen."""
     report = report_or_none(svc, report_ref)

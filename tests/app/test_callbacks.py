@@ -400,6 +400,17 @@ def test_views_without_a_report_are_placeholders(svc):
     assert fixed_points.report_figures(svc, {"key": "not a key"})[7] is None
 
 
+def test_report_views_are_built_once_per_report(svc, ref):
+    views = (state_space.state_space_figures, fixed_points.report_figures, linearization.linearization_view,
+             words.word_figures)
+    for view in views:
+        first, misses = view(svc, ref), svc.memo.misses
+        again = view(svc, dict(ref))  # an equal ref from another page: served from the memo
+        assert again is first and svc.memo.misses == misses, view.__name__
+    missing = {"key": "0" * 64, "sha": ref["sha"], "data": "mr"}  # not stored: never memoized
+    assert state_space.state_space_figures(svc, missing) is not state_space.state_space_figures(svc, missing)
+
+
 def test_compare_lists_every_stored_analysis(svc, tiny, ref):
     rows = svc.analysed_reports()
     assert tiny.key in [key for key, _, _ in rows]
