@@ -42,14 +42,8 @@ MAX_SENTENCE_TOKENS = 2000
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"))
 DEFAULT_DATASET = "mr"
-
-
+#: What the page shows when it is sent anything but one of those names.
 UNKNOWN_DATASET = "Choose one of the listed datasets (" + ", ".join(dict(DATASETS)) + ")."
-
-
-def known_dataset(name) -> bool:
-    """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
-    return isinstance(name, str) and name in dict(DATASETS)
 #: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
 DEFAULT_DEMO = "lstm-mr"
 DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
@@ -621,6 +615,11 @@ def finite_or_none(value) -> float | None:
 def valid_key(value) -> bool:
     """True for a 64-character lowercase hex string (a content key or sha256)."""
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def known_dataset(name) -> bool:
+    """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
+    return isinstance(name, str) and name in dict(DATASETS)
 
 
 def report_or_none(svc: Services, ref: dict | None):
