@@ -7,7 +7,6 @@ the same store. Analyses use a tiny GRU trained on a synthetic corpus so jobs ta
 """
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -18,35 +17,15 @@ import numpy as np
 import pytest
 
 from tests.celery_helpers import RNNSCOPE, running_worker
+from tests.corpus import SMALL_PARAMS, write_corpus
 from workers.config import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
-POSITIVE = ("good", "great", "superb", "lovely", "fine")
-NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
-FILLER = tuple(f"w{i}" for i in range(30))
-SMALL = dict(n_docs=24, max_len=30, n_seeds=24, n_words=4, n_frequent=40, min_doc_freq=1,
-             n_null=200, n_pca=5, density_bins=8, lin_docs=12, n_error_samples=60,
-             lle_neighbors=4, vader=False, batch_size=32)
+SMALL = SMALL_PARAMS
 #: The same analysis with enough work that it is still running when we interrupt it.
 #: Keeps a job in its fixed-point stage for seconds even on an idle machine (30,000 seeds), so
 #: cancel and SIGKILL land mid-job; 3,000 seeds finished before the first progress poll.
 SLOW = {**SMALL, "n_docs": 300, "n_seeds": 30000, "lin_docs": 300, "n_error_samples": 20000}
-
-
-def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
-    """CSV ``text,label``: filler words plus 1-3 sentiment words of the label's polarity."""
-    rng = np.random.default_rng(seed)
-    with open(path, "w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["text", "label"])
-        for _ in range(n):
-            label = int(rng.integers(2))
-            words = list(rng.choice(FILLER, int(rng.integers(4, 14))))
-            for _ in range(int(rng.integers(1, 4))):
-                words.insert(int(rng.integers(len(words) + 1)),
-                             str(rng.choice(POSITIVE if label else NEGATIVE)))
-            out.writerow([" ".join(words), label])
-    return path
 
 
 @pytest.fixture(scope="module")

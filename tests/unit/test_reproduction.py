@@ -4,23 +4,15 @@ known summaries, and the whole orchestration on a tiny model and corpus (cached 
 """
 from __future__ import annotations
 
-import csv
 import math
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from app import reproduction as R
+from tests.corpus import SMALL_PARAMS, write_corpus
 
-POSITIVE = ("good", "great", "superb", "lovely", "fine")
-NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
-FILLER = tuple(f"w{i}" for i in range(30))
-#: Small enough to run in seconds on 2 cores, big enough that every stage has data.
-PARAMS = dict(n_docs=24, max_len=30, n_seeds=24, n_words=4, n_frequent=40, min_doc_freq=1,
-              n_null=200, n_pca=5, density_bins=8, lin_docs=12, n_error_samples=60,
-              lle_neighbors=4, vader=False, batch_size=32)
+PARAMS = SMALL_PARAMS
 TINY_TRAIN = dict(hidden=8, embed=8, vocab_size=100, epochs=4, batch_size=32, lr=2e-2, max_len=30)
 
 
@@ -235,21 +227,6 @@ def test_checkpoint_lookup_prefers_dataset_dir_then_demo(tmp_path):
 
 
 # --------------------------------------------------------------------------- end to end
-def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
-    """CSV ``text,label``: filler words plus 1-3 sentiment words of the label's polarity."""
-    rng = np.random.default_rng(seed)
-    with open(path, "w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["text", "label"])
-        for _ in range(n):
-            label = int(rng.integers(2))
-            words = list(rng.choice(FILLER, int(rng.integers(4, 14))))
-            for _ in range(int(rng.integers(1, 4))):
-                words.insert(int(rng.integers(len(words) + 1)), str(rng.choice(POSITIVE if label else NEGATIVE)))
-            out.writerow([" ".join(words), label])
-    return path
-
-
 def _can_export_images() -> bool:
     import importlib.util
     import os
