@@ -21,7 +21,7 @@ from dash import Patch, no_update
 from app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
 from app.services import LRU, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
-from tests.app.tiny import TINY_PARAMS, environ, make_env, train_tiny
+from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from workers.config import Settings
 
 MAX_FIGURE_BYTES = 500_000
@@ -29,8 +29,7 @@ MAX_FIGURE_BYTES = 500_000
 
 @pytest.fixture(scope="module")
 def tiny(rnnscope_home, tmp_path_factory):
-    env = make_env(tmp_path_factory.mktemp("tiny-app"), rnnscope_home)
-    with environ(env.environ()):
+    with active_env(tmp_path_factory.mktemp("tiny-app"), rnnscope_home) as env:
         yield env
 
 

@@ -90,3 +90,11 @@ def make_env(root: Path, home: Path) -> TinyEnv:
         demo_checkpoints(store, demo_dir)
         env.key = full_analysis(env.sha, "mr", TINY_PARAMS, store=store)
     return env
+
+
+@contextlib.contextmanager
+def active_env(root: Path, home: Path) -> Iterator[TinyEnv]:
+    """``make_env`` under ``root``, with its environment set for the duration of the block."""
+    env = make_env(root, home)
+    with environ(env.environ()):
+        yield env

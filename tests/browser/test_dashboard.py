@@ -15,7 +15,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app import ids
 from app.dashboard import create_app
-from tests.app.tiny import TINY_PARAMS, environ, make_env, train_tiny
+from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from workers.config import Settings
 
 pytestmark = pytest.mark.browser
@@ -26,8 +26,7 @@ JOB_TIMEOUT = 300
 
 @pytest.fixture(scope="module")
 def tiny(rnnscope_home, tmp_path_factory):
-    env = make_env(tmp_path_factory.mktemp("tiny-browser"), rnnscope_home)
-    with environ(env.environ()):
+    with active_env(tmp_path_factory.mktemp("tiny-browser"), rnnscope_home) as env:
         yield env
 
 

@@ -105,6 +105,19 @@ def wait_for_progress(task_id: str, client, after: str, timeout_s: float = 120) 
     raise AssertionError(f"no progress message with {after!r} within {timeout_s} s")
 
 
+def start_slow_job(tiny, client, seed: int) -> tuple[str, str, dict]:
+    """Submit a ``SLOW`` analysis and wait until it is in its fixed-point stage.
+
+    Returns (content key, task id, the running status with the pool child's ``pid``)."""
+    from workers import jobs
+    from workers.tasks import submit_full_analysis
+
+    params = {**SLOW, "seed": seed}
+    task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
+    running = wait_for_progress(task_id, client, "fixed points")
+    return jobs.analysis_key(tiny["sha"], tiny["data"], params), task_id, running
+
+
 def pid_gone(pid: int, timeout_s: float = 15) -> bool:
     import psutil
 
@@ -170,13 +183,9 @@ def test_two_identical_submissions_compute_once(worker, client, store, tiny):
 
 @pytest.mark.redis
 def test_cancel_terminates_the_job_and_the_worker_goes_on(worker, client, store, tiny):
-    from workers import jobs
     from workers.tasks import cancel, submit_full_analysis
 
-    params = {**SLOW, "seed": 2}
-    key = jobs.analysis_key(tiny["sha"], tiny["data"], params)
-    task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
-    running = wait_for_progress(task_id, client, "fixed points")
+    key, task_id, running = start_slow_job(tiny, client, seed=2)
     cancel(task_id, app=client)
     final, _ = follow(task_id, client, timeout_s=60)
     assert final["state"] == "REVOKED"
@@ -190,13 +199,7 @@ def test_cancel_terminates_the_job_and_the_worker_goes_on(worker, client, store,
 
 @pytest.mark.redis
 def test_sigkill_mid_job_leaves_nothing_partial_and_the_job_reruns(worker, client, store, tiny):
-    from workers import jobs
-    from workers.tasks import submit_full_analysis
-
-    params = {**SLOW, "seed": 4}
-    key = jobs.analysis_key(tiny["sha"], tiny["data"], params)
-    task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
-    running = wait_for_progress(task_id, client, "fixed points")
+    key, task_id, running = start_slow_job(tiny, client, seed=4)
     os.kill(running["pid"], signal.SIGKILL)
     assert pid_gone(running["pid"])
     assert not store.exists(key) and not store.report_dir(key).exists()
@@ -206,7 +209,7 @@ def test_sigkill_mid_job_leaves_nothing_partial_and_the_job_reruns(worker, clien
     assert len(store.computations(key, "started")) == 2  # the killed run and the rerun
     assert len(store.computations(key, "finished")) == 1
     report = store.get_report(key)
-    assert report.summary["fixed_points"]["n_seeds"] == params["n_seeds"]
+    assert report.summary["fixed_points"]["n_seeds"] == SLOW["n_seeds"]
     assert "WorkerLostError" in worker["log"].read_text()
 
 
