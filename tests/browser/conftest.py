@@ -28,11 +28,15 @@ def pytest_setup_options():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test here is a browser test; skip them clearly when Chromium is not installed."""
-    missing = not (os.path.exists(CHROMIUM) and shutil.which("chromedriver"))
+    """Every test here is a browser test."""
     for item in items:
         if "tests/browser" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
-            if missing:
-                item.add_marker(pytest.mark.skip(reason="needs chromium and chromedriver "
-                                                        "(make browser-deps)"))
+
+
+@pytest.fixture(autouse=True)
+def _chromium_installed():
+    """Fail (not skip) with the fix in words when Chromium or ChromeDriver is missing:
+    `make test` installs both, so a missing browser is a broken setup, not a reason to pass."""
+    if not (os.path.exists(CHROMIUM) and shutil.which("chromedriver")):
+        pytest.fail(f"needs {CHROMIUM} and chromedriver on PATH: run `make browser-deps`")
