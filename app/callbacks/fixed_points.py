@@ -26,10 +26,15 @@ def clickable(fig) -> dict:
     index, so a click would arrive without the fixed point's index.
     """
     out = fig.to_plotly_json()
-    for trace, source in zip(out["data"], fig.data):
-        if getattr(source, "customdata", None) is not None:
-            trace["customdata"] = np.asarray(source.customdata).tolist()
+    out["data"] = [_plain_customdata(trace, source) for trace, source in zip(out["data"], fig.data)]
     return out
+
+
+def _plain_customdata(trace: dict, source) -> dict:
+    """``trace`` (the JSON of plotly trace ``source``) with ``customdata`` as a plain list."""
+    if getattr(source, "customdata", None) is not None:
+        trace["customdata"] = np.asarray(source.customdata).tolist()
+    return trace
 
 
 def _trace_index(fig, name: str) -> int:
@@ -118,14 +123,8 @@ def _point_inputs(svc: Services, key: str, report, k: int) -> dict:
 def _data_patch(traces) -> Patch:
     """A Patch replacing a figure's traces (layout, axes and title stay as sent)."""
     patch = Patch()
-    patch["data"] = [_plain_customdata(t.to_plotly_json()) for t in traces]
+    patch["data"] = [_plain_customdata(t.to_plotly_json(), t) for t in traces]
     return patch
-
-
-def _plain_customdata(trace: dict) -> dict:
-    if trace.get("customdata") is not None:
-        trace["customdata"] = np.asarray(trace["customdata"]).tolist()
-    return trace
 
 
 def select_point(svc: Services, selection: dict | None) -> tuple:
