@@ -23,7 +23,8 @@ import plotly.io as pio
 
 from app.figures import style
 
-_LOOK = pio.templates[style.TEMPLATE].to_plotly_json()  # the look the figures ask for
+_LOOK_NAME = style.TEMPLATE
+_LOOK = pio.templates[_LOOK_NAME].to_plotly_json()  # the look the figures ask for
 _lock = threading.Lock()
 _active = 0
 
@@ -35,7 +36,6 @@ class _plain_template:
         global _active
         with _lock:
             if _active == 0:
-                self._saved = style.TEMPLATE
                 style.TEMPLATE = "none"
             _active += 1
 
@@ -45,9 +45,6 @@ class _plain_template:
             _active -= 1
             if _active == 0:
                 style.TEMPLATE = _LOOK_NAME
-
-
-_LOOK_NAME = style.TEMPLATE
 
 
 def restyle(value):
