@@ -275,10 +275,11 @@ class _Results:
 def _arrays(r: _Results) -> dict[str, np.ndarray]:
     """The report arrays (``analysis.report`` lists them)."""
     net = r.model.net
+    words = _word_arrays(r.words, r.model)
     return {**_fixed_point_arrays(r.fp, r.points, r.lin, r.modes, r.manifold, r.pca_t,
                                   min(r.params.n_modes, net.state_size), net.embed_dim),
-            **_pca_arrays(r.pca_t, r.pca_u, r.visited), **_word_arrays(r.words, r.model), **r.proj["arrays"],
-            **_input_effect_arrays(net, r.model, r.words, r.points, r.manifold, r.pca_t),
+            **_pca_arrays(r.pca_t, r.pca_u, r.visited), **words, **r.proj["arrays"],
+            **_input_effect_arrays(net, words["word_ids"], r.points, r.manifold, r.pca_t),
             **r.lin_err["arrays"], **r.dens,
             "m": r.manifold.m.astype(np.float32) if r.manifold else np.zeros(net.state_size, np.float32),
             "readout": r.readout.astype(np.float32), "readout_bias": np.array([r.bias], np.float64),
@@ -502,16 +503,16 @@ def _word_arrays(words: WordSets, model) -> dict:
             "word_ids": model.vocab.encode(words.words).astype(np.int64)}
 
 
-def _input_effect_arrays(net, model, words: WordSets, points, manifold, pca_t) -> dict:
+def _input_effect_arrays(net, word_ids: np.ndarray, points, manifold, pca_t) -> dict:
     """Fig. 4a at one fixed point, the one nearest θ = 0: ``J_inp x_w`` of every listed word
     in the top-2 state-PC directions (``jinp_x_pc``, (W, 2)) and that point (``jinp_x_point``)."""
     from analysis.linearize import jacobians_at
 
-    if manifold is None or len(points) == 0 or not words.words:
+    if manifold is None or len(points) == 0 or not len(word_ids):
         return {"jinp_x_pc": np.zeros((0, 2), np.float32), "jinp_x_point": np.zeros(0, np.int64)}
     k = int(np.argmin(np.abs(manifold.theta)))
     _, j_inp = jacobians_at(net, points[k: k + 1])
-    emb = net.embedding.weight.detach().cpu().double().numpy()[model.vocab.encode(words.words)]
+    emb = net.embedding.weight.detach().cpu().double().numpy()[word_ids]
     effects = emb @ j_inp[0].T  # (W, D)
     return {"jinp_x_pc": (effects @ pca_t.components_[:2].T).astype(np.float32),
             "jinp_x_point": np.array([k], np.int64)}
