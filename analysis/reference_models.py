@@ -13,6 +13,12 @@ of fixed points, linearization and everything downstream.
   attractor (forget gate saturated to exactly 1.0 in float64) whose points, tangent and
   spectrum are known in closed form; positive and negative "words" move it along the line.
 - :func:`identity_rnn`: ``F(s, 0) = s``: every state is a fixed point; nothing may move.
+- :func:`isolated_slow_point`: one stable fixed point at 0 with a slow mode ``λ1`` along
+  ``e_0``: points with ``q < tol`` spread along it, yet there is no line.
+- :func:`drifting_line`: no fixed point at all; a line of slow points (local minima of q)
+  along ``e_0`` on which the state drifts at a known constant speed.
+- :func:`saddle_line`: a line of fixed points (λ = 1 along it) with a larger, unstable
+  eigenvalue off the line: the largest ``|λ|`` is not the integration mode.
 - :func:`trained_like_net`: a small random network of any architecture scaled so that its
   zero-input dynamics are contracting with slow gates, like a trained sentiment network.
 """
@@ -162,6 +168,46 @@ def identity_rnn(D: int = 4, E: int = 2, *, seed: int = 0, dtype: torch.dtype = 
     """``F(s, x) = s + B x``: with zero input every state is a fixed point (q = 0 exactly)."""
     B = np.random.default_rng(seed).normal(size=(D, E))
     return linear_rnn(np.eye(D), B, dtype=dtype)
+
+
+def isolated_slow_point(lam1: float = 0.99, *, D: int = 4, dtype: torch.dtype = torch.float64) -> RNNClassifier:
+    """``F(s, x) = A s + B x`` with ``A = diag(lam1, 0.5, 0.3, ...)``: the only fixed point is 0.
+
+    Along ``e_0`` a point ``t e_0`` has ``q = ((1 − lam1) t)² / D``, so every ``|t| <
+    sqrt(tol D) / (1 − lam1)`` passes ``q < tol``: the tolerance region is a short line.
+    """
+    lam = np.concatenate([[lam1], np.linspace(0.5, 0.1, D - 1)])
+    return linear_rnn(np.diag(lam), dtype=dtype)
+
+
+def drifting_line(speed: float = 1e-3, *, D: int = 3, dtype: torch.dtype = torch.float64) -> RNNClassifier:
+    """``F(s, x) = A s + e_0 x + speed e_0`` with ``A = diag(1, 0.5, 0.3, ...)``: no fixed point.
+
+    ``G = s − F(s, 0) = (−speed, 0.5 s_1, 0.7 s_2, ...)`` is smallest on the line
+    ``{t e_0}``, where ``q = speed² / D`` and the gradient ``(I − A)ᵀ G`` vanishes: a line
+    of slow points on which the state drifts by ``speed`` per token along ``e_0``.
+    """
+    lam = np.concatenate([[1.0], np.linspace(0.5, 0.3, D - 1)])
+    b = np.zeros(D)
+    b[0] = speed
+    cell = LinearCell(np.diag(lam), np.eye(D, 1), b)
+    return _with_cell(cell, _word_embedding(1, 6), np.eye(D)[0], dtype)
+
+
+def saddle_line(lam_unstable: float = 1.2, *, D: int = 3, seed: int = 0,
+                dtype: torch.dtype = torch.float64) -> tuple[RNNClassifier, np.ndarray, np.ndarray]:
+    """A linear line attractor along ``u`` (λ = 1) with an unstable mode ``lam_unstable``
+    along ``v`` off the line, and the rest contracting (0.5, ...).
+
+    Returns ``(net, u, v)``; the readout is ``u`` (it sees the line), the input is ``u``.
+    """
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.normal(size=(D, D)))[0]
+    u, v = U[:, 0], U[:, 1]
+    lam = np.concatenate([[1.0, lam_unstable], np.linspace(0.5, 0.1, D - 2)])
+    A = U @ np.diag(lam) @ U.T
+    cell = LinearCell(A, u[:, None])
+    return _with_cell(cell, _word_embedding(1, 6), u, dtype), u, v
 
 
 @dataclass
