@@ -28,18 +28,19 @@ horizon of ``n_steps`` tokens and measures:
 Verdicts (``kind``), in the order they are tested:
 
 ``none``      no points.
-``unstable``  the iterates become non-finite or run off, or most points are linearly
-              unstable (``max |λ| > 1``) and the iterates leave them (median
-              displacement > ``leave_frac`` of the extent, or > 1 state unit for a
-              single point).
+``unstable``  the iterates become non-finite or run off.
 ``line``      at least 2 points; the set keeps ``keep_frac`` of its extent and its end
               states keep ``inner_frac`` of it inside their groups; most points are fixed
               points (``q < tol``). "Line attractor" over the horizon: a document
               shorter than ``n_steps`` tokens cannot tell it from an exact one.
 ``slow``      as ``line``, but most points are slow points (``q >= tol``): a slow
               manifold, along which the state drifts at the points' speed.
-``isolated``  otherwise: the set collapses onto ``n_attractors`` isolated point(s); the
-              slow mode's time constant τ1 says how long the collapse takes.
+``unstable``  the set does not keep its extent and its iterates never come to rest
+              (median q of the end states above ``settle_factor · tol``: they oscillate
+              or wander).
+``isolated``  otherwise: the set collapses onto ``n_attractors`` isolated point(s) where
+              the state rests; the slow mode's time constant τ1 says how long the
+              collapse takes. Found points with ``|λ| > 1`` are saddles between them.
 
 Everything is measured; the words in :attr:`AttractorVerdict.text` quote the numbers.
 """
@@ -100,7 +101,9 @@ class AttractorVerdict:
     tau_slow : float
         ``1 / |ln abs_lambda_slow|``, tokens.
     unstable_fraction : float
-        Fraction of points with an eigenvalue ``|λ| > 1``.
+        Fraction of points with an eigenvalue ``|λ| > 1`` (saddles or repellers).
+    end_q : float
+        Median q of the iterates after the horizon (near 0: they came to rest).
     fixed_fraction : float
         Fraction of points with ``q < tol``.
     curve_steps, curve_extent, curve_inner : ndarray of shape (n,)
@@ -122,6 +125,7 @@ class AttractorVerdict:
     abs_lambda_slow: float = float("nan")
     tau_slow: float = float("nan")
     unstable_fraction: float = float("nan")
+    end_q: float = float("nan")
     fixed_fraction: float = float("nan")
     curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     curve_extent: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -141,7 +145,7 @@ class AttractorVerdict:
         """Plain numbers for the report (JSON)."""
         keys = ("kind", "text", "n_points", "n_iterated", "n_steps", "extent_initial", "extent_final",
                 "extent_ratio", "inner_ratio", "displacement", "n_attractors", "tolerance_half_width",
-                "abs_lambda_slow", "tau_slow", "unstable_fraction", "fixed_fraction")
+                "abs_lambda_slow", "tau_slow", "unstable_fraction", "end_q", "fixed_fraction")
         return {"name": self.name, **{k: _plain(getattr(self, k)) for k in keys}}
 
 
@@ -290,7 +294,8 @@ class VerdictRule:
     keep_frac : float       extent kept for a continuum
     inner_frac : float      inner extent kept for a continuum
     link_frac : float       grouping radius, times the initial extent
-    leave_frac : float      displacement (times the extent) at which unstable points are left
+    settle_factor : float   the iterates have come to rest when their median q is below
+                            this many times tol
     """
 
     n_steps: int = 3000
@@ -298,7 +303,7 @@ class VerdictRule:
     keep_frac: float = 0.5
     inner_frac: float = 0.01
     link_frac: float = 0.02
-    leave_frac: float = 0.1
+    settle_factor: float = 100.0
 
 
 def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarray, *, tol: float,
@@ -367,13 +372,24 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
         v.extent_ratio = v.extent_final / e0
         v.inner_ratio = float(v.curve_inner[-1]) / e0
     _, v.n_attractors = inner_extent(end, radius)
-    leave = rule.leave_frac * e0 if e0 > 0 else 1.0
-    if unstable > 0.5 and v.displacement > leave:
-        v.kind = "unstable"
-    elif K >= 2 and e0 > 0 and v.extent_ratio >= rule.keep_frac and v.inner_ratio >= rule.inner_frac:
+    v.end_q = float(np.median(_speed_q(net, end)))
+    if K >= 2 and e0 > 0 and v.extent_ratio >= rule.keep_frac and v.inner_ratio >= rule.inner_frac:
         v.kind = "line" if fixed >= 0.5 else "slow"
+    elif v.end_q > rule.settle_factor * tol:
+        v.kind = "unstable"  # collapsed or not, the state never comes to rest
     v.text = _verdict_text(v, tol, D)
     return v
+
+
+@torch.no_grad()
+def _speed_q(net, states: np.ndarray) -> np.ndarray:
+    """``q`` of states (n, D) in the network's own precision (what its iteration can reach)."""
+    device = _net_device(net)
+    dtype = next(net.cell.parameters()).dtype
+    s = torch.as_tensor(states, dtype=dtype, device=device)
+    x = _input(net, None, dtype, device).expand(s.shape[0], -1)
+    g = s - net.cell.step(s, x)
+    return (g.double() ** 2).mean(1).cpu().numpy()
 
 
 def _pct(x: float) -> str:
@@ -397,22 +413,31 @@ def _verdict_text(v: AttractorVerdict, tol: float, D: int) -> str:
                     f"{_fmt(v.abs_lambda_slow, '.4f')}), so it may be one fixed point whose slow mode "
                     f"(τ1 = {_fmt(v.tau_slow, '.0f')} tokens) acts as a line over this horizon.")
     if v.kind == "unstable":
-        return (f"Unstable: {_pct(v.unstable_fraction)} of the {v.n_points} points have an eigenvalue |λ| > 1, "
-                f"and iterating F(·, 0) from them moves the state a median {_fmt(v.displacement)} units away "
-                f"({over}); they are not where the network rests. The iterates end in "
-                f"{v.n_attractors} group(s).")
+        return (f"Unstable: iterating F(·, 0) from the {v.n_points} points never comes to rest ({over} the "
+                f"iterates still move: median q = {_fmt(v.end_q)}, against tol = {tol:g}); "
+                f"{_pct(v.unstable_fraction)} of the points have an eigenvalue |λ| > 1.")
+    n = v.n_attractors
     if v.kind in ("line", "slow"):
         what = ("Line attractor" if v.kind == "line"
                 else "Slow manifold without fixed points (most points have q ≥ tol and drift)")
         return (f"{what}: the {v.n_points} points keep their extent under the dynamics: {kept}. "
                 f"Median drift {_fmt(v.displacement)} units over the horizon.{tol_note}")
-    n = v.n_attractors
     stable = f"τ1 = {_fmt(v.tau_slow, '.0f')} tokens, |λ1| = {_fmt(v.abs_lambda_slow, '.4f')}"
     tol_cmp = ""
-    if np.isfinite(v.tolerance_half_width) and v.extent_initial > 0:
-        tol_cmp = (f" The set's extent ({_fmt(v.extent_initial)} units) compares with the tolerance "
-                   f"half-width sqrt(tol·D)/(1 − |λ1|) = {_fmt(v.tolerance_half_width)} units: points with "
-                   f"q < {tol:g} spread along the slow mode of one point.")
+    hw = v.tolerance_half_width
+    if np.isfinite(hw) and 0 < v.extent_initial <= 4 * hw:
+        tol_cmp = (f" The set's extent ({_fmt(v.extent_initial)} units) is that of the tolerance region of one "
+                   f"point (half-width sqrt(tol·D)/(1 − |λ1|) = {_fmt(hw)} units): points with q < {tol:g} "
+                   f"spread along its slow mode.")
+    elif np.isfinite(hw) and v.extent_initial > 0:
+        tol_cmp = (f" The set ({_fmt(v.extent_initial)} units) is far wider than the tolerance region of one point "
+                   f"(half-width {_fmt(hw)} units): its points flow into the attractor rather than rest.")
+    if v.fixed_fraction < 1:
+        tol_cmp += (f" {_pct(1 - v.fixed_fraction)} of the points are slow points (q ≥ {tol:g}), which drift into "
+                    f"{'it' if n == 1 else 'them'}.")
+    if v.unstable_fraction > 0:
+        tol_cmp += (f" {_pct(v.unstable_fraction)} of the points are unstable (|λ| > 1): saddles the state leaves "
+                    f"for the attractor{'s' if n != 1 else ''}.")
     if v.n_points == 1:
         return f"One isolated fixed point with a slow mode ({stable}); no line to describe."
     return (f"Isolated: the {v.n_points} points collapse onto {n} isolated stable fixed point{'s' if n != 1 else ''} "

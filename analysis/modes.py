@@ -6,13 +6,16 @@ largest ``|λ|``; in real ones an unstable or off-manifold mode can sit above it
 largest ``|λ|`` is not the rule here. At each point ``k``:
 
 1. **Candidates**: among the ``M`` leading modes, those with ``||λ| − 1| <= near_one``.
-2. **Along the point set** (when the set is a continuum, see ``analysis.attractors``):
+2. **Along the point set** (when it has a direction: at least 2 distinct points):
    the candidate whose real plane (``span{Re r, Im r}``; the line ``r`` for a real mode)
    holds the largest part of the set's local tangent ``t_k`` (the first principal axis
    of the point's ``n_neighbors`` nearest points): ``alignment = ‖P t_k‖ ∈ [0, 1]``.
    It must reach ``min_alignment``; otherwise no mode lies along the set, and that is said.
-3. **Otherwise** (an isolated point, a collapsed set, or no aligned candidate): the
-   slowest stable mode (largest ``|λ| < 1``), rule ``"slowest stable"``.
+3. **Otherwise** (one point, or no aligned candidate): the
+   slowest mode, the largest ``τ = 1/|ln|λ||`` among the M leading ones, stable or not
+   (at a saddle between two attractors that is the unstable mode that decides between
+   them), rule ``"slowest"`` (``"no aligned mode"`` when a continuum had no aligned
+   candidate).
 
 A complex pair ``λ, λ̄`` is one 2-D mode. An input ``x`` moves the state inside the
 pair's real plane by ``Δs = 2 Re(r z)``, ``z = ℓᵀ J_inp x`` (``r z`` for a real mode);
@@ -26,8 +29,9 @@ real plane:
   mode towards a more positive logit (for a real mode, ``p = ±ℓ1ᵀ J_inp x``, the
   paper's input projection with its sign fixed by ``w · r1 > 0``);
 - else ``u = P m / ‖P m‖`` with ``m`` the manifold axis signed by increasing logit, when the
-  set is a continuum along which the logit rises (``m_logit_spearman >= 0.5``) and the
-  mode's plane holds ``m`` (``‖P m‖ >= min_alignment``);
+  set is a continuum (``analysis.attractors``: line or slow manifold) along which the
+  logit rises (``m_logit_spearman >= 0.5``) and the mode's plane holds ``m``
+  (``‖P m‖ >= min_alignment``);
 - else no sign is defined: ``u`` is the normalized ``Re r`` (or the plane's first axis),
   ``sign_source = "none"``, and only ``|p|`` may be read.
 
@@ -43,7 +47,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 #: Rules the chosen mode can come from.
-RULES = ("along the point set", "slowest stable", "no aligned mode", "none")
+RULES = ("along the point set", "slowest", "no aligned mode", "none")
 #: Where the sign of the projection comes from.
 SIGN_SOURCES = ("readout", "manifold", "none")
 
@@ -78,6 +82,8 @@ class IntegrationModes:
         ``Re(c ℓᵀ J_inp)``: the signed projection of a word embedding x is ``coef · x``.
     largest_is_chosen : bool ndarray of shape (K,)
         The chosen mode is the largest ``|λ|`` (what the paper's rule would pick).
+    plane : float ndarray of shape (K, D, 2)
+        Orthonormal basis of the mode's real plane (second column 0 for a real mode).
     """
 
     index: np.ndarray
@@ -91,6 +97,14 @@ class IntegrationModes:
     left: np.ndarray
     coef: np.ndarray
     largest_is_chosen: np.ndarray
+    plane: np.ndarray
+
+    def overlap(self, v: np.ndarray) -> np.ndarray:
+        """``‖P v‖ / ‖v‖``: the part of a direction v (D,) inside each point's mode plane (K,);
+        ``|cos(r1, v)|`` for a real mode, and phase-independent for a pair."""
+        v = np.asarray(v, np.float64)
+        n = np.linalg.norm(v)
+        return np.linalg.norm(np.einsum("kdp,d->kp", self.plane, v), axis=1) / (n if n > 0 else 1.0)
 
     def summary(self) -> dict:
         """Counts and medians for the report."""
@@ -146,7 +160,7 @@ def _is_pair(lam: complex) -> bool:
 
 
 def select_integration_modes(eigvals: np.ndarray, right: np.ndarray, left: np.ndarray, left_inp: np.ndarray,
-                             points: np.ndarray, readout: np.ndarray, *, continuous: bool,
+                             points: np.ndarray, readout: np.ndarray, *, along_set: bool,
                              manifold_axis: np.ndarray | None = None, logit_monotone: bool = False,
                              near_one: float = 0.05, min_alignment: float = 0.5,
                              min_visibility: float = 1e-3, n_neighbors: int = 10) -> IntegrationModes:
@@ -166,13 +180,13 @@ def select_integration_modes(eigvals: np.ndarray, right: np.ndarray, left: np.nd
         The point set (for local tangents).
     readout : ndarray of shape (D,)
         Readout direction ``w`` (logit = w · s + b).
-    continuous : bool
-        The set is a continuum (line attractor or slow manifold): choose along it.
+    along_set : bool
+        Choose along the point set (it has a direction: at least 2 distinct points).
     manifold_axis : ndarray of shape (D,), optional
         Main axis m, signed by increasing logit.
     logit_monotone : bool
-        The logit rises along ``m`` over the set (then ``m`` may sign a mode the readout
-        cannot see).
+        The set is a continuum (line attractor or slow manifold) along which the logit
+        rises along ``m`` (then ``m`` may sign a mode the readout cannot see).
     near_one, min_alignment, min_visibility, n_neighbors
         See the module docstring.
     """
@@ -182,7 +196,7 @@ def select_integration_modes(eigvals: np.ndarray, right: np.ndarray, left: np.nd
     E = left_inp.shape[2]
     w = np.asarray(readout, np.float64)
     wn = np.linalg.norm(w)
-    tangents = local_tangents(points, n_neighbors) if continuous else np.full((K, D), np.nan)
+    tangents = local_tangents(points, n_neighbors) if along_set else np.full((K, D), np.nan)
     m = None if manifold_axis is None else np.asarray(manifold_axis, np.float64)
     out = _empty(K, D, E)
     for k in range(K):
@@ -196,11 +210,12 @@ def select_integration_modes(eigvals: np.ndarray, right: np.ndarray, left: np.nd
         r, ell, li = right[k][:, chosen], left[k][chosen], left_inp[k][chosen]
         basis = _plane(r, pair)
         vis = float(np.linalg.norm(basis.T @ w) / wn) if wn > 0 else 0.0
-        u, source = _sign_direction(basis, w, vis, m, continuous and logit_monotone, min_visibility, min_alignment)
+        u, source = _sign_direction(basis, w, vis, m, logit_monotone, min_visibility, min_alignment)
         c = (2.0 if pair else 1.0) * complex(u @ r)
         out.index[k], out.eigval[k], out.is_pair[k], out.rule[k] = chosen, eigvals[k, chosen], pair, rule
         out.alignment[k], out.visibility[k], out.sign_source[k] = align, vis, source
         out.direction[k], out.left[k], out.coef[k] = u, np.real(c * ell), np.real(c * li)
+        out.plane[k, :, : basis.shape[1]] = basis
         out.largest_is_chosen[k] = chosen == 0 or np.isclose(abs(lam[chosen]), abs(lam[0]), rtol=1e-12)
     out.rule, out.sign_source = out.rule.astype(str), out.sign_source.astype(str)
     return out
@@ -211,7 +226,7 @@ def _empty(K: int, D: int, E: int) -> IntegrationModes:
         index=np.full(K, -1, np.int64), eigval=np.full(K, np.nan, np.complex128), is_pair=np.zeros(K, bool),
         rule=np.full(K, "none", dtype=object), alignment=np.full(K, np.nan), visibility=np.zeros(K),
         sign_source=np.full(K, "none", dtype=object), direction=np.zeros((K, D)), left=np.zeros((K, D)),
-        coef=np.zeros((K, E)), largest_is_chosen=np.zeros(K, bool))
+        coef=np.zeros((K, E)), largest_is_chosen=np.zeros(K, bool), plane=np.zeros((K, D, 2)))
 
 
 def _choose(lam: np.ndarray, right: np.ndarray, tangent: np.ndarray, near_one: float,
@@ -221,7 +236,7 @@ def _choose(lam: np.ndarray, right: np.ndarray, tangent: np.ndarray, near_one: f
         return -1, "none", float("nan")
     mod = np.abs(lam)
     align = float("nan")
-    rule = "slowest stable"
+    rule = "slowest"
     if np.all(np.isfinite(tangent)):
         cands = np.flatnonzero(np.abs(mod - 1) <= near_one)
         scores = [float(np.linalg.norm(_plane(right[:, a], _is_pair(lam[a])).T @ tangent)) for a in cands]
@@ -230,8 +245,8 @@ def _choose(lam: np.ndarray, right: np.ndarray, tangent: np.ndarray, near_one: f
             return best, "along the point set", max(scores)
         rule = "no aligned mode"
         align = max(scores) if scores else float("nan")
-    stable = np.flatnonzero(mod < 1)
-    chosen = int(stable[0]) if stable.size else 0  # sorted descending: the first stable is the slowest
+    with np.errstate(divide="ignore"):
+        chosen = int(np.argmin(np.abs(np.log(mod))))  # the largest τ = 1/|ln|λ||: stable or not
     if np.all(np.isfinite(tangent)):
         align = float(np.linalg.norm(_plane(right[:, chosen], _is_pair(lam[chosen])).T @ tangent))
     return chosen, rule, align

@@ -7,14 +7,21 @@ Stages (each timed; ``progress(fraction, message)`` is called as they go):
 2. ``states``: states visited on real tokens of held-out (test) documents; the same
    documents through an untrained network of the same architecture.
 3. ``pca``: PCA of both sets of visited states (trained vs untrained dimensionality).
-4. ``fixed_points``: seeds drawn from the visited states, ``find_fixed_points``.
-5. ``linearize``: eigenmodes of J_rec at each fixed point (``linearize``).
-6. ``manifold``: main axis m, LLE coordinate θ, alignment with the readout.
-7. ``baseline`` and ``words``: bag-of-words regression, positive/negative/neutral sets,
+4. ``fixed_points``: seeds drawn from the visited states, ``find_fixed_points``; every
+   seed's end state classified (fixed, slow, stalled, ...) and the point set chosen:
+   fixed points plus slow points up to ``slow_q_max`` (``analysis.slow_points``).
+5. ``linearize``: eigenmodes of J_rec at each point (``linearize``).
+6. ``attractor``: iterate F(·, 0) from the points: line attractor, slow manifold,
+   isolated point(s) or unstable (``analysis.attractors``); the tolerance sweep.
+7. ``manifold``: main axis m, LLE coordinate θ, alignment with the readout; the
+   integration mode at each point and its sign (``analysis.modes``); range coverage.
+8. ``baseline`` and ``words``: bag-of-words regression, positive/negative/neutral sets,
    VADER cross-check.
-8. ``projections``: input projection ℓ1ᵀ J_inp x per word and point; r1·m vs a null.
-9. ``linearization_error``: single-step error and the linearized model's accuracy.
-10. ``density``: 2-D histograms and example trajectories on (PC1, PC2) for the dashboard.
+9. ``projections``: signed input projection of each word on the integration mode at
+   each point; r1·m vs a null.
+10. ``linearization_error``: single-step error (three labelled variants) and the
+    linearized model's accuracy.
+11. ``density``: 2-D histograms and example trajectories on (PC1, PC2) for the dashboard.
 
 The result is an ``analysis.report.Report`` whose keys are documented in
 ``analysis.report``.
@@ -29,25 +36,35 @@ import numpy as np
 import torch
 
 from analysis import pca as pca_mod
+from analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
+    spread_sample, tolerance_sweep
 from analysis.baseline import fit_bow
-from analysis.linearization_error import linearized_accuracy, one_step_errors
+from analysis.fixed_points import find_fixed_points
+from analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
+from analysis.linearize import jacobians_at, linearize, time_constants
 from analysis.manifold import fit_manifold
+from analysis.modes import IntegrationModes, select_integration_modes
 from analysis.model import Model, pad_batch
-from analysis.projections import input_projection, mean_projection_by_set, null_overlap, overlap_percentile, \
-    r1_m_overlap
+from analysis.projections import mean_projection_by_set, null_overlap, overlap_percentile
 from analysis.report import REPORT_FORMAT, Report
+from analysis.slow_points import PointSet, choose_point_set, range_coverage, typical_step
 from analysis.states import VisitedStates, collect_states, draw_seeds, untrained_like
 from analysis.tokenizer import encode_texts
 from analysis.words import WordSets, select_words, vader_agreement
 
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 Progress = Callable[[float, str], None]
 
 # Caps on parameters that come from users (dashboard forms, CLI): big enough for any real
 # use, small enough that a typo cannot allocate tens of GB.
 _CAPS = {"n_docs": 100_000, "max_len": 100_000, "n_seeds": 100_000, "n_words": 10_000, "n_frequent": 1_000_000,
          "n_modes": 64, "n_null": 10_000_000, "n_pca": 1000, "density_bins": 1000, "lin_docs": 100_000,
-         "n_error_samples": 1_000_000, "lle_neighbors": 1000, "batch_size": 100_000}
+         "n_error_samples": 1_000_000, "lle_neighbors": 1000, "batch_size": 100_000, "attractor_steps": 100_000}
+
+#: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
+N_CANDIDATE_MODES = 8
+#: The tolerance sweep's q thresholds.
+SWEEP_TOLERANCES = 10.0 ** np.arange(-12, -2)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,9 @@ class AnalysisParams:
     n_seeds : int           initial conditions for the fixed-point search
     seed_noise : float      std of Gaussian noise added to the seeds (state units)
     tol : float             q threshold for a fixed point
+    slow_q_max : float|None slow points with q below this join the point set (None: the
+                            default rule of ``analysis.slow_points``; 0: fixed points only)
+    attractor_steps : int   horizon (tokens of zero input) of the attractor verdict
     n_words : int           words per set (positive / negative / neutral)
     n_frequent : int        neutral words come from this many most frequent tokens
     min_doc_freq : int      words seen in fewer training documents are not listed
@@ -82,6 +102,8 @@ class AnalysisParams:
     n_seeds: int = 512
     seed_noise: float = 0.0
     tol: float = 1e-8
+    slow_q_max: float | None = None
+    attractor_steps: int = 3000
     n_words: int = 100
     n_frequent: int = 2000
     min_doc_freq: int = 5
@@ -109,11 +131,16 @@ class AnalysisParams:
                 low = 0 if f.name in ("accuracy_docs", "seed", "min_doc_freq") else 1
                 if not low <= value <= _CAPS.get(f.name, 2**31):
                     raise ValueError(f"{f.name}={value} is out of range [{low}, {_CAPS.get(f.name, 2**31)}]")
-            elif f.type == "float":
-                if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            elif f.type in ("float", "float | None"):
+                if value is None and f.type != "float":
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+                        or value < 0:
                     raise ValueError(f"{f.name} must be a finite number >= 0, not {value!r}")
         if not 0 < self.tol < 1:
             raise ValueError(f"tol must be in (0, 1), not {self.tol}")
+        if self.slow_q_max is not None and self.slow_q_max >= 1:
+            raise ValueError(f"slow_q_max must be below 1 (or null for the default rule), not {self.slow_q_max}")
 
     def to_dict(self) -> dict:
         """Plain dict of every parameter (stable keys; use for cache keys)."""
@@ -132,7 +159,8 @@ class AnalysisParams:
 class _Stages:
     """Times stages and maps them onto overall progress fractions."""
 
-    WEIGHTS = {"encode": 2, "accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12, "manifold": 3,
+    WEIGHTS = {"encode": 2, "accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12,
+               "attractor": 8, "manifold": 3,
                "baseline": 8, "words": 1, "projections": 2, "linearization_error": 20, "density": 4}
 
     def __init__(self, progress: Progress | None):
@@ -190,9 +218,6 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
         VADER lexicon; loaded with ``analysis.data.load_vader_lexicon`` when omitted and
         ``params.vader`` (the cross-check is skipped when it cannot be loaded).
     """
-    from analysis.fixed_points import find_fixed_points
-    from analysis.linearize import linearize
-
     params = params or AnalysisParams()
     net = model.net.eval()
     stages = _Stages(progress)
@@ -215,29 +240,37 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     seeds = draw_seeds(visited, params.n_seeds, np.random.default_rng(params.seed), params.seed_noise)
     fp = stages.run("fixed_points", f"finding fixed points from {len(seeds)} seeds",
                     find_fixed_points, net, seeds, tol=params.tol, progress=stages.sub("fixed_points"))
-    points = np.asarray(fp.points, np.float32).reshape(-1, net.state_size)
+    pset = choose_point_set(fp, typical_step(visited.states, visited.previous()), params.slow_q_max)
+    points = np.asarray(pset.points, np.float32).reshape(-1, net.state_size)
     if len(points) == 0:
-        warnings.append("no fixed point converged below tol; fixed-point stages are empty")
-    lin = stages.run("linearize", f"linearizing at {len(points)} fixed points",
-                     _linearize, linearize, net, points, params.n_modes)
+        warnings.append("no fixed point converged below tol and no slow point was found; "
+                        "fixed-point stages are empty")
+    lin = stages.run("linearize", f"linearizing at {len(points)} points",
+                     _linearize, net, points, max(params.n_modes, N_CANDIDATE_MODES))
+    verdict, sweep = stages.run("attractor", f"iterating F(·, 0) from the points for {params.attractor_steps} steps",
+                                _attractor, net, pset, lin, params)
     readout = net.readout_vector().double().cpu().numpy()
     bias = _readout_bias(net)
-    manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE)", _manifold, points, readout, bias,
-                          pca_t.components_, params)
+    manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE) and integration modes", _manifold, points,
+                          readout, bias, pca_t.components_, params)
     if manifold is not None and manifold.theta_method != "lle" and len(points) > 3:
         warnings.append(f"theta from the projection on m, not LLE: the fixed points' {params.lle_neighbors}-neighbour "
                         f"graph has {manifold.knn_components} separate components")
-    modes = _signed_modes(lin, readout)
+    modes = _integration_modes(lin, points, readout, manifold, verdict)
+    legacy = _signed_modes(lin, readout, params.n_modes)
     bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab,
                      seed=params.seed, encoded={"test": seqs})
     words, vader = stages.run("words", "word sets", _words, bow, model, params, lexicon, warnings)
     proj = stages.run("projections", "input projections", _projections, net, model, words, modes, manifold, params)
     lin_err = stages.run("linearization_error", "linearization error", _linearization_error, net, visited,
                          seqs, test.labels, points, params)
+    coverage = _coverage(points, manifold, visited, pset)
+    _verdict_warnings(verdict, modes, warnings)
     dens = stages.run("density", "state density and example trajectories", _density, net, visited, pca_t, params)
     stages.finish()
     r = _Results(model=model, dataset=dataset, params=params, acc=acc, n_acc=len(acc_docs), visited=visited,
-                 pca_t=pca_t, pca_u=pca_u, fp=fp, points=points, lin=lin, modes=modes, manifold=manifold,
+                 pca_t=pca_t, pca_u=pca_u, fp=fp, pset=pset, points=points, lin=lin, modes=modes, legacy=legacy,
+                 verdict=verdict, sweep=sweep, coverage=coverage, manifold=manifold,
                  readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
                  dens=dens, timings=stages.timings, warnings=warnings)
     return Report(_summary(r), _arrays(r))
@@ -256,9 +289,14 @@ class _Results:
     pca_t: object
     pca_u: object
     fp: object
+    pset: PointSet
     points: np.ndarray
     lin: object
-    modes: dict | None
+    modes: IntegrationModes | None
+    legacy: dict | None
+    verdict: AttractorVerdict
+    sweep: dict
+    coverage: float
     manifold: object
     readout: np.ndarray
     bias: float
@@ -276,8 +314,9 @@ def _arrays(r: _Results) -> dict[str, np.ndarray]:
     """The report arrays (``analysis.report`` lists them)."""
     net = r.model.net
     words = _word_arrays(r.words, r.model)
-    return {**_fixed_point_arrays(r.fp, r.points, r.lin, r.modes, r.manifold, r.pca_t,
+    return {**_fixed_point_arrays(r.pset, r.points, r.lin, r.modes, r.legacy, r.manifold, r.pca_t,
                                   min(r.params.n_modes, net.state_size), net.embed_dim),
+            **_attractor_arrays(r.pset, r.fp, r.verdict, r.sweep),
             **_pca_arrays(r.pca_t, r.pca_u, r.visited), **words, **r.proj["arrays"],
             **_input_effect_arrays(net, words["word_ids"], r.points, r.manifold, r.pca_t),
             **r.lin_err["arrays"], **r.dens,
@@ -299,11 +338,12 @@ def _summary(r: _Results) -> dict:
                      "bow": r.bow.accuracy_,
                      "checkpoint_test": float(recorded) if isinstance(recorded, (int, float)) else None},
         "pca": _pca_summary(r.pca_t, r.pca_u),
-        "fixed_points": {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
-                         "n_unique": int(fp.n_unique), "n_outliers": int(fp.n_outliers),
-                         "tol": float(fp.tol), "q_median": _median(fp.q), "seconds": float(fp.seconds)},
-        "manifold": _manifold_summary(r.manifold),
+        "fixed_points": _point_summary(fp, r.pset),
+        "attractor": {**r.verdict.summary(), "range_coverage": r.coverage,
+                      "typical_step": r.pset.typical_step},
+        "manifold": {**_manifold_summary(r.manifold), "is_attractor": r.verdict.is_continuous},
         "spectra": _spectra_summary(r.lin),
+        "modes": _modes_summary(r.modes),
         "projections": r.proj["summary"],
         "words": {"n_positive": len(words.of(1)), "n_negative": len(words.of(-1)), "n_neutral": len(words.of(0)),
                   "bow_C": r.bow.C_, **r.vader},
@@ -345,10 +385,22 @@ def _fit_pcas(visited, untrained, params):
             pca_mod.fit_pca(untrained.states, params.n_pca, params.seed))
 
 
-def _linearize(linearize, net, points, n_modes):
+def _linearize(net, points, n_modes):
     if len(points) == 0:
         return None
     return linearize(net, points, n_modes=min(n_modes, net.state_size))
+
+
+def _attractor(net, pset: PointSet, lin, params) -> tuple[AttractorVerdict, dict]:
+    """The verdict on the chosen point set, and the tolerance sweep over every candidate."""
+    rule = VerdictRule(n_steps=params.attractor_steps)
+    eig = np.zeros((0, net.state_size), np.complex128) if lin is None else lin.eigvals
+    verdict = attractor_verdict(net, pset.points, pset.q, eig, tol=params.tol, rule=rule)
+    cand, cand_q = pset.candidates, pset.candidates_q
+    sample = spread_sample(cand, rule.max_points)
+    end = iterate_zero_input(net, cand[sample], rule.n_steps)[0] if len(sample) else np.zeros((0, net.state_size))
+    sweep = tolerance_sweep(cand, cand_q, end, sample, SWEEP_TOLERANCES, rule=rule)
+    return verdict, sweep
 
 
 def _manifold(points, readout, bias, components, params):
@@ -381,50 +433,90 @@ def _load_vader(warnings) -> dict | None:
         return None
 
 
-def _signed_modes(lin, direction: np.ndarray) -> dict | None:
-    """Real parts of the leading modes with each (r_a, ℓ_a) pair signed so Re(r_a) · direction >= 0.
-
-    An eigenvector's sign is arbitrary; flipping r_a and ℓ_a together leaves the dynamics
-    unchanged. With the readout w as ``direction``, a positive input projection means "pushes
-    the state along r_a toward a more positive logit" (w · r_a is exactly the logit's change
-    along r_a), even where r_a is not aligned with the manifold.
-    Returns ``r`` (K, D, M) with unit-norm columns, ``left`` (K, M, D), ``left_inp`` (K, M, E).
-    """
+def _integration_modes(lin, points, readout, manifold, verdict: AttractorVerdict) -> IntegrationModes | None:
+    """The integration mode at each point (``analysis.modes``), chosen along the point set;
+    the manifold may sign it only when the verdict says the set is a continuum."""
     if lin is None:
         return None
-    right = np.real(np.asarray(lin.right))
+    monotone = (verdict.is_continuous and manifold is not None and np.isfinite(manifold.m_logit_spearman)
+                and manifold.m_logit_spearman >= 0.5)
+    return select_integration_modes(lin.eigvals, lin.right, lin.left, lin.left_inp, points, readout,
+                                    along_set=len(points) >= 2 and verdict.extent_initial > 0,
+                                    manifold_axis=None if manifold is None else manifold.m,
+                                    logit_monotone=bool(monotone))
+
+
+def _signed_modes(lin, direction: np.ndarray, n_modes: int) -> dict | None:
+    """Real parts of the ``n_modes`` largest-|λ| modes, each (r_a, ℓ_a) signed so that
+    Re(r_a) · direction >= 0 (the report's ``left_inp``: every leading mode, for display;
+    the integration mode and its phase-independent sign are ``analysis.modes``')."""
+    if lin is None:
+        return None
+    n = min(n_modes, lin.right.shape[2])
+    right = np.real(np.asarray(lin.right))[:, :, :n]
     sign = np.where(np.einsum("kdm,d->km", right, direction) < 0, -1.0, 1.0)  # (K, M)
-    norms = np.linalg.norm(right, axis=1, keepdims=True)
-    return {"r": right * sign[:, None, :] / np.where(norms > 0, norms, 1),
-            "left": np.real(np.asarray(lin.left)) * sign[:, :, None],
-            "left_inp": np.real(np.asarray(lin.left_inp)) * sign[:, :, None]}
+    return {"left_inp": np.real(np.asarray(lin.left_inp))[:, :n] * sign[:, :, None]}
 
 
-def _projections(net, model, words, modes, manifold, params) -> dict:
+def _projections(net, model, words, modes: IntegrationModes | None, manifold, params) -> dict:
     W, D = len(words.words), net.state_size
-    K = 0 if modes is None else len(modes["r"])
     null = null_overlap(D, params.n_null, params.seed)
     if modes is None:
         proj, overlap, r1 = np.zeros((0, W)), np.zeros(0), np.zeros((0, D))
+        signed = np.zeros(0, bool)
     else:
         ids = torch.as_tensor(model.vocab.encode(words.words))
         emb = net.embedding.weight.detach()[ids].double().cpu().numpy()
-        proj = input_projection(modes["left_inp"], emb, mode=0)
-        r1 = modes["r"][:, :, 0]
-        overlap = r1_m_overlap(r1, manifold.m)
-    means = mean_projection_by_set(proj, words.valence)
-    summary = {**means, "r1_m_overlap_median": _median(overlap), "r1_m_null_median": _median(null),
-               "r1_m_overlap_percentile": overlap_percentile(overlap, null) if K else None}
+        proj = modes.projection(emb)
+        r1 = modes.direction
+        overlap = modes.overlap(manifold.m)  # |cos(r1, m)|; for a pair, the part of m in its plane
+        signed = modes.sign_source != "none"
+    # signed means only over points where the sign is defined; magnitudes everywhere
+    means = mean_projection_by_set(proj[signed], words.valence) if signed.any() else \
+        {"mean_positive": None, "mean_negative": None, "mean_neutral": None}
+    abs_means = mean_projection_by_set(np.abs(proj), words.valence) if len(proj) else {}
+    summary = {**means, **{f"{k.replace('mean_', 'mean_abs_')}": v for k, v in abs_means.items()},
+               "sign_defined_fraction": float(signed.mean()) if len(signed) else None,
+               "r1_m_overlap_median": _median(overlap), "r1_m_null_median": _median(null),
+               "r1_m_overlap_percentile": overlap_percentile(overlap, null) if len(overlap) else None}
     arrays = {"input_projection": proj.astype(np.float32), "r1_m_overlap": overlap.astype(np.float64),
               "r1_m_null": null, "r1": r1.astype(np.float32)}
     return {"summary": summary, "arrays": arrays}
 
 
+def _coverage(points, manifold, visited, pset: PointSet) -> float | None:
+    """Fraction of the visited range along m that the points cover (``range_coverage``)."""
+    if manifold is None or len(points) == 0:
+        return None
+    return range_coverage(points, manifold.m, visited.states, pset.typical_step)
+
+
+def _verdict_warnings(verdict: AttractorVerdict, modes: IntegrationModes | None, warnings: list) -> None:
+    """What a reader of θ, m, r1·m and the projections must know."""
+    if verdict.kind in ("isolated", "unstable") and verdict.n_points > 1:
+        warnings.append(f"not a line attractor ({verdict.name}): θ, m and r1·m describe the spread of the "
+                        "points, not a line the network integrates along")
+    if modes is None or len(modes.index) == 0:
+        return
+    s = modes.summary()
+    unseen = s["sign_counts"]["none"]
+    if unseen:
+        warnings.append(f"at {unseen} of {s['n_points']} points neither the readout nor the manifold fixes the "
+                        "integration mode's sign: read only the size of those input projections")
+    if s["rule_counts"]["no aligned mode"]:
+        warnings.append(f"at {s['rule_counts']['no aligned mode']} points no eigenvalue within 0.05 of |λ| = 1 "
+                        "has its eigenvector along the point set; the slowest mode is used there")
+
+
 def _linearization_error(net, visited, seqs, labels, points, params) -> dict:
     err = one_step_errors(net, visited, points, n_samples=params.n_error_samples, seed=params.seed)
-    lin_summary = {"one_step_rel_error_median": _median(err["rel_error"]),
-                   "one_step_rel_error_p90": float(np.percentile(err["rel_error"], 90)) if len(err["rel_error"]) else None,
-                   "n_steps": int(len(err["rel_error"])), "n_docs": 0, "agreement": None, "n_diverged": None}
+    s = summarize_one_step(err)
+    names = {"rel_error": "one_step_rel_error", "rel_error_recurrent": "recurrent_part",
+             "rel_error_input": "input_part", "rel_error_previous": "previous_state"}
+    lin_summary = {f"{new}_{stat}": s[f"{old}_{stat}"] for old, new in names.items() for stat in ("median", "p90")}
+    lin_summary.update({k: s[k] for k in ("nearest_dist_median", "step_norm_median", "nearest_dist_in_steps_median",
+                                          "nearest_dist_over_median_step", "n_steps")},
+                       n_docs=0, agreement=None, n_diverged=None)
     accuracy = None
     if len(points):
         docs = np.random.default_rng(params.seed + 1).permutation(len(seqs))[: params.lin_docs]
@@ -433,7 +525,10 @@ def _linearization_error(net, visited, seqs, labels, points, params) -> dict:
         accuracy = res["accuracy"]
         lin_summary.update(n_docs=res["n_docs"], agreement=res["agreement"], n_diverged=res["n_diverged"],
                            full_accuracy_same_docs=res["full_accuracy"])
-    arrays = {"one_step_rel_error": err["rel_error"], "one_step_nearest_dist": err["nearest_dist"]}
+    arrays = {"one_step_rel_error": err["rel_error"], "one_step_nearest_dist": err["nearest_dist"],
+              "one_step_rel_error_recurrent": err["rel_error_recurrent"],
+              "one_step_rel_error_input": err["rel_error_input"],
+              "one_step_rel_error_previous": err["rel_error_previous"], "one_step_step_norm": err["step_norm"]}
     return {"summary": {"accuracy": accuracy, "linearization": lin_summary}, "arrays": arrays}
 
 
@@ -466,7 +561,8 @@ def _example_doc(visited: VisitedStates, final_logit: np.ndarray, label: int) ->
 # --------------------------------------------------------------------------- arrays and summaries
 
 
-def _fixed_point_arrays(fp, points, lin, modes, manifold, pca_t, n_modes: int, embed_dim: int) -> dict:
+def _fixed_point_arrays(pset: PointSet, points, lin, modes: IntegrationModes | None, legacy, manifold, pca_t,
+                        n_modes: int, embed_dim: int) -> dict:
     K, D = points.shape
     comps, mean = pca_t.components_, pca_t.mean_
     if lin is None:
@@ -474,19 +570,63 @@ def _fixed_point_arrays(fp, points, lin, modes, manifold, pca_t, n_modes: int, e
                 "eigvals": np.zeros((0, D), np.complex128), "tau_top3": np.zeros((0, 3)),
                 "stable": np.zeros(0, bool), "l1": np.zeros((0, D), np.float32),
                 "left_inp": np.zeros((0, n_modes, embed_dim), np.float32),
-                "fp_pca_explained_variance_ratio": np.zeros(0)}
+                "fp_pca_explained_variance_ratio": np.zeros(0), **_mode_arrays(None, 0, D, embed_dim)}
     eig = np.asarray(lin.eigvals, np.complex128)
     tau = np.asarray(lin.tau, np.float64)
     tau3 = np.full((K, 3), np.nan)
     tau3[:, : min(3, tau.shape[1])] = tau[:, :3]
     return {
-        "fixed_points": points, "q": np.asarray(fp.q, np.float64), "theta": manifold.theta,
+        "fixed_points": points, "q": np.asarray(pset.q, np.float64), "theta": manifold.theta,
         "fp_pc": pca_mod.project(points, comps, mean, 3).astype(np.float32),
         "eigvals": eig, "tau_top3": tau3, "stable": np.abs(eig[:, 0]) < 1,
-        "l1": modes["left"][:, 0, :].astype(np.float32),
-        "left_inp": modes["left_inp"].astype(np.float32),
+        "l1": modes.left.astype(np.float32),
+        "left_inp": legacy["left_inp"].astype(np.float32),
         "fp_pca_explained_variance_ratio": np.asarray(manifold.explained_variance_ratio, np.float64),
+        **_mode_arrays(modes, K, D, embed_dim),
     }
+
+
+def _mode_arrays(modes: IntegrationModes | None, K: int, D: int, E: int) -> dict:
+    """The integration mode at each point (``analysis.report``: ``mode_*``)."""
+    if modes is None:
+        return {"mode_index": np.zeros(0, np.int64), "mode_eigval": np.zeros(0, np.complex128),
+                "mode_tau": np.zeros(0), "mode_is_pair": np.zeros(0, bool), "mode_rule": np.zeros(0, "<U1"),
+                "mode_sign_source": np.zeros(0, "<U1"), "mode_visibility": np.zeros(0),
+                "mode_alignment": np.zeros(0), "mode_coef": np.zeros((0, E), np.float32),
+                "mode_largest_is_chosen": np.zeros(0, bool)}
+    return {"mode_index": modes.index, "mode_eigval": modes.eigval.astype(np.complex128),
+            "mode_tau": time_constants(modes.eigval), "mode_is_pair": modes.is_pair,
+            "mode_rule": np.asarray(modes.rule, dtype=np.str_), "mode_sign_source": np.asarray(modes.sign_source, np.str_),
+            "mode_visibility": modes.visibility, "mode_alignment": modes.alignment,
+            "mode_coef": modes.coef.astype(np.float32), "mode_largest_is_chosen": modes.largest_is_chosen}
+
+
+def _attractor_arrays(pset: PointSet, fp, verdict: AttractorVerdict, sweep: dict) -> dict:
+    """Point kinds and speeds, every seed's end, the extent curve and the tolerance sweep."""
+    return {"point_is_fixed": pset.is_fixed, "point_speed": pset.speed, "point_drift_tokens": pset.drift_tokens,
+            "seed_q": np.asarray(fp.seed_q, np.float64), "seed_class": np.asarray(pset.seed_class, np.str_),
+            "attractor_curve_steps": verdict.curve_steps, "attractor_curve_extent": verdict.curve_extent,
+            "attractor_curve_inner": verdict.curve_inner,
+            **{f"sweep_{k}": np.asarray(v) for k, v in sweep.items()}}
+
+
+def _point_summary(fp, pset: PointSet) -> dict:
+    slow = ~pset.is_fixed
+    return {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
+            "n_unique": int(len(pset.points)), "n_fixed": pset.n_fixed, "n_slow": pset.n_slow,
+            "n_outliers": int(fp.n_outliers), "tol": float(fp.tol), "slow_q_max": pset.slow_q_max,
+            "slow_rule": pset.slow_rule, "seed_classes": pset.class_counts(),
+            "q_median": _median(pset.q), "slow_speed_median": _median(pset.speed[slow]),
+            "slow_drift_tokens_median": _median(pset.drift_tokens[slow]), "seconds": float(fp.seconds)}
+
+
+def _modes_summary(modes: IntegrationModes | None) -> dict:
+    if modes is None:
+        return {"n_points": 0, "rule_counts": {}, "sign_counts": {}, "n_pairs": 0, "n_largest_is_chosen": 0,
+                "abs_lambda_median": None, "tau_median": None, "alignment_median": None, "visibility_median": None}
+    s = modes.summary()
+    ok = modes.index >= 0
+    return {**s, "tau_median": _median(time_constants(modes.eigval[ok]))}
 
 
 def _pca_arrays(pca_t, pca_u, visited) -> dict:
@@ -506,8 +646,6 @@ def _word_arrays(words: WordSets, model) -> dict:
 def _input_effect_arrays(net, word_ids: np.ndarray, points, manifold, pca_t) -> dict:
     """Fig. 4a at one fixed point, the one nearest θ = 0: ``J_inp x_w`` of every listed word
     in the top-2 state-PC directions (``jinp_x_pc``, (W, 2)) and that point (``jinp_x_point``)."""
-    from analysis.linearize import jacobians_at
-
     if manifold is None or len(points) == 0 or not len(word_ids):
         return {"jinp_x_pc": np.zeros((0, 2), np.float32), "jinp_x_point": np.zeros(0, np.int64)}
     k = int(np.argmin(np.abs(manifold.theta)))

@@ -39,11 +39,38 @@ pca : dict
     (the same architecture, fresh init, same documents); ``n_components_90`` and
     ``n_components_90_untrained``: PCs needed for 90% of the variance.
 fixed_points : dict
-    ``n_seeds``, ``n_converged``, ``n_unique`` (= K), ``n_outliers`` (converged seeds dropped
-    as outliers, far outside the visited states), ``tol`` (q threshold), ``q_median``
-    (median q over the K points), ``seconds`` (fixed-point search wall time).
+    The point set the analysis uses (K points: fixed points, then slow points; see
+    ``analysis.slow_points``). ``n_seeds``, ``n_converged`` (seeds with q < tol),
+    ``n_unique`` (= K), ``n_fixed`` and ``n_slow`` (K = n_fixed + n_slow), ``n_outliers``
+    (converged seeds dropped as outliers, far outside the visited states), ``tol`` (q
+    threshold), ``slow_q_max`` (slow points below this q are used; 0: none), ``slow_rule``
+    ("auto", "fixed only" or "q < bound"), ``seed_classes`` (seeds per end class: fixed,
+    outlier, slow, stalled, max_iter, nonfinite), ``q_median`` (over the K points),
+    ``slow_speed_median`` (‖F(s,0) − s‖ of the slow points, state units per token),
+    ``slow_drift_tokens_median`` (tokens of zero input to drift one typical per-token step),
+    ``seconds`` (fixed-point search wall time).
+attractor : dict
+    The verdict of ``analysis.attractors.attractor_verdict`` on the K points: ``kind``
+    (none | unstable | line | slow | isolated), ``name`` and ``text`` (the verdict in words,
+    with its evidence), ``n_points``, ``n_iterated`` (the sample iterated), ``n_steps``
+    (horizon), ``extent_initial`` / ``extent_final`` (spread along the set's first principal
+    axis, state units), ``extent_ratio``, ``inner_ratio`` (extent kept inside the groups of
+    end states), ``displacement`` (median distance moved), ``n_attractors`` (groups of end
+    states), ``tolerance_half_width`` (sqrt(tol·D)/(1 − |λ1|)), ``abs_lambda_slow`` and
+    ``tau_slow`` (slowest stable mode, median), ``unstable_fraction``, ``fixed_fraction``,
+    ``range_coverage`` (fraction of the visited states' 5–95% range along m that the points
+    cover, each point reaching one typical step), ``typical_step`` (median per-token step of
+    the visited states, state units).
+modes : dict
+    The integration mode (``analysis.modes``): ``n_points``, ``rule_counts`` (points per
+    rule: along the point set, slowest, no aligned mode, none),
+    ``sign_counts`` (points whose sign comes from the readout, the manifold, or none),
+    ``n_pairs`` (complex pairs), ``n_largest_is_chosen`` (points where it is the largest
+    |λ|), ``abs_lambda_median``, ``tau_median`` (tokens), ``alignment_median`` (part of the
+    local tangent in the mode's plane), ``visibility_median`` (part of the readout in it).
 manifold : dict
-    ``fp_variance_in_top2_state_pcs`` (fraction of the fixed points' variance inside the
+    ``is_attractor`` (the verdict is a line or slow manifold: only then do θ and m describe
+    a continuum the network integrates along), ``fp_variance_in_top2_state_pcs`` (fraction of the fixed points' variance inside the
     span of the top-2 state PCs), ``fp_variance_top1_own_pc`` (fraction explained by the
     fixed points' own PC1), ``m_readout_cosine`` (cos(m, readout); near 0 for LSTMs, whose
     fixed points spread along c), ``m_logit_spearman`` (Spearman correlation of the points'
@@ -56,8 +83,11 @@ spectra : dict
     ``tau2_median``, ``tau3_median`` (τ = |1/ln|λ||, in tokens; ``null`` if D < 3),
     ``n_stable`` (points with |λ1| < 1), ``n_slow_modes_median`` (modes with τ > 10 tokens).
 projections : dict
-    Input projection ℓ1ᵀ J_inp x averaged over fixed points then words of each set:
-    ``mean_positive``, ``mean_negative``, ``mean_neutral``; ``r1_m_overlap_median``
+    Signed input projection of each word on the integration mode (``analysis.modes``),
+    averaged over the points where its sign is defined, then over the words of each set:
+    ``mean_positive``, ``mean_negative``, ``mean_neutral`` (null where no point has a
+    sign); ``mean_abs_positive``, ``mean_abs_negative``, ``mean_abs_neutral`` (its size,
+    every point); ``sign_defined_fraction``; ``r1_m_overlap_median``
     (median over points of |cos(r1, m)|), ``r1_m_null_median`` (median of |cos| between m
     and random unit vectors in R^D), ``r1_m_overlap_percentile`` (percentile of the median
     overlap inside the null distribution, 0..100).
@@ -68,25 +98,67 @@ words : dict
     ``vader_coverage`` (fraction of the 2 signed sets VADER lists), ``bow_C`` (chosen
     inverse regularization).
 linearization : dict
-    ``one_step_rel_error_median`` and ``one_step_rel_error_p90`` over the sampled steps,
+    Medians and 90th percentiles over the sampled steps of the paper's one-step error at
+    the nearest point (``one_step_rel_error_*``), its recurrent and input parts
+    (``recurrent_part_*``, ``input_part_*``) and the error of linearizing at the previous
+    state instead (``previous_state_*``), see ``analysis.linearization_error``;
+    ``nearest_dist_median`` and ``step_norm_median`` (state units),
+    ``nearest_dist_in_steps_median`` (distance to the nearest point in per-token steps);
     ``n_steps`` (sampled steps), ``n_docs`` (documents run through the linearized model),
     ``agreement`` (fraction of those documents where the linearized and full model give
     the same label).
+    (The old keys ``one_step_rel_error_median`` / ``_p90`` keep their meaning.)
 params : dict
     ``AnalysisParams.to_dict()``.
 warnings : list of str
     Stages that ran degraded (e.g. no fixed point converged, VADER unavailable).
 timings : dict
     Wall-clock seconds per stage (``encode``, ``accuracy``, ``states``, ``pca``,
-    ``fixed_points``, ``linearize``, ``manifold``, ``baseline``, ``words``, ``projections``,
+    ``fixed_points``, ``linearize``, ``attractor``, ``manifold``, ``baseline``, ``words``, ``projections``,
     ``linearization_error``, ``density``), and ``total``.
 
 Arrays (``arrays.npz``)
 -----------------------
 fixed_points : float32 (K, D)
-    Unique converged fixed points of the zero-input dynamics s = F(s, 0).
+    The point set: unique fixed points of the zero-input dynamics s = F(s, 0) (q < tol),
+    then unique slow points (local minima of q below ``fixed_points.slow_q_max``).
 q : float64 (K,)
     Speed q(s) = (1/D)‖s − F(s, 0)‖² at each point.
+point_is_fixed : bool (K,)
+    q < tol (a fixed point) rather than a slow point.
+point_speed : float64 (K,)
+    ‖F(s, 0) − s‖ = sqrt(q D), state units per token.
+point_drift_tokens : float64 (K,)
+    Tokens of zero input for the point to drift one typical per-token step (inf if fixed exactly).
+seed_q : float64 (S,)
+    Final q of every seed (the log-q histogram).
+seed_class : unicode (S,)
+    End class of every seed: fixed, outlier, slow, stalled, max_iter, nonfinite.
+attractor_curve_steps : int64 (n,)
+    Steps of F(·, 0) at which the iterated sample's extent was recorded.
+attractor_curve_extent, attractor_curve_inner : float64 (n,)
+    Its extent, and the extent kept inside the groups of end states, at those steps.
+sweep_tolerance : float64 (T,)
+    q thresholds of the tolerance sweep (1e-12 ... 1e-3).
+sweep_n_points, sweep_extent, sweep_extent_ratio, sweep_inner_ratio, sweep_continuous : (T,)
+    Points with q below each threshold (fixed and slow), their extent, the extent and
+    inner extent kept over the horizon, and whether that set is a continuum.
+mode_index : int64 (K,)
+    Which eigenvalue (sorted by |λ| descending) is the integration mode at each point.
+mode_eigval : complex128 (K,)
+    Its eigenvalue. ``mode_tau`` float64 (K,): its time constant in tokens.
+mode_is_pair : bool (K,)
+    The mode is a complex pair (2-D).
+mode_rule, mode_sign_source : unicode (K,)
+    How it was chosen (``analysis.modes.RULES``) and where its sign comes from
+    (readout, manifold, none).
+mode_visibility, mode_alignment : float64 (K,)
+    Part of the readout, and of the point set's local tangent, inside the mode's plane.
+mode_coef : float32 (K, E)
+    Signed projection coefficients: a word embedding x moves the state along the mode by
+    ``mode_coef[k] @ x`` at point k (phase-independent).
+mode_largest_is_chosen : bool (K,)
+    The integration mode is the largest |λ| at that point.
 theta : float64 (K,)
     1-D LLE coordinate of each point along the manifold, in [-1, 1], increasing with the
     readout (positive sentiment at +1).
@@ -99,15 +171,15 @@ tau_top3 : float64 (K, 3)
 stable : bool (K,)
     |λ1| < 1 (point is linearly stable).
 r1 : float32 (K, D)
-    Real part of the leading right eigenvector, unit norm, signed so that r1 · readout >= 0
-    (flipping the pair (r1, ℓ1) leaves the dynamics unchanged).
+    The integration mode's signed direction u (unit norm, in the mode's real plane; for a
+    real mode ±r1 with r1 · readout > 0 where the readout sees it), ``analysis.modes``.
 l1 : float32 (K, D)
-    Real part of the leading left eigenvector (row of R⁻¹; ℓ1ᵀ r1 = 1 in the complex sense),
-    with the same sign flip as r1 (so ℓ1ᵀ J_inp x > 0 means "pushes toward a positive logit").
+    Its signed left covector Re(c ℓ1): a state change δs moves along the mode by l1 · δs.
 left_inp : float32 (K, M, E)
-    ℓ_aᵀ J_inp (real part) for the M leading modes, each mode's (r_a, ℓ_a) pair signed so
-    that Re(r_a) · readout >= 0: the projection of any word embedding x onto mode a at point k is
-    ``left_inp[k, a] @ x`` (one matmul for all words).
+    ℓ_aᵀ J_inp (real part) for the M leading modes by |λ|, each mode's (r_a, ℓ_a) pair
+    signed so that Re(r_a) · readout >= 0 (for display of the other modes; the real part of
+    a complex mode depends on the eigensolver's phase, so use ``mode_coef`` for the
+    integration mode).
 jinp_x_pc : float32 (W, 2)
     ``J_inp x_w`` of each listed word at fixed point ``jinp_x_point`` (the one nearest
     θ = 0), in the top-2 state-PC directions (paper Fig. 4a); (0, 2) without fixed points.
@@ -152,9 +224,9 @@ word_coef : float64 (W,)
 word_ids : int64 (W,)
     Vocabulary id of each listed word in the model.
 input_projection : float32 (K, W)
-    ℓ1ᵀ J_inp x_w of each listed word at each fixed point.
+    Signed projection ``mode_coef[k] @ x_w`` of each listed word at each point.
 r1_m_overlap : float64 (K,)
-    |cos(r1, m)| at each point.
+    |cos(r1, m)| at each point (for a complex pair: the part of m inside its plane).
 r1_m_null : float64 (n_null,)
     |cos(v, m)| for random unit vectors v in R^D (seeded): the chance level.
 one_step_rel_error : float32 (N,)
@@ -162,6 +234,12 @@ one_step_rel_error : float32 (N,)
     nearest fixed point.
 one_step_nearest_dist : float32 (N,)
     ‖h − h*‖ for the same steps.
+one_step_rel_error_recurrent, one_step_rel_error_input : float32 (N,)
+    Its recurrent and input parts (``analysis.linearization_error``).
+one_step_rel_error_previous : float32 (N,)
+    The error of linearizing the input at the previous state h instead of at h*.
+one_step_step_norm : float32 (N,)
+    ‖F(h, x) − h‖, the step's length in state units.
 """
 from __future__ import annotations
 
@@ -179,8 +257,8 @@ import numpy as np
 REPORT_FORMAT = "rnnscope-report/1"
 
 #: Top-level summary keys every report produced by ``run_analysis`` has.
-SUMMARY_KEYS = ("format", "version", "model", "data", "accuracy", "pca", "fixed_points", "manifold", "spectra",
-                "projections", "words", "linearization", "params", "timings", "warnings")
+SUMMARY_KEYS = ("format", "version", "model", "data", "accuracy", "pca", "fixed_points", "attractor", "manifold",
+                "spectra", "modes", "projections", "words", "linearization", "params", "timings", "warnings")
 
 #: Array keys every report produced by ``run_analysis`` has (see the module docstring).
 ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "stable", "r1", "l1", "left_inp", "jinp_x_pc",
@@ -189,7 +267,13 @@ ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "sta
               "explained_variance_ratio_untrained", "fp_pca_explained_variance_ratio", "initial_state_pc",
               "readout_pc", "density_pos", "density_neg", "density_edges", "example_traj_pos", "example_traj_neg",
               "words", "word_valence", "word_coef", "word_ids", "input_projection", "r1_m_overlap", "r1_m_null",
-              "one_step_rel_error", "one_step_nearest_dist")
+              "one_step_rel_error", "one_step_nearest_dist", "one_step_rel_error_recurrent",
+              "one_step_rel_error_input", "one_step_rel_error_previous", "one_step_step_norm",
+              "point_is_fixed", "point_speed", "point_drift_tokens", "seed_q", "seed_class",
+              "attractor_curve_steps", "attractor_curve_extent", "attractor_curve_inner", "sweep_tolerance",
+              "sweep_n_points", "sweep_extent", "sweep_extent_ratio", "sweep_inner_ratio", "sweep_continuous",
+              "mode_index", "mode_eigval", "mode_tau", "mode_is_pair", "mode_rule", "mode_sign_source",
+              "mode_visibility", "mode_alignment", "mode_coef", "mode_largest_is_chosen")
 SUMMARY_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
 

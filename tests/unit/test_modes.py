@@ -17,7 +17,7 @@ def test_unstable_off_manifold_mode_above_the_line_mode_is_not_chosen():
     """The largest |λ| is 1.2 off the line; the integration mode is λ = 1 along it."""
     net, u, v = saddle_line(1.2, D=4)
     pts = np.outer(np.linspace(-2, 2, 15), u)
-    modes, lin = _select(net, pts, u, continuous=True, manifold_axis=u, logit_monotone=True)
+    modes, lin = _select(net, pts, u, along_set=True, manifold_axis=u, logit_monotone=True)
     assert np.allclose(np.abs(lin.eigvals[:, 0]), 1.2)  # the paper's rule would take this one
     assert np.all(modes.rule == "along the point set")
     np.testing.assert_allclose(modes.eigval, 1.0, atol=1e-12)
@@ -33,8 +33,8 @@ def test_unstable_off_manifold_mode_above_the_line_mode_is_not_chosen():
 def test_sign_follows_the_readout_and_flips_with_it():
     net, u = line_attractor_linear(D=4)
     pts = np.outer(np.linspace(-1, 1, 9), u)
-    a, _ = _select(net, pts, u, continuous=True)
-    b, _ = _select(net, pts, -u, continuous=True)
+    a, _ = _select(net, pts, u, along_set=True)
+    b, _ = _select(net, pts, -u, along_set=True)
     np.testing.assert_allclose(a.coef, -b.coef, atol=1e-12)
     np.testing.assert_allclose(a.direction, -b.direction, atol=1e-12)
     assert np.all(a.coef[:, 0] > 0)  # B = u: the input pushes towards +u, where w = u grows
@@ -55,8 +55,8 @@ def _rotation_net(radius=0.995, angle=0.2, readout_in_plane=True):
 def test_complex_pair_is_one_2d_mode_with_a_phase_independent_projection():
     net, w, A, B = _rotation_net()
     pts = np.zeros((1, 3))
-    modes, lin = _select(net, pts, w, continuous=False)
-    assert modes.is_pair[0] and modes.rule[0] == "slowest stable"
+    modes, lin = _select(net, pts, w, along_set=False)
+    assert modes.is_pair[0] and modes.rule[0] == "slowest"
     assert abs(modes.eigval[0]) == pytest.approx(0.995) and modes.eigval[0].imag > 0
     # the push of x inside the pair's plane along the readout's direction there is w·(B x)
     xs = np.random.default_rng(0).normal(size=(5, 2))
@@ -67,7 +67,7 @@ def test_complex_pair_is_one_2d_mode_with_a_phase_independent_projection():
     right[:, :, :2] *= phase
     left[:, :2] /= phase
     left_inp[:, :2] /= phase
-    turned = select_integration_modes(lin.eigvals, right, left, left_inp, pts, w, continuous=False)
+    turned = select_integration_modes(lin.eigvals, right, left, left_inp, pts, w, along_set=False)
     np.testing.assert_allclose(turned.coef, modes.coef, atol=1e-12)
     # the real part of ℓ1ᵀ J_inp x alone is phase-dependent (what the old rule reported)
     assert not np.allclose(np.real(left_inp[0, 0]), np.real(lin.left_inp[0, 0]))
@@ -75,7 +75,7 @@ def test_complex_pair_is_one_2d_mode_with_a_phase_independent_projection():
 
 def test_mode_the_readout_cannot_see_has_no_sign():
     net, w, *_ = _rotation_net(readout_in_plane=False)
-    modes, _ = _select(net, np.zeros((1, 3)), w, continuous=False)
+    modes, _ = _select(net, np.zeros((1, 3)), w, along_set=False)
     assert modes.visibility[0] == pytest.approx(0.0, abs=1e-12)
     assert modes.sign_source[0] == "none"
 
@@ -84,24 +84,24 @@ def test_invisible_mode_is_signed_by_the_manifold_when_the_logit_rises_along_it(
     net, u = line_attractor_linear(D=4)
     w = np.linalg.svd(u[None])[2][1]  # orthogonal to u: the readout cannot see the line mode
     pts = np.outer(np.linspace(-1, 1, 9), u)
-    modes, _ = _select(net, pts, w, continuous=True, manifold_axis=-u, logit_monotone=True)
+    modes, _ = _select(net, pts, w, along_set=True, manifold_axis=-u, logit_monotone=True)
     assert np.all(modes.sign_source == "manifold")
     np.testing.assert_allclose(modes.direction, np.tile(-u, (9, 1)), atol=1e-9)
-    none, _ = _select(net, pts, w, continuous=True, manifold_axis=-u, logit_monotone=False)
+    none, _ = _select(net, pts, w, along_set=True, manifold_axis=-u, logit_monotone=False)
     assert np.all(none.sign_source == "none")
 
 
 def test_isolated_point_takes_the_slowest_stable_mode():
     net = isolated_slow_point(0.99, D=4)
-    modes, _ = _select(net, np.zeros((1, 4)), np.eye(4)[0], continuous=False)
-    assert modes.rule[0] == "slowest stable" and modes.eigval[0] == pytest.approx(0.99)
+    modes, _ = _select(net, np.zeros((1, 4)), np.eye(4)[0], along_set=False)
+    assert modes.rule[0] == "slowest" and modes.eigval[0] == pytest.approx(0.99)
 
 
 def test_no_mode_along_the_set_is_said():
     """Points spread along e_1 while the only slow mode lies along e_0."""
     net = isolated_slow_point(0.99, D=4)
     pts = np.outer(np.linspace(-1, 1, 9), np.eye(4)[1])
-    modes, _ = _select(net, pts, np.eye(4)[0], continuous=True)
+    modes, _ = _select(net, pts, np.eye(4)[0], along_set=True)
     assert np.all(modes.rule == "no aligned mode")
     assert np.all(modes.alignment < 1e-9)
 
