@@ -5,17 +5,18 @@ eigenvector lies along the line attractor. In the paper's networks it happened t
 largest ``|λ|``; in real ones an unstable or off-manifold mode can sit above it, so the
 largest ``|λ|`` is not the rule here. At each point ``k``:
 
-1. **Candidates**: among the ``M`` leading modes, those with ``||λ| − 1| <= near_one``.
-2. **Along the point set** (when it has a direction: at least 2 distinct points):
-   the candidate whose real plane (``span{Re r, Im r}``; the line ``r`` for a real mode)
-   holds the largest part of the set's local tangent ``t_k`` (the first principal axis
-   of the point's ``n_neighbors`` nearest points): ``alignment = ‖P t_k‖ ∈ [0, 1]``.
-   It must reach ``min_alignment``; otherwise no mode lies along the set, and that is said.
-3. **Otherwise** (one point, or no aligned candidate): the
-   slowest mode, the largest ``τ = 1/|ln|λ||`` among the M leading ones, stable or not
-   (at a saddle between two attractors that is the unstable mode that decides between
-   them), rule ``"slowest"`` (``"no aligned mode"`` when a continuum had no aligned
-   candidate).
+1. **Along the point set, near 1** (when the set has a direction: at least 2 distinct
+   points): among the ``M`` leading modes with ``||λ| − 1| <= near_one``, the one whose
+   real plane (``span{Re r, Im r}``; the line ``r`` for a real mode) holds the largest part
+   of the set's local tangent ``t_k`` (the first principal axis of the point's
+   ``n_neighbors`` nearest points): ``alignment = ‖P t_k‖ ∈ [0, 1]``, at least
+   ``min_alignment``. Rule ``"along the point set"``.
+2. **Along the point set, far from 1**: otherwise the slowest (largest ``τ = 1/|ln|λ||``)
+   of the leading modes that reach ``min_alignment``, stable or not: at a saddle between
+   two attractors that is the unstable mode that carries the state to one or the other.
+3. **Otherwise** the slowest of the M leading modes: rule ``"no aligned mode"`` when the
+   set has a direction (no mode lies along it, and that is said), ``"slowest"`` when it
+   has none (one point).
 
 A complex pair ``λ, λ̄`` is one 2-D mode. An input ``x`` moves the state inside the
 pair's real plane by ``Δs = 2 Re(r z)``, ``z = ℓᵀ J_inp x`` (``r z`` for a real mode);
@@ -47,7 +48,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 #: Rules the chosen mode can come from.
-RULES = ("along the point set", "slowest", "no aligned mode", "none")
+RULES = ("along the point set", "along the point set, far from 1", "no aligned mode", "slowest", "none")
 #: Where the sign of the projection comes from.
 SIGN_SOURCES = ("readout", "manifold", "none")
 
@@ -235,21 +236,24 @@ def _choose(lam: np.ndarray, right: np.ndarray, tangent: np.ndarray, near_one: f
     if lam.size == 0:
         return -1, "none", float("nan")
     mod = np.abs(lam)
-    align = float("nan")
-    rule = "slowest"
-    if np.all(np.isfinite(tangent)):
-        cands = np.flatnonzero(np.abs(mod - 1) <= near_one)
-        scores = [float(np.linalg.norm(_plane(right[:, a], _is_pair(lam[a])).T @ tangent)) for a in cands]
-        if scores and max(scores) >= min_alignment:
-            best = int(cands[int(np.argmax(scores))])
-            return best, "along the point set", max(scores)
-        rule = "no aligned mode"
-        align = max(scores) if scores else float("nan")
     with np.errstate(divide="ignore"):
-        chosen = int(np.argmin(np.abs(np.log(mod))))  # the largest τ = 1/|ln|λ||: stable or not
-    if np.all(np.isfinite(tangent)):
-        align = float(np.linalg.norm(_plane(right[:, chosen], _is_pair(lam[chosen])).T @ tangent))
-    return chosen, rule, align
+        speed = np.abs(np.log(mod))  # 1/τ: smaller is slower
+    if not np.all(np.isfinite(tangent)):
+        return int(np.argmin(speed)), "slowest", float("nan")
+    align = np.array([float(np.linalg.norm(_plane(right[:, a], _is_pair(lam[a])).T @ tangent))
+                      for a in range(len(lam))])
+    near = np.abs(mod - 1) <= near_one
+    aligned = align >= min_alignment
+    if np.any(near & aligned):
+        cands = np.flatnonzero(near & aligned)
+        best = int(cands[np.argmax(align[cands])])
+        return best, "along the point set", float(align[best])
+    if np.any(aligned):  # e.g. the unstable mode of a saddle between two attractors
+        cands = np.flatnonzero(aligned)
+        best = int(cands[np.argmin(speed[cands])])
+        return best, "along the point set, far from 1", float(align[best])
+    best = int(np.argmin(speed))
+    return best, "no aligned mode", float(align[best])
 
 
 def _sign_direction(basis: np.ndarray, w: np.ndarray, visibility: float, m: np.ndarray | None,

@@ -504,8 +504,8 @@ def _verdict_warnings(verdict: AttractorVerdict, modes: IntegrationModes | None,
         warnings.append(f"at {unseen} of {s['n_points']} points neither the readout nor the manifold fixes the "
                         "integration mode's sign: read only the size of those input projections")
     if s["rule_counts"]["no aligned mode"]:
-        warnings.append(f"at {s['rule_counts']['no aligned mode']} points no eigenvalue within 0.05 of |λ| = 1 "
-                        "has its eigenvector along the point set; the slowest mode is used there")
+        warnings.append(f"at {s['rule_counts']['no aligned mode']} points no leading eigenvector lies along the "
+                        "point set; the slowest mode is used there")
 
 
 def _linearization_error(net, visited, seqs, labels, points, params) -> dict:

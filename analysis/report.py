@@ -63,7 +63,7 @@ attractor : dict
     the visited states, state units).
 modes : dict
     The integration mode (``analysis.modes``): ``n_points``, ``rule_counts`` (points per
-    rule: along the point set, slowest, no aligned mode, none),
+    rule: along the point set, along the point set far from 1, no aligned mode, slowest, none),
     ``sign_counts`` (points whose sign comes from the readout, the manifold, or none),
     ``n_pairs`` (complex pairs), ``n_largest_is_chosen`` (points where it is the largest
     |λ|), ``abs_lambda_median``, ``tau_median`` (tokens), ``alignment_median`` (part of the

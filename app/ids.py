@@ -10,6 +10,7 @@ from __future__ import annotations
 # --- model panel --------------------------------------------------------------------
 MODEL_SELECT = "model-select"          # dcc.Dropdown; value = checkpoint sha256
 DATASET_SELECT = "dataset-select"      # dcc.Dropdown; value = dataset name
+POINT_SET_SELECT = "point-set-select"  # dcc.Dropdown; value = a key of services.POINT_SETS
 UPLOAD = "checkpoint-upload"           # dcc.Upload
 UPLOAD_ALERT = "upload-alert"          # html.Div: result of the last upload
 UPLOAD_PAYLOAD = "upload-payload"      # dcc.Store: the upload once the browser checked its size
@@ -38,6 +39,8 @@ FIG_STATE_DENSITY = "fig-state-density"
 # --- fixed-point manifold (Fig 2c) and the selected point (Fig 3, 4a, 4b) -----------
 FIG_MANIFOLD = "fig-manifold"
 FP_SUMMARY = "fp-summary"              # html.Div: index, θ, q, stability, τ1
+ATTRACTOR_VERDICT = "attractor-verdict"  # html.Div: line attractor / isolated / slow / unstable, in words
+FIG_ATTRACTOR = "fig-attractor"        # seeds' q by class, tolerance sweep, extent under F(·, 0)
 FIG_EIGVALS = "fig-eigvals"            # Fig 3b
 FIG_TAU_ALL = "fig-tau-all"            # Fig 3d
 FIG_TAU_THETA = "fig-tau-theta"        # Fig 3c

@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from app import ids
 from app.figures import style
-from app.services import (DATASETS, DEFAULT_DATASET, MAX_SENTENCE_TOKENS, PointModes, SentenceTrace,
+from app.services import (DATASETS, DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, PointModes, SentenceTrace,
                           Services, WordLookup, finite_or_none)
 
 GRAPH_CONFIG = {
@@ -92,6 +92,14 @@ def model_panel(svc: Services) -> html.Section:
                          searchable=False,
                          options=[{"label": label, "value": name} for name, label in DATASETS]),
         ]),
+        html.Div(className="field", children=[
+            html.Label("Points the views use", htmlFor=ids.POINT_SET_SELECT),
+            dcc.Dropdown(id=ids.POINT_SET_SELECT, value=DEFAULT_POINT_SET, clearable=False, searchable=False,
+                         options=[{"label": label, "value": value} for value, label, _ in POINT_SETS]),
+            html.Div("Slow points (local minima of q above tol) are approximate fixed points too; the "
+                     "default keeps those that drift less than 1% of a typical word's step per token.",
+                     className="hint"),
+        ]),
         html.Div(className="buttons", children=[
             html.Button("Analyse", id=ids.JOB_START, className="btn primary", n_clicks=0),
             html.Button("Cancel", id=ids.JOB_CANCEL, className="btn", n_clicks=0, disabled=True),
@@ -129,6 +137,8 @@ def fixed_points_card() -> html.Section:
         "Click a fixed point (here, on τ along θ, or on the r1 panel) to select it. Its "
         "Jacobian is decomposed on the spot: eigenvalues against the unit circle, time "
         "constants τ = |1/ln|λ|| in tokens, and the top right eigenvector r1 on the manifold.",
+        html.Div(id=ids.ATTRACTOR_VERDICT, className="verdict", children="waiting for the analysis…"),
+        graph(ids.FIG_ATTRACTOR, 300),
         html.Div(id=ids.FP_SUMMARY, className="fp-summary", children="no fixed point selected"),
         html.Div(className="grid-3", children=[
             html.Div(graph(ids.FIG_MANIFOLD, 400), className="span-2"), graph(ids.FIG_EIGVALS, 400),
@@ -304,15 +314,43 @@ def analysis_numbers(summary: dict) -> html.Div:
         metric(pct(acc.get("test")), "test accuracy"),
         metric(pct(acc.get("linearized")), "linearized model"),
         metric(pct(acc.get("bow")), "bag of words"),
-        metric(f"{fp.get('n_unique', 0)}", f"fixed points ({fp.get('n_seeds', 0)} seeds)"),
-        metric(fmt(spectra.get("tau1_median"), ".0f"), "median τ1 (tokens)"),
+        metric(f"{fp.get('n_fixed', 0)} + {fp.get('n_slow', 0)}", f"fixed + slow points ({fp.get('n_seeds', 0)} seeds)"),
+        metric(fmt(summary.get("modes", {}).get("tau_median"), ".0f"), "τ of the integration mode (tokens)"),
         metric(fmt(proj.get("r1_m_overlap_median"), ".2f"), "median |r1·m|"),
     ])
+    verdict = summary.get("attractor", {})
     out = [html.H3(f"Analysis on {data.get('name', '?')} · {data.get('n_docs', 0)} documents",
-                   style={"marginTop": "12px"}), tiles]
+                   style={"marginTop": "12px"}),
+           html.P(["Dynamics: ", html.B(str(verdict.get("name", "–")))], className="verdict-line"), tiles]
     for text in summary.get("warnings") or []:
         out.append(alert("warning", str(text)))
     return html.Div(out)
+
+
+def attractor_verdict(summary: dict) -> html.Div:
+    """The attractor verdict in words, with the numbers behind it (``summary["attractor"]``)."""
+    v, fp, modes = summary.get("attractor", {}), summary.get("fixed_points", {}), summary.get("modes", {})
+    kind = v.get("kind", "none")
+    tone = {"line": "success", "slow": "info", "isolated": "warning", "unstable": "error"}.get(kind, "info")
+    rules, signs = modes.get("rule_counts", {}), modes.get("sign_counts", {})
+    n = modes.get("n_points", 0)
+    return html.Div([
+        alert(tone, html.B(str(v.get("name", "no verdict")).capitalize() + ". "), str(v.get("text", ""))),
+        kv([("points used", f"{fp.get('n_fixed', 0)} fixed + {fp.get('n_slow', 0)} slow "
+                            f"({fp.get('slow_rule', '?')}, q < {fmt(fp.get('slow_q_max'), '.1e')})"),
+            ("seeds", ", ".join(f"{c} {k}" for k, c in (fp.get("seed_classes") or {}).items() if c)),
+            ("slow points drift", (f"{fmt(fp.get('slow_speed_median'), '.3g')} units/token "
+                                   f"(one typical step in {fmt(fp.get('slow_drift_tokens_median'), '.0f')} tokens)")
+             if fp.get("n_slow") else None),
+            ("visited range covered along m", fmt(v.get("range_coverage"), ".0%")),
+            ("integration mode", f"near |λ| = 1 along the point set at {rules.get('along the point set', 0)} of {n} "
+                                 f"points, along it but far from 1 at {rules.get('along the point set, far from 1', 0)}, "
+                                 f"no mode along it at {rules.get('no aligned mode', 0)}; "
+                                 f"the largest |λ| is that mode at {modes.get('n_largest_is_chosen', 0)}"),
+            ("its sign", f"readout {signs.get('readout', 0)}, manifold {signs.get('manifold', 0)}, "
+                         f"undefined {signs.get('none', 0)}"),
+            ("τ of the integration mode (median)", f"{fmt(modes.get('tau_median'), '.4g')} tokens")]),
+    ])
 
 
 def status_line(report) -> str:
@@ -323,21 +361,25 @@ def status_line(report) -> str:
     model, data, acc = s.get("model", {}), s.get("data", {}), s.get("accuracy", {})
     return (f"{str(model.get('arch', '?')).upper()}-{model.get('hidden_size', '?')} on "
             f"{data.get('name', '?')} · test accuracy {pct(acc.get('test'))} · "
-            f"{s.get('fixed_points', {}).get('n_unique', 0)} fixed points")
+            f"{s.get('attractor', {}).get('name', '?')}")
 
 
 def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:
-    """One line about the selected fixed point: θ, q, stability, leading |λ| and τ."""
-    lam1 = abs(modes.eigvals[0]) if len(modes.eigvals) else float("nan")
-    stable = lam1 < 1
+    """One line about the selected point: θ, q, stability, the integration mode's |λ| and τ."""
+    lam_max = abs(modes.eigvals[0]) if len(modes.eigvals) else float("nan")
+    stable = lam_max < 1
+    lam = modes.eigvals[modes.mode] if len(modes.eigvals) else float("nan")
+    sign = {"readout": "sign from the readout", "manifold": "sign from the manifold's logit direction",
+            "none": "sign undefined: the readout cannot see this mode"}.get(modes.sign_source, "")
     return [
         html.Span(f"fixed point #{modes.index}", className="sel"),
         html.Span(["θ = ", html.B(fmt(theta, "+.3f"))]),
         html.Span(["q = ", html.B(fmt(q, ".2e"))]),
-        html.Span(["|λ1| = ", html.B(fmt(lam1, ".5f"))]),
-        html.Span(["τ1 = ", html.B(fmt(modes.tau[0] if len(modes.tau) else None, ".4g")),
-                   " tokens"]),
-        html.Span("stable" if stable else "unstable",
+        html.Span(["integration mode |λ| = ", html.B(fmt(abs(lam), ".5f")),
+                   " (λ" + str(modes.mode + 1) + ")"]),
+        html.Span(["τ = ", html.B(fmt(modes.tau[modes.mode] if len(modes.tau) else None, ".4g")), " tokens"]),
+        html.Span(sign, className="hint"),
+        html.Span("stable" if stable else f"unstable (|λ| max {lam_max:.4f})",
                   className=f"badge {'stable' if stable else 'unstable'}"),
     ]
 
@@ -416,18 +458,28 @@ def linearization_summary(summary: dict) -> html.Div:
             metric(fmt(lin.get("one_step_rel_error_median"), ".2%"), "median one-step error"),
         ]),
         kv([("90th percentile error", fmt(lin.get("one_step_rel_error_p90"), ".2%")),
+            ("its recurrent part (median)", fmt(lin.get("recurrent_part_median"), ".2%")),
+            ("its input part (median)", fmt(lin.get("input_part_median"), ".2%")),
+            ("linearizing at the previous state instead (median)", fmt(lin.get("previous_state_median"), ".2%")),
+            ("distance to the nearest point (median)",
+             f"{fmt(lin.get('nearest_dist_median'), '.3g')} state units = "
+             f"{fmt(lin.get('nearest_dist_in_steps_median'), '.2g')} per-token steps"),
             ("steps sampled", fmt(lin.get("n_steps"), ",.0f")),
             ("documents run linearized", fmt(lin.get("n_docs"), ",.0f"))]),
-        html.P("Each step of the linearized model uses the Jacobians of the fixed point "
-               "nearest to its current state; the readout of its final state gives the label.",
-               className="hint"),
+        html.P("One-step error: ‖F(h,x) − (F(h*,0) + J_rec(h − h*) + J_inp x)‖ / ‖F(h,x)‖ at the nearest "
+               "(fixed or slow) point h*. Its recurrent part is the error of the zero-input step alone, its input "
+               "part the word's effect against J_inp x; linearizing at the previous state (ICML 2020) keeps the "
+               "recurrence exact and linearizes only the word. Each step of the linearized model uses the "
+               "Jacobians of the point nearest to its current state; the readout of its final state gives the "
+               "label.", className="hint"),
     ])
 
 
 COMPARE_COLUMNS = (
     ("model", None), ("dataset", None), ("test acc.", ("accuracy", "test")),
     ("linearized acc.", ("accuracy", "linearized")), ("BoW acc.", ("accuracy", "bow")),
-    ("fixed points", ("fixed_points", "n_unique")), ("median τ1", ("spectra", "tau1_median")),
+    ("dynamics", ("attractor", "name")),
+    ("fixed + slow points", ("fixed_points", "n_unique")), ("τ integration mode", ("modes", "tau_median")),
     ("median |r1·m|", ("projections", "r1_m_overlap_median")),
     ("null |r1·m|", ("projections", "r1_m_null_median")),
     ("mean proj. +", ("projections", "mean_positive")),
@@ -440,6 +492,8 @@ def _cell(summary: dict, path) -> str:
     value = summary
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, str):
+        return value
     if path[0] == "accuracy":
         return pct(value)
     if path[-1] == "n_unique":

@@ -20,12 +20,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from app import figures as F
+from app.figures.attractor import attractor_evidence
 
 #: Image formats ``export_summary_image`` writes (by file suffix).
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpeg", "jpg", "webp")
 
 #: Summary sections shown as tables, in order (anything else goes in "other").
-SECTIONS = ("model", "data", "accuracy", "pca", "fixed_points", "manifold", "spectra",
+SECTIONS = ("model", "data", "accuracy", "pca", "fixed_points", "attractor", "manifold", "spectra", "modes",
             "projections", "words", "linearization", "params", "timings")
 
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -40,6 +41,7 @@ table.summary td{border-top:1px solid #eee;padding:2px 10px 2px 0}
 table.summary td.v{font-family:monospace;text-align:right}
 figure.panel{margin:0 0 28px 0} figcaption{font-size:13px;color:#555;max-width:1100px}
 p.missing{color:#999;font-style:italic}
+p.verdict{font-size:15px;max-width:1100px;background:#f4f6fb;padding:10px 14px;border-left:4px solid #1f5fbf}
 """
 
 
@@ -136,6 +138,19 @@ def _fig4b(s, a):
     return F.right_eigenvector_on_manifold(a["fp_pc"], k, r1_pc)
 
 
+def _attractor(s, a):
+    sweep = {k: a[f"sweep_{k}"] for k in ("tolerance", "n_points", "extent_ratio", "continuous")}
+    fp = s["fixed_points"]
+    return attractor_evidence(a["seed_q"], a["seed_class"], fp["tol"], fp["slow_q_max"], sweep,
+                              a["attractor_curve_steps"], a["attractor_curve_extent"], a["attractor_curve_inner"])
+
+
+def _fig5b(s, a):
+    variants = {"recurrent part": a["one_step_rel_error_recurrent"], "input part": a["one_step_rel_error_input"],
+                "at the previous state": a["one_step_rel_error_previous"]}
+    return F.linearization_error_hist(a["one_step_rel_error"], variants=variants)
+
+
 def _fig4c(s, a):
     means = F.mean_projections(a["input_projection"], a["word_valence"])
     return F.input_projection_histograms(means[1], means[-1], means[0])
@@ -152,6 +167,12 @@ PANELS: tuple[tuple[str, str, str, Callable[[Mapping, Mapping], go.Figure]], ...
      "Density of visited states on PC1/PC2 for negative (red) and positive (green) documents, "
      "one example trajectory of each, the initial state (star), the readout direction (arrow) "
      "and the readout-zero line (dashed).", _fig2b),
+    ("attractor", "Line attractor or not: the evidence",
+     "Left: the final q of every seed of the fixed-point search, by class (fixed, slow, stalled...), "
+     "with the fixed-point tolerance and the slow-point bound. Middle: how many points pass each q "
+     "threshold, green where that set keeps its extent under the zero-input dynamics. Right: the "
+     "extent of the point set while F(·, 0) is iterated from it (a line attractor keeps it; the "
+     "tolerance region of one point collapses).", _attractor),
     ("fig2c", "Fig. 2c: approximate fixed points",
      "Fixed points of the zero-input dynamics on the state PCs, coloured by the manifold "
      "coordinate θ; inset: variance explained by the fixed points' own PCs.",
@@ -176,8 +197,8 @@ PANELS: tuple[tuple[str, str, str, Callable[[Mapping, Mapping], go.Figure]], ...
      "|cos(r1, m)| over fixed points against random unit vectors of the state size (null).",
      lambda s, a: F.overlap_vs_null(a["r1_m_overlap"], a["r1_m_null"])),
     ("fig5b", "Fig. 5b: linearization error",
-     "Relative single-step error of the linearization at the nearest fixed point.",
-     lambda s, a: F.linearization_error_hist(a["one_step_rel_error"])),
+     "Relative single-step error of the linearization at the nearest (fixed or slow) point, its "
+     "recurrent and input parts, and the error of linearizing at the previous state instead.", _fig5b),
     ("fig7", "Fig. 7: summary", "The paper's summary panel for this model.",
      lambda s, a: F.summary_figure(s, a)),
 )
@@ -187,6 +208,15 @@ def _panel_html(panel_id: str, fig: go.Figure, include_js: bool) -> str:
     return pio.to_html(fig, config=_PLOT_CONFIG, include_plotlyjs=include_js, full_html=False,
                        div_id=panel_id, default_height=f"{fig.layout.height or 480}px",
                        default_width="100%" if not fig.layout.width else f"{fig.layout.width}px")
+
+
+def _verdict_html(summary: Mapping) -> str:
+    """The attractor verdict in words, first on the page."""
+    v = summary.get("attractor") if isinstance(summary.get("attractor"), Mapping) else {}
+    if not v:
+        return ""
+    return (f'<p class="verdict" id="verdict"><b>{html.escape(str(v.get("name", "")).capitalize())}.</b> '
+            f'{html.escape(str(v.get("text", "")))}</p>\n')
 
 
 def _title(summary: Mapping) -> str:
@@ -231,7 +261,7 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     title = html.escape(_title(summary))
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n<h2>Summary</h2>\n"
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(summary)}<h2>Summary</h2>\n"
             f"{summary_tables(summary)}\n" + "\n".join(parts) + "\n</body></html>\n")
     if path is not None:
         _write_atomic(Path(path), page.encode("utf-8"))

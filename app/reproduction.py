@@ -397,20 +397,28 @@ def _trained_on_gpu(provenance: Mapping) -> bool:
 # --------------------------------------------------------------------------- verdicts
 #: (finding, how it is judged). Thresholds are fixed in advance from the paper's claims.
 CRITERIA = (
+    ("line attractor (dynamics)", "iterating F(·, 0) from the fixed and slow points for the horizon keeps >= 50% "
+     "of their extent and >= 1% of it inside the groups of end states, with most points fixed points: a line "
+     "attractor (yes); the same with mostly slow points: a slow manifold (partly); the set collapses onto "
+     "isolated points or never comes to rest (no). `analysis.attractors`"),
     ("low-dimensional states", "top-3 PCs of the visited states explain >= 50% of their variance and more "
      "than in the same network untrained (yes); more than untrained but < 50% (partly)"),
-    ("1-D fixed-point manifold", ">= 3 unique fixed points and their own PC1 explains >= 80% of their "
-     "variance (yes), >= 50% (partly)"),
+    ("1-D fixed-point manifold", "the points are a continuum (first row: yes or partly), >= 3 of them, and "
+     "their own PC1 explains >= 80% of their variance (yes), >= 50% (partly); a set that collapses is no "
+     "manifold whatever its PC1"),
     ("readout along the manifold", "|cos(m, readout)| >= 0.5 (yes), >= 0.2 (partly); random directions in "
      "R^D give ~ 1/sqrt(D)"),
-    ("slow mode, |λ1| ≈ 1", "median τ1 >= 100 tokens, i.e. |λ1| within 1% of 1: the paper's \"τ1 of "
-     "hundreds of tokens or more\" (yes); median τ1 >= 30 tokens (partly). An unstable mode (|λ1| > 1) "
+    ("slow mode, |λ1| ≈ 1", "median τ of the integration mode (`analysis.modes`: the mode near |λ| = 1 "
+     "along the point set, else the slowest) >= 100 tokens, i.e. |λ1| within 1% of 1: the paper's \"τ1 of "
+     "hundreds of tokens or more\" (yes); >= 30 tokens (partly). An unstable mode (|λ1| > 1) "
      "counts by its τ too: a mode that grows by 1% per token is as slow as one that decays by 1%. "
      "(Until 2026-11-29 this row also asked τ1 >= 3 τ2, which the paper does not claim; it graded GRUs "
      "with τ1 ≈ 2,500 and τ2 ≈ 1,400 tokens \"no\". Whether the slow subspace is one-dimensional is "
      "judged by the manifold and r1 rows.)"),
-    ("words push along the line", "mean ℓ1ᵀJ_inp x > 0 for positive words, < 0 for negative words, and "
-     "|neutral| <= 20% of the smaller of the two (yes); signs right but neutral larger (partly)"),
+    ("words push along the line", "mean signed input projection on the integration mode (over the points "
+     "where the readout or the manifold fixes its sign) > 0 for positive words, < 0 for negative words, and "
+     "|neutral| <= 20% of the smaller of the two (yes); signs right but neutral larger (partly); n/a where "
+     "no point has a defined sign"),
     ("r1 aligned with the manifold", "median |r1·m| above the 99th percentile of random unit vectors (yes), "
      "above the 95th (partly)"),
     ("linearization holds", "median one-step relative error <= 0.1 and linearized accuracy within 2 points "
@@ -445,9 +453,24 @@ def _judge_pca(s):
     return _grade(t >= 0.5 and t > u, t > u), f"top-3 PCs {_pct(t)} vs {_pct(u)} untrained"
 
 
+def _judge_attractor(s):
+    kind = (s.get("attractor") or {}).get("kind")
+    v = s.get("attractor") or {}
+    if kind is None:
+        return "n/a", "no attractor verdict in the report"
+    why = (f"{v.get('name')}: extent {_fmt(number_at(s, 'attractor', 'extent_initial'))} -> "
+           f"{_fmt(number_at(s, 'attractor', 'extent_final'))} units over {_int(number_at(s, 'attractor', 'n_steps'))} "
+           f"steps, {_int(number_at(s, 'attractor', 'n_attractors'))} group(s) of end states")
+    return {"line": "yes", "slow": "partly"}.get(kind, "no"), why
+
+
 def _judge_manifold(s):
     k, v = number_at(s, "fixed_points", "n_unique"), number_at(s, "manifold", "fp_variance_top1_own_pc")
     converged = number_at(s, "fixed_points", "n_converged")
+    kind = (s.get("attractor") or {}).get("kind")
+    if kind in ("isolated", "unstable") and k >= 2:
+        return "no", (f"the {_int(k)} points {'collapse onto isolated points' if kind == 'isolated' else 'are unstable'}"
+                      f" (PC1 holds {_pct(v)} of their spread, but that spread is not a manifold)")
     if k == 0 and converged > 0:  # converged, non-outlier seeds always leave at least one point
         return "no", (f"0 unique fixed points: all {_int(converged)} converged seeds were outliers, far "
                       "outside the visited states; no manifold to speak of")
@@ -464,17 +487,20 @@ def _judge_readout(s):
 
 
 def _judge_slow_mode(s):
-    lam, t1, t2 = (number_at(s, "spectra", k) for k in ("abs_lambda1_median", "tau1_median", "tau2_median"))
+    lam, t = number_at(s, "modes", "abs_lambda_median"), number_at(s, "modes", "tau_median")
+    top = number_at(s, "spectra", "abs_lambda1_median")
     if math.isnan(lam):
         return "n/a", "no fixed points to linearize"
-    return (_grade(t1 >= 100, t1 >= 30),
-            f"|λ1| = {_fmt(lam, 4)}, τ1 = {_fmt(t1)}, τ2 = {_fmt(t2)} tokens")
+    return (_grade(t >= 100, t >= 30),
+            f"integration mode |λ| = {_fmt(lam, 4)}, τ = {_fmt(t)} tokens (largest |λ| = {_fmt(top, 4)})")
 
 
 def _judge_words(s):
     p, n, z = (number_at(s, "projections", k) for k in ("mean_positive", "mean_negative", "mean_neutral"))
     if any(math.isnan(x) for x in (p, n, z)):
-        return "n/a", "no input projections"
+        signed = number_at(s, "projections", "sign_defined_fraction")
+        return "n/a", ("no point where the readout or the manifold fixes the integration mode's sign"
+                       if signed == 0 else "no input projections")
     signs = p > 0 > n
     return (_grade(signs and abs(z) <= 0.2 * min(p, -n), signs),
             f"positive {_fmt(p)}, negative {_fmt(n)}, neutral {_fmt(z)}")
@@ -498,13 +524,13 @@ def _judge_linearization(s):
             f"error {_fmt(err)}, accuracy {_pct(lin)} linearized vs {_pct(full)} full")
 
 
-_JUDGES = (_judge_pca, _judge_manifold, _judge_readout, _judge_slow_mode, _judge_words, _judge_r1,
+_JUDGES = (_judge_attractor, _judge_pca, _judge_manifold, _judge_readout, _judge_slow_mode, _judge_words, _judge_r1,
            _judge_linearization)
 
 
 def overall(marks: Mapping[str, tuple[str, str]]) -> str:
     """One phrase for a model: does it show the line-attractor picture?"""
-    core = ("1-D fixed-point manifold", "slow mode, |λ1| ≈ 1", "words push along the line")
+    core = ("line attractor (dynamics)", "1-D fixed-point manifold", "slow mode, |λ1| ≈ 1", "words push along the line")
     core_marks = [marks[c][0] for c in core if c in marks]
     if core_marks and all(m == "yes" for m in core_marks):
         return "shows the line-attractor picture"
@@ -670,6 +696,15 @@ FINDING_ROWS: tuple[tuple[str, Callable[[Mapping], str]], ...] = (
     ("PC1 / PC2 / PC3 variance %, untrained", lambda s: _pcs(s, "explained_variance_ratio_untrained")),
     ("PCs for 90% variance (trained / untrained)",
      lambda s: f"{_int(number_at(s, 'pca', 'n_components_90'))} / {_int(number_at(s, 'pca', 'n_components_90_untrained'))}"),
+    ("dynamics (attractor verdict)", lambda s: str((s.get("attractor") or {}).get("name", "—"))),
+    ("extent of the points, before -> after iterating (state units)",
+     lambda s: f"{_fmt(number_at(s, 'attractor', 'extent_initial'))} -> {_fmt(number_at(s, 'attractor', 'extent_final'))}"),
+    ("fixed + slow points used", lambda s: f"{_int(number_at(s, 'fixed_points', 'n_fixed'))} + "
+                                           f"{_int(number_at(s, 'fixed_points', 'n_slow'))}"),
+    ("visited range covered along m %", lambda s: _pct(number_at(s, "attractor", "range_coverage"))),
+    ("integration mode: median τ (tokens) / largest-|λ| mode chosen at",
+     lambda s: f"{_fmt(number_at(s, 'modes', 'tau_median'))} / {_int(number_at(s, 'modes', 'n_largest_is_chosen'))} "
+               f"of {_int(number_at(s, 'modes', 'n_points'))} points"),
     ("fixed points converged / seeds",
      lambda s: f"{_int(number_at(s, 'fixed_points', 'n_converged'))} / {_int(number_at(s, 'fixed_points', 'n_seeds'))}"),
     ("unique fixed points", lambda s: _int(number_at(s, "fixed_points", "n_unique"))),
@@ -686,7 +721,13 @@ FINDING_ROWS: tuple[tuple[str, Callable[[Mapping], str]], ...] = (
      lambda s: f"{_fmt(number_at(s, 'projections', 'r1_m_overlap_median'))} vs "
                f"{_fmt(number_at(s, 'projections', 'r1_m_null_median'))} "
                f"({_fmt(number_at(s, 'projections', 'r1_m_overlap_percentile'))})"),
-    ("median one-step linearization error", lambda s: _fmt(number_at(s, "linearization", "one_step_rel_error_median"))),
+    ("median one-step linearization error at the nearest point", lambda s: _fmt(number_at(s, "linearization", "one_step_rel_error_median"))),
+    ("  its recurrent / input part (medians)",
+     lambda s: f"{_fmt(number_at(s, 'linearization', 'recurrent_part_median'))} / "
+               f"{_fmt(number_at(s, 'linearization', 'input_part_median'))}"),
+    ("  linearizing at the previous state instead", lambda s: _fmt(number_at(s, "linearization", "previous_state_median"))),
+    ("  distance to the nearest point, in per-token steps (median)",
+     lambda s: _fmt(number_at(s, "linearization", "nearest_dist_in_steps_median"))),
     ("linearized-model accuracy % (full network, same docs)",
      lambda s: f"{_pct(number_at(s, 'accuracy', 'linearized'))} ({_pct(number_at(s, 'linearization', 'full_accuracy_same_docs'))})"),
     ("VADER agreement of positive / negative word sets %",
@@ -699,11 +740,13 @@ def _findings_section(repro: Reproduction) -> str:
     archs = _archs(repro)
     lines = ["## 2. Line-attractor findings per model", "",
              "Read from each model's analysis report (`Report.summary`). m: main axis (PC1) of the fixed "
-             "points; λ1, r1, ℓ1: leading eigenvalue and right/left eigenvectors of the recurrent Jacobian at "
-             "each fixed point; τ = |1/ln|λ|| in tokens; input projection: ℓ1ᵀ J_inp x of a word's "
-             "embedding x, averaged over fixed points and the words of a set (> 0 pushes toward positive); "
-             "one-step error: ‖F(h, x) − (h* + J_rec (h − h*) + J_inp x)‖ / ‖F(h, x)‖ at the nearest fixed "
-             "point h*; null: |cos| of random unit vectors with m."]
+             "and slow points; λ1, r1, ℓ1: the integration mode (the eigenvalue near 1 whose eigenvector lies "
+             "along the points, else the slowest) and its right/left eigenvectors at each point; τ = |1/ln|λ|| "
+             "in tokens; input projection: the signed push of a word's embedding x along that mode, averaged over "
+             "the points where its sign is defined and the words of a set (> 0 pushes toward positive); "
+             "one-step error: ‖F(h, x) − (F(h*, 0) + J_rec (h − h*) + J_inp x)‖ / ‖F(h, x)‖ at the nearest "
+             "point h*; null: |cos| of random unit vectors with m. The dynamics row is the attractor verdict: "
+             "what iterating the zero-input dynamics from the points does to them."]
     for label in repro.datasets:
         results = [repro.get(label, a) for a in archs]
         lines += ["", f"### {_dataset_title(label)}", ""]

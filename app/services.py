@@ -42,6 +42,12 @@ MAX_SENTENCE_TOKENS = 2000
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"))
 DEFAULT_DATASET = "mr"
+#: The point sets the downstream views can use (value -> label, ``slow_q_max`` of the analysis).
+#: "auto" is the default rule of ``analysis.slow_points``.
+POINT_SETS = (("auto", "Fixed + slow points (default rule)", None), ("fixed", "Fixed points only (q < 1e-8)", 0.0),
+              ("1e-6", "Fixed + slow points, q < 1e-6", 1e-6), ("1e-5", "Fixed + slow points, q < 1e-5", 1e-5),
+              ("1e-4", "Fixed + slow points, q < 1e-4", 1e-4), ("1e-3", "Fixed + slow points, q < 1e-3", 1e-3))
+DEFAULT_POINT_SET = "auto"
 #: What the page shows when it is sent anything but one of those names.
 UNKNOWN_DATASET = "Choose one of the listed datasets (" + ", ".join(dict(DATASETS)) + ")."
 #: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
@@ -196,30 +202,15 @@ def binary_logit(net: RNNClassifier, states: torch.Tensor) -> torch.Tensor:
     return logits[..., 0] if logits.shape[-1] == 1 else logits[..., -1] - logits[..., 0]
 
 
-@torch.no_grad()
 def one_step_linearization_error(net: RNNClassifier, prev: torch.Tensor, x: torch.Tensor,
-                                 nxt: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Relative one-step error of the linearization at each step's own fixed point.
+                                 points: torch.Tensor) -> torch.Tensor:
+    """The report's one-step error (``analysis.linearization_error``) of each step (T,):
+    ``prev`` (T, D) the state before each token, ``x`` (T, E) its embedding, ``points``
+    (T, D) the point each step is linearized at."""
+    from analysis.linearization_error import step_error_vectors
 
-    Parameters
-    ----------
-    prev, nxt : tensors of shape (T, D)
-        State before and after each step, nxt = F(prev, x).
-    x : tensor of shape (T, E)
-        Input embedding of each step.
-    points : tensor of shape (T, D)
-        The fixed point h* each step is linearized at.
-
-    Returns
-    -------
-    tensor of shape (T,)
-        ‖F(s,x) − (h* + J_rec(h*)(s − h*) + J_inp(h*) x)‖ / ‖F(s,x)‖, as in the report's
-        ``one_step_rel_error`` (``analysis.linearization_error.linearized_step``).
-    """
-    from analysis.linearization_error import linearized_step
-
-    lin = linearized_step(net, prev, x, points)
-    return torch.linalg.vector_norm(nxt - lin, dim=1) / torch.linalg.vector_norm(nxt, dim=1).clamp_min(1e-12)
+    v = step_error_vectors(net, prev, x, points)
+    return torch.linalg.vector_norm(v["e"], dim=1) / torch.linalg.vector_norm(v["f_next"], dim=1)
 
 
 @torch.no_grad()
@@ -232,7 +223,7 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
     model : Model
         The analysed network (same checkpoint as the report).
     arrays : dict
-        Report arrays; uses ``fixed_points`` (K, D), ``left_inp`` (K, M, E),
+        Report arrays; uses ``fixed_points`` (K, D), ``mode_coef`` (K, E),
         ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
     text : str
         Any text; tokenized exactly as in training.
@@ -265,8 +256,8 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
         h_star = points[nearest_t]
         nearest = nearest_t.cpu().numpy().astype(np.int64)
         dist = torch.linalg.vector_norm(prev - h_star, dim=1).cpu().numpy()
-        err = one_step_linearization_error(net, prev, x, states, h_star).cpu().numpy()
-        proj = np.einsum("te,te->t", arrays["left_inp"][nearest, 0].astype(np.float64),
+        err = one_step_linearization_error(net, prev, x, h_star).cpu().numpy()
+        proj = np.einsum("te,te->t", arrays["mode_coef"][nearest].astype(np.float64),
                          x.cpu().numpy().astype(np.float64))
     else:
         nearest = np.full(len(ids), -1, np.int64)
@@ -301,7 +292,8 @@ class WordLookup:
 
 
 def vocabulary_projection(model: Model, left_inp_1: np.ndarray) -> np.ndarray:
-    """ℓ1ᵀ J_inp x_w for every vocabulary word w: (V,) from ``left_inp_1`` (E,)."""
+    """Signed projection of every vocabulary word on the integration mode at one point:
+    (V,) from that point's ``mode_coef`` (E,)."""
     emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
     return emb @ np.asarray(left_inp_1, np.float64)
 
@@ -458,8 +450,7 @@ class Services:
         and cached (LRU) for the next one.
         """
         def make() -> PointModes:
-            a = self.report(key).arrays
-            return compute_point_modes(self.model_of(key).net, a["fixed_points"][index], index, a["readout"])
+            return compute_point_modes(self.model_of(key).net, self.report(key).arrays, index)
         return self.eigenmodes.get(("modes", key, index), make)
 
     def word_effects(self, key: str, index: int) -> np.ndarray:
@@ -482,14 +473,18 @@ class Services:
         if wid is None or wid < 2:
             return WordLookup(token, False)
         proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
-            model, report.arrays["left_inp"][index, 0]))
+            model, report.arrays["mode_coef"][index]))
         rank, n = rank_of(proj, wid)
         listed = np.flatnonzero(report.arrays["word_ids"] == wid)
         set_name = (SET_NAMES[int(report.arrays["word_valence"][listed[0]])] if listed.size else None)
         return WordLookup(token, True, float(proj[wid]), rank, n, set_name)
 
     # --- analyses ------------------------------------------------------------------------
-    def stored_analysis(self, sha: str, data_name: str) -> str | None:
+    def params_for(self, point_set=DEFAULT_POINT_SET) -> dict:
+        """The server's analysis parameters with the chosen point set."""
+        return {**(self.analysis_params or {}), **point_set_params(point_set)}
+
+    def stored_analysis(self, sha: str, data_name: str, point_set=DEFAULT_POINT_SET) -> str | None:
         """Key of the stored full analysis of ``sha`` on ``data_name``, or None if not stored."""
         from analysis.data import DataError
         from workers.jobs import analysis_key
@@ -497,12 +492,13 @@ class Services:
         if not known_dataset(data_name):
             return None
         try:
-            key = analysis_key(sha, data_name, self.analysis_params)
+            key = analysis_key(sha, data_name, self.params_for(point_set))
         except (DataError, ValueError):
             return None  # the job will say what is wrong, in words
         return key if self.store.report_dir(key).is_dir() else None
 
-    def analyse(self, sha: str, data_name: str, progress: Progress | None = None) -> str:
+    def analyse(self, sha: str, data_name: str, progress: Progress | None = None,
+                point_set=DEFAULT_POINT_SET) -> str:
         """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``).
 
         ``data_name`` must be one of ``DATASETS`` (ValueError otherwise): never a path.
@@ -511,7 +507,7 @@ class Services:
 
         if not known_dataset(data_name):
             raise ValueError(UNKNOWN_DATASET)
-        return full_analysis(sha, data_name, self.analysis_params, store=self.store, progress=progress)
+        return full_analysis(sha, data_name, self.params_for(point_set), store=self.store, progress=progress)
 
     def use_job_threads(self) -> None:
         """Torch threads of an embedded analysis job (its own child process): one.
@@ -617,6 +613,13 @@ def valid_key(value) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def point_set_params(value) -> dict:
+    """``AnalysisParams`` override for a point-set choice (``POINT_SETS``); the default for
+    anything else (the value comes from the client)."""
+    table = {v: q for v, _, q in POINT_SETS}
+    return {"slow_q_max": table.get(value if isinstance(value, str) else DEFAULT_POINT_SET)}
+
+
 def known_dataset(name) -> bool:
     """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
     return isinstance(name, str) and name in dict(DATASETS)
@@ -664,9 +667,13 @@ class PointModes:
     tau : float64 ndarray of shape (D,)
         |1/ln|λ||, in tokens.
     r1, l1 : float64 ndarray of shape (D,)
-        Real parts of the leading right (unit norm) and left (row of R⁻¹) eigenvectors.
+        The integration mode's signed direction (unit norm) and covector (report ``r1``, ``l1``).
     j_inp : float64 ndarray of shape (D, E)
         Input Jacobian at the point (zero input).
+    mode : int
+        Which eigenvalue is the integration mode (index into ``eigvals``).
+    sign_source : str
+        Where its sign comes from: readout, manifold or none.
     """
 
     index: int
@@ -676,6 +683,8 @@ class PointModes:
     r1: np.ndarray
     l1: np.ndarray
     j_inp: np.ndarray
+    mode: int = 0
+    sign_source: str = "readout"
 
 
 def _as_numpy(value) -> np.ndarray:
@@ -684,23 +693,19 @@ def _as_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def compute_point_modes(net: RNNClassifier, point: np.ndarray, index: int,
-                        direction: np.ndarray | None = None) -> PointModes:
-    """``PointModes`` at one fixed point ``point`` (D,) (``analysis.linearize.eigenmodes_at``).
+def compute_point_modes(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int) -> PointModes:
+    """``PointModes`` at point ``index`` of a report (``analysis.linearize.eigenmodes_at``).
 
-    ``direction`` (D,) fixes the arbitrary sign of the leading pair (r1, ℓ1) as the
-    pipeline does (Re r1 · direction >= 0, with the readout), so that a positive input
-    projection means a push towards a more positive logit here as in the report.
+    The spectrum is computed here, for one point; the integration mode (which eigenvalue,
+    its signed direction r1 and covector ℓ1) is the report's (``analysis.modes``), so the
+    dashboard and the report agree.
     """
     from analysis.linearize import eigenmodes_at
 
+    point = np.asarray(arrays["fixed_points"][index], np.float64)
     modes = eigenmodes_at(net, point)
-    r1 = np.real(_as_numpy(modes.right)[:, 0]).astype(np.float64)  # columns r_a
-    l1 = np.real(_as_numpy(modes.left)[0]).astype(np.float64)       # rows ℓ_a of R⁻¹
-    sign = -1.0 if direction is not None and float(r1 @ np.asarray(direction, np.float64)) < 0 else 1.0
-    norm = float(np.linalg.norm(r1)) or 1.0
     return PointModes(
-        index=int(index), point=np.asarray(point, np.float64),
-        eigvals=_as_numpy(modes.eigvals).astype(np.complex128),
-        tau=_as_numpy(modes.tau).astype(np.float64), r1=sign * r1 / norm, l1=sign * l1,
-        j_inp=_as_numpy(modes.j_inp).astype(np.float64))
+        index=int(index), point=point, eigvals=_as_numpy(modes.eigvals).astype(np.complex128),
+        tau=_as_numpy(modes.tau).astype(np.float64), r1=np.asarray(arrays["r1"][index], np.float64),
+        l1=np.asarray(arrays["l1"][index], np.float64), j_inp=_as_numpy(modes.j_inp).astype(np.float64),
+        mode=int(arrays["mode_index"][index]), sign_source=str(arrays["mode_sign_source"][index]))

@@ -314,13 +314,15 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
 
 def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore | None = None,
                          progress: Progress | None = None) -> str:
-    """ℓ_modeᵀ J_inp x for every vocabulary word x at every fixed point of a stored report.
+    """Input projection of every vocabulary word x at every point of a stored report.
 
-    Uses the report's signed ``left_inp`` (so +1 means "pushes toward positive") and the
-    model's embedding matrix (``analysis.projections.input_projection``).
+    ``mode=0``: on the integration mode, signed (``mode_coef``, ``analysis.modes``: the
+    report's ``input_projection`` for the whole vocabulary). ``mode=a > 0``: ℓ_aᵀ J_inp x
+    on the a-th largest-|λ| mode (the report's ``left_inp``, real part, signed by the readout).
 
     Returns the key of arrays: ``projection`` float32 (K, V) and ``order`` int64 (V,), the
-    vocabulary ids sorted by projection averaged over points, most positive first.
+    vocabulary ids sorted by projection averaged over the points where its sign is
+    defined (all points if none), most positive first.
     """
     store, report = _store(store), _Monotone(progress)
     summary = store.get_report(report_key).summary
@@ -331,14 +333,20 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
     def compute(p: _Monotone) -> None:
         from analysis.projections import input_projection
 
-        left_inp = store.get_report(report_key).arrays["left_inp"]
+        arrays = store.get_report(report_key).arrays
+        left_inp = arrays["left_inp"]
         if not 0 <= mode < left_inp.shape[1]:
             raise ValueError(f"mode {mode} is out of range: the report keeps {left_inp.shape[1]} modes")
         model = load_model(store, sha)
         emb = model.net.embedding.weight.detach().double().cpu().numpy()
         p(0.3, f"projecting {len(emb)} words on mode {mode + 1} at {len(left_inp)} points")
-        proj = input_projection(left_inp, emb, mode=mode)
-        order = np.argsort(-proj.mean(0), kind="stable") if len(proj) else np.arange(len(emb))
+        if mode == 0:
+            proj = arrays["mode_coef"].astype(np.float64) @ emb.T
+        else:
+            proj = input_projection(left_inp, emb, mode=mode)
+        signed = arrays["mode_sign_source"] != "none" if mode == 0 else np.ones(len(proj), bool)
+        rows = proj[signed] if signed.any() else proj  # order by points whose sign is defined
+        order = np.argsort(-rows.mean(0), kind="stable") if len(rows) else np.arange(len(emb))
         store.put_arrays(key, {"projection": proj.astype(np.float32), "order": order.astype(np.int64)})
 
     return _run_cached(store, key, "word projections", compute, report)

@@ -78,7 +78,7 @@ def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     p = _point_inputs(svc, key, report, k)
     return (
         clickable(manifold), clickable(tau),
-        figures.eigenvalue_plane([p["modes"].eigvals], p["label"]),
+        figures.eigenvalue_plane([p["modes"].eigvals], p["label"], p["mode_eigval"]),
         figures.time_constants([p["modes"].tau], p["label"]),
         figures.input_effects(p["effects_pc"], a["word_valence"], p["l1_pc"], list(a["words"])),
         clickable(figures.right_eigenvector_on_manifold(a["fp_pc"], k, p["r1_pc"])),
@@ -114,7 +114,7 @@ def _point_inputs(svc: Services, key: str, report, k: int) -> dict:
     a = report.arrays
     comps = a["state_pca_components"]
     modes = svc.point_modes(key, k)
-    return {"modes": modes, "label": [f"fixed point {k}"],
+    return {"modes": modes, "label": [f"fixed point {k}"], "mode_eigval": modes.eigvals[modes.mode],
             "effects_pc": figures.project_directions(svc.word_effects(key, k), comps),
             "l1_pc": figures.project_directions(modes.l1, comps),
             "r1_pc": figures.project_directions(modes.r1, comps)}
@@ -149,7 +149,7 @@ def select_point(svc: Services, selection: dict | None) -> tuple:
     return (
         manifold, tau,
         fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
-        _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"])),
+        _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"], p["mode_eigval"])),
         _data_patch(spectra.time_constant_traces([p["modes"].tau], p["label"])),
         _data_patch(projections.input_effect_traces(p["effects_pc"], a["word_valence"], p["l1_pc"],
                                                     list(a["words"]))),

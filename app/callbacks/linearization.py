@@ -15,7 +15,10 @@ def linearization_view(svc: Services, report_ref: dict | None) -> tuple:
     report = report_or_none(svc, report_ref)
     if report is None:
         return placeholder(), None
-    return (figures.linearization_error_hist(report.arrays["one_step_rel_error"]),
+    a = report.arrays
+    variants = {"recurrent part": a["one_step_rel_error_recurrent"], "input part": a["one_step_rel_error_input"],
+                "at the previous state": a["one_step_rel_error_previous"]}
+    return (figures.linearization_error_hist(a["one_step_rel_error"], variants=variants),
             linearization_summary(report.summary))
 
 

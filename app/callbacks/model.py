@@ -14,8 +14,8 @@ import time
 from dash import Input, Output, Patch, State, html, no_update
 
 from app import ids
-from app.services import (UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
-                          report_or_none, valid_key)
+from app.services import (DEFAULT_POINT_SET, POINT_SETS, UNKNOWN_DATASET, Services, UploadError, known_dataset,
+                          model_or_none, report_or_none, valid_key)
 from app.layout import alert, model_card, status_line
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
@@ -59,11 +59,17 @@ def accept_upload(svc: Services, payload: dict | None) -> tuple:
     return options, sha, alert("success", "Uploaded ", html.B(label), ".")
 
 
-def resolve_analysis(svc: Services, sha, data_name, _clicks=None) -> tuple:
+def _point_set(value) -> str:
+    """The point-set choice if it is one of ``POINT_SETS``, else the default (client input)."""
+    return value if isinstance(value, str) and value in {v for v, *_ in POINT_SETS} else DEFAULT_POINT_SET
+
+
+def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET) -> tuple:
     """-> (report ref or no_update, job request or no_update, alert).
 
     A stored analysis goes on screen at once; a missing one becomes a job request.
     """
+    point_set = _point_set(point_set)
     if not valid_key(sha):
         return no_update, no_update, alert("info", "Choose a demo model or upload a checkpoint.")
     if model_or_none(svc, sha) is None:
@@ -71,10 +77,10 @@ def resolve_analysis(svc: Services, sha, data_name, _clicks=None) -> tuple:
                                                     "or cannot be read.")
     if not known_dataset(data_name):
         return no_update, no_update, alert("error", UNKNOWN_DATASET)
-    key = svc.stored_analysis(sha, data_name)
+    key = svc.stored_analysis(sha, data_name, point_set)
     if key is not None:
-        return {"key": key, "sha": sha, "data": data_name}, no_update, None
-    return no_update, {"sha": sha, "data": data_name, "at": time.time()}, None
+        return {"key": key, "sha": sha, "data": data_name, "points": point_set}, no_update, None
+    return no_update, {"sha": sha, "data": data_name, "points": point_set, "at": time.time()}, None
 
 
 def throttled(set_progress, every_s: float = PROGRESS_EVERY_S):
@@ -101,23 +107,24 @@ def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple
     """
     if not isinstance(request, dict) or not valid_key(request.get("sha")):
         return no_update, no_update
-    sha, data_name = request["sha"], request.get("data")
+    sha, data_name, point_set = request["sha"], request.get("data"), _point_set(request.get("points"))
     if not known_dataset(data_name):
         return no_update, alert("error", UNKNOWN_DATASET)
     svc.use_job_threads()
     try:
-        key = svc.analyse(sha, data_name, throttled(set_progress))
+        key = svc.analyse(sha, data_name, throttled(set_progress), point_set)
     except Exception as exc:  # noqa: BLE001 - every failure is shown to the user in words
         name = svc.checkpoint_info(sha).get("filename", sha[:8])
         return no_update, alert("error", f"The analysis of {name} on {data_name} failed: ",
                                 svc.explain(exc))
-    return {"key": key, "sha": sha, "data": data_name}, None
+    return {"key": key, "sha": sha, "data": data_name, "points": point_set}, None
 
 
-def accept_result(result: dict | None, sha, data_name):
-    """Put a finished job's report on screen only if its model and dataset are still the
-    ones selected (the user may have moved on while it ran; the report stays stored)."""
-    if isinstance(result, dict) and result.get("sha") == sha and result.get("data") == data_name:
+def accept_result(result: dict | None, sha, data_name, point_set=DEFAULT_POINT_SET):
+    """Put a finished job's report on screen only if its model, dataset and point set are
+    still the ones selected (the user may have moved on while it ran; the report stays stored)."""
+    if (isinstance(result, dict) and result.get("sha") == sha and result.get("data") == data_name
+            and result.get("points", DEFAULT_POINT_SET) == _point_set(point_set)):
         return result
     return no_update
 
@@ -152,9 +159,9 @@ def register(app, svc: Services) -> None:
     @app.callback(Output(ids.REPORT, "data"), Output(ids.JOB_REQUEST, "data"),
                   Output(ids.JOB_ALERT, "children"),
                   Input(ids.MODEL_SELECT, "value"), Input(ids.DATASET_SELECT, "value"),
-                  Input(ids.JOB_START, "n_clicks"))
-    def _resolve(sha, data_name, clicks):
-        return resolve_analysis(svc, sha, data_name, clicks)
+                  Input(ids.JOB_START, "n_clicks"), Input(ids.POINT_SET_SELECT, "value"))
+    def _resolve(sha, data_name, clicks, point_set):
+        return resolve_analysis(svc, sha, data_name, clicks, point_set)
 
     @app.callback(Output(ids.JOB_RESULT, "data"),
                   Output(ids.JOB_ALERT, "children", allow_duplicate=True),
@@ -171,9 +178,9 @@ def register(app, svc: Services) -> None:
 
     @app.callback(Output(ids.REPORT, "data", allow_duplicate=True), Input(ids.JOB_RESULT, "data"),
                   State(ids.MODEL_SELECT, "value"), State(ids.DATASET_SELECT, "value"),
-                  prevent_initial_call=True)
-    def _result(result, sha, data_name):
-        return accept_result(result, sha, data_name)
+                  State(ids.POINT_SET_SELECT, "value"), prevent_initial_call=True)
+    def _result(result, sha, data_name, point_set):
+        return accept_result(result, sha, data_name, point_set)
 
     @app.callback(Output(ids.JOB_ALERT, "children", allow_duplicate=True),
                   Input(ids.JOB_CANCEL, "n_clicks"), prevent_initial_call=True)

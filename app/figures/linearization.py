@@ -57,7 +57,29 @@ def linearization_error_traces(rel_errors, *, n_bins: int = 40, show_legend: boo
     return traces
 
 
-def linearization_error_hist(rel_errors, *, n_bins: int = 40) -> go.Figure:
+#: Line styles of the labelled variants drawn beside the paper's error.
+VARIANT_STYLES = {"recurrent part": dict(color=style.UNTRAINED, dash="dot"),
+                  "input part": dict(color=style.HIGHLIGHT, dash="dash"),
+                  "at the previous state": dict(color=style.POSITIVE, dash="dashdot")}
+
+
+def variant_traces(variants: dict, *, n_bins: int = 40) -> list:
+    """Step lines (fraction of steps per log bin) of each labelled error variant."""
+    traces = []
+    for name, values in variants.items():
+        counts, edges, _ = log_histogram(values, n_bins)
+        if counts.size == 0:
+            continue
+        frac = counts / counts.sum()
+        v = np.asarray(values, np.float64)
+        med = float(np.median(v[np.isfinite(v) & (v > 0)]))
+        traces.append(go.Scatter(x=edges, y=style.f32(np.concatenate([frac, frac[-1:]])), mode="lines",
+                                 line=dict(shape="hv", width=1.5, **VARIANT_STYLES.get(name, {})),
+                                 name=f"{name} (median {med:.3g})", hoverinfo="name"))
+    return traces
+
+
+def linearization_error_hist(rel_errors, *, variants: dict | None = None, n_bins: int = 40) -> go.Figure:
     """Fig. 5b: histogram of the relative one-step linearization error (log x axis).
 
     The error of one step is ‖F(h, x) − (h* + J_rec(h − h*) + J_inp x)‖ / ‖F(h, x)‖ with
@@ -68,9 +90,13 @@ def linearization_error_hist(rel_errors, *, n_bins: int = 40) -> go.Figure:
     ----------
     rel_errors : ndarray of shape (N,)
         Relative errors (dimensionless); zero or non-finite values are left out.
+    variants : dict name -> ndarray of shape (N,), optional
+        Labelled variants drawn as lines beside it (``VARIANT_STYLES``: its recurrent and
+        input parts, and linearizing at the previous state).
     n_bins : int
     """
-    fig = go.Figure(linearization_error_traces(rel_errors, n_bins=n_bins))
+    fig = go.Figure(linearization_error_traces(rel_errors, n_bins=n_bins)
+                    + variant_traces(variants or {}, n_bins=n_bins))
     fig.update_layout(**style.layout("Linearization error (one step)"),
                       xaxis_title="relative error", yaxis_title="fraction of steps")
     fig.update_xaxes(type="log")

@@ -28,8 +28,10 @@ def unit_circle_trace(**kwargs) -> go.Scatter:
                       line=dict(color=style.INK, width=1), hoverinfo="skip", **kwargs)
 
 
-def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None = None) -> list:
-    """Traces of Fig. 3b; see ``eigenvalue_plane``."""
+def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None = None,
+                      highlight: complex | None = None) -> list:
+    """Traces of Fig. 3b; see ``eigenvalue_plane``. ``highlight``: the integration mode's
+    eigenvalue, ringed (with its conjugate when complex)."""
     labels = _labels(labels, len(eigvals_for_points))
     traces = [unit_circle_trace(showlegend=False)]
     for i, (lam, label) in enumerate(zip(eigvals_for_points, labels)):
@@ -42,11 +44,17 @@ def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None
             hovertemplate="λ = %{x:.4f} %{y:+.4f}i<br>|λ| = %{customdata:.4f}<extra>"
                           + label + "</extra>",
         ))
+    if highlight is not None and np.isfinite(highlight):
+        lam = np.unique(np.array([highlight, np.conj(highlight)], np.complex128))
+        traces.append(go.Scatter(
+            x=lam.real, y=lam.imag, mode="markers", name="integration mode",
+            marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=style.HIGHLIGHT, width=2.5)),
+            hovertemplate=f"integration mode: |λ| = {abs(highlight):.5f}<extra></extra>"))
     return traces
 
 
-def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None = None
-                     ) -> go.Figure:
+def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None = None,
+                     highlight: complex | None = None) -> go.Figure:
     """Fig. 3b: eigenvalues of J_rec at a few fixed points in the complex plane.
 
     Parameters
@@ -60,7 +68,7 @@ def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None 
     -----
     The first trace is the unit circle (name ``"unit circle"``); the axes have equal scale.
     """
-    fig = go.Figure(eigenvalue_traces(eigvals_for_points, labels))
+    fig = go.Figure(eigenvalue_traces(eigvals_for_points, labels, highlight))
     fig.update_layout(**style.layout("Eigenvalues of J_rec"), xaxis_title="Re λ",
                       yaxis_title="Im λ")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)

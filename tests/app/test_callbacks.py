@@ -40,7 +40,7 @@ def svc(tiny):
 
 @pytest.fixture(scope="module")
 def ref(tiny):
-    return {"key": tiny.key, "sha": tiny.sha, "data": "mr"}
+    return {"key": tiny.key, "sha": tiny.sha, "data": "mr", "points": "auto"}
 
 
 def _payload(obj) -> int:
@@ -113,6 +113,22 @@ def test_a_finished_job_shows_only_if_its_model_is_still_selected(tiny, ref):
     assert model_cb.accept_result(ref, "f" * 64, "mr") is no_update  # the user moved on
     assert model_cb.accept_result(ref, tiny.sha, "imdb") is no_update
     assert model_cb.accept_result(None, tiny.sha, "mr") is no_update
+
+
+def test_point_set_choice_is_its_own_analysis(svc, tiny, ref):
+    """Fixed points only is another analysis (another key); a finished job of one point set
+    never shows under another; a value the page did not offer means the default."""
+    assert model_cb.accept_result(ref, tiny.sha, "mr", "fixed") is no_update
+    assert model_cb.accept_result(ref, tiny.sha, "mr", "../../etc") == ref  # unknown -> default
+    report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "mr", None, {"evil": 1})
+    assert report == ref and request is no_update
+    report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "mr", None, "fixed")
+    if report is no_update:  # not stored yet in this store: it becomes a job for that set
+        assert request["points"] == "fixed"
+        report, _ = model_cb.run_analysis_job(svc, lambda _: None, request)
+    assert report["points"] == "fixed" and report["key"] != ref["key"]
+    fp = svc.report(report["key"]).summary["fixed_points"]
+    assert fp["slow_rule"] == "fixed only" and fp["n_slow"] == 0 and fp["slow_q_max"] == 0
 
 
 def test_job_failure_is_an_alert_not_an_exception(svc, tiny, monkeypatch):
@@ -411,7 +427,7 @@ def test_report_views_are_built_once_per_report(svc, ref):
 
 
 def test_compare_lists_every_stored_analysis(svc, tiny, ref):
-    rows = svc.analysed_reports()
+    rows = svc.analysed_reports(keep=tiny.key)  # the one on screen, of its model and dataset
     assert tiny.key in [key for key, _, _ in rows]
     fig, table = compare.compare_view(svc, ref)
     assert "GRU-16 mr" in str(table)

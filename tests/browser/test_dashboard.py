@@ -88,6 +88,23 @@ def test_page_loads_with_the_demo_model_analysed(page, tiny):
     assert duo.get_logs() == []
 
 
+def test_attractor_verdict_is_said_in_words_beside_the_manifold(page, tiny):
+    """The verdict of the report, in words, with its evidence figure (three panels)."""
+    duo, app = page
+    summary = app.rnnscope_services.report(tiny.key).summary
+    name = summary["attractor"]["name"]
+    duo.wait_for_contains_text(f"#{ids.ATTRACTOR_VERDICT}", name.capitalize(), timeout=TIMEOUT)
+    text = duo.find_element(f"#{ids.ATTRACTOR_VERDICT}").text
+    assert summary["attractor"]["text"][:60] in text
+    assert f"{summary['fixed_points']['n_fixed']} fixed + {summary['fixed_points']['n_slow']} slow" in text
+    wait_for(duo, lambda: trace(duo, ids.FIG_ATTRACTOR, "extent") is not None)
+    extent = trace(duo, ids.FIG_ATTRACTOR, "extent")
+    a = app.rnnscope_services.report(tiny.key).arrays
+    np.testing.assert_allclose(extent["y"], a["attractor_curve_extent"], rtol=1e-5)
+    assert name in duo.find_element(f"#{ids.JOB_STATUS}").text  # the top bar says it too
+    assert duo.get_logs() == []
+
+
 def test_clicking_a_fixed_point_updates_the_spectrum(page, tiny):
     duo, app = page
     report = app.rnnscope_services.report(tiny.key)
@@ -106,6 +123,10 @@ def test_clicking_a_fixed_point_updates_the_spectrum(page, tiny):
     lam = trace(duo, ids.FIG_EIGVALS, f"fixed point {chosen}")
     np.testing.assert_allclose(lam["x"], report.arrays["eigvals"][chosen].real, atol=1e-4)
     np.testing.assert_allclose(lam["y"], report.arrays["eigvals"][chosen].imag, atol=1e-4)
+    # the integration mode is ringed: the report's eigenvalue at that point (and its conjugate)
+    ring_lam = trace(duo, ids.FIG_EIGVALS, "integration mode")
+    mode = report.arrays["mode_eigval"][chosen]
+    np.testing.assert_allclose(sorted(ring_lam["x"]), sorted({mode.real}), atol=1e-4)
     ring = trace(duo, ids.FIG_MANIFOLD, "selected")
     assert ring["customdata"] == [chosen]
     assert duo.get_logs() == []

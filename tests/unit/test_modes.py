@@ -97,13 +97,28 @@ def test_isolated_point_takes_the_slowest_stable_mode():
     assert modes.rule[0] == "slowest" and modes.eigval[0] == pytest.approx(0.99)
 
 
+def _select_all(net, points, readout, **kw):
+    lin = linearize(net, points, n_modes=net.state_size)
+    return select_integration_modes(lin.eigvals, lin.right, lin.left, lin.left_inp, points, readout, **kw)
+
+
 def test_no_mode_along_the_set_is_said():
-    """Points spread along e_1 while the only slow mode lies along e_0."""
-    net = isolated_slow_point(0.99, D=4)
-    pts = np.outer(np.linspace(-1, 1, 9), np.eye(4)[1])
-    modes, _ = _select(net, pts, np.eye(4)[0], along_set=True)
+    """Points spread evenly over five fast modes (each holds 1/sqrt(5) < 0.5 of the tangent)."""
+    net = isolated_slow_point(0.99, D=6)
+    direction = np.r_[0.0, np.ones(5)] / np.sqrt(5)
+    modes = _select_all(net, np.outer(np.linspace(-1, 1, 9), direction), np.eye(6)[0], along_set=True)
     assert np.all(modes.rule == "no aligned mode")
-    assert np.all(modes.alignment < 1e-9)
+    np.testing.assert_allclose(modes.eigval, 0.99)  # then the slowest mode
+    np.testing.assert_allclose(modes.alignment, 0.0, atol=1e-9)
+
+
+def test_aligned_mode_far_from_one_is_taken_when_none_near_one_is():
+    """Points along e_1 (λ = 0.5): no mode near 1 lies along them, but that one does."""
+    net = isolated_slow_point(0.99, D=4)
+    modes = _select_all(net, np.outer(np.linspace(-1, 1, 9), np.eye(4)[1]), np.eye(4)[1], along_set=True)
+    assert np.all(modes.rule == "along the point set, far from 1")
+    np.testing.assert_allclose(modes.eigval, 0.5)
+    np.testing.assert_allclose(modes.alignment, 1.0)
 
 
 def test_local_tangents_follow_a_curve():

@@ -37,6 +37,12 @@ def test_page_holds_the_summary_numbers(page):
     assert row and row.group(1) == "—"  # null shown as a dash, not "None"
 
 
+def test_attractor_verdict_comes_first_in_words(page):
+    verdict = page.index('<p class="verdict" id="verdict"><b>Line attractor.</b> Line attractor: a synthetic')
+    assert verdict < page.index("<h2>Summary</h2>")
+    assert 'id="summary-attractor"' in page
+
+
 def test_user_text_is_escaped(page):
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -53,7 +59,7 @@ def test_page_is_self_contained_with_plotly_inlined_once(page):
 def test_one_figure_div_per_panel(page):
     divs = re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', page)
     assert divs == PANEL_IDS
-    assert len(PANEL_IDS) == 12 and "fig7" in PANEL_IDS
+    assert len(PANEL_IDS) == 13 and "fig7" in PANEL_IDS and "attractor" in PANEL_IDS
     assert page.count("Plotly.newPlot") == len(PANEL_IDS)
     assert 'class="missing"' not in page
 

@@ -32,6 +32,9 @@ def line_attractor_summary(acc: float = 0.9123, arch: str = "lstm") -> dict:
                      "m_readout_cosine": 0.7654},
         "spectra": {"abs_lambda1_median": 0.99871, "tau1_median": 774.0, "tau2_median": 21.5,
                     "tau3_median": 9.25},
+        "attractor": {"kind": "line", "name": "line attractor", "extent_initial": 12.7, "extent_final": 12.5,
+                      "n_steps": 3000, "n_attractors": 2},
+        "modes": {"abs_lambda_median": 0.99871, "tau_median": 774.0},
         "projections": {"mean_positive": 0.4321, "mean_negative": -0.3987, "mean_neutral": 0.0123,
                         "r1_m_overlap_median": 0.8766, "r1_m_null_median": 0.0599,
                         "r1_m_overlap_percentile": 100.0},
@@ -45,6 +48,9 @@ def vanilla_like_summary() -> dict:
     """No slow mode, neutral words push as hard as valenced ones, linearization fails."""
     s = line_attractor_summary(0.7824, "vrnn")
     s["spectra"] = {"abs_lambda1_median": 0.81, "tau1_median": 4.7, "tau2_median": 3.9, "tau3_median": 3.1}
+    s["modes"] = {"abs_lambda_median": 0.81, "tau_median": 4.7}
+    s["attractor"] = {"kind": "isolated", "name": "isolated stable fixed point(s) with a slow mode",
+                      "extent_initial": 0.0, "extent_final": 0.0, "n_steps": 3000, "n_attractors": 1}
     s["projections"].update(mean_positive=0.2, mean_negative=-0.1, mean_neutral=0.15,
                             r1_m_overlap_percentile=60.0)
     s["linearization"]["one_step_rel_error_median"] = 0.8
@@ -173,6 +179,7 @@ def test_verdicts_on_known_summaries():
     assert R.overall(good) == "shows the line-attractor picture"
     bad = R.verdicts(vanilla_like_summary())
     assert bad["slow mode, |λ1| ≈ 1"][0] == "no"
+    assert bad["line attractor (dynamics)"][0] == "no"
     assert bad["1-D fixed-point manifold"][0] == "no"  # a single point is no manifold
     assert bad["readout along the manifold"][0] == "n/a"
     assert bad["words push along the line"][0] == "partly"  # signs right, neutral too strong
@@ -181,7 +188,7 @@ def test_verdicts_on_known_summaries():
     assert R.overall(bad) == "shows the line-attractor picture only in part"
     md = R.render_markdown(make_repro())
     assert "**Vanilla RNN on IMDB** shows the line-attractor picture only in part." in md
-    assert "slow mode, |λ1| ≈ 1 (|λ1| = 0.81, τ1 = 4.7, τ2 = 3.9 tokens)" in md
+    assert "slow mode, |λ1| ≈ 1 (integration mode |λ| = 0.81, τ = 4.7 tokens (largest |λ| = 0.81))" in md
     rows = table_rows(md, "## 3. Verdicts\n\nCriteria")  # first verdict table (IMDB)
     assert cell(rows, "slow mode", "LSTM") == "yes"
     assert cell(rows, "slow mode", "Vanilla RNN") == "no"
@@ -197,7 +204,7 @@ def test_all_outliers_is_said_in_words():
 
 def test_partial_thresholds():
     s = line_attractor_summary()
-    s["spectra"].update(abs_lambda1_median=0.98, tau1_median=49.5, tau2_median=9.0)
+    s["modes"].update(abs_lambda_median=0.98, tau_median=49.5)
     s["manifold"]["fp_variance_top1_own_pc"] = 0.6
     s["pca"]["explained_variance_ratio"] = [0.2, 0.1, 0.1]
     marks = R.verdicts(s)
@@ -327,14 +334,28 @@ def test_cli_reports_bad_arguments(capsys):
 
 def test_unstable_fast_mode_is_not_a_line_attractor():
     s = line_attractor_summary()
-    s["spectra"].update(abs_lambda1_median=2.444, tau1_median=1.12, tau2_median=1.12)
+    s["modes"].update(abs_lambda_median=2.444, tau_median=1.12)
     assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "no"
-    s["spectra"].update(abs_lambda1_median=1.01, tau1_median=100.5, tau2_median=8.0)  # slowly growing
+    s["modes"].update(abs_lambda_median=1.01, tau_median=100.5)  # slowly growing
     assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"
-    s["spectra"].update(abs_lambda1_median=0.9997, tau1_median=2545.0, tau2_median=1378.0)  # GRU-mr
-    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"  # slow, whatever τ2 is
-    s["spectra"].update(abs_lambda1_median=1.032, tau1_median=31.8, tau2_median=29.1)  # LSTM-imdb
+    s["modes"].update(abs_lambda_median=0.9997, tau_median=2545.0)  # GRU-mr
+    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"
+    s["modes"].update(abs_lambda_median=1.032, tau_median=31.8)  # LSTM-imdb
     assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "partly"
+
+
+def test_a_collapsing_point_set_is_no_line_attractor_whatever_its_pc1():
+    """The MR LSTM case: its points fill one PC (97%) but collapse onto one point."""
+    s = line_attractor_summary()
+    s["attractor"].update(kind="isolated", name="isolated stable fixed point(s) with a slow mode",
+                          extent_initial=0.864, extent_final=4.7e-8, n_attractors=1)
+    s["manifold"]["fp_variance_top1_own_pc"] = 0.97
+    marks = R.verdicts(s)
+    assert marks["line attractor (dynamics)"][0] == "no"
+    assert marks["1-D fixed-point manifold"][0] == "no" and "collapse" in marks["1-D fixed-point manifold"][1]
+    assert R.overall(marks) != "shows the line-attractor picture"
+    s["attractor"]["kind"] = "slow"
+    assert R.verdicts(s)["line attractor (dynamics)"][0] == "partly"
 
 
 def test_gpu_reference_found_under_models_dir(tiny, tmp_path):
