@@ -37,20 +37,44 @@ it is done with it:
    ``G`` and ``q`` are always evaluated in float64, so the final points are as accurate as
    float64 allows (inexact Newton only needs the step to within ``krylov_rtol``). GMRES also
    handles an exactly singular ``M`` (an exact line attractor): it returns the
-   minimum-residual step inside the Krylov space.
+   minimum-residual step inside the Krylov space, dropping Krylov vectors whose pivot is
+   below the forward difference's accuracy (``~sqrt(eps)``), which would otherwise send the
+   step along the null direction (on a linear drifting line, to ``|s| ~ 1e13``, where the
+   state's rounding faked ``q = 0``).
+
+   *Precision escalation.* A float32 forward difference gives ``J_rec v`` to ``~3e-4``
+   relative, so where ``M`` is nearly singular (trained LSTMs: forget gates near 1 make
+   slow ``c`` modes) the float32 step is wrong, the line search fails and the seed used to
+   stall. A seed whose full working-precision step fails the line search therefore gets
+   float64 directions from then on, and only float64 failures count towards ``patience``.
+   Measured on the IMDB LSTM (512 pipeline seeds, no Levenberg-Marquardt): Newton converged
+   30 of 512 with float32 directions, 322 with escalation.
 3. **Backtracking line search** on ``q`` along ``δ`` (``α = 1``, then ``1/2 ... 1/4096``
    all at once, the largest with Armijo decrease ``1 - 1e-4 α``, else the best if it lowers
    ``q`` at all); all trial points of all failing seeds go through ``F`` as one batch. When
    no trial point lowers ``q`` the iteration fails; after ``patience`` failures in a row
    the seed leaves Newton.
+3b. **Second relaxation, second Newton round.** Seeds Newton could not finish take
+   ``retry_relax_steps`` (300) plain steps ``s <- F(s, x)``, every step kept, and then Newton
+   again with float64 directions. The first relaxation stops as soon as q falls by less
+   than ``relax_rate`` per step, but on trained LSTMs q falls slowly and non-monotonically
+   for hundreds of steps (IMDB LSTM, 64 seeds: median q 0.011 after 10 steps, 0.0057 after
+   200, 0.0011 after 500) while the state moves towards the attractor's basin: Newton from
+   the 10-step state converged 30 of 64 seeds (float64), from the 200-step state 60 of 64,
+   and it moves seeds off slow points (minima of q above tol) onto the fixed points the
+   dynamics actually reach. Only the failing seeds pay for it.
 4. **Levenberg-Marquardt** for those seeds: ``min |G + M d|² + μ|d|²`` by CGLS (``M v`` by
    a forward difference, ``Mᵀ r`` by reverse-mode autodiff), ``μ`` adapted per seed from the
    ratio of actual to predicted decrease. Where ``M`` is nearly singular and ``G`` is not in
    its range (near a minimum of ``q``), Newton's steps are huge and useless; the damping
    keeps the steps short along those directions and turns into gradient descent far from a
-   root. A seed stops when it converges, or when ``μ`` exceeds 1e12 or a step lowers ``q``
-   by less than a millionth: a local minimum of ``q`` above ``tol``, a slow point rather
-   than a fixed point (status ``stalled``).
+   root. A seed stops when it converges; when ``μ`` exceeds 1e12, or ``q`` fell by less
+   than ``lm_window_drop`` (1e-3) over the last ``lm_window`` (30) iterations: a local
+   minimum or plateau of ``q`` above ``tol`` (status ``stalled``); or when ``lm_iter`` is
+   spent while ``q`` still falls (``max_iter``). A window, not the former per-step rule
+   (stop when one step lowers q by less than a millionth), because LM's q plateaus for
+   tens of iterations on its way to a root (measured on the IMDB LSTM: plateaus near
+   iterations 80-110, then drops again).
 5. **Polish.** Each converged point takes up to ``polish_steps`` plain float64 steps
    ``s <- F(s, x)`` as long as they lower ``q``. Stopping right at ``q < tol`` leaves points
    near an isolated attractor up to ``~sqrt(tol D) / (1 - |λ|)`` away from it, so seeds
@@ -83,6 +107,23 @@ with ``n_g`` gates (1 vanilla, 2 UGRNN, 3 GRU, 4 LSTM) and ``H_in = H`` the recu
 
 ``bench/fixed_points.py`` measures both methods and the reference on trained 256-unit
 networks and reports achieved rates against these budgets.
+
+Why a seed stopped
+------------------
+``seed_status`` is ``converged``; ``stalled`` (Newton's line search kept failing and LM
+found a plateau or local minimum of q above tol, or its damping maxed out); ``max_iter``
+(a budget ran out while q was still falling); or ``nonfinite``. ``seed_grad_ratio`` is
+``‖(I − J_rec)ᵀ G‖ / ‖G‖`` at each seed's end state (one float64 vector-Jacobian product;
+0 where ``G = 0``): ``∇q = (2/D)(I − J_rec)ᵀ G``, so the ratio is ``~0`` at a local minimum
+of q (a slow point: ``G`` orthogonal to the range of ``I − J_rec``) and at least the
+smallest singular value of ``I − J_rec`` elsewhere. A ``stalled`` seed with a tiny ratio
+(say < 1e-6) is a slow point; a larger ratio means the search gave up on a slope.
+
+Measured yield (``q < 1e-8``, the 512 seeds ``analysis.pipeline.run_analysis`` draws,
+2 shared CPU cores) before -> after the escalation and the second relaxation:
+IMDB LSTM 46 -> 446, MR LSTM 91 -> 512, tweets LSTM 12 -> 512, tweets UGRNN 298 -> 324, no
+loss on any of the 12 shipped models (see the commit
+message for the table of all 12 shipped models).
 
 Deduplication and outliers
 --------------------------
@@ -149,8 +190,10 @@ class FixedPointResult:
     seed_unique_index : ndarray of shape (S,), int64
         Row of ``points`` each seed converged to, -1 if it did not converge or is an outlier.
     seed_status : ndarray of shape (S,), str
-        ``converged``, ``stalled`` (line search kept failing: a local minimum of q above
-        tol), ``max_iter`` or ``nonfinite``.
+        ``converged``; ``stalled`` (Newton's line search kept failing and Levenberg-Marquardt
+        found no progress over its window or maxed out its damping: a local minimum or
+        plateau of q above tol); ``max_iter`` (a budget ran out while q still fell); or
+        ``nonfinite``.
     n_seeds, n_converged, n_unique, n_outliers : int
     tol : float
     seconds : float
@@ -161,6 +204,11 @@ class FixedPointResult:
     stats : dict
         Work counters: ``forward_evals`` (seed-evaluations of F), ``jvps`` (seed-Jacobian-vector
         products), ``dense_solves`` (seed LU solves), ``newton_iters`` (batched iterations).
+    seed_grad_ratio : ndarray of shape (S,)
+        ``‖(I − J_rec)ᵀ G‖ / ‖G‖`` at each seed's end state, ``G = s − F(s, x)`` (float64, one
+        vector-Jacobian product; 0 where ``G = 0``). ~0 at a local minimum of q (a slow
+        point); at least the smallest singular value of ``I − J_rec`` elsewhere. See
+        :func:`grad_ratios`.
     """
 
     points: np.ndarray
@@ -182,6 +230,7 @@ class FixedPointResult:
     method: str
     x: np.ndarray
     stats: dict = field(default_factory=dict)
+    seed_grad_ratio: np.ndarray | None = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -243,9 +292,44 @@ def q_values(net, states, x=None) -> np.ndarray:
     return _residual(cell, s, _input(net, x, torch.float64, device))[1].cpu().numpy()
 
 
+def grad_ratios(net, states, x=None, *, block: int = 4096) -> np.ndarray:
+    r"""``‖(I - J_rec)ᵀ G‖ / ‖G‖`` per state, ``G = s - F(s, x)``, in float64 (0 where G = 0).
+
+    ``∇q = (2/D) (I - J_rec)ᵀ G``, so this is the gradient of q relative to the residual: it
+    vanishes at a local minimum of q (a slow point, where ``G`` is orthogonal to the range of
+    ``I - J_rec``) and is at least the smallest singular value of ``I - J_rec`` elsewhere.
+    One reverse-mode vector-Jacobian product per state.
+
+    Parameters
+    ----------
+    net : RNNClassifier
+    states : array or tensor of shape (S, D)
+    x : array of shape (E,), optional
+
+    Returns
+    -------
+    ndarray of shape (S,), float64
+    """
+    device = _net_device(net)
+    cell = _cell_copy(net, torch.float64, device)
+    s = _as_tensor(states, torch.float64, device).reshape(-1, net.state_size)
+    x_in = _input(net, x, torch.float64, device)
+    out = np.zeros(s.shape[0])
+    for a in range(0, s.shape[0], block):
+        with torch.enable_grad():
+            leaf = s[a: a + block].clone().requires_grad_(True)
+            g = leaf - cell.step(leaf, x_in.expand(leaf.shape[0], -1))
+            gd = g.detach()
+            mtg = torch.autograd.grad(g, leaf, gd)[0]  # (I - J)ᵀ G
+        gn = gd.norm(dim=1)
+        r = torch.where(gn > 0, mtg.norm(dim=1) / gn.clamp_min(1e-300), torch.zeros_like(gn))
+        out[a: a + block] = torch.nan_to_num(r, nan=np.inf).cpu().numpy()
+    return out
+
+
 # --- GMRES (batched, matrix-free) -----------------------------------------------------------
 def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
-          rtol: float = 1e-2, atol: Tensor | float = 0.0) -> tuple[Tensor, int]:
+          rtol: float = 1e-2, atol: Tensor | float = 0.0, anorm: float = 0.0) -> tuple[Tensor, int]:
     """Solve ``A_i y_i = b_i`` for a batch of systems by GMRES without restarts.
 
     Parameters
@@ -258,6 +342,9 @@ def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
     rtol : float
     atol : float or Tensor of shape (B,)
         Each system stops growing its Krylov space once ``|A y - b| <= max(rtol |b|, atol)``.
+    anorm : float
+        Scale of ``A`` (0: unknown). Krylov vectors whose Hessenberg pivot is below
+        ``10 sqrt(eps) max(anorm, largest pivot)`` are dropped (numerically singular).
 
     Returns
     -------
@@ -318,6 +405,15 @@ def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, *, max_dim: int = 40,
     # Solve each system with its own first k_i vectors: pad the rest with identity rows.
     R, gk = R[:, :k, :k].clone(), g[:, :k].clone()
     idx = torch.arange(k, device=b.device)
+    # A numerically singular Hessenberg matrix (|R_jj| below the accuracy of a forward-
+    # difference product, ~sqrt(eps) relative: A is singular on the Krylov space, e.g. b has a
+    # part outside A's range, as at a slow point or off a drifting line) would make the step
+    # huge along the null direction (measured: 1e7-1e14 on a linear drifting line, where the
+    # state's rounding then fakes q = 0); keep only the vectors before the first such j.
+    dg = R.diagonal(dim1=-2, dim2=-1).abs()
+    floor = 10 * torch.finfo(b.dtype).eps ** 0.5 * dg.amax(1, keepdim=True).clamp_min(anorm)
+    tiny = (dg <= floor) & (idx[None, :] < k_i[:, None])
+    k_i = torch.where(tiny.any(1), tiny.float().argmax(1), k_i)
     beyond = idx[None, :] >= k_i[:, None]
     R.masked_fill_(beyond[:, None, :] | beyond[:, :, None], 0.0)
     diag = R.diagonal(dim1=-2, dim2=-1)
@@ -364,7 +460,8 @@ class _NewtonSolver:
     """Relaxation + globalized (inexact) Newton on a block of seeds; see the module docstring."""
 
     def __init__(self, net, x, device, *, tol, max_iter, dense, relax_steps, relax_rate,
-                 krylov_dim, krylov_rtol, patience, work_dtype, lm_iter, anderson, polish_steps):
+                 krylov_dim, krylov_rtol, patience, work_dtype, lm_iter, anderson, polish_steps,
+                 lm_window=30, lm_window_drop=1e-3, retry_relax_steps=300):
         self.cell64 = _cell_copy(net, torch.float64, device)
         self.x64 = _input(net, x, torch.float64, device)
         self.dense = dense
@@ -376,6 +473,8 @@ class _NewtonSolver:
         self.relax_steps, self.relax_rate = relax_steps, relax_rate
         self.krylov_dim, self.krylov_rtol = krylov_dim, krylov_rtol
         self.lm_iter = lm_iter
+        self.lm_window, self.lm_window_drop = lm_window, lm_window_drop
+        self.retry_relax_steps = retry_relax_steps
         self.anderson = anderson
         self.polish_steps = polish_steps
         self.alphas = 0.5 ** torch.arange(1, _BACKTRACKS + 1, dtype=torch.float64, device=device)
@@ -387,28 +486,43 @@ class _NewtonSolver:
         return _residual(self.cell64, s, self.x64)
 
     # Newton direction: solve (I - J_rec) d = -g
-    def direction(self, s: Tensor, g: Tensor) -> Tensor:
-        """The Newton step: solve ``(I - J_rec) d = -g`` per seed."""
-        return self._dense_direction(s, g) if self.dense else self._krylov_direction(s, g)
+    def direction(self, s: Tensor, g: Tensor, hi: Tensor | None = None) -> Tensor:
+        """The Newton step: solve ``(I - J_rec) d = -g`` per seed.
 
-    def _krylov_direction(self, s: Tensor, g: Tensor) -> Tensor:
+        ``hi`` (B,) bool marks seeds whose Krylov solves run in float64 whatever the working
+        precision (seeds whose working-precision step failed the line search).
+        """
+        if self.dense:
+            return self._dense_direction(s, g)
+        if hi is None or self.work_dtype == torch.float64 or not bool(hi.any()):
+            return self._krylov_direction(s, g)
+        out = torch.empty_like(s)
+        lo = ~hi
+        if bool(lo.any()):
+            out[lo] = self._krylov_direction(s[lo], g[lo])
+        out[hi] = self._krylov_direction(s[hi], g[hi], dtype=torch.float64)
+        return out
+
+    def _krylov_direction(self, s: Tensor, g: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         # Matrix-free (I - J_rec) v by a forward difference, J v ≈ (F(s + h v) - F(s)) / h,
         # with h = sqrt(eps)(1 + |s|) for the unit-norm Krylov vectors: relative accuracy
         # ~sqrt(eps) (1e-8 in float64), far inside the Krylov tolerance, at the price of one
         # batched forward pass and no autodiff machinery.
-        dt = self.work_dtype
+        dt = self.work_dtype if dtype is None else dtype
+        cell, xw = (self.cell64, self.x64) if dt == torch.float64 else (self.cell_w, self.x_w)
         sk = s.to(dt)
-        xk = self.x_w.expand(sk.shape[0], -1)
-        f0 = (s - g).to(dt) if dt == torch.float64 else self.cell_w.step(sk, xk)
+        xk = xw.expand(sk.shape[0], -1)
+        f0 = (s - g).to(dt) if dt == torch.float64 else cell.step(sk, xk)
         h = (torch.finfo(dt).eps ** 0.5) * (1 + sk.norm(dim=1, keepdim=True))
 
         def matvec(v: Tensor) -> Tensor:
-            return v - (self.cell_w.step(sk + h * v, xk) - f0) / h
+            return v - (cell.step(sk + h * v, xk) - f0) / h
 
         # Stop as soon as the linear model predicts q < tol/10: resolving the residual further
         # would only move the point along slow directions (see module docstring).
         atol = (0.1 * self.tol * s.shape[1]) ** 0.5
-        d, k = gmres(matvec, (-g).to(dt), max_dim=self.krylov_dim, rtol=self.krylov_rtol, atol=atol)
+        # anorm = 1: M = I - J_rec, whose norm is ~1 or more (J_rec contracting in most directions)
+        d, k = gmres(matvec, (-g).to(dt), max_dim=self.krylov_dim, rtol=self.krylov_rtol, atol=atol, anorm=1.0)
         self.stats["jvps"] += k * s.shape[0]
         return d.to(torch.float64)
 
@@ -508,6 +622,33 @@ class _NewtonSolver:
             s[rows], n[rows] = ws, wn
         return s.to(torch.float64), n
 
+    def iterate(self, s: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+        """Plain iteration ``s <- F(s, x)`` for ``steps`` steps in working precision, every step
+        kept (q need not fall monotonically on the way to an attractor); a seed stops once its
+        working-precision q is below ``tol / 10``. Returns the states (float64) and steps taken.
+        """
+        cell, x = self.cell_w, self.x_w
+        s = s.to(x.dtype).clone()
+        n = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
+        rows = torch.arange(s.shape[0], device=s.device)
+        ws = s
+        for step in range(steps):
+            if rows.numel() == 0:
+                break
+            f = cell.step(ws, x.expand(ws.shape[0], -1))
+            self.stats["forward_evals"] += ws.shape[0]
+            live = ((ws - f) ** 2).mean(-1) >= 0.1 * self.tol
+            ws = torch.where(live[:, None], f, ws)
+            n[rows] += live
+            if step % 8 == 7 or step == steps - 1:
+                s[rows] = ws
+                keep = torch.nonzero(live)[:, 0]
+                if keep.numel() < live.numel():
+                    rows, ws = rows[keep], ws[keep]
+        if rows.numel():
+            s[rows] = ws
+        return s.to(torch.float64), n
+
     def run(self, s: Tensor, progress: Progress | None, done_before: int, total: int):
         """Iterate the block ``s`` (B, D) in place; returns per-seed arrays."""
         B = s.shape[0]
@@ -519,6 +660,8 @@ class _NewtonSolver:
         iters = torch.zeros(B, dtype=torch.long, device=dev)
         relax = torch.zeros(B, dtype=torch.long, device=dev)
         fails = torch.zeros(B, dtype=torch.long, device=dev)
+        # seeds whose Krylov solves run in float64 (escalated after a failed working-precision step)
+        hi = torch.zeros(B, dtype=torch.bool, device=dev)
 
         def mark_converged():
             status[(status == RUNNING) & (q < self.tol).cpu().numpy()] = CONVERGED
@@ -537,45 +680,72 @@ class _NewtonSolver:
                 relax[rows] = n_r[moved]
         mark_converged()
         # 2-3. Newton with backtracking
-        for it in range(self.max_iter):
-            idx = np.flatnonzero(status == RUNNING)
-            if idx.size == 0:
-                break
+        def newton(rounds: int) -> None:
+            for it in range(rounds):
+                idx = np.flatnonzero(status == RUNNING)
+                if idx.size == 0:
+                    break
+                if progress is not None:
+                    progress((done_before + B - idx.size) / total,
+                             f"Newton iteration {it + 1}: {idx.size} of {total} seeds still moving")
+                act = torch.as_tensor(idx, device=dev)
+                sa, ga, qa = s[act], g[act], q[act]
+                hia = hi[act]
+                d = self.direction(sa, ga, hia)
+                self.stats["newton_iters"] += 1
+                iters[act] += 1
+                s_new = sa + d
+                g_new, q_new = self.residual(s_new)
+                ok = torch.isfinite(q_new) & (q_new <= (1 - 1e-4) * qa)
+                # A working-precision step that fails the full-step test may be the precision's
+                # fault (see module docstring): that seed's next directions are float64.
+                hi[act[~ok]] = True
+                bad = torch.nonzero(~ok)[:, 0]
+                if bad.numel():
+                    n_a = self.alphas.numel()
+                    trial = sa[bad, None, :] + self.alphas[None, :, None] * d[bad, None, :]
+                    g_t, q_flat = self.residual(trial.reshape(-1, s.shape[1]))
+                    q_t = q_flat.reshape(-1, n_a)
+                    q_t = torch.where(torch.isfinite(q_t), q_t, torch.inf)
+                    ok_t = q_t <= (1 - 1e-4 * self.alphas)[None] * qa[bad, None]
+                    # the largest step with sufficient decrease, else the best step if it decreases q at all
+                    first = torch.where(ok_t.any(1), ok_t.float().argmax(1), q_t.argmin(1))
+                    has = q_t.gather(1, first[:, None])[:, 0] < qa[bad]
+                    rows = bad[has]
+                    pick = torch.arange(bad.numel(), device=dev)[has] * n_a + first[has]
+                    s_new[rows] = trial.reshape(-1, s.shape[1])[pick]
+                    g_new[rows] = g_t[pick]
+                    q_new[rows] = q_flat[pick]
+                    ok[rows] = True
+                acc = act[ok]
+                s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
+                fails[acc] = 0
+                # a failure counts towards patience only for a float64 direction
+                fails[act[~ok & (hia | (self.work_dtype == torch.float64))]] += 1
+                mark_converged()
+                stalled = (status == RUNNING) & (fails >= self.patience).cpu().numpy()
+                status[stalled] = STALLED
+
+        newton(self.max_iter)
+        # 3b. seeds Newton could not finish: a long plain relaxation towards the attractor
+        # they are heading to, then Newton again with float64 directions
+        idx = np.flatnonzero((status == STALLED) | (status == RUNNING))
+        if self.retry_relax_steps > 0 and idx.size:
             if progress is not None:
                 progress((done_before + B - idx.size) / total,
-                         f"Newton iteration {it + 1}: {idx.size} of {total} seeds still moving")
+                         f"relaxing {idx.size} seeds where Newton stalled")
             act = torch.as_tensor(idx, device=dev)
-            sa, ga, qa = s[act], g[act], q[act]
-            d = self.direction(sa, ga)
-            self.stats["newton_iters"] += 1
-            iters[act] += 1
-            s_new = sa + d
-            g_new, q_new = self.residual(s_new)
-            ok = torch.isfinite(q_new) & (q_new <= (1 - 1e-4) * qa)
-            bad = torch.nonzero(~ok)[:, 0]
-            if bad.numel():
-                n_a = self.alphas.numel()
-                trial = sa[bad, None, :] + self.alphas[None, :, None] * d[bad, None, :]
-                g_t, q_flat = self.residual(trial.reshape(-1, s.shape[1]))
-                q_t = q_flat.reshape(-1, n_a)
-                q_t = torch.where(torch.isfinite(q_t), q_t, torch.inf)
-                ok_t = q_t <= (1 - 1e-4 * self.alphas)[None] * qa[bad, None]
-                # the largest step with sufficient decrease, else the best step if it decreases q at all
-                first = torch.where(ok_t.any(1), ok_t.float().argmax(1), q_t.argmin(1))
-                has = q_t.gather(1, first[:, None])[:, 0] < qa[bad]
-                rows = bad[has]
-                pick = torch.arange(bad.numel(), device=dev)[has] * n_a + first[has]
-                s_new[rows] = trial.reshape(-1, s.shape[1])[pick]
-                g_new[rows] = g_t[pick]
-                q_new[rows] = q_flat[pick]
-                ok[rows] = True
-            acc = act[ok]
-            s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
-            fails[acc] = 0
-            fails[act[~ok]] += 1
+            s_r, n_r = self.iterate(s[act], self.retry_relax_steps)
+            g_r, q_r = self.residual(s_r)
+            better = torch.isfinite(q_r)
+            rows = act[better]
+            s[rows], g[rows], q[rows] = s_r[better], g_r[better], q_r[better]
+            relax[act] += n_r
+            status[idx] = RUNNING
+            fails[act] = 0
+            hi[act] = True
             mark_converged()
-            stalled = (status == RUNNING) & (fails >= self.patience).cpu().numpy()
-            status[stalled] = STALLED
+            newton(self.max_iter)
         # 4. Levenberg-Marquardt for the seeds Newton could not move
         idx = np.flatnonzero((status == STALLED) | (status == RUNNING))
         if self.lm_iter > 0 and idx.size:
@@ -583,11 +753,11 @@ class _NewtonSolver:
                 progress((done_before + B - idx.size) / total,
                          f"Levenberg-Marquardt on {idx.size} seeds where Newton stalled")
             act = torch.as_tensor(idx, device=dev)
-            s_l, n_l = self.levenberg_marquardt(s[act])
+            s_l, n_l, st_l = self.levenberg_marquardt(s[act])
             s[act] = s_l
             g[act], q[act] = self.residual(s_l)
             iters[act] += n_l
-            status[idx] = STALLED
+            status[idx] = st_l
             status[idx[(q[act] < self.tol).cpu().numpy()]] = CONVERGED
         # 5. polish: plain float64 steps s <- F(s) for converged seeds while q still falls
         idx = np.flatnonzero(status == CONVERGED)
@@ -600,7 +770,7 @@ class _NewtonSolver:
         status[(status != CONVERGED) & ~torch.isfinite(q).cpu().numpy()] = NONFINITE
         return q, iters, relax, status
 
-    def levenberg_marquardt(self, s: Tensor) -> tuple[Tensor, Tensor]:
+    def levenberg_marquardt(self, s: Tensor) -> tuple[Tensor, Tensor, np.ndarray]:
         """Minimize q from ``s`` (B, D) by Levenberg-Marquardt, matrix-free, in float64.
 
         Each iteration solves ``min |G + M d|² + μ |d|²`` (``M = I - J_rec``) by CGLS, with
@@ -608,7 +778,15 @@ class _NewtonSolver:
         ``μ`` per seed from the ratio of actual to predicted decrease (Nielsen's rule). The
         damping keeps steps short along the near-singular directions where Newton's steps
         blow up, and turns into gradient descent far from a root, so it reaches roots (or
-        minima of q) that Newton's line search cannot. Returns the states and iterations.
+        minima of q) that Newton's line search cannot.
+
+        A seed stops when it converges; when ``μ`` exceeds ``1e12`` (no step, however short,
+        lowers q: status ``stalled``); when ``q`` fell by less than the fraction
+        ``lm_window_drop`` over the last ``lm_window`` iterations (a plateau of q: ``stalled``);
+        or when the budget ``lm_iter`` is spent while q still falls (``max_iter``). The window
+        rather than a per-step test, because LM's q plateaus for tens of iterations on its way
+        to a root (measured on the IMDB LSTM: plateaus near iterations 80-110, then a drop).
+        Returns the states, iterations and statuses.
         """
         cell, x = self.cell64, self.x64
         s = s.clone()
@@ -617,9 +795,13 @@ class _NewtonSolver:
         mu = torch.full((B,), 1e-2, dtype=torch.float64, device=s.device)
         nu = torch.full((B,), 2.0, dtype=torch.float64, device=s.device)
         g, q = self.residual(s)
+        status = np.full(B, MAX_ITER, dtype=object)
+        status[~torch.isfinite(q).cpu().numpy()] = NONFINITE
         active = torch.nonzero(torch.isfinite(q) & (q >= self.tol))[:, 0]
+        W = max(1, self.lm_window)
+        hist = q[:, None].repeat(1, W)  # q at the last W iterations (ring buffer)
         eps_h = torch.finfo(torch.float64).eps ** 0.5
-        for _ in range(self.lm_iter):
+        for it in range(self.lm_iter):
             if active.numel() == 0:
                 break
             sa, ga, qa, m = s[active], g[active], q[active], mu[active]
@@ -653,11 +835,17 @@ class _NewtonSolver:
             s[acc], g[acc], q[acc] = s_new[ok], g_new[ok], q_new[ok]
             mu[active] = torch.where(ok, m * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3), m * nu[active])
             nu[active] = torch.where(ok, torch.full_like(m, 2.0), nu[active] * 2)
-            # done: converged, or at a minimum of q above tol (damping so large that no step
-            # helps, or accepted steps that no longer lower q noticeably)
-            stuck = (mu[active] >= 1e12) | (ok & (qa - q_new <= 1e-6 * qa))
+            # done: converged, or on a plateau of q above tol (damping so large that no step
+            # helps, or q fell by less than lm_window_drop over the last W iterations)
+            slot = it % W
+            q_then = hist[active, slot].clone()  # q W iterations ago (the start for it < W)
+            hist[active, slot] = q[active]
+            flat = (n[active] >= W) & (q[active] > (1 - self.lm_window_drop) * q_then)
+            stuck = (mu[active] >= 1e12) | flat
+            status[active[stuck & (q[active] >= self.tol)].cpu().numpy()] = STALLED
+            status[active[~torch.isfinite(q[active])].cpu().numpy()] = NONFINITE
             active = active[(q[active] >= self.tol) & ~stuck & torch.isfinite(q[active])]
-        return s, n
+        return s, n, status
 
 
 def _block_size(S: int, D: int, krylov_dim: int, dense: bool) -> int:
@@ -673,7 +861,8 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                       method: str = "newton-krylov", relax_steps: int = 200, relax_rate: float = 0.98,
                       anderson: int = 5, krylov_dim: int = 40, krylov_rtol: float = 1e-2, patience: int = 3,
                       lm_iter: int = 100, polish_steps: int = 20, precision: str = "mixed", progress: Progress | None = None,
-                      device=None) -> FixedPointResult:
+                      device=None, retry_relax_steps: int = 300, lm_window: int = 30,
+                      lm_window_drop: float = 1e-3) -> FixedPointResult:
     """Find fixed points ``s* = F(s*, x)`` of ``net`` starting from ``seeds``.
 
     Parameters
@@ -717,6 +906,12 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
     progress : callable(fraction, message), optional
     device : str or torch.device, optional
         Where to compute (default: the net's device).
+    retry_relax_steps : int
+        Plain steps ``s <- F(s, x)`` (every step kept) for the seeds Newton could not finish,
+        before a second Newton round with float64 directions (0: no second round).
+    lm_window, lm_window_drop : int, float
+        Levenberg-Marquardt stops a seed as ``stalled`` when its q fell by less than the
+        fraction ``lm_window_drop`` over the last ``lm_window`` iterations.
 
     Returns
     -------
@@ -742,7 +937,8 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                                dense=method == "newton", relax_steps=relax_steps, relax_rate=relax_rate,
                                krylov_dim=krylov_dim, krylov_rtol=krylov_rtol, patience=patience,
                                work_dtype=_PRECISIONS[precision], lm_iter=lm_iter, anderson=anderson,
-                               polish_steps=polish_steps)
+                               polish_steps=polish_steps, retry_relax_steps=retry_relax_steps,
+                               lm_window=lm_window, lm_window_drop=lm_window_drop)
         block = _block_size(S, D, krylov_dim, method == "newton")
         parts = []
         for a in range(0, S, block):
@@ -762,7 +958,7 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
         progress(1.0, "deduplicating")
     return _finalize(s, q, seeds64, iters, relax, status, tol=tol, unique_tol=unique_tol,
                      outlier_threshold=outlier_threshold, seconds=seconds, method=method,
-                     x=x_in[0].cpu().numpy(), stats=stats)
+                     x=x_in[0].cpu().numpy(), stats=stats, net=net)
 
 
 def adam_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int = 5000,
@@ -791,7 +987,7 @@ def adam_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int = 
     seconds = time.perf_counter() - t0
     return _finalize(s, q, seeds64, iters, torch.zeros_like(iters), status, tol=tol, unique_tol=unique_tol,
                      outlier_threshold=outlier_threshold, seconds=seconds, method="adam",
-                     x=x_in[0].cpu().numpy(), stats=stats)
+                     x=x_in[0].cpu().numpy(), stats=stats, net=net)
 
 
 def _adam(net, s: Tensor, x64: Tensor, *, tol, max_iter, lr=1.0, lr_factor=0.95, lr_patience=2,
@@ -830,7 +1026,7 @@ def _adam(net, s: Tensor, x64: Tensor, *, tol, max_iter, lr=1.0, lr_factor=0.95,
 
 
 def _finalize(s, q, seeds, iters, relax, status, *, tol, unique_tol, outlier_threshold, seconds,
-              method, x, stats) -> FixedPointResult:
+              method, x, stats, net=None) -> FixedPointResult:
     S = s.shape[0]
     finite = torch.isfinite(q) & torch.isfinite(s).all(1) if S else torch.zeros(0, dtype=torch.bool)
     converged = (q < tol) & finite
@@ -862,7 +1058,8 @@ def _finalize(s, q, seeds, iters, relax, status, *, tol, unique_tol, outlier_thr
         seed_converged=converged.cpu().numpy(), seed_outlier=outlier.cpu().numpy(),
         seed_unique_index=unique_index, seed_status=status.astype(str),
         n_seeds=S, n_converged=int(converged.sum()), n_unique=int(len(reps)), n_outliers=int(outlier.sum()),
-        tol=float(tol), seconds=float(seconds), method=method, x=x, stats=dict(stats))
+        tol=float(tol), seconds=float(seconds), method=method, x=x, stats=dict(stats),
+        seed_grad_ratio=grad_ratios(net, s, x) if net is not None else np.zeros(S))
 
 
 def _deduplicate(points: Tensor, radius: float, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
@@ -910,7 +1107,8 @@ class FixedPointFinder:
     Parameters
     ----------
     tol, max_iter, unique_tol, outlier_threshold, method, relax_steps, relax_rate, anderson,
-    krylov_dim, krylov_rtol, patience, lm_iter, polish_steps, precision, device
+    krylov_dim, krylov_rtol, patience, lm_iter, polish_steps, precision, device,
+    retry_relax_steps, lm_window, lm_window_drop
         As in :func:`find_fixed_points`.
 
     Attributes
@@ -941,7 +1139,8 @@ class FixedPointFinder:
                  outlier_threshold: float | None = 10.0, method: str = "newton-krylov",
                  relax_steps: int = 200, relax_rate: float = 0.98, anderson: int = 5, krylov_dim: int = 40,
                  krylov_rtol: float = 1e-2, patience: int = 3, lm_iter: int = 100, polish_steps: int = 20,
-                 precision: str = "mixed", device=None):
+                 precision: str = "mixed", device=None, retry_relax_steps: int = 300, lm_window: int = 30,
+                 lm_window_drop: float = 1e-3):
         self.tol = tol
         self.max_iter = max_iter
         self.unique_tol = unique_tol
@@ -954,6 +1153,8 @@ class FixedPointFinder:
         self.krylov_rtol = krylov_rtol
         self.patience = patience
         self.lm_iter = lm_iter
+        self.lm_window, self.lm_window_drop = lm_window, lm_window_drop
+        self.retry_relax_steps = retry_relax_steps
         self.polish_steps = polish_steps
         self.precision = precision
         self.device = device
@@ -962,7 +1163,7 @@ class FixedPointFinder:
         """The constructor parameters (for cache keys)."""
         keys = ("tol", "max_iter", "unique_tol", "outlier_threshold", "method", "relax_steps",
                 "relax_rate", "anderson", "krylov_dim", "krylov_rtol", "patience", "lm_iter",
-                "polish_steps", "precision")
+                "polish_steps", "precision", "retry_relax_steps", "lm_window", "lm_window_drop")
         return {k: getattr(self, k) for k in keys}
 
     def fit(self, net, seeds, x=None, progress: Progress | None = None) -> FixedPointFinder:

@@ -16,7 +16,16 @@ same seeds:
 - the reference: :func:`analysis.fixed_points.adam_fixed_points`, configured like
   FixedPointFinder's PyTorch defaults (Adam, learning rate 1.0, ReduceLROnPlateau factor
   0.95 patience 2, float32, up to 5000 iterations, stop when every seed has q < tol);
-- with ``--dense``, also our method with dense Jacobians and batched LU solves.
+- with ``--dense``, also our method with dense Jacobians and batched LU solves;
+- with ``--fpf-path DIR``, also the real FixedPointFinder (Golub & Sussillo 2018,
+  github.com/mattgolub/fixed-point-finder, PyTorch version, ``FixedPointFinderTorch``)
+  imported from that directory (a checkout; it is never vendored here), for the networks in
+  ``--fpf-archs`` (default: the LSTM). Its optimization hyperparameters are its defaults
+  (Adam lr 1.0, ReduceLROnPlateau 0.95/2, ``tol_q`` 1e-12 on its ``q = ½|G|²``, ``tol_dq``
+  1e-20, 5000 iterations, float32, joint optimization); only ``verbose`` is off and the
+  Jacobian computation and eigendecomposition at the unique points (not part of the search)
+  are off. Its states are judged with our float64 ``q < tol``. Without ``--fpf-path`` those
+  rows are skipped with a printed note.
 
 Both are timed after a small warm-up run (one-time library initialization is excluded for
 both) and judged with the same float64 q < 1e-8. Printed per network: state size, seeds
@@ -223,12 +232,68 @@ def bench_network(name: str, net: RNNClassifier, seeds: np.ndarray, args) -> dic
         "reference_gflops": round(3 * P * S * ref.stats.get("adam_iters", 0) / t_ref / 1e9, 2),
         "dense_iteration_seconds_est": round((2 / 3) * D ** 3 * S / 1e9 / args.lu_rate[D], 2),
     }
+    if getattr(args, "fpf", None) is not None and name in args.fpf_archs_set:
+        res, t_fpf, rss_fpf = timed(lambda: _run_fpf(args.fpf, net, seeds), device)
+        row.update(fpf_seconds=round(t_fpf, 3), fpf_converged=res.n_converged, fpf_unique=res.n_unique,
+                   fpf_unique_own=res.own_unique, fpf_iters=res.iters, fpf_peak_rss_mb=round(rss_fpf, 1))
     if args.dense:
         dense, t_dense, _ = timed(lambda: find_fixed_points(net, seeds, tol=args.tol, method="newton",
                                                             device=device), device)
         row.update(dense_seconds=round(t_dense, 3), dense_converged=dense.n_converged,
                    dense_unique=dense.n_unique, dense_newton_iters_mean=round(float(dense.seed_iters.mean()), 2))
     return row
+
+
+class _FPFCell(torch.nn.Module):
+    """``net.cell`` with the ``output, h_n = rnn(input, h0)`` interface FixedPointFinder calls
+    (batch first, one time step, the whole state ``s``, ``[h; c]`` for the LSTM, as ``h``)."""
+
+    batch_first = True
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, inputs, s_1xbxd):
+        f = self.cell.step(s_1xbxd[0], inputs[:, 0, :])
+        return f[:, None, :], f[None]
+
+
+class _FPFResult:
+    pass
+
+
+def load_fpf(path: str):
+    """``FixedPointFinderTorch`` from a FixedPointFinder checkout at ``path``."""
+    path = str(Path(path).expanduser().resolve())
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    from FixedPointFinderTorch import FixedPointFinderTorch  # noqa: E402 (from --fpf-path only)
+    return FixedPointFinderTorch
+
+
+def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
+    import contextlib
+    import copy
+    import io
+
+    from analysis.fixed_points import _deduplicate, q_values
+
+    cell = copy.deepcopy(net.cell).float()
+    finder = fpf_cls(_FPFCell(cell), verbose=False, do_compute_jacobians=False, do_decompose_jacobians=False)
+    inputs = np.zeros((1, net.embed_dim), dtype=np.float32)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Freezing model parameters..."
+        unique_fps, all_fps = finder.find_fixed_points(np.asarray(seeds, dtype=np.float32), inputs)
+    xstar = np.asarray(all_fps.xstar, dtype=np.float64)
+    q = q_values(net, xstar)
+    conv = q < tol
+    out = _FPFResult()
+    out.n_converged = int(conv.sum())
+    order = np.argsort(q[conv], kind="stable")
+    out.n_unique = int(len(_deduplicate(torch.as_tensor(xstar[conv][order]), 1e-3)[1])) if conv.any() else 0
+    out.own_unique = int(unique_fps.n)
+    out.iters = int(np.max(all_fps.n_iters)) if len(xstar) else 0
+    return out
 
 
 def format_table(rows: list[dict], dense: bool) -> str:
@@ -255,6 +320,15 @@ def format_table(rows: list[dict], dense: bool) -> str:
             note += (f"; dense Newton ran {r['dense_seconds']:.2f} s, {r['dense_converged']} converged, "
                      f"{r['dense_unique']} unique, {r['dense_newton_iters_mean']:.1f} iterations")
         out.append(note)
+    fpf = [r for r in rows if "fpf_seconds" in r]
+    if fpf:
+        out += ["", "FixedPointFinder (Golub, PyTorch, default hyperparameters) on the same seeds, judged by float64 "
+                    "q < tol:"]
+        for r in fpf:
+            out.append(f"{r['network']}: converged ours/FPF {r['ours_converged']}/{r['fpf_converged']}, unique "
+                       f"{r['ours_unique']}/{r['fpf_unique']} (FPF's own unique count {r['fpf_unique_own']}), seconds "
+                       f"{r['ours_seconds']:.2f}/{r['fpf_seconds']:.1f} ({r['fpf_seconds'] / max(r['ours_seconds'], 1e-9):.1f}x), "
+                       f"FPF {r['fpf_iters']} Adam iterations, peak RSS {r['fpf_peak_rss_mb']:.0f} MB")
     return "\n".join(out)
 
 
@@ -274,6 +348,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
+    p.add_argument("--fpf-path", default=None, metavar="DIR",
+                   help="a FixedPointFinder checkout (github.com/mattgolub/fixed-point-finder): also run it")
+    p.add_argument("--fpf-archs", default="lstm", help="networks to run FixedPointFinder on (default lstm)")
     args = p.parse_args(argv)
     if args.quick:
         args.hidden, args.seeds, args.reference_iters = min(args.hidden, 32), min(args.seeds, 64), 500
@@ -311,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows, rates = [], {}
+    args.fpf = load_fpf(args.fpf_path) if args.fpf_path else None
+    args.fpf_archs_set = set(args.fpf_archs.split(","))
+    if args.fpf is None:
+        print("FixedPointFinder rows skipped: pass --fpf-path DIR (a checkout of "
+              "github.com/mattgolub/fixed-point-finder) to run it", file=sys.stderr)
     for name, net, seeds, info in networks(args):
         D = net.state_size
         if D not in rates:

@@ -9,7 +9,7 @@ import analysis.fixed_points as fp_module
 from analysis.cells import ARCHS
 from analysis.fixed_points import (FixedPointFinder, adam_fixed_points, find_fixed_points, gmres,
                                    q_values)
-from analysis.reference_models import (LinearCell, identity_rnn, line_attractor_linear, line_attractor_lstm,
+from analysis.reference_models import (LinearCell, drifting_line, identity_rnn, line_attractor_linear, line_attractor_lstm,
                                        linear_rnn, random_linear_rnn, trained_like_net)
 
 TOL = 1e-8
@@ -159,14 +159,89 @@ def test_finder_converges_from_visited_states_without_relaxation(arch):
 
 def test_slow_point_is_reported_as_stalled_not_converged():
     """A network whose visited states sit near a minimum of q above tol (a slow point):
-    seeds end there, reported as stalled, with q at the minimum, like the reference's."""
+    without the second relaxation, seeds end there, reported as stalled, with q at the
+    minimum, like the reference's, and a vanishing gradient ratio (a local minimum of q)."""
     net = trained_like_net("lstm", hidden=12, seed=3)
     seeds = visited_states(net, seed=2)[:12]
-    res = find_fixed_points(net, seeds)
+    res = find_fixed_points(net, seeds, retry_relax_steps=0)
     stalled = res.seed_status == "stalled"
     assert stalled.sum() >= 10 and not res.seed_converged[stalled].any()
     np.testing.assert_allclose(res.seed_q[stalled], 8.04e-5, rtol=1e-2)  # the slow point's q
     assert (res.seed_q[stalled] < q_values(net, seeds)[stalled]).all()
+    assert (res.seed_grad_ratio[stalled] < 1e-6).all()
+
+
+def test_relaxation_after_a_stall_reaches_the_attractor_past_the_slow_point():
+    """The same seeds: the long plain relaxation after Newton's stall carries them past the
+    slow point (hundreds of steps, far more than the first relaxation takes) to a stable
+    fixed point, where Newton converges; the gradient ratio there is not small."""
+    net = trained_like_net("lstm", hidden=12, seed=3)
+    seeds = visited_states(net, seed=2)[:12]
+    res = find_fixed_points(net, seeds)
+    assert res.seed_converged.all() and (res.seed_status == "converged").all()
+    assert (independent_q(net, res.seed_points) < TOL).all()
+    assert (res.seed_relax_steps > 100).all()
+    # a stable point: iterating the dynamics from it stays there
+    s = torch.as_tensor(res.points)
+    with torch.no_grad():
+        for _ in range(200):
+            s = _double(net).step(s, torch.zeros(len(s), net.embed_dim, dtype=torch.float64))
+    np.testing.assert_allclose(s.numpy(), res.points, atol=1e-3)
+    assert (res.seed_grad_ratio > 1e-3).all()
+
+
+def test_line_of_slow_points_is_stalled_with_tiny_grad_ratio():
+    """drifting_line: no fixed point; q >= speed²/D everywhere with equality (and zero
+    gradient) on the line {t e_0}. Every seed must end on it, ``stalled``, ratio ~0."""
+    speed, D = 1e-3, 3
+    net = drifting_line(speed, D=D)
+    seeds = np.random.default_rng(0).normal(size=(10, D))
+    res = find_fixed_points(net, seeds)
+    assert res.n_converged == 0 and (res.seed_status == "stalled").all()
+    np.testing.assert_allclose(res.seed_q, speed ** 2 / D, rtol=1e-4)  # rounding far along the line
+    assert (res.seed_grad_ratio < 1e-6).all()
+
+
+def test_grad_ratio_is_the_definition_and_zero_at_an_exact_root():
+    """For F(s) = A s the ratio is |(I - A)ᵀ (I - A) s| / |(I - A) s|; 0 where G = 0."""
+    net = random_linear_rnn(5, 2, seed=4)
+    A = net.cell.weight_hh.detach().numpy()
+    M = np.eye(5) - A
+    s = np.random.default_rng(3).normal(size=(6, 5))
+    s[0] = 0.0  # the root: G = 0
+    G = s @ M.T
+    expected = np.linalg.norm(G @ M, axis=1) / np.maximum(np.linalg.norm(G, axis=1), 1e-300)
+    expected[0] = 0.0
+    np.testing.assert_allclose(fp_module.grad_ratios(net, s), expected, rtol=1e-10, atol=1e-300)
+    res = find_fixed_points(net, s)
+    assert res.seed_converged.all() and res.seed_grad_ratio.shape == (6,)
+    # converged points of a nonsingular map: the ratio is G's image under Mᵀ, at least σ_min
+    smin = np.linalg.svd(M, compute_uv=False).min()
+    r = res.seed_grad_ratio
+    assert ((r == 0) | (r >= smin * (1 - 1e-6))).all()
+    np.testing.assert_allclose(adam_fixed_points(net, s[:2], max_iter=5).seed_grad_ratio.shape, (2,))
+
+
+def test_statuses_say_why_a_seed_stopped():
+    """max_iter when the budget runs out while q still falls; nonfinite for NaN seeds."""
+    net = trained_like_net("gru", hidden=8, seed=1)
+    seeds = visited_states(net)[:6] * 3.0
+    res = find_fixed_points(net, np.vstack([seeds, np.full((1, 8), np.nan)]), max_iter=1, relax_steps=0,
+                            retry_relax_steps=0, lm_iter=1, tol=1e-30, polish_steps=0)
+    assert res.seed_status[-1] == "nonfinite"
+    assert set(res.seed_status[:-1]) <= {"max_iter"}
+    assert np.isfinite(res.seed_grad_ratio[:-1]).all()
+
+
+def test_lm_window_stop_rule_stalls_only_on_a_plateau():
+    """LM alone on the drifting line: q reaches its floor speed²/D, then the window sees no
+    progress and the seed is stalled well before a large budget is spent."""
+    net = drifting_line(1e-3, D=3)
+    seeds = np.random.default_rng(1).normal(size=(4, 3))
+    res = find_fixed_points(net, seeds, max_iter=0, relax_steps=0, retry_relax_steps=0, lm_iter=1000,
+                            lm_window=10)
+    assert (res.seed_status == "stalled").all()
+    assert (res.seed_iters < 1000).all()
 
 
 def test_float32_network_and_tensor_seeds():
