@@ -108,6 +108,10 @@ class AttractorVerdict:
         Fraction of points with ``q < tol``.
     curve_steps, curve_extent, curve_inner : ndarray of shape (n,)
         The extent (and inner extent) after each step in ``curve_steps``.
+    sample : int ndarray of shape (n_iterated,)
+        Rows of the point set that were iterated.
+    end_states : ndarray of shape (n_iterated, D)
+        Where they were after the horizon (for :func:`tolerance_sweep`).
     """
 
     kind: str
@@ -130,6 +134,8 @@ class AttractorVerdict:
     curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     curve_extent: np.ndarray = field(default_factory=lambda: np.zeros(0))
     curve_inner: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sample: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    end_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def name(self) -> str:
@@ -358,6 +364,7 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
                          extent_initial=e0, tolerance_half_width=hw, abs_lambda_slow=lam_slow,
                          tau_slow=float(abs(1 / np.log(lam_slow))) if 0 < lam_slow < 1 else float("nan"),
                          unstable_fraction=unstable, fixed_fraction=fixed, curve_steps=steps,
+                         sample=sample, end_states=end,
                          curve_extent=curve_e / e_start * e0 if e_start > 0 else curve_e,
                          curve_inner=curve_i / e_start * e0 if e_start > 0 else curve_i)
     finite = bool(np.all(np.isfinite(end))) and np.abs(end).max() <= 1e3 * scale

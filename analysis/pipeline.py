@@ -59,7 +59,8 @@ Progress = Callable[[float, str], None]
 # use, small enough that a typo cannot allocate tens of GB.
 _CAPS = {"n_docs": 100_000, "max_len": 100_000, "n_seeds": 100_000, "n_words": 10_000, "n_frequent": 1_000_000,
          "n_modes": 64, "n_null": 10_000_000, "n_pca": 1000, "density_bins": 1000, "lin_docs": 100_000,
-         "n_error_samples": 1_000_000, "lle_neighbors": 1000, "batch_size": 100_000, "attractor_steps": 100_000}
+         "n_error_samples": 1_000_000, "lle_neighbors": 1000, "batch_size": 100_000, "attractor_steps": 100_000,
+         "max_points": 100_000}
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8
@@ -80,6 +81,7 @@ class AnalysisParams:
     tol : float             q threshold for a fixed point
     slow_q_max : float|None slow points with q below this join the point set (None: the
                             default rule of ``analysis.slow_points``; 0: fixed points only)
+    max_points : int        at most this many points (spread along the set) are linearized and shown
     attractor_steps : int   horizon (tokens of zero input) of the attractor verdict
     n_words : int           words per set (positive / negative / neutral)
     n_frequent : int        neutral words come from this many most frequent tokens
@@ -103,6 +105,7 @@ class AnalysisParams:
     seed_noise: float = 0.0
     tol: float = 1e-8
     slow_q_max: float | None = None
+    max_points: int = 256
     attractor_steps: int = 3000
     n_words: int = 100
     n_frequent: int = 2000
@@ -240,7 +243,8 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     seeds = draw_seeds(visited, params.n_seeds, np.random.default_rng(params.seed), params.seed_noise)
     fp = stages.run("fixed_points", f"finding fixed points from {len(seeds)} seeds",
                     find_fixed_points, net, seeds, tol=params.tol, progress=stages.sub("fixed_points"))
-    pset = choose_point_set(fp, typical_step(visited.states, visited.previous()), params.slow_q_max)
+    pset = choose_point_set(fp, typical_step(visited.states, visited.previous()), params.slow_q_max,
+                            max_points=params.max_points)
     points = np.asarray(pset.points, np.float32).reshape(-1, net.state_size)
     if len(points) == 0:
         warnings.append("no fixed point converged below tol and no slow point was found; "
@@ -397,8 +401,11 @@ def _attractor(net, pset: PointSet, lin, params) -> tuple[AttractorVerdict, dict
     eig = np.zeros((0, net.state_size), np.complex128) if lin is None else lin.eigvals
     verdict = attractor_verdict(net, pset.points, pset.q, eig, tol=params.tol, rule=rule)
     cand, cand_q = pset.candidates, pset.candidates_q
-    sample = spread_sample(cand, rule.max_points)
-    end = iterate_zero_input(net, cand[sample], rule.n_steps)[0] if len(sample) else np.zeros((0, net.state_size))
+    if len(cand) == len(pset.points) == pset.n_found:  # the same set: reuse its iterates
+        sample, end = verdict.sample, verdict.end_states
+    else:
+        sample = spread_sample(cand, rule.max_points)
+        end = iterate_zero_input(net, cand[sample], rule.n_steps)[0] if len(sample) else np.zeros((0, net.state_size))
     sweep = tolerance_sweep(cand, cand_q, end, sample, SWEEP_TOLERANCES, rule=rule)
     return verdict, sweep
 
@@ -614,6 +621,7 @@ def _point_summary(fp, pset: PointSet) -> dict:
     slow = ~pset.is_fixed
     return {"n_seeds": int(fp.n_seeds), "n_converged": int(fp.n_converged),
             "n_unique": int(len(pset.points)), "n_fixed": pset.n_fixed, "n_slow": pset.n_slow,
+            "n_found": int(pset.n_found),
             "n_outliers": int(fp.n_outliers), "tol": float(fp.tol), "slow_q_max": pset.slow_q_max,
             "slow_rule": pset.slow_rule, "seed_classes": pset.class_counts(),
             "q_median": _median(pset.q), "slow_speed_median": _median(pset.speed[slow]),

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from analysis.attractors import spread_sample
 from analysis.fixed_points import FixedPointResult, _deduplicate
 
 CLASSES = ("fixed", "outlier", "slow", "stalled", "max_iter", "nonfinite")
@@ -95,6 +96,8 @@ class PointSet:
         "auto" (the default rule), "fixed only", or "q < bound" (given by the user).
     typical_step : float
         Median per-token step of the visited states, state units.
+    n_found : int
+        Unique fixed and slow points below the bound before ``max_points`` thinned them.
     candidates, candidates_q : ndarray (C, D), (C,)
         Unique fixed points and unique slow points below ``max(slow_q_max, 1e-3)`` (the
         tolerance sweep's range), whether or not the chosen set uses them.
@@ -111,6 +114,7 @@ class PointSet:
     typical_step: float
     candidates: np.ndarray
     candidates_q: np.ndarray
+    n_found: int = 0
 
     @property
     def n_fixed(self) -> int:
@@ -142,7 +146,8 @@ def unique_slow_points(fp: FixedPointResult, seed_class: np.ndarray, q_max: floa
 
 
 def choose_point_set(fp: FixedPointResult, step: float, slow_q_max: float | None = None, *,
-                     unique_tol: float = 1e-3, grad_ratio_max: float = GRAD_RATIO_MAX) -> PointSet:
+                     unique_tol: float = 1e-3, grad_ratio_max: float = GRAD_RATIO_MAX,
+                     max_points: int | None = None) -> PointSet:
     """Fixed points plus slow points up to ``slow_q_max`` (None: the default rule).
 
     Parameters
@@ -156,6 +161,10 @@ def choose_point_set(fp: FixedPointResult, step: float, slow_q_max: float | None
         Slow points closer than this (Euclidean) are one.
     grad_ratio_max : float
         Gradient ratio below which a stalled seed is a local minimum of q.
+    max_points : int, optional
+        Keep at most this many points, spread evenly by rank along the set's first principal
+        axis (both ends kept): the linearization costs O(K D³), and 256 points resolve a
+        manifold's geometry. ``n_found`` says how many there were.
     """
     D = fp.seed_points.shape[1]
     bound = auto_slow_q(step, D) if slow_q_max is None else float(slow_q_max)
@@ -170,10 +179,15 @@ def choose_point_set(fp: FixedPointResult, step: float, slow_q_max: float | None
     points = np.concatenate([fixed_p, cand_p[keep]])
     q = np.concatenate([fixed_q, cand_q[keep]])
     is_fixed = np.arange(len(points)) < len(fixed_p)
+    n_found = len(points)
+    if max_points is not None and len(points) > max_points:
+        keep_rows = spread_sample(points, max_points)  # sorted: fixed points stay first
+        points, q, is_fixed = points[keep_rows], q[keep_rows], is_fixed[keep_rows]
     speed = np.sqrt(np.maximum(q, 0) * D)
     with np.errstate(divide="ignore"):
         drift = np.where(speed > 0, step / np.where(speed > 0, speed, 1), np.inf)
     return PointSet(points=points, q=q, is_fixed=is_fixed, speed=speed, drift_tokens=drift, seed_class=classes,
+                    n_found=n_found,
                     slow_q_max=bound, slow_rule=rule, typical_step=float(step),
                     candidates=np.concatenate([fixed_p, cand_p]), candidates_q=np.concatenate([fixed_q, cand_q]))
 
