@@ -44,8 +44,10 @@ def _trace_index(fig, name: str) -> int:
 
 def _manifold_figures(report, index: int) -> tuple:
     a = report.arrays
-    manifold = figures.fixed_point_manifold(a["fp_pc"], a["theta"],
-                                            a.get("fp_pca_explained_variance_ratio"), selected=index)
+    verdict = report.summary.get("attractor", {}).get("name")
+    title = "Fixed and slow points" + (f": {verdict}" if verdict else "")
+    manifold = figures.fixed_point_manifold(a["fp_pc"], a["theta"], a.get("fp_pca_explained_variance_ratio"),
+                                            selected=index, title=title)
     tau = figures.top_time_constants(a["theta"], a["tau_top3"], selected=index)
     return manifold, tau
 

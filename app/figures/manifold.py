@@ -60,7 +60,7 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
 
 
 def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
-                         webgl: bool | None = None) -> go.Figure:
+                         webgl: bool | None = None, title: str = "Approximate fixed points") -> go.Figure:
     """Fig. 2c: approximate fixed points on the state PCs, coloured by θ.
 
     Parameters
@@ -70,16 +70,18 @@ def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
     theta : ndarray of shape (K,)
         LLE manifold coordinate of each point, in [-1, 1] (colour bar).
     fp_evr : ndarray of shape (n,), optional
-        Explained-variance ratios of the PCA of the fixed points themselves (inset,
-        on the second axes ``xaxis2``/``yaxis2``).
+        Explained-variance ratios of the PCA of the fixed points themselves (a small
+        panel on the second axes ``xaxis2``/``yaxis2``, beside the points so it never
+        covers them).
     selected : int or sequence of int, optional
         Indices of highlighted points.
     webgl : bool or None
         See ``style.scatter_cls``.
+    title : str
+        The figure's title (the dashboard adds the attractor verdict).
     """
     fig = go.Figure(fixed_point_traces(fp_pc, theta, selected=selected, webgl=webgl))
-    fig.update_layout(**style.layout("Approximate fixed points"), xaxis_title="PC1",
-                      yaxis_title="PC2")
+    fig.update_layout(**style.layout(title), xaxis_title="PC1", yaxis_title="PC2")
     if fp_evr is not None:
         evr = _checks.vector("fp_evr", fp_evr)
         fig.add_trace(go.Bar(
@@ -88,12 +90,13 @@ def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
             hovertemplate="fixed-point PC %{x}: %{y:.3f}<extra></extra>",
         ))
         fig.update_layout(
-            xaxis=dict(domain=[0.0, 1.0]),
-            xaxis2=dict(domain=[0.70, 0.97], anchor="y2", title=dict(text="FP PC", font_size=10),
+            xaxis=dict(domain=[0.0, 0.74]),
+            xaxis2=dict(domain=[0.84, 1.0], anchor="y2", title=dict(text="PC of the points", font_size=10),
                         tickfont_size=9, dtick=2, showgrid=False),
-            yaxis2=dict(domain=[0.62, 0.95], anchor="x2", range=[0, 1], tickfont_size=9,
+            yaxis2=dict(domain=[0.55, 1.0], anchor="x2", range=[0, 1], tickfont_size=9,
                         title=dict(text="var. expl.", font_size=10), showgrid=False),
         )
+        fig.update_traces(marker_colorbar_x=0.75, selector=dict(name="fixed points"))
     if np.asarray(fp_pc).size == 0:
         style.empty_note(fig, "no fixed points")
     return fig
