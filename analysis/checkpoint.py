@@ -265,6 +265,11 @@ def _check_zip(data: bytes, max_bytes: int) -> None:
                               "unreadable); the upload may have been cut short.") from None
     if len(infos) > MAX_ZIP_ENTRIES:
         raise CheckpointError(f"The zip archive has {len(infos)} entries; a checkpoint has only a few.")
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):  # torch would read one copy, this check another
+        dup = next(n for n in names if names.count(n) > 1)
+        raise CheckpointError(f"The zip archive holds two entries named {_short(dup)}; a torch.save file "
+                              "never does, and which one a reader takes is ambiguous.")
     total = 0
     for info in infos:
         # torch.save stores entries uncompressed; compressed entries could hide a zip bomb
@@ -336,6 +341,14 @@ def _plain_tensor(name: str, value) -> torch.Tensor:
             or value.device.type != "cpu"):
         raise CheckpointError(f"Tensor {_short(name)} is not a plain dense tensor (sparse, quantized, "
                               "nested or without data).")
+    # a view (stride 0, an offset, a slice of a larger storage) can describe far more numbers than
+    # the file holds: a 2.5 KB file would then pin hundreds of MB once materialized
+    stored = value.untyped_storage().nbytes()
+    if (not value.is_contiguous() or value.storage_offset() != 0
+            or stored != value.numel() * value.element_size()):
+        raise CheckpointError(f"Tensor {_short(name)} is a view, not its own data: shape "
+                              f"{tuple(value.shape)} over {stored:,} stored bytes (torch.save of a "
+                              "contiguous tensor, e.g. t.clone(), stores exactly its elements).")
     return value.detach()
 
 
@@ -555,8 +568,9 @@ def _check_names_and_shapes(found: Mapping[str, tuple[int, ...]], spec: dict) ->
                               + "; ".join(problems) + ".")
 
 
-def _check_values(tensors: Mapping[str, torch.Tensor]) -> None:
-    """Floating dtype and finite values, naming the first offending tensor."""
+def _check_values(tensors: Mapping[str, torch.Tensor], dtype: torch.dtype) -> None:
+    """Floating dtype and finite values in the network's ``dtype`` (checked after the cast:
+    1e300 is finite in float64 and infinite in float32), naming the first offending tensor."""
     for name, t in tensors.items():
         if t.dtype not in _FLOAT_DTYPES:
             raise CheckpointError(f"Tensor {name!r} has dtype {str(t.dtype).removeprefix('torch.')}; "
@@ -567,6 +581,11 @@ def _check_values(tensors: Mapping[str, torch.Tensor]) -> None:
         if torch.isinf(t).any():
             raise CheckpointError(f"Tensor {name!r} contains infinite values; the model is broken "
                                   "(training probably diverged).")
+        if t.dtype != dtype and torch.isinf(t.to(dtype)).any():
+            big = float(t.abs().max())
+            raise CheckpointError(f"Tensor {name!r} holds values up to {big:.3g}, which overflow "
+                                  f"{str(dtype).removeprefix('torch.')}, the precision this network "
+                                  "computes in (its embedding's); such weights are not a trained model.")
 
 
 def validate_vocab(vocab, vocab_size: int | None = None) -> list[str]:
@@ -610,12 +629,13 @@ def _build_model(config: dict, vocab, tensors: dict[str, torch.Tensor]) -> Model
     spec = _validate_config(config)
     tokens = validate_vocab(vocab, spec["vocab_size"])
     _check_names_and_shapes({k: tuple(v.shape) for k, v in tensors.items()}, spec)
-    _check_values(tensors)
-    net = RNNClassifier(spec["arch"], spec["vocab_size"], spec["embed_dim"], spec["hidden_size"],
-                        spec["num_classes"])
     # float64 files stay float64 (bit-exact); everything else computes in float32,
     # whatever torch's default dtype happens to be
-    net = net.to(torch.float64 if tensors["embedding.weight"].dtype == torch.float64 else torch.float32)
+    dtype = torch.float64 if tensors["embedding.weight"].dtype == torch.float64 else torch.float32
+    _check_values(tensors, dtype)
+    net = RNNClassifier(spec["arch"], spec["vocab_size"], spec["embed_dim"], spec["hidden_size"],
+                        spec["num_classes"])
+    net = net.to(dtype)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError:  # unreachable after the checks above; keep the promise of plain messages

@@ -208,6 +208,41 @@ def vocab_lone_surrogate() -> bytes:
     return pt_bytes(payload)
 
 
+def stride0_view() -> bytes:
+    """A ``.pt`` whose embedding is one stored number viewed as the whole (V, E) matrix."""
+    import torch
+
+    payload = pt_payload(make_model("gru"))
+    shape = payload["state_dict"]["embedding.weight"].shape
+    payload["state_dict"]["embedding.weight"] = torch.ones(1).expand(*shape)
+    return pt_bytes(payload)
+
+
+def float64_overflowing_float32() -> bytes:
+    """A float32 network with one float64 tensor holding 1e300 (finite, but inf once cast)."""
+    import torch
+
+    payload = pt_payload(make_model("gru"))
+    w = payload["state_dict"]["cell.weight_hh_l0"]
+    payload["state_dict"]["cell.weight_hh_l0"] = torch.full(w.shape, 1e300, dtype=torch.float64)
+    return pt_bytes(payload)
+
+
+def duplicate_data_pkl() -> bytes:
+    """A valid ``.pt`` with a second ``data.pkl`` entry of the same name appended."""
+    import warnings
+
+    data = valid_pt()
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        name = next(n for n in src.namelist() if n.endswith("/data.pkl"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of this file
+        with zipfile.ZipFile(out, "a", zipfile.ZIP_STORED) as zf:
+            zf.writestr(name, pickle.dumps({"format": "something else"}, protocol=2))
+    return out.getvalue()
+
+
 def cases(sentinel: Path) -> list[Case]:
     """Every hostile upload, with the message fragment the user must see."""
     other = "Python objects other than tensors"
@@ -246,4 +281,8 @@ def cases(sentinel: Path) -> list[Case]:
         Case("vocabulary not UTF-8 (.pt)", "utf8.pt", pt_vocab_invalid_utf8(), "could not be read"),
         Case("vocabulary with a lone surrogate", "surrogate.pt", vocab_lone_surrogate(), "not valid text"),
         Case("empty file", "empty.safetensors", b"", "The file is empty"),
+        Case("stride-0 view of one number", "view.pt", stride0_view(), "is a view, not its own data"),
+        Case("float64 weights that overflow float32", "overflow.pt", float64_overflowing_float32(),
+             "which overflow float32"),
+        Case("two data.pkl entries", "twice.pt", duplicate_data_pkl(), "holds two entries named"),
     ]
