@@ -28,8 +28,10 @@ horizon of ``n_steps`` tokens and measures:
 Verdicts (``kind``), in the order they are tested:
 
 ``none``      no points.
-``unstable``  the iterates become non-finite or run off.
-``line``      at least 2 points; the set keeps ``keep_frac`` of its extent and its end
+``unstable``  the iterates become non-finite or run off, or the set's extent grows by
+              more than ``1 / keep_frac``: it repels the state.
+``line``      at least 2 points; the set keeps ``keep_frac`` of its extent (and grows by
+              no more than ``1 / keep_frac``) and its end
               states keep ``inner_frac`` of it inside their groups; most points are fixed
               points (``q < tol``). "Line attractor" over the horizon: a document
               shorter than ``n_steps`` tokens cannot tell it from an exact one.
@@ -380,7 +382,10 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
         v.inner_ratio = float(v.curve_inner[-1]) / e0
     _, v.n_attractors = inner_extent(end, radius)
     v.end_q = float(np.median(_speed_q(net, end)))
-    if K >= 2 and e0 > 0 and v.extent_ratio >= rule.keep_frac and v.inner_ratio >= rule.inner_frac:
+    kept = rule.keep_frac <= v.extent_ratio <= 1 / rule.keep_frac
+    if K >= 2 and e0 > 0 and v.extent_ratio > 1 / rule.keep_frac:
+        v.kind = "unstable"  # the set spreads out: it repels the state
+    elif K >= 2 and e0 > 0 and kept and v.inner_ratio >= rule.inner_frac:
         v.kind = "line" if fixed >= 0.5 else "slow"
     elif v.end_q > rule.settle_factor * tol:
         v.kind = "unstable"  # collapsed or not, the state never comes to rest
@@ -419,6 +424,11 @@ def _verdict_text(v: AttractorVerdict, tol: float, D: int) -> str:
                     f"(2·sqrt(tol·D)/(1 − |λ1|) = {_fmt(2 * v.tolerance_half_width)} units at |λ1| = "
                     f"{_fmt(v.abs_lambda_slow, '.4f')}), so it may be one fixed point whose slow mode "
                     f"(τ1 = {_fmt(v.tau_slow, '.0f')} tokens) acts as a line over this horizon.")
+    if v.kind == "unstable" and v.extent_ratio > 1:
+        return (f"Unstable: iterating F(·, 0) from the {v.n_points} points spreads them out: their extent goes "
+                f"from {_fmt(v.extent_initial)} to {_fmt(v.extent_final)} state units ({over}); "
+                f"{_pct(v.unstable_fraction)} of the points have an eigenvalue |λ| > 1. The state is pushed "
+                f"away from them, not held.")
     if v.kind == "unstable":
         return (f"Unstable: iterating F(·, 0) from the {v.n_points} points never comes to rest ({over} the "
                 f"iterates still move: median q = {_fmt(v.end_q)}, against tol = {tol:g}); "

@@ -52,7 +52,7 @@ from analysis.states import VisitedStates, collect_states, draw_seeds, untrained
 from analysis.tokenizer import encode_texts
 from analysis.words import WordSets, select_words, vader_agreement
 
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 Progress = Callable[[float, str], None]
 
 # Caps on parameters that come from users (dashboard forms, CLI): big enough for any real
@@ -252,7 +252,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     lin = stages.run("linearize", f"linearizing at {len(points)} points",
                      _linearize, net, points, max(params.n_modes, N_CANDIDATE_MODES))
     verdict, sweep = stages.run("attractor", f"iterating F(·, 0) from the points for {params.attractor_steps} steps",
-                                _attractor, net, pset, lin, params)
+                                _attractor, net, fp, pset, lin, params)
     readout = net.readout_vector().double().cpu().numpy()
     bias = _readout_bias(net)
     manifold = stages.run("manifold", "fixed-point manifold (PCA, LLE) and integration modes", _manifold, points,
@@ -395,11 +395,15 @@ def _linearize(net, points, n_modes):
     return linearize(net, points, n_modes=min(n_modes, net.state_size))
 
 
-def _attractor(net, pset: PointSet, lin, params) -> tuple[AttractorVerdict, dict]:
+def _attractor(net, fp, pset: PointSet, lin, params) -> tuple[AttractorVerdict, dict]:
     """The verdict on the chosen point set, and the tolerance sweep over every candidate."""
     rule = VerdictRule(n_steps=params.attractor_steps)
     eig = np.zeros((0, net.state_size), np.complex128) if lin is None else lin.eigvals
     verdict = attractor_verdict(net, pset.points, pset.q, eig, tol=params.tol, rule=rule)
+    if verdict.kind == "none" and fp.n_outliers:
+        verdict.text = (f"No point inside the visited region: all {fp.n_outliers} seeds that reached q < "
+                        f"{params.tol:g} ended more than 10 times the seeds' mean distance from their centroid, "
+                        "outside every state the network visits (outliers, not shown), and no slow point was found.")
     cand, cand_q = pset.candidates, pset.candidates_q
     if len(cand) == len(pset.points) == pset.n_found:  # the same set: reuse its iterates
         sample, end = verdict.sample, verdict.end_states

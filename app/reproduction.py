@@ -407,7 +407,7 @@ CRITERIA = (
      "their own PC1 explains >= 80% of their variance (yes), >= 50% (partly); a set that collapses is no "
      "manifold whatever its PC1"),
     ("readout along the manifold", "|cos(m, readout)| >= 0.5 (yes), >= 0.2 (partly); random directions in "
-     "R^D give ~ 1/sqrt(D)"),
+     "R^D give ~ 1/sqrt(D); n/a when the points are not a line or slow manifold"),
     ("slow mode, |λ1| ≈ 1", "median τ of the integration mode (`analysis.modes`: the mode near |λ| = 1 "
      "along the point set, else the slowest) >= 100 tokens, i.e. |λ1| within 1% of 1: the paper's \"τ1 of "
      "hundreds of tokens or more\" (yes); >= 30 tokens (partly). An unstable mode (|λ1| > 1) "
@@ -420,7 +420,7 @@ CRITERIA = (
      "|neutral| <= 20% of the smaller of the two (yes); signs right but neutral larger (partly); n/a where "
      "no point has a defined sign"),
     ("r1 aligned with the manifold", "median |r1·m| above the 99th percentile of random unit vectors (yes), "
-     "above the 95th (partly)"),
+     "above the 95th (partly); n/a when the points are not a line or slow manifold"),
     ("linearization holds", "median one-step relative error <= 0.1 and linearized accuracy within 2 points "
      "of the full network on the same documents (yes); error <= 0.3 and within 5 points (partly)"),
 )
@@ -479,7 +479,17 @@ def _judge_manifold(s):
     return _grade(v >= 0.8, v >= 0.5), f"PC1 of {_int(k)} fixed points explains {_pct(v)}"
 
 
+def _no_continuum(s) -> str | None:
+    """Why the manifold rows do not apply (the verdict is not a line or slow manifold), or None."""
+    kind = (s.get("attractor") or {}).get("kind")
+    if kind in ("isolated", "unstable", "none"):
+        return f"no manifold to align with: the points are {(s.get('attractor') or {}).get('name')}"
+    return None
+
+
 def _judge_readout(s):
+    if _no_continuum(s):
+        return "n/a", _no_continuum(s)
     k, c = number_at(s, "fixed_points", "n_unique"), number_at(s, "manifold", "m_readout_cosine")
     if math.isnan(k) or k < 3 or math.isnan(c):
         return "n/a", "fewer than 3 fixed points"
@@ -507,6 +517,8 @@ def _judge_words(s):
 
 
 def _judge_r1(s):
+    if _no_continuum(s):
+        return "n/a", _no_continuum(s)
     pct = number_at(s, "projections", "r1_m_overlap_percentile")
     med, null = number_at(s, "projections", "r1_m_overlap_median"), number_at(s, "projections", "r1_m_null_median")
     if math.isnan(pct):

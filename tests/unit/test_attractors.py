@@ -139,6 +139,19 @@ def test_saddle_line_is_unstable():
     assert v.kind == "unstable" and v.unstable_fraction == 1.0
 
 
+def test_slowly_expanding_line_is_unstable_not_a_line():
+    """λ = 1.001 along u: every point t u moves out by 0.1% per token (x20 over 3000 steps)."""
+    D = 3
+    u = np.ones(D) / np.sqrt(D)
+    U = np.linalg.qr(np.column_stack([u, np.eye(D)[:, :2]]))[0]
+    U[:, 0] = u if U[:, 0] @ u > 0 else -u
+    net = linear_rnn(U @ np.diag([1.001, 0.5, 0.3]) @ U.T)
+    pts = np.outer(np.linspace(-1, 1, 11), u)
+    v, _ = _verdict(net, pts)
+    assert v.kind == "unstable" and v.extent_ratio == pytest.approx(1.001 ** 3000, rel=1e-6)
+    assert "spreads them out" in v.text
+
+
 def test_no_points_is_said():
     net = isolated_slow_point()
     v = attractor_verdict(net, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4), complex), tol=TOL)

@@ -183,7 +183,7 @@ def test_verdicts_on_known_summaries():
     assert bad["1-D fixed-point manifold"][0] == "no"  # a single point is no manifold
     assert bad["readout along the manifold"][0] == "n/a"
     assert bad["words push along the line"][0] == "partly"  # signs right, neutral too strong
-    assert bad["r1 aligned with the manifold"][0] == "no"
+    assert bad["r1 aligned with the manifold"][0] == "n/a"  # isolated: no manifold to align with
     assert bad["linearization holds"][0] == "no"
     assert R.overall(bad) == "shows the line-attractor picture only in part"
     md = R.render_markdown(make_repro())
