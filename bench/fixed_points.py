@@ -18,7 +18,7 @@ same seeds:
   0.95 patience 2, float32, up to 5000 iterations, stop when every seed has q < tol);
 - with ``--dense``, also our method with dense Jacobians and batched LU solves;
 - with ``--fpf-path DIR``, also the real FixedPointFinder (Golub & Sussillo 2018,
-  github.com/mattgolub/fixed-point-finder, PyTorch version, ``FixedPointFinderTorch``)
+  the mattgolub/fixed-point-finder repository, PyTorch version, ``FixedPointFinderTorch``)
   imported from that directory (a checkout; it is never vendored here), for the networks in
   ``--fpf-archs`` (default: the LSTM). Its optimization hyperparameters are its defaults
   (Adam lr 1.0, ReduceLROnPlateau 0.95/2, ``tol_q`` 1e-12 on its ``q = ½|G|²``, ``tol_dq``
@@ -349,7 +349,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
     p.add_argument("--fpf-path", default=None, metavar="DIR",
-                   help="a FixedPointFinder checkout (github.com/mattgolub/fixed-point-finder): also run it")
+                   help="a FixedPointFinder checkout (the mattgolub/fixed-point-finder repository): also run it")
     p.add_argument("--fpf-archs", default="lstm", help="networks to run FixedPointFinder on (default lstm)")
     args = p.parse_args(argv)
     if args.quick:
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     args.fpf_archs_set = set(args.fpf_archs.split(","))
     if args.fpf is None:
         print("FixedPointFinder rows skipped: pass --fpf-path DIR (a checkout of "
-              "github.com/mattgolub/fixed-point-finder) to run it", file=sys.stderr)
+              "the mattgolub/fixed-point-finder repository) to run it", file=sys.stderr)
     for name, net, seeds, info in networks(args):
         D = net.state_size
         if D not in rates:
