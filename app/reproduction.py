@@ -461,6 +461,8 @@ def _judge_attractor(s):
     why = (f"{v.get('name')}: extent {_fmt(number_at(s, 'attractor', 'extent_initial'))} -> "
            f"{_fmt(number_at(s, 'attractor', 'extent_final'))} units over {_int(number_at(s, 'attractor', 'n_steps'))} "
            f"steps, {_int(number_at(s, 'attractor', 'n_attractors'))} group(s) of end states")
+    if kind == "none":
+        why = str(v.get("text", "no fixed or slow point"))
     return {"line": "yes", "slow": "partly"}.get(kind, "no"), why
 
 
@@ -482,7 +484,9 @@ def _judge_manifold(s):
 def _no_continuum(s) -> str | None:
     """Why the manifold rows do not apply (the verdict is not a line or slow manifold), or None."""
     kind = (s.get("attractor") or {}).get("kind")
-    if kind in ("isolated", "unstable", "none"):
+    if kind == "none":
+        return "no manifold to align with: no fixed or slow point inside the visited region"
+    if kind in ("isolated", "unstable"):
         return f"no manifold to align with: the points are {(s.get('attractor') or {}).get('name')}"
     return None
 
