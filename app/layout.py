@@ -361,7 +361,7 @@ def status_line(report) -> str:
     model, data, acc = s.get("model", {}), s.get("data", {}), s.get("accuracy", {})
     return (f"{str(model.get('arch', '?')).upper()}-{model.get('hidden_size', '?')} on "
             f"{data.get('name', '?')} · test accuracy {pct(acc.get('test'))} · "
-            f"{s.get('attractor', {}).get('name', '?')}")
+            f"{s.get('fixed_points', {}).get('n_unique', 0)} points: {s.get('attractor', {}).get('name', '?')}")
 
 
 def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:

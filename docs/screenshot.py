@@ -110,7 +110,7 @@ def shoot(args: argparse.Namespace) -> int:
                 errors = browser.find_element(f"#{ids.JOB_ALERT}").text
                 if errors:
                     raise RuntimeError(f"the page shows an error: {errors}")
-                return "fixed points" in browser.find_element(f"#{ids.JOB_STATUS}").text
+                return " points: " in browser.find_element(f"#{ids.JOB_STATUS}").text
             wait_for(browser, analysed, timeout=ANALYSIS_TIMEOUT_S, message="the demo was not analysed")
             status = browser.find_element(f"#{ids.JOB_STATUS}").text
             print(f"analysed: {status}", file=sys.stderr)

@@ -164,7 +164,7 @@ def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_pa
     # the views show the worker's report
     report = svc.report(key)
     k = len(report.arrays["fixed_points"])
-    assert f"{k} fixed points" in duo.find_element(f"#{ids.JOB_STATUS}").text
+    assert f"{k} points: {report.summary['attractor']['name']}" in duo.find_element(f"#{ids.JOB_STATUS}").text
     wait_for(duo, lambda: (trace(duo, ids.FIG_MANIFOLD, "fixed points") or {}).get("customdata")
              == list(range(k)), message="the manifold does not show the report's fixed points")
     points = trace(duo, ids.FIG_MANIFOLD, "fixed points")
@@ -177,6 +177,6 @@ def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_pa
 
     # a new visit (no worker running now) shows the stored report at once and queues nothing
     duo.driver.refresh()
-    duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", f"{k} fixed points", timeout=TIMEOUT)
+    duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", f"{k} points: ", timeout=TIMEOUT)
     assert queued_tasks() == []
     assert len(svc.store.computations(key, "finished")) == 1
