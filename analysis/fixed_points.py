@@ -286,10 +286,16 @@ def q_values(net, states, x=None) -> np.ndarray:
     -------
     ndarray of shape (S,), float64
     """
+    cell, s, x_in = _float64_problem(net, states, x)
+    return _residual(cell, s, x_in)[1].cpu().numpy()
+
+
+def _float64_problem(net, states, x) -> tuple[torch.nn.Module, Tensor, Tensor]:
+    """A float64 copy of the cell, the states as (S, D) float64 and the input as (1, E)."""
     device = _net_device(net)
     cell = _cell_copy(net, torch.float64, device)
     s = _as_tensor(states, torch.float64, device).reshape(-1, net.state_size)
-    return _residual(cell, s, _input(net, x, torch.float64, device))[1].cpu().numpy()
+    return cell, s, _input(net, x, torch.float64, device)
 
 
 def grad_ratios(net, states, x=None, *, block: int = 4096) -> np.ndarray:
@@ -310,10 +316,7 @@ def grad_ratios(net, states, x=None, *, block: int = 4096) -> np.ndarray:
     -------
     ndarray of shape (S,), float64
     """
-    device = _net_device(net)
-    cell = _cell_copy(net, torch.float64, device)
-    s = _as_tensor(states, torch.float64, device).reshape(-1, net.state_size)
-    x_in = _input(net, x, torch.float64, device)
+    cell, s, x_in = _float64_problem(net, states, x)
     out = np.zeros(s.shape[0])
     for a in range(0, s.shape[0], block):
         with torch.enable_grad():
