@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: Longest sentence the explorer runs, in tokens (longer text is cut with a message).
 MAX_SENTENCE_TOKENS = 2000
+#: Characters of a typed sentence that are kept, after Unicode normalization (NFKC can make
+#: one character 18): at least ten per traced token, and a bound on what is cached and echoed.
+MAX_SENTENCE_CHARS = 20_000
 #: Datasets offered for states and word sets (registered names of ``analysis.data``).
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"))
@@ -100,6 +104,11 @@ class LRU:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def keys(self) -> list:
+        """The cached keys, oldest first."""
+        with self._lock:
+            return list(self._data)
 
     def clear(self) -> None:
         with self._lock:
@@ -438,8 +447,8 @@ class Services:
 
     # --- small computations per request ------------------------------------------------
     def sentence(self, ref: dict, text: str) -> SentenceTrace:
-        """The trace of ``text`` under the report ``ref["key"]`` (cached by key and text)."""
-        key = ref["key"]
+        """The trace of ``text`` under the report ``ref["key"]`` (cached by key and the clipped text)."""
+        key, text = ref["key"], clip_sentence(text)
         return self.sentences.get((key, text), lambda: trace_sentence(
             self.model_of(key), self.report(key).arrays, text))
 
@@ -611,6 +620,14 @@ def finite_or_none(value) -> float | None:
 def valid_key(value) -> bool:
     """True for a 64-character lowercase hex string (a content key or sha256)."""
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def clip_sentence(text) -> str:
+    """The sentence as it is traced, cached and sent back: NFKC-normalized (as the tokenizer
+    does) and cut to ``MAX_SENTENCE_CHARS``; anything that is not a string is empty."""
+    if not isinstance(text, str):
+        return ""
+    return unicodedata.normalize("NFKC", text[:MAX_SENTENCE_CHARS])[:MAX_SENTENCE_CHARS]
 
 
 def point_set_params(value) -> dict:

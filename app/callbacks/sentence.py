@@ -14,7 +14,8 @@ from dash import Input, Output, Patch, State, html, no_update
 from app import figures, ids
 from app.callbacks import figure_output
 from app.layout import alert, fmt, placeholder, token_detail
-from app.services import MAX_SENTENCE_TOKENS, Services, SentenceTrace, report_or_none
+from app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, SentenceTrace, clip_sentence, \
+    report_or_none
 
 #: Rows shown in the per-token table (the trace itself runs up to MAX_SENTENCE_TOKENS).
 TABLE_ROWS = 400
@@ -63,11 +64,16 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     report = report_or_none(svc, report_ref)
     if report is None:
         return placeholder(), None, 1, 0, None, token_detail(None, None), None
-    trace = svc.sentence(report_ref, text or "")
+    raw_chars = len(text) if isinstance(text, str) else 0
+    text = clip_sentence(text)
+    trace = svc.sentence(report_ref, text)
     if not len(trace):
         return (placeholder("type a sentence"), None, 1, 0,
                 alert("info", "No tokens: type some words."), token_detail(None, None), None)
     messages = []
+    if raw_chars > len(text) and len(text) == MAX_SENTENCE_CHARS:
+        messages.append(alert("warning", f"The text is longer than {MAX_SENTENCE_CHARS:,} characters; only "
+                                         "that much was read."))
     if trace.dropped:
         messages.append(alert("warning", f"The text has {len(trace) + trace.dropped:,} tokens; only "
                                          f"the first {MAX_SENTENCE_TOKENS:,} were run."))
@@ -81,7 +87,7 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     svc.memo.get(("sentence-ring", report_ref["key"]), lambda: _ring_index(fig))
     return (fig, token_table(trace), max(last, 1), last,
             messages or None, token_detail(trace, last),
-            {"key": report_ref["key"], "text": text or ""})
+            {"key": report_ref["key"], "text": text})
 
 
 def step(svc: Services, index, sentence_ref: dict | None) -> tuple:

@@ -318,6 +318,28 @@ def test_nasty_text_through_http(client, tiny_env, explorer, text):
     assert [cls == "unk" for _, cls in rows] == [vocab.get(tok, 1) < 2 for tok, _ in rows]
 
 
+@pytest.mark.parametrize("text", ["\ufdfa" * 300_000, "good " * 10_000], ids=["nfkc-expansion", "50-kB"])
+def test_long_text_is_cut_before_it_is_cached_or_echoed(client, tiny_env, explorer, text):
+    """300k x U+FDFA (18 characters each after NFKC) and a 50 kB sentence: the response stays
+    under the bound, the text sent back and the cache key hold at most MAX_SENTENCE_CHARS, and
+    the page says the text was cut."""
+    from app.services import MAX_SENTENCE_CHARS
+
+    svc, ref = explorer
+    client.set("report-store.data", ref)
+    client.set("sentence-input.value", text)
+    client.set("sentence-run.n_clicks", (client.value("sentence-run.n_clicks") or 0) + 1)
+    updates = client.call(client.find(input="sentence-run.n_clicks"), ["sentence-run.n_clicks"])
+    assert len(json.dumps(updates)) < MAX_RESPONSE_BYTES
+    echoed = [v for v in updates.values() if isinstance(v, dict) and "text" in v]
+    assert echoed and all(len(v["text"]) <= MAX_SENTENCE_CHARS for v in echoed)
+    assert f"longer than {MAX_SENTENCE_CHARS:,} characters" in json.dumps(updates)
+    from app.callbacks import sentence  # the same callback in process: what it caches
+
+    sentence.run(svc, text, ref)
+    assert svc.sentences.keys() and all(len(key[1]) <= MAX_SENTENCE_CHARS for key in svc.sentences.keys())
+
+
 # --------------------------------------------------------------------------- bad data files
 
 
