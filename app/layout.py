@@ -387,7 +387,8 @@ def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:
 def word_result(found: WordLookup | None, index: int | None) -> list:
     """The word lookup's answer: projection and rank at the selected point, or why not."""
     if found is None:
-        return [html.Div("Type a word to see its input projection.", className="hint")]
+        return [html.Div("Select a fixed point and type a word to see its input projection there.",
+                         className="hint")]
     word = html.B(found.word)
     if not found.known:
         return [alert("warning", word, " is not in this model's vocabulary (it reads as ",

@@ -637,6 +637,15 @@ def point_set_params(value) -> dict:
     return {"slow_q_max": table.get(value if isinstance(value, str) else DEFAULT_POINT_SET)}
 
 
+def point_index(report, selection) -> int | None:
+    """The selected point's index if ``selection["index"]`` is a plain int (not a bool) naming
+    a point of ``report``, else None (the selection comes from the client)."""
+    index = selection.get("index") if isinstance(selection, dict) else None
+    if type(index) is not int or report is None or not 0 <= index < len(report.arrays["fixed_points"]):
+        return None
+    return index
+
+
 def known_dataset(name) -> bool:
     """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
     return isinstance(name, str) and name in dict(DATASETS)

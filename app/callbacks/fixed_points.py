@@ -15,7 +15,7 @@ from app.callbacks import per_report
 from app.figures import manifold as manifold_figs
 from app.figures import projections, spectra
 from app.layout import fp_summary, placeholder
-from app.services import Services, report_or_none, valid_key
+from app.services import Services, point_index, report_or_none, valid_key
 
 
 def clickable(fig) -> dict:
@@ -102,13 +102,9 @@ def select_from_click(report_ref: dict | None, click: dict | None):
 
 def _selection(svc: Services, selection: dict | None):
     """(report, index) for a valid selection, else (None, None)."""
-    if not isinstance(selection, dict):
-        return None, None
-    report = report_or_none(svc, selection)
-    index = selection.get("index")
-    if report is None or not isinstance(index, int) or not 0 <= index < len(report.arrays["theta"]):
-        return None, None
-    return report, index
+    report = report_or_none(svc, selection) if isinstance(selection, dict) else None
+    index = point_index(report, selection)
+    return (None, None) if index is None else (report, index)
 
 
 def _point_inputs(svc: Services, key: str, report, k: int) -> dict:

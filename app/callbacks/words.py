@@ -6,7 +6,7 @@ from dash import Input, Output
 from app import figures, ids
 from app.callbacks import per_report
 from app.layout import placeholder, word_result
-from app.services import Services, report_or_none
+from app.services import Services, point_index, report_or_none
 
 
 @per_report
@@ -24,10 +24,11 @@ def word_figures(svc: Services, report_ref: dict | None) -> tuple:
 
 def lookup(svc: Services, word: str | None, selection: dict | None) -> list:
     """The lookup panel for ``word`` at the selected fixed point."""
-    if not isinstance(selection, dict) or report_or_none(svc, selection) is None:
+    index = point_index(report_or_none(svc, selection), selection)
+    if index is None:  # nothing selected, or a selection the page never sends
         return word_result(None, None)
     found = svc.lookup_word(selection, word)
-    return word_result(found, selection.get("index"))
+    return word_result(found, index)
 
 
 def register(app, svc: Services) -> None:

@@ -340,6 +340,27 @@ def test_long_text_is_cut_before_it_is_cached_or_echoed(client, tiny_env, explor
     assert svc.sentences.keys() and all(len(key[1]) <= MAX_SENTENCE_CHARS for key in svc.sentences.keys())
 
 
+@pytest.mark.parametrize("index", [10**9, -1, "abc", None, 1.5, True, [0], {"a": 1}],
+                         ids=["huge", "negative", "string", "missing", "float", "bool", "list", "dict"])
+def test_hostile_point_index_is_answered_not_a_500(client, explorer, index):
+    """The word lookup and the point selection with an index the page never sends: HTTP 200,
+    the lookup asks for a point, the selection leaves the views as they are."""
+    from bench.load import DashError
+
+    svc, ref = explorer
+    selection = {"key": ref["key"]} if index is None else {"key": ref["key"], "index": index}
+    client.set("report-store.data", ref)
+    client.set("selected-fp-store.data", selection)
+    client.set("word-input.value", "good")
+    try:
+        updates = client.call(client.find(output="word-result.children"), ["selected-fp-store.data"])
+        client.call(client.find(input="selected-fp-store.data", output="fp-summary.children"),
+                    ["selected-fp-store.data"])
+    except DashError as exc:  # an HTTP error status
+        pytest.fail(f"index {index!r}: {exc}")
+    assert "Select a fixed point" in json.dumps(updates)
+
+
 # --------------------------------------------------------------------------- bad data files
 
 
