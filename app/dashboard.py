@@ -47,6 +47,7 @@ def background_manager(settings: Settings):
 
     cache_dir = Path(settings.home) / "dash-jobs"
     cache_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(cache_dir, 0o700)  # job results hold report keys and messages: private, like the store
     return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)), expire=3600)
 
 

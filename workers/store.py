@@ -297,6 +297,8 @@ class ArtifactStore:
             report.save(staged)
             _fsync_tree(staged)
             os.chmod(staged, 0o700)
+            for item in staged.rglob("*"):  # rule 10: private files whatever the umask
+                os.chmod(item, 0o700 if item.is_dir() else 0o600)
             try:
                 os.rename(staged, dest)
             except OSError as exc:

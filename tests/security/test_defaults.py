@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -305,15 +306,23 @@ def test_product_code_never_unpickles():
 def test_store_is_private_whatever_the_umask(tmp_path):
     from workers.store import ArtifactStore
 
+    from analysis.report import Report
+    from app.dashboard import create_app
+
     old = os.umask(0o022)
     try:
         store = ArtifactStore(tmp_path / "store", redis_url="")
         sha = store.put_checkpoint(b"PK\x03\x04" + b"\0" * 60, "x.pt")
+        report_dir = store.put_report("ab" * 32, Report({"format": "x"}, {"a": np.zeros(3)}))
+        create_app(_settings(tmp_path))  # makes $RNNSCOPE_HOME/dash-jobs
     finally:
         os.umask(old)
-    for directory in [store.root, *[p for p in store.root.iterdir() if p.is_dir()]]:
+    for directory in [store.root, *[p for p in store.root.iterdir() if p.is_dir()], report_dir,
+                      tmp_path / "home" / "dash-jobs"]:
         assert directory.stat().st_mode & 0o777 == 0o700, directory
     assert store.checkpoint_path(sha).stat().st_mode & 0o777 == 0o600
+    for item in report_dir.iterdir():  # report.json and arrays.npz
+        assert item.stat().st_mode & 0o777 == 0o600, item
 
 
 # --------------------------------------------------------------------------- cross-site requests
