@@ -308,14 +308,14 @@ def model_card(model, info: dict | None, report) -> list:
 def analysis_numbers(summary: dict) -> html.Div:
     """Key results of an analysis as metric tiles, with any warnings."""
     acc, fp = summary.get("accuracy", {}), summary.get("fixed_points", {})
-    spectra, proj = summary.get("spectra", {}), summary.get("projections", {})
+    modes, proj = summary.get("modes", {}), summary.get("projections", {})
     data = summary.get("data", {})
     tiles = html.Div(className="metrics", children=[
         metric(pct(acc.get("test")), "test accuracy"),
         metric(pct(acc.get("linearized")), "linearized model"),
         metric(pct(acc.get("bow")), "bag of words"),
         metric(f"{fp.get('n_fixed', 0)} + {fp.get('n_slow', 0)}", f"fixed + slow points ({fp.get('n_seeds', 0)} seeds)"),
-        metric(fmt(summary.get("modes", {}).get("tau_median"), ".0f"), "τ of the integration mode (tokens)"),
+        metric(fmt(modes.get("tau_median"), ".0f"), "τ of the integration mode (tokens)"),
         metric(fmt(proj.get("r1_m_overlap_median"), ".2f"), "median |r1·m|"),
     ])
     verdict = summary.get("attractor", {})
