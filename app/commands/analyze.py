@@ -92,6 +92,8 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         _run_with_bar(jobs, sha, args.data, params, store)
     out = write_outputs(store, key, Path(args.out))
+    verdict = store.get_report(key).summary.get("attractor", {})
+    print(f"dynamics: {verdict.get('text', 'no verdict in this report')}", file=sys.stderr)
     print(f"report: {out}")
     return 0
 
