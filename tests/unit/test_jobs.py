@@ -248,6 +248,7 @@ def test_cli_analyze_writes_the_report_and_caches(tmp_path, tiny, capsys):
     from analysis.report import Report
 
     written = Report.load(out)
+    assert f"dynamics: {written.summary['attractor']['text']}" in first.err  # the verdict, in words
     store = ArtifactStore(store_dir, redis_url="")
     key = jobs.analysis_key(store.list_checkpoints()[0]["sha256"], tiny["data"], PARAMS)
     assert_reports_equal(written, store.get_report(key))
