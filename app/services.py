@@ -300,11 +300,11 @@ class WordLookup:
     set_name: str | None = None
 
 
-def vocabulary_projection(model: Model, left_inp_1: np.ndarray) -> np.ndarray:
+def vocabulary_projection(model: Model, mode_coef: np.ndarray) -> np.ndarray:
     """Signed projection of every vocabulary word on the integration mode at one point:
     (V,) from that point's ``mode_coef`` (E,)."""
     emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
-    return emb @ np.asarray(left_inp_1, np.float64)
+    return emb @ np.asarray(mode_coef, np.float64)
 
 
 def rank_of(projections: np.ndarray, word_id: int) -> tuple[int, int]:

@@ -306,7 +306,7 @@ def test_word_lookup_matches_the_report_and_ranks_in_the_vocabulary(svc, tiny):
     assert found.projection == pytest.approx(float(a["input_projection"][k, w]), rel=1e-4, abs=1e-6)
     assert found.set_name == {1: "positive", -1: "negative", 0: "neutral"}[int(a["word_valence"][w])]
     emb = model.net.embedding.weight.detach().numpy().astype(np.float64)
-    all_proj = emb[2:] @ a["left_inp"][k, 0].astype(np.float64)
+    all_proj = emb[2:] @ a["mode_coef"][k].astype(np.float64)  # the integration mode, signed
     assert found.rank == 1 + int((all_proj > found.projection).sum())
     assert found.n_ranked == len(model.vocab) - 2
 
@@ -370,8 +370,15 @@ def test_sentence_steps_match_the_analysis_functions(svc, tiny, ref):
     err = (torch.linalg.vector_norm(states - lin, dim=1) / torch.linalg.vector_norm(states, dim=1))
     np.testing.assert_allclose(trace.linearization_error, err.numpy(), rtol=1e-4, atol=1e-7)
     x = net.embedding.weight.detach().numpy()[ids].astype(np.float64)
-    expected = np.einsum("te,te->t", a["left_inp"][trace.nearest, 0].astype(np.float64), x)
+    # the signed projection on the report's integration mode at each step's nearest point
+    expected = np.einsum("te,te->t", a["mode_coef"][trace.nearest].astype(np.float64), x)
     np.testing.assert_allclose(trace.input_projection, expected, rtol=1e-5)
+    # ... which is the report's own input_projection for the listed words
+    listed = {int(w): j for j, w in enumerate(a["word_ids"])}
+    for t, wid in enumerate(ids):
+        if int(wid) in listed:
+            assert trace.input_projection[t] == pytest.approx(
+                float(a["input_projection"][trace.nearest[t], listed[int(wid)]]), rel=1e-4, abs=1e-6)
 
 
 def test_slider_moves_the_current_token_ring(svc, ref):
