@@ -187,7 +187,7 @@ def sentence_card() -> html.Section:
             html.Div(id=ids.SENTENCE_TOKENS, className="graph", style={"height": "420px"}),
         ]),
         html.Div(style={"marginTop": "10px"}, children=dcc.Slider(
-            id=ids.TOKEN_SLIDER, min=0, max=1, step=1, value=0, marks=None,
+            id=ids.TOKEN_SLIDER, min=1, max=1, step=1, value=1, marks=None,
             tooltip={"placement": "bottom", "always_visible": False}, updatemode="drag")),
         html.Div(id=ids.TOKEN_DETAIL, className="token-detail"),
         anchor="sentence")

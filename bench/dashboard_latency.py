@@ -76,7 +76,7 @@ def bench_model(svc, sha: str, label: str, data: str, texts: list[str], reps: in
                                             reps, clear)))
     store = sentence.run(svc, texts[0], ref)[-1]
     n_tok = len(svc.sentence(store, store["text"]))
-    rows.append((label, "slider step", *_timed(lambda i: sentence.step(svc, i % n_tok, store), reps)))
+    rows.append((label, "slider step", *_timed(lambda i: sentence.step(svc, 1 + i % n_tok, store), reps)))
     if k_points:
         order = np.random.default_rng(0).permutation(k_points)
         picks = [int(order[i % k_points]) for i in range(reps)]

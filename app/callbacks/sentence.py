@@ -63,12 +63,12 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     """-> (figure, table, slider max, slider value, alert, detail, sentence store)."""
     report = report_or_none(svc, report_ref)
     if report is None:
-        return placeholder(), None, 1, 0, None, token_detail(None, None), None
+        return placeholder(), None, 1, 1, None, token_detail(None, None), None
     raw_chars = len(text) if isinstance(text, str) else 0
     text = clip_sentence(text)
     trace = svc.sentence(report_ref, text)
     if not len(trace):
-        return (placeholder("type a sentence"), None, 1, 0,
+        return (placeholder("type a sentence"), None, 1, 1,
                 alert("info", "No tokens: type some words."), token_detail(None, None), None)
     messages = []
     if raw_chars > len(text) and len(text) == MAX_SENTENCE_CHARS:
@@ -85,19 +85,22 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     last = len(trace) - 1
     fig = trajectory_figure(trace, report, last)
     svc.memo.get(("sentence-ring", report_ref["key"]), lambda: _ring_index(fig))
-    return (fig, token_table(trace), max(last, 1), last,
+    # the slider counts tokens from 1, as the table and the detail panel do
+    return (fig, token_table(trace), len(trace), len(trace),
             messages or None, token_detail(trace, last),
             {"key": report_ref["key"], "text": text})
 
 
 def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
-    """-> (figure patch moving the current-token ring, detail) for slider position ``index``."""
+    """-> (figure patch moving the current-token ring, detail) for slider position ``index``
+    (1-based: token 1 is the first, as in the table and the detail panel)."""
     if not isinstance(sentence_ref, dict) or report_or_none(svc, sentence_ref) is None:
         return no_update, no_update
     trace = svc.sentence(sentence_ref, sentence_ref.get("text", ""))
     if not len(trace):
         return no_update, no_update
-    t = int(min(max(int(index or 0), 0), len(trace) - 1))
+    position = index if type(index) is int else 1  # 1-based, as the page shows it
+    t = min(max(position - 1, 0), len(trace) - 1)
     ring = svc.memo.get(("sentence-ring", sentence_ref["key"]),
                         lambda: _ring_index(trajectory_figure(trace, svc.report(sentence_ref["key"]))))
     patch = Patch()

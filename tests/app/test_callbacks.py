@@ -341,7 +341,7 @@ def test_sentence_gives_one_point_per_token_and_marks_unknown_tokens(svc, tiny, 
     assert len(tok_trace.x) == len(tokens) == 12
     assert list(tok_trace.marker.symbol) == ["x" if t == "zzqxvplonk" else "circle" for t in tokens]
     assert "zzqxvplonk" in str(alerts) and "not in the vocabulary" in str(alerts)
-    assert slider_max == value == len(tokens) - 1
+    assert slider_max == value == len(tokens)  # 1-based, as the table and the detail panel
     assert store == {"key": tiny.key, "text": text}
     # the readout after the last token is the network's own prediction
     trace = svc.sentence(ref, text)
@@ -384,20 +384,22 @@ def test_sentence_steps_match_the_analysis_functions(svc, tiny, ref):
 def test_slider_moves_the_current_token_ring(svc, ref):
     text = "not bad at all"
     fig, *_, store = sentence.run(svc, text, ref)
-    patch, detail = sentence.step(svc, 1, store)
+    patch, detail = sentence.step(svc, 2, store)  # the slider at 2: the second token, "bad"
     ring = next(i for i, t in enumerate(_traces(fig)) if t.get("name") == "current token")
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     trace = svc.sentence(ref, text)
     assert ops[("data", ring, "x")] == [pytest.approx(float(trace.states_pc[1, 0]))]
     assert ops[("data", ring, "text")] == ["bad"]
     assert "token 2 of 4" in str(detail)
+    for hostile in (0, -5, 99, "2", None, 1.5):  # clamped or the first token, never an error
+        assert "of 4" in str(sentence.step(svc, hostile, store)[1])
 
 
 def test_long_text_is_cut_at_the_cap_with_a_message(svc, ref):
     text = "good " * (MAX_SENTENCE_TOKENS + 25)
     fig, _, slider_max, _, alerts, _, _ = sentence.run(svc, text, ref)
     assert len(_trace(fig, "tokens").x) == MAX_SENTENCE_TOKENS
-    assert slider_max == MAX_SENTENCE_TOKENS - 1
+    assert slider_max == MAX_SENTENCE_TOKENS
     assert f"only the first {MAX_SENTENCE_TOKENS:,} were run" in str(alerts)
 
 

@@ -143,6 +143,11 @@ def test_typing_a_sentence_draws_one_point_per_token(page, tiny):
     duo.wait_for_contains_text(f"#{ids.SENTENCE_ALERT}", "qqzzyx", timeout=TIMEOUT)
     duo.wait_for_contains_text(f"#{ids.TOKEN_DETAIL}", f"token {n_tokens} of {n_tokens}",
                                timeout=TIMEOUT)
+    # the slider counts as the detail panel does (it said n - 1 where the panel said n)
+    handle = f"#{ids.TOKEN_SLIDER} [role=slider]"
+    wait_for(duo, lambda: duo.find_element(handle).get_attribute("aria-valuenow") == str(n_tokens),
+             message="the slider's position is not the token number the detail panel shows")
+    assert duo.find_element(handle).get_attribute("aria-valuemin") == "1"
     assert duo.get_logs() == []
 
 
