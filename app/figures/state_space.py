@@ -136,9 +136,6 @@ def state_density_traces(density_pos, density_neg, edges, traj_pos=None, traj_ne
             hovertemplate="token %{pointNumber}<extra>" + name + " example</extra>",
         ))
     box = (edges[0, 0], edges[0, -1], edges[1, 0], edges[1, -1])
-    if readout_pc is not None:
-        traces.extend(_readout_traces(_checks.vector("readout_pc", readout_pc, length=2),
-                                      initial_pc, readout_zero, box, show_legend))
     if initial_pc is not None:
         p = _checks.vector("initial_pc", initial_pc, length=2)
         traces.append(go.Scatter(
@@ -146,6 +143,9 @@ def state_density_traces(density_pos, density_neg, edges, traj_pos=None, traj_ne
             marker=dict(symbol="star", size=15, color=style.INK, line=dict(color="white", width=1)),
             showlegend=show_legend, hoverinfo="name",
         ))
+    if readout_pc is not None:  # after the star: drawn on top of it
+        traces.extend(_readout_traces(_checks.vector("readout_pc", readout_pc, length=2),
+                                      initial_pc, readout_zero, box, show_legend))
     return traces
 
 
@@ -155,8 +155,14 @@ def _readout_traces(readout_pc, initial_pc, readout_zero, box, show_legend) -> l
     size = min(box[1] - box[0], box[3] - box[2])
     start = (np.asarray(initial_pc, dtype=np.float64) if initial_pc is not None
              else np.array([(box[0] + box[1]) / 2, (box[2] + box[3]) / 2]))
-    traces.append(style.arrow(start, 0.3 * size * readout_pc, color=style.INK, name="readout",
-                              showlegend=show_legend))
+    # the arrow has a fixed, visible length; how much of the readout lies in this plane is said
+    # in its hover text (an LSTM's readout sees h, while its top PCs are mostly c)
+    frac = float(np.linalg.norm(readout_pc))
+    direction = readout_pc / frac if frac > 0 else readout_pc
+    traces.append(style.arrow(start, 0.3 * size * direction, color=style.HIGHLIGHT, name="readout",
+                              showlegend=show_legend, width=3,
+                              hovertemplate=f"readout direction ({frac:.0%} of it lies in the PC1-PC2 plane)"
+                                            "<extra></extra>"))
     if readout_zero is not None:
         ends = _line_in_box(readout_pc, float(readout_zero), box)
         if ends is not None:

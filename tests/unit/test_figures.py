@@ -62,6 +62,20 @@ def test_state_density_heatmaps_hold_the_binned_density():
     arrow = trace(fig, "readout")
     np.testing.assert_allclose([arrow.x[0], arrow.y[0]], [0.5, -0.25])
     assert arrow.y[1] == pytest.approx(-0.25) and arrow.x[1] > 0.5
+    names = [t.name for t in fig.data]
+    assert names.index("readout") > names.index("initial state")  # on top of the star
+
+
+def test_readout_arrow_is_visible_when_little_of_the_readout_is_in_the_plane():
+    """An LSTM's readout sees h while its top PCs are mostly c: 2% of it in the plane must
+    still give an arrow 0.3 of the box long, and say 2% when hovered."""
+    edges = np.stack([np.linspace(-10, 10, 6), np.linspace(-10, 10, 6)])
+    pos = np.ones((5, 5), np.float32)
+    fig = F.state_density(pos, pos, edges, initial_pc=np.array([0.0, 0.0]),
+                          readout_pc=np.array([0.0, 0.02]))
+    arrow = trace(fig, "readout")
+    assert np.hypot(arrow.x[1] - arrow.x[0], arrow.y[1] - arrow.y[0]) == pytest.approx(6.0)
+    assert "2% of it lies in the PC1-PC2 plane" in arrow.hovertemplate
 
 
 def test_readout_zero_offset_puts_zero_logit_on_the_line():
