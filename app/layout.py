@@ -443,7 +443,7 @@ def token_detail(trace: SentenceTrace | None, step: int | None) -> list:
             ("input projection ℓ1ᵀ J_inp x", fmt(trace.input_projection[t], "+.4f")),
             ("nearest fixed point", f"#{trace.nearest[t]} at distance "
                                     f"{fmt(trace.nearest_distance[t], '.3g')}"),
-            ("one-step linearization error", fmt(trace.linearization_error[t], ".3%"))]),
+            ("one-step linearization error", fmt(trace.linearization_error[t], ".3g"))]),
         token_strip(trace, t),
     ]
 
@@ -456,12 +456,12 @@ def linearization_summary(summary: dict) -> html.Div:
             metric(pct(acc.get("test")), "network accuracy"),
             metric(pct(acc.get("linearized")), "linearized accuracy"),
             metric(pct(lin.get("agreement")), "same label as network"),
-            metric(fmt(lin.get("one_step_rel_error_median"), ".2%"), "median one-step error"),
+            metric(fmt(lin.get("one_step_rel_error_median"), ".3g"), "median one-step error"),
         ]),
-        kv([("90th percentile error", fmt(lin.get("one_step_rel_error_p90"), ".2%")),
-            ("its recurrent part (median)", fmt(lin.get("recurrent_part_median"), ".2%")),
-            ("its input part (median)", fmt(lin.get("input_part_median"), ".2%")),
-            ("linearizing at the previous state instead (median)", fmt(lin.get("previous_state_median"), ".2%")),
+        kv([("90th percentile error", fmt(lin.get("one_step_rel_error_p90"), ".3g")),
+            ("its recurrent part (median)", fmt(lin.get("recurrent_part_median"), ".3g")),
+            ("its input part (median)", fmt(lin.get("input_part_median"), ".3g")),
+            ("linearizing at the previous state instead (median)", fmt(lin.get("previous_state_median"), ".3g")),
             ("distance to the nearest point (median)",
              f"{fmt(lin.get('nearest_dist_median'), '.3g')} state units = "
              f"{fmt(lin.get('nearest_dist_in_steps_median'), '.2g')} per-token steps"),
@@ -501,8 +501,8 @@ def _cell(summary: dict, path) -> str:
         return fmt(value, ",.0f")
     if path[-1].startswith("tau"):
         return fmt(value, ".0f")
-    if path[0] == "linearization":
-        return fmt(value, ".2%")
+    if path[0] == "linearization":  # relative errors as the figure shows them: 1.15, not 115%
+        return fmt(value, ".3g")
     return fmt(value, "+.3f" if "mean" in path[-1] else ".3f")
 
 

@@ -50,7 +50,7 @@ def token_table(trace: SentenceTrace) -> html.Div:
                     title="" if trace.known[t] else "not in the vocabulary"),
             html.Td(f"{trace.logit[t]:+.3f}"), html.Td(f"{trace.probability[t]:.3f}"),
             html.Td(fmt(proj, "+.4f"), className=cls), html.Td(f"#{trace.nearest[t]}"),
-            html.Td(fmt(trace.linearization_error[t], ".2%")),
+            html.Td(fmt(trace.linearization_error[t], ".3g")),
         ]))
     note = (html.Div(f"first {TABLE_ROWS} of {len(trace)} tokens shown", className="hint")
             if len(trace) > TABLE_ROWS else None)

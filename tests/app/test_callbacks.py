@@ -481,3 +481,14 @@ def test_upload_cap_is_enforced_by_the_server(tiny):
     response = client.post("/_dash-update-component", data=b"x" * (limit + 1),
                            content_type="application/json")
     assert response.status_code == 413
+
+
+def test_linearization_errors_are_one_unit_everywhere():
+    """The figure's x axis is the relative error (1.15); the cards must say 1.15, not 115.12%."""
+    from app.layout import compare_table, linearization_summary
+
+    summary = {"accuracy": {}, "linearization": {"one_step_rel_error_median": 1.1512, "input_part_median": 0.5}}
+    text = str(linearization_summary(summary))
+    assert "1.15" in text and "115" not in text and "0.5" in text
+    assert "1.15" in str(compare_table([("k" * 64, "LSTM-128 mr", {"linearization": summary["linearization"]})],
+                                       None))
