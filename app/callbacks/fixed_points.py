@@ -42,12 +42,21 @@ def _trace_index(fig, name: str) -> int:
     return next(i for i, trace in enumerate(fig.data) if trace.name == name)
 
 
+def point_labels(a: dict) -> list[str]:
+    """A hover line per point: q (fixed or slow), the integration mode's |λ| and τ."""
+    out = []
+    for q, fixed, lam, tau in zip(a["q"], a["point_is_fixed"], a["mode_eigval"], a["mode_tau"]):
+        kind = "fixed" if fixed else "slow"
+        out.append(f"q {q:.1e} ({kind}) · integration mode |λ| {abs(lam):.4f}, τ {tau:.4g} tokens")
+    return out
+
+
 def _manifold_figures(report, index: int) -> tuple:
     a = report.arrays
     verdict = report.summary.get("attractor", {}).get("name")
     title = "Fixed and slow points" + (f": {verdict}" if verdict else "")
     manifold = figures.fixed_point_manifold(a["fp_pc"], a["theta"], a.get("fp_pca_explained_variance_ratio"),
-                                            selected=index, title=title)
+                                            selected=index, title=title, labels=point_labels(a))
     tau = figures.top_time_constants(a["theta"], a["tau_top3"], selected=index)
     return manifold, tau
 

@@ -11,7 +11,7 @@ from . import _checks, style
 
 def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool = True,
                        showscale: bool = True, colorbar: dict | None = None,
-                       webgl: bool | None = None) -> list:
+                       webgl: bool | None = None, labels=None) -> list:
     """Traces of the fixed points on PC1/PC2 (θ-coloured or grey) and the selected points.
 
     Parameters
@@ -26,6 +26,9 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
         Colour by θ; False draws the points grey (as in Figs. 3a and 4b).
     webgl : bool or None
         See ``style.scatter_cls``.
+    labels : sequence of str of length K, optional
+        One more hover line per point (the dashboard: q, fixed or slow, the integration
+        mode's |λ| and τ).
 
     Notes
     -----
@@ -45,10 +48,16 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
             marker.update(color=style.f32(th), colorscale=style.THETA_SCALE, cmin=-1.0, cmax=1.0,
                           showscale=showscale,
                           colorbar=colorbar or dict(title=dict(text="θ"), thickness=12, len=0.8))
+    extra = {}
+    if labels is not None:
+        if len(labels) != k:
+            raise ValueError(f"labels has {len(labels)} entries for {k} points")
+        extra["text"] = [str(t) for t in labels]
+        hover += "<br>%{text}"
     scatter = style.scatter_cls(k, webgl)
     traces = [scatter(x=style.f32(pc[:, 0]), y=style.f32(pc[:, 1]), mode="markers",
                       name="fixed points", marker=marker, customdata=np.arange(k, dtype=np.int32),
-                      hovertemplate=hover + "<extra></extra>", showlegend=False)]
+                      hovertemplate=hover + "<extra></extra>", showlegend=False, **extra)]
     if sel.size:
         traces.append(go.Scatter(
             x=style.f32(pc[sel, 0]), y=style.f32(pc[sel, 1]), mode="markers", name="selected",
@@ -60,7 +69,8 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
 
 
 def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
-                         webgl: bool | None = None, title: str = "Approximate fixed points") -> go.Figure:
+                         webgl: bool | None = None, title: str = "Approximate fixed points",
+                         labels=None) -> go.Figure:
     """Fig. 2c: approximate fixed points on the state PCs, coloured by θ.
 
     Parameters
@@ -79,8 +89,10 @@ def fixed_point_manifold(fp_pc, theta, fp_evr=None, selected=None, *,
         See ``style.scatter_cls``.
     title : str
         The figure's title (the dashboard adds the attractor verdict).
+    labels : sequence of str, optional
+        A hover line per point (see ``fixed_point_traces``).
     """
-    fig = go.Figure(fixed_point_traces(fp_pc, theta, selected=selected, webgl=webgl))
+    fig = go.Figure(fixed_point_traces(fp_pc, theta, selected=selected, webgl=webgl, labels=labels))
     fig.update_layout(**style.layout(title), xaxis_title="PC1", yaxis_title="PC2")
     if fp_evr is not None:
         evr = _checks.vector("fp_evr", fp_evr)

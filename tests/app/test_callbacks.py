@@ -492,3 +492,14 @@ def test_linearization_errors_are_one_unit_everywhere():
     assert "1.15" in text and "115" not in text and "0.5" in text
     assert "1.15" in str(compare_table([("k" * 64, "LSTM-128 mr", {"linearization": summary["linearization"]})],
                                        None))
+
+
+def test_manifold_points_say_q_kind_and_integration_mode_on_hover(svc, tiny, ref):
+    a = svc.report(tiny.key).arrays
+    manifold = fixed_points.report_figures(svc, ref)[0]
+    points = next(t for t in manifold["data"] if t.get("name") == "fixed points")
+    assert "%{text}" in points["hovertemplate"] and len(points["text"]) == len(a["fixed_points"])
+    k = 0
+    kind = "fixed" if a["point_is_fixed"][k] else "slow"
+    assert points["text"][k] == (f"q {a['q'][k]:.1e} ({kind}) · integration mode |λ| "
+                                 f"{abs(a['mode_eigval'][k]):.4f}, τ {a['mode_tau'][k]:.4g} tokens")
