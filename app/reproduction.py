@@ -397,10 +397,10 @@ def _trained_on_gpu(provenance: Mapping) -> bool:
 # --------------------------------------------------------------------------- verdicts
 #: (finding, how it is judged). Thresholds are fixed in advance from the paper's claims.
 CRITERIA = (
-    ("line attractor (dynamics)", "iterating F(·, 0) from the fixed and slow points for the horizon keeps >= 50% "
+    ("line attractor (dynamics)", "iterating F(·, 0) from the fixed and slow points for the horizon keeps 50-200% "
      "of their extent and >= 1% of it inside the groups of end states, with most points fixed points: a line "
      "attractor (yes); the same with mostly slow points: a slow manifold (partly); the set collapses onto "
-     "isolated points or never comes to rest (no). `analysis.attractors`"),
+     "isolated points, spreads out or never comes to rest (no). `analysis.attractors`"),
     ("low-dimensional states", "top-3 PCs of the visited states explain >= 50% of their variance and more "
      "than in the same network untrained (yes); more than untrained but < 50% (partly)"),
     ("1-D fixed-point manifold", "the points are a continuum (first row: yes or partly), >= 3 of them, and "
