@@ -405,8 +405,8 @@ def _attractor(net, fp, pset: PointSet, lin, params) -> tuple[AttractorVerdict, 
                         f"{params.tol:g} ended more than 10 times the seeds' mean distance from their centroid, "
                         "outside every state the network visits (outliers, not shown), and no slow point was found.")
     cand, cand_q = pset.candidates, pset.candidates_q
-    if len(cand) == len(pset.points) == pset.n_found:  # the same set: reuse its iterates
-        sample, end = verdict.sample, verdict.end_states
+    if len(cand) == pset.n_found:  # no candidate outside the chosen set: reuse the verdict's iterates
+        sample, end = pset.rows[verdict.sample], verdict.end_states
     else:
         sample = spread_sample(cand, rule.max_points)
         end = iterate_zero_input(net, cand[sample], rule.n_steps)[0] if len(sample) else np.zeros((0, net.state_size))

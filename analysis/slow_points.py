@@ -25,7 +25,7 @@ than 1% of a typical per-token step per token (drift time >= 100 tokens), i.e.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -98,6 +98,8 @@ class PointSet:
         Median per-token step of the visited states, state units.
     n_found : int
         Unique fixed and slow points below the bound before ``max_points`` thinned them.
+    rows : int ndarray of shape (K,)
+        Row of each point in ``candidates``.
     candidates, candidates_q : ndarray (C, D), (C,)
         Unique fixed points and unique slow points below ``max(slow_q_max, 1e-3)`` (the
         tolerance sweep's range), whether or not the chosen set uses them.
@@ -115,6 +117,7 @@ class PointSet:
     candidates: np.ndarray
     candidates_q: np.ndarray
     n_found: int = 0
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_fixed(self) -> int:
@@ -179,15 +182,16 @@ def choose_point_set(fp: FixedPointResult, step: float, slow_q_max: float | None
     points = np.concatenate([fixed_p, cand_p[keep]])
     q = np.concatenate([fixed_q, cand_q[keep]])
     is_fixed = np.arange(len(points)) < len(fixed_p)
+    rows = np.concatenate([np.arange(len(fixed_p)), len(fixed_p) + np.flatnonzero(keep)]).astype(np.int64)
     n_found = len(points)
     if max_points is not None and len(points) > max_points:
         keep_rows = spread_sample(points, max_points)  # sorted: fixed points stay first
-        points, q, is_fixed = points[keep_rows], q[keep_rows], is_fixed[keep_rows]
+        points, q, is_fixed, rows = points[keep_rows], q[keep_rows], is_fixed[keep_rows], rows[keep_rows]
     speed = np.sqrt(np.maximum(q, 0) * D)
     with np.errstate(divide="ignore"):
         drift = np.where(speed > 0, step / np.where(speed > 0, speed, 1), np.inf)
     return PointSet(points=points, q=q, is_fixed=is_fixed, speed=speed, drift_tokens=drift, seed_class=classes,
-                    n_found=n_found,
+                    n_found=n_found, rows=rows,
                     slow_q_max=bound, slow_rule=rule, typical_step=float(step),
                     candidates=np.concatenate([fixed_p, cand_p]), candidates_q=np.concatenate([fixed_q, cand_q]))
 

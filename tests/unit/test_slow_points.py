@@ -72,3 +72,14 @@ def test_max_points_thins_the_set_evenly_and_keeps_its_ends():
     assert thin.n_found == full.n_found and len(thin.points) == 5 and thin.n_fixed == 5
     t_full, t_thin = full.points @ u, thin.points @ u
     assert t_thin.min() == t_full.min() and t_thin.max() == t_full.max()
+
+
+def test_rows_locate_every_point_among_the_candidates():
+    from analysis.reference_models import line_attractor_linear
+
+    net, u = line_attractor_linear(D=4)
+    seeds = np.outer(np.linspace(-3, 3, 40), u) + 0.1 * np.random.default_rng(0).normal(size=(40, 4))
+    fp = find_fixed_points(net, seeds, tol=1e-10)
+    thin = choose_point_set(fp, step=1.0, slow_q_max=0, max_points=5)
+    np.testing.assert_array_equal(thin.candidates[thin.rows], thin.points)
+    np.testing.assert_array_equal(thin.candidates_q[thin.rows], thin.q)
