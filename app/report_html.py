@@ -20,7 +20,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from app import figures as F
-from app.figures.attractor import attractor_evidence
+from app.figures.attractor import attractor_evidence_of
+from app.figures.linearization import error_variants
 
 #: Image formats ``export_summary_image`` writes (by file suffix).
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpeg", "jpg", "webp")
@@ -138,17 +139,8 @@ def _fig4b(s, a):
     return F.right_eigenvector_on_manifold(a["fp_pc"], k, r1_pc)
 
 
-def _attractor(s, a):
-    sweep = {k: a[f"sweep_{k}"] for k in ("tolerance", "n_points", "extent_ratio", "continuous")}
-    fp = s["fixed_points"]
-    return attractor_evidence(a["seed_q"], a["seed_class"], fp["tol"], fp["slow_q_max"], sweep,
-                              a["attractor_curve_steps"], a["attractor_curve_extent"], a["attractor_curve_inner"])
-
-
 def _fig5b(s, a):
-    variants = {"recurrent part": a["one_step_rel_error_recurrent"], "input part": a["one_step_rel_error_input"],
-                "at the previous state": a["one_step_rel_error_previous"]}
-    return F.linearization_error_hist(a["one_step_rel_error"], variants=variants)
+    return F.linearization_error_hist(a["one_step_rel_error"], variants=error_variants(a))
 
 
 def _fig4c(s, a):
@@ -172,7 +164,7 @@ PANELS: tuple[tuple[str, str, str, Callable[[Mapping, Mapping], go.Figure]], ...
      "with the fixed-point tolerance and the slow-point bound. Middle: how many points pass each q "
      "threshold, green where that set keeps its extent under the zero-input dynamics. Right: the "
      "extent of the point set while F(·, 0) is iterated from it (a line attractor keeps it; the "
-     "tolerance region of one point collapses).", _attractor),
+     "tolerance region of one point collapses).", attractor_evidence_of),
     ("fig2c", "Fig. 2c: approximate fixed points",
      "Fixed points of the zero-input dynamics on the state PCs, coloured by the manifold "
      "coordinate θ; inset: variance explained by the fixed points' own PCs.",

@@ -630,11 +630,14 @@ def clip_sentence(text) -> str:
     return unicodedata.normalize("NFKC", text[:MAX_SENTENCE_CHARS])[:MAX_SENTENCE_CHARS]
 
 
+def point_set_choice(value) -> str:
+    """The point-set choice if it is one of ``POINT_SETS``, else the default (client input)."""
+    return value if isinstance(value, str) and value in {v for v, *_ in POINT_SETS} else DEFAULT_POINT_SET
+
+
 def point_set_params(value) -> dict:
-    """``AnalysisParams`` override for a point-set choice (``POINT_SETS``); the default for
-    anything else (the value comes from the client)."""
-    table = {v: q for v, _, q in POINT_SETS}
-    return {"slow_q_max": table.get(value if isinstance(value, str) else DEFAULT_POINT_SET)}
+    """``AnalysisParams`` override for a point-set choice (``point_set_choice`` first)."""
+    return {"slow_q_max": {v: q for v, _, q in POINT_SETS}[point_set_choice(value)]}
 
 
 def point_index(report, selection) -> int | None:

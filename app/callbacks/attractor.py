@@ -5,7 +5,7 @@ from dash import Input, Output
 
 from app import ids
 from app.callbacks import per_report
-from app.figures.attractor import attractor_evidence
+from app.figures.attractor import attractor_evidence_of
 from app.layout import attractor_verdict, placeholder
 from app.services import Services, report_or_none
 
@@ -16,12 +16,7 @@ def attractor_view(svc: Services, report_ref: dict | None) -> tuple:
     report = report_or_none(svc, report_ref)
     if report is None:
         return "waiting for the analysis…", placeholder()
-    s, a = report.summary, report.arrays
-    fp = s["fixed_points"]
-    sweep = {k: a[f"sweep_{k}"] for k in ("tolerance", "n_points", "extent_ratio", "continuous")}
-    fig = attractor_evidence(a["seed_q"], a["seed_class"], fp["tol"], fp["slow_q_max"], sweep,
-                             a["attractor_curve_steps"], a["attractor_curve_extent"], a["attractor_curve_inner"])
-    return attractor_verdict(s), fig
+    return attractor_verdict(report.summary), attractor_evidence_of(report.summary, report.arrays)
 
 
 def register(app, svc: Services) -> None:

@@ -5,6 +5,7 @@ from dash import Input, Output
 
 from app import figures, ids
 from app.callbacks import per_report
+from app.figures.linearization import error_variants
 from app.layout import linearization_summary, placeholder
 from app.services import Services, report_or_none
 
@@ -16,9 +17,7 @@ def linearization_view(svc: Services, report_ref: dict | None) -> tuple:
     if report is None:
         return placeholder(), None
     a = report.arrays
-    variants = {"recurrent part": a["one_step_rel_error_recurrent"], "input part": a["one_step_rel_error_input"],
-                "at the previous state": a["one_step_rel_error_previous"]}
-    return (figures.linearization_error_hist(a["one_step_rel_error"], variants=variants),
+    return (figures.linearization_error_hist(a["one_step_rel_error"], variants=error_variants(a)),
             linearization_summary(report.summary))
 
 

@@ -14,8 +14,8 @@ import time
 from dash import Input, Output, Patch, State, html, no_update
 
 from app import ids
-from app.services import (DEFAULT_POINT_SET, POINT_SETS, UNKNOWN_DATASET, Services, UploadError, known_dataset,
-                          model_or_none, report_or_none, valid_key)
+from app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
+                          point_set_choice, report_or_none, valid_key)
 from app.layout import alert, model_card, status_line
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
@@ -59,17 +59,12 @@ def accept_upload(svc: Services, payload: dict | None) -> tuple:
     return options, sha, alert("success", "Uploaded ", html.B(label), ".")
 
 
-def _point_set(value) -> str:
-    """The point-set choice if it is one of ``POINT_SETS``, else the default (client input)."""
-    return value if isinstance(value, str) and value in {v for v, *_ in POINT_SETS} else DEFAULT_POINT_SET
-
-
 def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET) -> tuple:
     """-> (report ref or no_update, job request or no_update, alert).
 
     A stored analysis goes on screen at once; a missing one becomes a job request.
     """
-    point_set = _point_set(point_set)
+    point_set = point_set_choice(point_set)
     if not valid_key(sha):
         return no_update, no_update, alert("info", "Choose a demo model or upload a checkpoint.")
     if model_or_none(svc, sha) is None:
@@ -107,7 +102,7 @@ def run_analysis_job(svc: Services, set_progress, request: dict | None) -> tuple
     """
     if not isinstance(request, dict) or not valid_key(request.get("sha")):
         return no_update, no_update
-    sha, data_name, point_set = request["sha"], request.get("data"), _point_set(request.get("points"))
+    sha, data_name, point_set = request["sha"], request.get("data"), point_set_choice(request.get("points"))
     if not known_dataset(data_name):
         return no_update, alert("error", UNKNOWN_DATASET)
     svc.use_job_threads()
@@ -124,7 +119,7 @@ def accept_result(result: dict | None, sha, data_name, point_set=DEFAULT_POINT_S
     """Put a finished job's report on screen only if its model, dataset and point set are
     still the ones selected (the user may have moved on while it ran; the report stays stored)."""
     if (isinstance(result, dict) and result.get("sha") == sha and result.get("data") == data_name
-            and result.get("points", DEFAULT_POINT_SET) == _point_set(point_set)):
+            and result.get("points", DEFAULT_POINT_SET) == point_set_choice(point_set)):
         return result
     return no_update
 

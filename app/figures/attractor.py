@@ -85,3 +85,12 @@ def attractor_evidence(seed_q, seed_class, tol: float, slow_q_max: float, sweep:
     fig.update_yaxes(title_text="points", row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", title_text="state units", row=1, col=3)
     return fig
+
+
+def attractor_evidence_of(summary: dict, arrays: dict) -> go.Figure:
+    """``attractor_evidence`` from a report's summary and arrays (``analysis/report.py``)."""
+    sweep = {k: arrays[f"sweep_{k}"] for k in ("tolerance", "n_points", "extent_ratio", "continuous")}
+    fp = summary["fixed_points"]
+    return attractor_evidence(arrays["seed_q"], arrays["seed_class"], fp["tol"], fp["slow_q_max"], sweep,
+                              arrays["attractor_curve_steps"], arrays["attractor_curve_extent"],
+                              arrays["attractor_curve_inner"])

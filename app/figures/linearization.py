@@ -63,6 +63,13 @@ VARIANT_STYLES = {"recurrent part": dict(color=style.UNTRAINED, dash="dot"),
                   "at the previous state": dict(color=style.POSITIVE, dash="dashdot")}
 
 
+def error_variants(arrays: dict) -> dict:
+    """The labelled variants of a report's one-step error (``VARIANT_STYLES`` names)."""
+    return {"recurrent part": arrays["one_step_rel_error_recurrent"],
+            "input part": arrays["one_step_rel_error_input"],
+            "at the previous state": arrays["one_step_rel_error_previous"]}
+
+
 def variant_traces(variants: dict, *, n_bins: int = 40) -> list:
     """Step lines (fraction of steps per log bin) of each labelled error variant."""
     traces = []
