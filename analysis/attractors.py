@@ -55,7 +55,7 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial import cKDTree
 
-from analysis.fixed_points import _cell_copy, _input, _net_device
+from analysis.fixed_points import _cell_copy, _input, _net_device, _residual
 
 #: Steps of ``F(·, 0)`` at which the extent curve is recorded (those <= n_steps, and n_steps).
 CURVE_STEPS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000)
@@ -261,11 +261,7 @@ def iterate_zero_input(net, points: np.ndarray, n_steps: int, *, record=CURVE_ST
         States after the last step taken.
     snapshots : dict step -> ndarray (K, D)
     """
-    device = _net_device(net)
-    dtype = next(net.cell.parameters()).dtype
-    cell = _cell_copy(net, dtype, device)
-    s = torch.as_tensor(np.asarray(points), dtype=dtype, device=device).reshape(-1, net.state_size)
-    x = _input(net, None, dtype, device).expand(s.shape[0], -1)
+    cell, s, x = _own_precision(net, points)
     marks = sorted({int(r) for r in record if 0 < int(r) <= n_steps} | {int(n_steps)})
     snaps: dict[int, np.ndarray] = {}
     step = 0
@@ -393,15 +389,20 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
     return v
 
 
+def _own_precision(net, states) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A frozen copy of the cell in the network's own dtype, the states (n, D) and a zero
+    input (n, E) in that dtype: the network as it runs."""
+    device = _net_device(net)
+    dtype = next(net.cell.parameters()).dtype
+    s = torch.as_tensor(np.asarray(states), dtype=dtype, device=device).reshape(-1, net.state_size)
+    return _cell_copy(net, dtype, device), s, _input(net, None, dtype, device).expand(s.shape[0], -1)
+
+
 @torch.no_grad()
 def _speed_q(net, states: np.ndarray) -> np.ndarray:
     """``q`` of states (n, D) in the network's own precision (what its iteration can reach)."""
-    device = _net_device(net)
-    dtype = next(net.cell.parameters()).dtype
-    s = torch.as_tensor(states, dtype=dtype, device=device)
-    x = _input(net, None, dtype, device).expand(s.shape[0], -1)
-    g = s - net.cell.step(s, x)
-    return (g.double() ** 2).mean(1).cpu().numpy()
+    cell, s, x = _own_precision(net, states)
+    return _residual(cell, s, x)[1].double().cpu().numpy()
 
 
 def _pct(x: float) -> str:
