@@ -61,8 +61,8 @@ def classify_seeds(fp: FixedPointResult, slow_q_max: float,
     S = fp.n_seeds
     status = np.asarray(fp.seed_status, dtype=object)
     q = np.asarray(fp.seed_q, np.float64)
-    ratio = getattr(fp, "seed_grad_ratio", None)
-    ratio = np.zeros(S) if ratio is None else np.asarray(ratio, np.float64)
+    # without the gradient ratio nothing shows a seed sits at a minimum of q: never "slow"
+    ratio = np.full(S, np.inf) if fp.seed_grad_ratio is None else np.asarray(fp.seed_grad_ratio, np.float64)
     out = np.where(status == "nonfinite", "nonfinite", np.where(status == "max_iter", "max_iter", "stalled"))
     out = out.astype(object)
     finite = np.isfinite(q)
