@@ -9,7 +9,7 @@ For each (dataset, architecture) it reuses ``<models-dir>/<dataset>/<arch>-<data
 else reports it missing; fits the bag-of-words baseline per dataset; analyses every model
 through the cached job layer (a second run computes nothing); writes one summary figure per
 model to ``<out>/figures/<arch>-<dataset>.<format>`` and the document ``<out>/REPRODUCTION.md``
-(see :mod:`app.reproduction`). Exit status 0 on success (missing models are reported in the
+(see :mod:`app.reproduction.run` and :mod:`app.reproduction.markdown`). Exit status 0 on success (missing models are reported in the
 document, not errors), 2 on bad input.
 """
 from __future__ import annotations
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from app.reproduction import ARCHS, run_reproduction, write_markdown
+    from app.reproduction.markdown import write_markdown
+    from app.reproduction.run import ARCHS, run_reproduction
     from workers.store import ArtifactStore
 
     datasets, archs = _split(args.data, "data"), _split(args.arch, "arch")

@@ -9,8 +9,12 @@ import shutil
 
 import pytest
 
-from app import reproduction as R
+from analysis.claims import overall, verdicts
+from analysis.text import fmt, pct
+from app.reproduction import markdown as M
+from app.reproduction import run as R
 from tests.corpus import SMALL_PARAMS, write_corpus
+from tests.summaries import typed
 
 PARAMS = SMALL_PARAMS
 TINY_TRAIN = dict(hidden=8, embed=8, vocab_size=100, epochs=4, batch_size=32, lr=2e-2, max_len=30)
@@ -61,15 +65,15 @@ def vanilla_like_summary() -> dict:
 def make_repro(**overrides) -> R.Reproduction:
     models = [
         R.ModelResult("imdb", "lstm", "analysed", checkpoint="models/imdb/lstm-imdb.safetensors",
-                      summary=line_attractor_summary(0.9123), figure="figures/lstm-imdb.png", train_tokens=5_000_000,
+                      summary=typed(line_attractor_summary(0.9123)), figure="figures/lstm-imdb.png", train_tokens=5_000_000,
                       metrics={"test_accuracy": 0.9101, "validation_accuracy": 0.92, "epochs_run": 8,
                                "best_epoch": 7, "seconds": 234.3, "tokens_per_second": 240000.0},
                       provenance={"command": "rnnscope train --arch lstm --data imdb --device cuda",
                                   "config": {"device": "cuda", "hidden": 128, "embed": 64, "vocab_size": 20000,
                                              "max_len": 400, "batch_size": 64, "lr": 0.002, "dropout": 0.3}}),
-        R.ModelResult("imdb", "vrnn", "analysed", summary=vanilla_like_summary(), metrics={"test_accuracy": 0.78}),
+        R.ModelResult("imdb", "vrnn", "analysed", summary=typed(vanilla_like_summary()), metrics={"test_accuracy": 0.78}),
         R.ModelResult("imdb", "gru", "missing", note="no checkpoint at models/imdb/gru-imdb.safetensors"),
-        R.ModelResult("tweets", "lstm", "analysed", summary=line_attractor_summary(0.8555), train_tokens=300000,
+        R.ModelResult("tweets", "lstm", "analysed", summary=typed(line_attractor_summary(0.8555)), train_tokens=300000,
                       metrics={"test_accuracy": 0.85, "epochs_run": 4, "seconds": 100.0,
                                "tokens_per_second": 2000.0},
                       provenance={"config": {"device": "cpu", "batch_size": 64}}),
@@ -101,7 +105,7 @@ def cell(rows: list[list[str]], row_start: str, column: str) -> str:
 
 # --------------------------------------------------------------------------- markdown writer
 def test_accuracy_table_puts_numbers_in_their_cells_beside_the_paper():
-    md = R.render_markdown(make_repro())
+    md = M.render_markdown(make_repro())
     rows = table_rows(md, "## 1. Test accuracy")
     assert rows[0] == ["dataset", "BoW", "Vanilla RNN", "GRU", "LSTM"]  # paper's column order
     assert cell(rows, "**IMDB** (this run)", "LSTM") == "91.23"
@@ -120,7 +124,7 @@ def test_accuracy_table_puts_numbers_in_their_cells_beside_the_paper():
 
 
 def test_findings_table_reads_each_summary_field():
-    md = R.render_markdown(make_repro())
+    md = M.render_markdown(make_repro())
     rows = table_rows(md, "## 2. Line-attractor findings")
     assert cell(rows, "test accuracy % (re-measured", "LSTM") == "90.93 (n = 2000)"
     assert cell(rows, "PC1 / PC2 / PC3 variance %, trained", "LSTM") == "61.00 / 17.00 / 5.00 (Σ 83.00)"
@@ -142,7 +146,7 @@ def test_findings_table_reads_each_summary_field():
 
 
 def test_missing_models_are_reported_not_hidden():
-    md = R.render_markdown(make_repro())
+    md = M.render_markdown(make_repro())
     assert "`gru-imdb` (missing: no checkpoint at models/imdb/gru-imdb.safetensors)" in md
     assert "**GRU on IMDB**: not analysed (missing" in md
     assert "3 of 4 models analysed" in md
@@ -151,7 +155,7 @@ def test_missing_models_are_reported_not_hidden():
 
 
 def test_training_table_measured_gpu_and_estimated_cpu_runs():
-    md = R.render_markdown(make_repro())
+    md = M.render_markdown(make_repro())
     rows = table_rows(md, "## 4. Training time")
     assert cell(rows, "lstm-imdb", "on one GPU worker") == "234 s (measured, H200)"
     assert cell(rows, "lstm-imdb", "H / E / V / L") == "128 / 64 / 20000 / 400"
@@ -169,15 +173,15 @@ def test_gpu_estimate_rescales_throughput_to_batch_size():
     run = R.ModelResult("mr", "ugrnn", "analysed", metrics={"epochs_run": 5}, train_tokens=200000,
                         provenance={"config": {"device": "cpu", "batch_size": 64}})
     # the reference reads 256 tokens per step; at batch 64 a step reads 64: 100k tokens/s
-    assert R.gpu_seconds_estimate(run, ref) == pytest.approx(200000 * 5 / 100000)
-    assert math.isnan(R.gpu_seconds_estimate(run, None))
+    assert M.gpu_seconds_estimate(run, ref) == pytest.approx(200000 * 5 / 100000)
+    assert math.isnan(M.gpu_seconds_estimate(run, None))
 
 
 def test_verdicts_on_known_summaries():
-    good = R.verdicts(line_attractor_summary())
+    good = verdicts(typed(line_attractor_summary()))
     assert {v for v, _ in good.values()} == {"yes"}
-    assert R.overall(good) == "shows the line-attractor picture"
-    bad = R.verdicts(vanilla_like_summary())
+    assert overall(good) == "shows the line-attractor picture"
+    bad = verdicts(typed(vanilla_like_summary()))
     assert bad["slow mode, |λ1| ≈ 1"][0] == "no"
     assert bad["line attractor (dynamics)"][0] == "no"
     assert bad["1-D fixed-point manifold"][0] == "no"  # a single point is no manifold
@@ -185,8 +189,8 @@ def test_verdicts_on_known_summaries():
     assert bad["words push along the line"][0] == "partly"  # signs right, neutral too strong
     assert bad["r1 aligned with the manifold"][0] == "n/a"  # isolated: no manifold to align with
     assert bad["linearization holds"][0] == "no"
-    assert R.overall(bad) == "shows the line-attractor picture only in part"
-    md = R.render_markdown(make_repro())
+    assert overall(bad) == "shows the line-attractor picture only in part"
+    md = M.render_markdown(make_repro())
     assert "**Vanilla RNN on IMDB** shows the line-attractor picture only in part." in md
     assert "slow mode, |λ1| ≈ 1 (integration mode |λ| = 0.81, τ = 4.7 tokens (largest |λ| = 0.81))" in md
     rows = table_rows(md, "## 3. Verdicts\n\nCriteria")  # first verdict table (IMDB)
@@ -198,7 +202,7 @@ def test_verdicts_on_known_summaries():
 def test_all_outliers_is_said_in_words():
     s = line_attractor_summary()
     s["fixed_points"].update(n_converged=12, n_unique=0)
-    verdict, why = R.verdicts(s)["1-D fixed-point manifold"]
+    verdict, why = verdicts(typed(s))["1-D fixed-point manifold"]
     assert verdict == "no" and "all 12 converged seeds were outliers" in why
 
 
@@ -207,7 +211,7 @@ def test_partial_thresholds():
     s["modes"].update(abs_lambda_median=0.98, tau_median=49.5)
     s["manifold"]["fp_variance_top1_own_pc"] = 0.6
     s["pca"]["explained_variance_ratio"] = [0.2, 0.1, 0.1]
-    marks = R.verdicts(s)
+    marks = verdicts(typed(s))
     assert marks["slow mode, |λ1| ≈ 1"][0] == "partly"
     assert marks["1-D fixed-point manifold"][0] == "partly"
     assert marks["low-dimensional states"][0] == "partly"  # 40% < 50%, but above untrained 39%
@@ -217,7 +221,7 @@ def test_partial_thresholds():
                                          (-0.39871, "-0.399"), (1.5e-5, "1.5e-05"), (None, "—"),
                                          (float("nan"), "—"), (12345.0, "12345"), (0.0, "0")])
 def test_number_format(value, text):
-    assert R._fmt(value) == text
+    assert fmt(value) == text
 
 
 def test_checkpoint_lookup_prefers_dataset_dir_then_demo(tmp_path):
@@ -281,20 +285,20 @@ def test_orchestration_end_to_end_then_fully_cached(tiny, tmp_path):
     texts = load_data(tiny["data"]).train.texts
     assert vrnn.train_tokens == sum(min(len(trained.tokenizer(t)), 30) for t in texts)
     # the report's summary is what the document is made of
-    assert gru.summary["model"]["arch"] == "gru" and gru.summary["params"]["n_seeds"] == 24
-    assert gru.summary["fixed_points"]["n_seeds"] == 24
+    assert gru.summary.model.arch == "gru" and gru.summary.params["n_seeds"] == 24
+    assert gru.summary.fixed_points.n_seeds == 24
     assert 0.5 <= first.bow["corpus"] <= 1.0
     n_computed = len(store.computations())
     assert n_computed >= 5  # 2 analyses, BoW, 2 token counts (+ figures when a browser exists)
 
-    path = R.write_markdown(first, out / "REPRODUCTION.md")
+    path = M.write_markdown(first, out / "REPRODUCTION.md")
     md = path.read_text()
     acc_rows = table_rows(md, "## 1. Test accuracy")
-    assert cell(acc_rows, "**corpus** (this run)", "GRU") == R._pct(gru.summary["accuracy"]["checkpoint_test"])
-    assert gru.summary["accuracy"]["checkpoint_test"] == gru.metrics["test_accuracy"]
-    assert cell(acc_rows, "**corpus** (this run)", "BoW") == R._pct(first.bow["corpus"])
+    assert cell(acc_rows, "**corpus** (this run)", "GRU") == pct(gru.summary.accuracy.checkpoint_test)
+    assert gru.summary.accuracy.checkpoint_test == gru.metrics["test_accuracy"]
+    assert cell(acc_rows, "**corpus** (this run)", "BoW") == pct(first.bow["corpus"])
     fp_rows = table_rows(md, "## 2. Line-attractor findings")
-    assert cell(fp_rows, "unique fixed points", "Vanilla RNN") == str(vrnn.summary["fixed_points"]["n_unique"])
+    assert cell(fp_rows, "unique fixed points", "Vanilla RNN") == str(vrnn.summary.fixed_points.n_unique)
     assert "vrnn-corpus (trained by this run)" in md
     if _can_export_images():
         assert (out / "figures" / "gru-corpus.svg").read_bytes().startswith((b"<svg", b"<?xml"))
@@ -307,7 +311,7 @@ def test_orchestration_end_to_end_then_fully_cached(tiny, tmp_path):
     assert second.get("corpus", "gru").summary == gru.summary
     lstm = second.get("corpus", "lstm")
     assert lstm.status == "missing" and not (models / "corpus" / "lstm-corpus.safetensors").exists()
-    md2 = R.render_markdown(second)
+    md2 = M.render_markdown(second)
     assert cell(table_rows(md2, "## 1. Test accuracy"), "**corpus** (this run)", "LSTM") == "missing"
 
 
@@ -335,13 +339,13 @@ def test_cli_reports_bad_arguments(capsys):
 def test_unstable_fast_mode_is_not_a_line_attractor():
     s = line_attractor_summary()
     s["modes"].update(abs_lambda_median=2.444, tau_median=1.12)
-    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "no"
+    assert verdicts(typed(s))["slow mode, |λ1| ≈ 1"][0] == "no"
     s["modes"].update(abs_lambda_median=1.01, tau_median=100.5)  # slowly growing
-    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"
+    assert verdicts(typed(s))["slow mode, |λ1| ≈ 1"][0] == "yes"
     s["modes"].update(abs_lambda_median=0.9997, tau_median=2545.0)  # GRU-mr
-    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "yes"
+    assert verdicts(typed(s))["slow mode, |λ1| ≈ 1"][0] == "yes"
     s["modes"].update(abs_lambda_median=1.032, tau_median=31.8)  # LSTM-imdb
-    assert R.verdicts(s)["slow mode, |λ1| ≈ 1"][0] == "partly"
+    assert verdicts(typed(s))["slow mode, |λ1| ≈ 1"][0] == "partly"
 
 
 def test_a_collapsing_point_set_is_no_line_attractor_whatever_its_pc1():
@@ -350,12 +354,12 @@ def test_a_collapsing_point_set_is_no_line_attractor_whatever_its_pc1():
     s["attractor"].update(kind="isolated", name="isolated stable fixed point(s) with a slow mode",
                           extent_initial=0.864, extent_final=4.7e-8, n_attractors=1)
     s["manifold"]["fp_variance_top1_own_pc"] = 0.97
-    marks = R.verdicts(s)
+    marks = verdicts(typed(s))
     assert marks["line attractor (dynamics)"][0] == "no"
     assert marks["1-D fixed-point manifold"][0] == "no" and "collapse" in marks["1-D fixed-point manifold"][1]
-    assert R.overall(marks) != "shows the line-attractor picture"
+    assert overall(marks) != "shows the line-attractor picture"
     s["attractor"]["kind"] = "slow"
-    assert R.verdicts(s)["line attractor (dynamics)"][0] == "partly"
+    assert verdicts(typed(s))["line attractor (dynamics)"][0] == "partly"
 
 
 def test_gpu_reference_found_under_models_dir(tiny, tmp_path):

@@ -1,0 +1,27 @@
+"""Hand-made report summaries for tests: a few fields given, the rest blank but present."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from analysis.summary import Summary
+
+BLANK = {str: "", int: 0, float: None, bool: False, dict: {}, list: []}
+
+
+def blank(cls=Summary) -> dict:
+    """Every field of ``cls``: numbers null (read as nan), counts 0, text empty."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: blank(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else BLANK[hints[f.name]]
+            for f in dataclasses.fields(cls)}
+
+
+def typed(partial: dict) -> Summary:
+    """``partial`` (sections -> fields) laid over :func:`blank`, read strictly."""
+    full = blank()
+    for section, value in partial.items():
+        if isinstance(value, dict) and isinstance(full.get(section), dict) and section not in ("params", "timings"):
+            full[section] = {**full[section], **value}
+        else:
+            full[section] = value
+    return Summary.from_dict(full)
