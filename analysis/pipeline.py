@@ -3,7 +3,9 @@
 Stages (each timed; ``progress(fraction, message)`` is called as they go):
 
 0. ``encode``: tokenize the test split with the model's tokenizer and vocabulary.
-1. ``accuracy``: the network's test accuracy (final-state readout).
+1. ``accuracy``: the network's test accuracy (final-state readout), against the
+   majority-class rate of the same documents; the share of the test split's tokens that
+   are ``<unk>`` under the model's vocabulary (``analysis.data_checks``).
 2. ``states``: states visited on real tokens of held-out (test) documents; the same
    documents through an untrained network of the same architecture.
 3. ``pca``: PCA of both sets of visited states (trained vs untrained dimensionality).
@@ -39,6 +41,7 @@ from analysis import pca as pca_mod
 from analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
     spread_sample, tolerance_sweep
 from analysis.baseline import fit_bow
+from analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
 from analysis.fixed_points import find_fixed_points
 from analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
 from analysis.linearize import jacobians_at, linearize, time_constants
@@ -234,6 +237,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     acc_docs = np.random.default_rng(params.seed + 2).permutation(len(seqs))[: params.accuracy_docs or None]
     acc = stages.run("accuracy", f"test accuracy on {len(acc_docs)} documents", _network_accuracy, net,
                      [seqs[i][: params.max_len] for i in acc_docs], test.labels[acc_docs], params.batch_size)
+    coverage = vocabulary_coverage(seqs)
+    chance = chance_level(test.labels[acc_docs], acc)
+    warnings += fit_warnings(coverage, acc, chance)
     docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
     visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", _collect_both,
                                     net, [seqs[i] for i in docs], test.labels[docs], params)
@@ -268,15 +274,15 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     proj = stages.run("projections", "input projections", _projections, net, model, words, modes, manifold, params)
     lin_err = stages.run("linearization_error", "linearization error", _linearization_error, net, visited,
                          seqs, test.labels, points, params)
-    coverage = _coverage(points, manifold, visited, pset)
+    range_cover = _coverage(points, manifold, visited, pset)
     _verdict_warnings(verdict, modes, warnings)
     dens = stages.run("density", "state density and example trajectories", _density, net, visited, pca_t, params)
     stages.finish()
     r = _Results(model=model, dataset=dataset, params=params, acc=acc, n_acc=len(acc_docs), visited=visited,
                  pca_t=pca_t, pca_u=pca_u, fp=fp, pset=pset, points=points, lin=lin, modes=modes, legacy=legacy,
-                 verdict=verdict, sweep=sweep, coverage=coverage, manifold=manifold,
+                 verdict=verdict, sweep=sweep, coverage=range_cover, manifold=manifold,
                  readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
-                 dens=dens, timings=stages.timings, warnings=warnings)
+                 dens=dens, timings=stages.timings, warnings=warnings, vocabulary=coverage, chance=chance)
     return Report(_summary(r), _arrays(r))
 
 
@@ -312,6 +318,8 @@ class _Results:
     dens: dict
     timings: dict
     warnings: list
+    vocabulary: dict
+    chance: dict
 
 
 def _arrays(r: _Results) -> dict[str, np.ndarray]:
@@ -337,9 +345,10 @@ def _summary(r: _Results) -> dict:
         "format": REPORT_FORMAT, "version": ANALYSIS_VERSION,
         "model": {"arch": r.model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
                   "embed_dim": net.embed_dim, "vocab_size": len(r.model.vocab), "sha256": r.model.sha256},
-        "data": {"name": r.dataset.name, "n_docs": r.visited.n_docs, "n_states": len(r.visited)},
+        "data": {"name": r.dataset.name, "n_docs": r.visited.n_docs, "n_states": len(r.visited),
+                 "vocabulary": r.vocabulary},
         "accuracy": {"test": r.acc, "test_n_docs": r.n_acc, "linearized": r.lin_err["summary"]["accuracy"],
-                     "bow": r.bow.accuracy_,
+                     "bow": r.bow.accuracy_, **r.chance,
                      "checkpoint_test": float(recorded) if isinstance(recorded, (int, float)) else None},
         "pca": _pca_summary(r.pca_t, r.pca_u),
         "fixed_points": _point_summary(fp, r.pset),

@@ -26,13 +26,17 @@ model : dict
     ``vocab_size``, ``sha256`` (checkpoint digest, "" if never saved).
 data : dict
     ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
-    ``n_states`` (visited states, real tokens only).
+    ``n_states`` (visited states, real tokens only), ``vocabulary``: the test split's tokens
+    under the model's vocabulary (``analysis.data_checks.vocabulary_coverage``: ``n_tokens``,
+    ``n_unk``, ``unk_fraction``, ``docs_all_unk``, ``unk_warn_above``, ``poor``).
 accuracy : dict
     ``test`` (network on ``test_n_docs`` test documents: a seeded sample of
     ``params.accuracy_docs``, or all when 0; truncated to ``params.max_len`` tokens),
     ``test_n_docs``, ``linearized`` (the linearized model run over ``linearization.n_docs``
     test documents), ``bow`` (bag-of-words logistic regression on the whole test split),
-    ``checkpoint_test`` (the test accuracy recorded in the checkpoint, or null).
+    ``checkpoint_test`` (the test accuracy recorded in the checkpoint, or null);
+    ``majority_rate`` and ``majority_class`` of the labels of the ``test_n_docs`` documents
+    and ``at_or_below_chance`` (``test`` <= ``majority_rate``; ``analysis.data_checks``).
     Fractions in [0, 1].
 pca : dict
     ``explained_variance_ratio`` and ``explained_variance_ratio_untrained``: first 10 each
