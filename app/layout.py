@@ -27,7 +27,11 @@ EXAMPLE_SENTENCE = ("The plot was dull and the acting was wooden, but the ending
                     "wonderful and I loved the music.")
 
 
-def placeholder(text: str = "waiting for the analysis…") -> go.Figure:
+#: What a view says while the selected model has no report on screen (running, cancelled or failed).
+NO_REPORT = "no report ready for the selected model"
+
+
+def placeholder(text: str = NO_REPORT) -> go.Figure:
     """A blank figure with a grey note, shown until the real one arrives."""
     # template "none" keeps the placeholder tiny (the full template is ~6 kB per figure)
     fig = go.Figure(layout=dict(template="none", xaxis=dict(visible=False), yaxis=dict(visible=False),
@@ -137,7 +141,7 @@ def fixed_points_card() -> html.Section:
         "Click a fixed point (here, on τ along θ, or on the r1 panel) to select it. Its "
         "Jacobian is decomposed on the spot: eigenvalues against the unit circle, time "
         "constants τ = |1/ln|λ|| in tokens, and the top right eigenvector r1 on the manifold.",
-        html.Div(id=ids.ATTRACTOR_VERDICT, className="verdict", children="waiting for the analysis…"),
+        html.Div(id=ids.ATTRACTOR_VERDICT, className="verdict", children=NO_REPORT),
         graph(ids.FIG_ATTRACTOR, 300),
         html.Div(id=ids.FP_SUMMARY, className="fp-summary", children="no fixed point selected"),
         html.Div(className="grid-3", children=[

@@ -6,7 +6,7 @@ from dash import Input, Output
 from app import ids
 from app.callbacks import per_report
 from app.figures.attractor import attractor_evidence_of
-from app.layout import attractor_verdict, placeholder
+from app.layout import NO_REPORT, attractor_verdict, placeholder
 from app.services import Services, report_or_none
 
 
@@ -15,7 +15,7 @@ def attractor_view(svc: Services, report_ref: dict | None) -> tuple:
     """-> (verdict in words, evidence figure) of the report on screen."""
     report = report_or_none(svc, report_ref)
     if report is None:
-        return "waiting for the analysis…", placeholder()
+        return NO_REPORT, placeholder()
     return attractor_verdict(report.summary), attractor_evidence_of(report.summary, report.arrays)
 
 

@@ -14,7 +14,7 @@ from app import figures, ids
 from app.callbacks import per_report
 from app.figures import manifold as manifold_figs
 from app.figures import projections, spectra
-from app.layout import fp_summary, placeholder
+from app.layout import NO_REPORT, fp_summary, placeholder
 from app.services import Services, point_index, report_or_none, valid_key
 
 
@@ -78,7 +78,7 @@ def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     """
     report = report_or_none(svc, report_ref)
     if report is None or not len(report.arrays["fixed_points"]):
-        note = "no fixed points" if report is not None else "waiting for the analysis…"
+        note = "no fixed points" if report is not None else NO_REPORT
         blank = placeholder(note)
         return blank, blank, blank, blank, blank, blank, "no fixed point selected", None
     key, a = report_ref["key"], report.arrays

@@ -60,22 +60,26 @@ def accept_upload(svc: Services, payload: dict | None) -> tuple:
 
 
 def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET) -> tuple:
-    """-> (report ref or no_update, job request or no_update, alert).
+    """-> (report ref, job request or no_update, alert).
 
-    A stored analysis goes on screen at once; a missing one becomes a job request.
+    A stored analysis goes on screen at once; a missing one becomes a job request, and
+    the ref says so (``"key": None``): no view goes on showing the previous model's report
+    while the job runs, after Cancel or after a failure (they say ``layout.NO_REPORT``).
+    A selection that cannot be analysed clears the ref (None) with an alert.
     """
     point_set = point_set_choice(point_set)
     if not valid_key(sha):
-        return no_update, no_update, alert("info", "Choose a demo model or upload a checkpoint.")
+        return None, no_update, alert("info", "Choose a demo model or upload a checkpoint.")
     if model_or_none(svc, sha) is None:
-        return no_update, no_update, alert("error", "This checkpoint is no longer in the store "
-                                                    "or cannot be read.")
+        return None, no_update, alert("error", "This checkpoint is no longer in the store "
+                                               "or cannot be read.")
     if not known_dataset(data_name):
-        return no_update, no_update, alert("error", UNKNOWN_DATASET)
+        return None, no_update, alert("error", UNKNOWN_DATASET)
     key = svc.stored_analysis(sha, data_name, point_set)
+    ref = {"key": key, "sha": sha, "data": data_name, "points": point_set}
     if key is not None:
-        return {"key": key, "sha": sha, "data": data_name, "points": point_set}, no_update, None
-    return no_update, {"sha": sha, "data": data_name, "points": point_set, "at": time.time()}, None
+        return ref, no_update, None
+    return ref, {"sha": sha, "data": data_name, "points": point_set, "at": time.time()}, None
 
 
 def throttled(set_progress, every_s: float = PROGRESS_EVERY_S):
@@ -128,10 +132,14 @@ def card_and_status(svc: Services, sha, report_ref) -> tuple:
     """-> (model card, top-bar status line) for the selected model and the report on screen."""
     model = model_or_none(svc, sha)
     report = report_or_none(svc, report_ref)
-    # while another model's analysis runs, the views (and status) still show the last one
     same = report is not None and report_ref.get("sha") == sha
     info = svc.checkpoint_info(sha) if model is not None else None
-    return model_card(model, info, report if same else None), status_line(report)
+    if report is None:
+        data = report_ref.get("data") if isinstance(report_ref, dict) else None
+        status = f"no report ready for the selected model on {data}" if known_dataset(data) else "no report ready"
+    else:
+        status = status_line(report)
+    return model_card(model, info, report if same else None), status
 
 
 # --------------------------------------------------------------------------- wiring

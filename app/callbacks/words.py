@@ -5,7 +5,7 @@ from dash import Input, Output
 
 from app import figures, ids
 from app.callbacks import per_report
-from app.layout import placeholder, word_result
+from app.layout import NO_REPORT, placeholder, word_result
 from app.services import Services, point_index, report_or_none
 
 
@@ -14,7 +14,7 @@ def word_figures(svc: Services, report_ref: dict | None) -> tuple:
     """-> (Fig. 4c, Fig. 4d) of the report on screen."""
     report = report_or_none(svc, report_ref)
     if report is None or not len(report.arrays["fixed_points"]):
-        note = "no fixed points" if report is not None else "waiting for the analysis…"
+        note = "no fixed points" if report is not None else NO_REPORT
         return placeholder(note), placeholder(note)
     a = report.arrays
     means = figures.mean_projections(a["input_projection"], a["word_valence"])

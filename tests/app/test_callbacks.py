@@ -97,7 +97,15 @@ def test_stored_analysis_resolves_at_once_and_missing_one_becomes_a_job(svc, tin
     report, request, message = model_cb.resolve_analysis(svc, tiny.sha, "mr")
     assert report == ref and request is no_update and message is None
     report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "tweets")
-    assert report is no_update and request["sha"] == tiny.sha and request["data"] == "tweets"
+    assert request["sha"] == tiny.sha and request["data"] == "tweets"
+    # the views leave the previous report at once: the ref names the selection, with no key
+    assert report == {"key": None, "sha": tiny.sha, "data": "tweets", "points": "auto"}
+    card, status = model_cb.card_and_status(svc, tiny.sha, report)
+    assert status == "no report ready for the selected model on tweets"
+    assert "GRU-16" not in status and "Analysis on" not in str(card)
+    for view in (state_space.state_space_figures, linearization.linearization_view, words.word_figures):
+        for out in view(svc, report):
+            assert out is None or not _traces(out)  # placeholders only
 
 
 def test_job_returns_the_report_key_and_reports_progress(svc, tiny, ref):
@@ -123,7 +131,7 @@ def test_point_set_choice_is_its_own_analysis(svc, tiny, ref):
     report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "mr", None, {"evil": 1})
     assert report == ref and request is no_update
     report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "mr", None, "fixed")
-    if report is no_update:  # not stored yet in this store: it becomes a job for that set
+    if report["key"] is None:  # not stored yet in this store: it becomes a job for that set
         assert request["points"] == "fixed"
         report, _ = model_cb.run_analysis_job(svc, lambda _: None, request)
     assert report["points"] == "fixed" and report["key"] != ref["key"]
@@ -146,7 +154,7 @@ def test_job_failure_is_an_alert_not_an_exception(svc, tiny, monkeypatch):
 
 def test_dataset_must_be_a_listed_name_never_a_path(svc, tiny):
     report, request, message = model_cb.resolve_analysis(svc, tiny.sha, "/etc/passwd")
-    assert report is no_update and request is no_update
+    assert report is None and request is no_update  # nothing on screen for it
     assert "Choose one of the listed datasets" in str(message.children)
     report, message = model_cb.run_analysis_job(svc, lambda _: None, {"sha": tiny.sha, "data": "/etc/passwd"})
     assert report is no_update and "/etc/passwd" not in str(message.children)
