@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from analysis.atomic import write_bytes
 from app import figures as F
 from app.figures.attractor import attractor_evidence_of
 from app.figures.linearization import error_variants
@@ -256,7 +256,7 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(summary)}<h2>Summary</h2>\n"
             f"{summary_tables(summary)}\n" + "\n".join(parts) + "\n</body></html>\n")
     if path is not None:
-        _write_atomic(Path(path), page.encode("utf-8"))
+        write_bytes(path, page.encode("utf-8"), mode_bits=0o644)  # a report page is meant to be shared
     return page
 
 
@@ -299,19 +299,7 @@ def export_summary_image(report, path: str | os.PathLike, *, width: int = 1500,
             "could not render the summary image with kaleido: it needs the kaleido package "
             "and Chrome/Chromium (install Debian's 'chromium' or set BROWSER_PATH to a Chrome "
             f"binary). Use the HTML report instead. Cause: {str(exc).strip()}") from exc
-    _write_atomic(path, data)
+    write_bytes(path, data, mode_bits=0o644)  # an exported figure is meant to be shared
     return path
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

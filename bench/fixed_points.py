@@ -57,6 +57,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
 
+from analysis.atomic import atomic_open  # noqa: E402
 from analysis.fixed_points import adam_fixed_points, find_fixed_points  # noqa: E402
 from analysis.model import RNNClassifier, pad_batch  # noqa: E402
 
@@ -130,10 +131,8 @@ def synthetic_network(arch: str, hidden: int, steps: int, lr: float, use_cache: 
     net, acc = train_network(arch, hidden, steps=steps, lr=lr)
     seconds = time.perf_counter() - t0
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"state_dict": net.state_dict(), "accuracy": acc, "seconds": seconds}, tmp)
-        tmp.replace(path)
+        with atomic_open(path) as fh:
+            torch.save({"state_dict": net.state_dict(), "accuracy": acc, "seconds": seconds}, fh)
     return net, {"accuracy": acc, "train_seconds": seconds, "cached": False}
 
 

@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from analysis.atomic import atomic_open
+
 if TYPE_CHECKING:  # analysis.report is imported lazily: the store works without it
     from analysis.report import Report
 
@@ -215,26 +217,10 @@ class ArtifactStore:
         return self._path("reports", key)
 
     # --- atomic primitives ----------------------------------------------------------------
-    @contextlib.contextmanager
-    def _temp_file(self) -> Iterator[tuple[io.BufferedWriter, Path]]:
-        fd, name = tempfile.mkstemp(dir=self.root / "tmp", prefix="w-")
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                yield fh, path
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise
-
     def _write_file(self, dest: Path, write: Callable[[io.BufferedWriter], object]) -> None:
-        """Write via ``write(fh)`` into a temp file, then ``os.replace`` it onto ``dest``."""
-        with self._temp_file() as (fh, tmp):
+        """Write via ``write(fh)`` into a private temp file under ``tmp/``, then rename it onto ``dest``."""
+        with atomic_open(dest, "wb", mode_bits=0o600, tmp_dir=self.root / "tmp") as fh:
             write(fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
 
     # --- bytes, arrays, json ----------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes) -> Path:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from analysis.atomic import write_text
 from analysis.claims import CRITERIA, overall, verdicts
 from analysis.summary import Summary
 from analysis.text import count, fmt, pct
@@ -377,9 +378,4 @@ def _regenerate_section(repro: Reproduction) -> str:
 
 def write_markdown(repro: Reproduction, path: str | Path) -> Path:
     """Write :func:`render_markdown` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_markdown(repro), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, render_markdown(repro), mode_bits=0o644)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis import checkpoint
+from analysis.atomic import write_bytes
 from analysis.baseline import fit_bow
 from analysis.checkpoint import CheckpointError
 from analysis.data import SOURCES
@@ -232,11 +233,7 @@ def export_figure(store, report, report_key: str, path: Path) -> Path:
             finally:
                 tmp.unlink(missing_ok=True)
         store.compute_once(key, compute, label="summary figure")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(store.get_bytes(key))
-    tmp.replace(path)
-    return path
+    return write_bytes(path, store.get_bytes(key), mode_bits=0o644)
 
 
 # --------------------------------------------------------------------------- the run
