@@ -632,6 +632,48 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
     return split_80_10_10(path.stem, table.texts, labels, seed)
 
 
+#: Fewest labelled rows, and fewest of each class, in a file from an untrusted source
+#: (``load_checked``): the analysis runs on the 10% test split and the bag-of-words baseline
+#: needs both classes in the 80% training split.
+MIN_EXAMPLES = 20
+MIN_PER_CLASS = 5
+
+
+def load_checked(path: str | os.PathLike, display_name: str, seed: int = 0) -> Dataset:
+    """Load one labelled CSV/TSV/JSONL/JSON file from an untrusted source, as ``load`` would.
+
+    The rules of :func:`read_table` and :func:`normalize_labels` (size cap, UTF-8, no binary
+    or archive, a text and a label column, two classes of an accepted label set) plus
+    ``MIN_EXAMPLES`` rows and ``MIN_PER_CLASS`` of each class, both classes in the training
+    split. Messages name ``display_name``, never ``path`` (a server-side location).
+
+    Returns
+    -------
+    Dataset
+        Named after ``display_name``'s stem and split 80/10/10 with ``seed``, exactly as
+        ``load(path)`` splits the same bytes (so their analyses share a cache key and agree).
+    """
+    path = Path(path)
+    name = Path(display_name).stem or display_name
+    try:
+        table = read_table(path)
+        labels = normalize_labels([table])[0]
+    except DataError as exc:
+        raise DataError(str(exc).replace(str(path), display_name)) from None
+    counts = np.bincount(labels, minlength=2)
+    if len(labels) < MIN_EXAMPLES:
+        raise DataError(f"{display_name}: {len(labels)} labelled rows; at least {MIN_EXAMPLES} are needed "
+                        "(the analysis runs on a 10% test split)")
+    if counts.min() < MIN_PER_CLASS:
+        cls = "negative" if counts[0] < counts[1] else "positive"
+        raise DataError(f"{display_name}: only {counts.min()} {cls} examples of {len(labels)}; at least "
+                        f"{MIN_PER_CLASS} of each class are needed")
+    dataset = split_80_10_10(name, table.texts, labels, seed)
+    if len(np.unique(dataset.train.labels)) < 2:
+        raise DataError(f"{display_name}: the seeded training split holds one class only; add examples")
+    return dataset
+
+
 def _load_registered(name: str, home, seed: int, fetch_missing: bool,
                      progress: Progress | None) -> Dataset:
     source, path = _cached(name, home, fetch_missing, progress, "dataset")

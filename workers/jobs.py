@@ -78,12 +78,27 @@ def resolve_params(params: dict | None) -> dict:
     return AnalysisParams.from_dict(dict(params or {})).to_dict()
 
 
+#: A dataset file in the artifact store is named ``file:<sha256>`` (``store.put_dataset``):
+#: the same identity as the local file with those bytes, so both share cached analyses.
+STORED_DATASET_PREFIX = "file:"
+
+
+def stored_dataset_sha(name: object) -> str | None:
+    """The sha256 of a ``file:<sha256>`` reference to a stored dataset, else None."""
+    if isinstance(name, str) and name.startswith(STORED_DATASET_PREFIX):
+        sha = name[len(STORED_DATASET_PREFIX):]
+        if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
+            return sha
+    return None
+
+
 def dataset_id(name_or_path: str | os.PathLike) -> str:
     """Identity of a dataset for cache keys.
 
     A registered name gives ``name@sha256`` of its pinned archive; a local file the sha256
-    of its bytes; a local directory the sha256 over its files' relative paths and digests.
-    Anything else raises ``analysis.data.DataError``.
+    of its bytes (``file:<sha256>``, which is also how a dataset in the store is named); a
+    local directory the sha256 over its files' relative paths and digests. Anything else
+    raises ``analysis.data.DataError``.
     """
     from analysis.data import SOURCES, DataError
 
@@ -92,6 +107,8 @@ def dataset_id(name_or_path: str | os.PathLike) -> str:
         if SOURCES[name].kind != "dataset":
             raise DataError(f"{name!r} is a {SOURCES[name].kind}, not a labelled dataset")
         return f"{name}@{SOURCES[name].sha256}"
+    if stored_dataset_sha(name):
+        return name
     path = Path(name).expanduser()
     if path.is_file():
         return f"file:{_sha256_file(path)}"
@@ -136,10 +153,22 @@ def load_model(store: ArtifactStore, checkpoint_sha: str):
     return model
 
 
-def _load_dataset(data_name: str, progress: Progress):
-    from analysis.data import load
+def _load_dataset(data_name: str, progress: Progress, store: ArtifactStore | None = None,
+                  fetch_missing: bool = True):
+    """The dataset ``data_name`` names: a registered one (downloaded only if ``fetch_missing``),
+    a stored one (``file:<sha256>``, checked as an upload is) or a local path."""
+    from analysis.data import DataError, load, load_checked
+    from workers.store import ArtifactNotFound
 
-    return load(data_name, progress=progress)
+    sha = stored_dataset_sha(data_name)
+    if sha is None:
+        return load(data_name, progress=progress, fetch_missing=fetch_missing)
+    store = _store(store)
+    try:
+        path, info = store.dataset_path(sha), store.dataset_info(sha)
+    except ArtifactNotFound:
+        raise DataError(f"dataset {sha[:12]} is no longer in the artifact store") from None
+    return load_checked(path, str(info.get("name") or info.get("filename") or sha[:12]))
 
 
 def _run_cached(store: ArtifactStore, key: str, label: str, compute: Callable[[_Monotone], Any],
@@ -161,7 +190,8 @@ def analysis_key(checkpoint_sha: str, data_name: str, params: dict | None = None
 
 
 def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
-                  store: ArtifactStore | None = None, progress: Progress | None = None) -> str:
+                  store: ArtifactStore | None = None, progress: Progress | None = None,
+                  fetch_missing: bool = True) -> str:
     """Run ``analysis.pipeline.run_analysis`` on a stored checkpoint; returns the report key.
 
     Parameters
@@ -169,13 +199,17 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
     checkpoint_sha : str
         sha256 of a checkpoint in the store (``store.put_checkpoint``).
     data_name : str
-        Registered dataset (``imdb``, ``mr``, ``tweets``) or a local path readable here.
+        Registered dataset (``imdb``, ``mr``, ``tweets``), a dataset in the store
+        (``file:<sha256>``) or a local path readable here.
     params : dict, optional
         ``AnalysisParams`` overrides (JSON-able); unknown keys raise ValueError.
     store : ArtifactStore, optional
         Default: the store at ``RNNSCOPE_STORE``.
     progress : callable, optional
         ``progress(fraction, message)``, fraction non-decreasing from 0 to 1.0.
+    fetch_missing : bool
+        Download a registered dataset that is not cached (``analysis.data.fetch``); when
+        False such a dataset raises ``DataError`` naming ``rnnscope data fetch NAME``.
 
     Returns
     -------
@@ -193,7 +227,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
 
         p(0.01, "loading the checkpoint")
         model = load_model(store, checkpoint_sha)
-        dataset = _load_dataset(data_name, p.part(0.01, 0.05))
+        dataset = _load_dataset(data_name, p.part(0.01, 0.05), store, fetch_missing)
         result = run_analysis(model, dataset, AnalysisParams.from_dict(params), p.part(0.05, 0.98))
         p(0.99, "storing the report")
         store.put_report(key, result)
@@ -229,7 +263,7 @@ def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None 
 
         p(0.0, "loading the checkpoint and the dataset")
         model = load_model(store, checkpoint_sha)
-        seqs, labels = _test_docs(model, _load_dataset(data_name, p.part(0.0, 0.2)), params)
+        seqs, labels = _test_docs(model, _load_dataset(data_name, p.part(0.0, 0.2), store), params)
         p(0.2, f"collecting states on {len(seqs)} documents")
         visited = collect_states(model.net, seqs, labels=labels, max_len=params["max_len"],
                                  batch_size=params["batch_size"])

@@ -4,6 +4,9 @@ Layout under ``root`` (every directory mode 0700)::
 
     checkpoints/<sha256>.safetensors|.pt   uploaded checkpoint bytes, named by their sha256
     checkpoints/<sha256>.json              sidecar: display filename, size, format
+    datasets/<sha256>.data.<fmt>           labelled dataset files (uploads, ``serve --dataset``,
+                                           ``analyze --data FILE``), named by their sha256
+    datasets/<sha256>.json                 sidecar: display name, origin, size, rows
     blobs/<key>                            raw bytes (``put_bytes``)
     arrays/<key>.npz                       named arrays (``put_arrays``), no pickle
     json/<key>.json                        small JSON documents (``put_json``)
@@ -58,7 +61,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_SUBDIRS = ("checkpoints", "blobs", "arrays", "json", "reports", "locks", "tmp")
+_SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
+#: How a stored dataset file is read (``analysis.data.read_table`` by suffix; txt: sniffed).
+DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 _LOG_NAME = "computations.jsonl"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_SAFETENSORS_HEADER = 100 * 1024**2  # safetensors' own limit on the JSON header
@@ -356,6 +361,69 @@ class ArtifactStore:
                 infos.append(self.checkpoint_info(path.stem))
         return sorted(infos, key=lambda info: (info.get("stored_at", 0), info["sha256"]))
 
+    # --- datasets ------------------------------------------------------------------------------
+    def put_dataset(self, data: bytes, info: Mapping[str, Any]) -> str:
+        """Store a validated dataset file by its sha256; returns the sha256 hex.
+
+        ``info["filename"]`` is display text only; its suffix picks how the file is read
+        (``dataset_format``). The sidecar keeps ``info`` (display ``name``, ``origin``, row
+        counts) with ``sha256``, ``size`` and ``format``; the first one written stays, except
+        that an operator's registration (``origin`` "operator") replaces it.
+        """
+        data = bytes(data)
+        return self._put_dataset(sha256_bytes(data), len(data), info, lambda fh: fh.write(data))
+
+    def put_dataset_file(self, path: str | os.PathLike, info: Mapping[str, Any]) -> str:
+        """``put_dataset`` for a file on disk, copied in blocks (no whole-file read)."""
+        path = Path(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+
+        def copy(out) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        return self._put_dataset(digest.hexdigest(), path.stat().st_size, info, copy)
+
+    def _put_dataset(self, sha: str, size: int, info: Mapping[str, Any], write) -> str:
+        fmt = dataset_format(info.get("filename"))
+        try:
+            self.dataset_path(sha)
+        except ArtifactNotFound:  # same bytes under another suffix: the first one stays
+            self._write_file(self.root / "datasets" / f"{sha}.data.{fmt}", write)
+        sidecar = self.root / "datasets" / f"{sha}.json"
+        if not sidecar.exists() or info.get("origin") == "operator":
+            doc = {**dict(info), "sha256": sha, "size": int(size), "format": fmt, "stored_at": time.time(),
+                   "filename": _display_name(info.get("filename"), sha, fmt)}
+            self._write_file(sidecar, lambda fh: fh.write(json.dumps(doc, indent=1, default=_json_default).encode()))
+        return sha
+
+    def dataset_path(self, sha256: str) -> Path:
+        """Path of a stored dataset file (its suffix says how to read it); ArtifactNotFound if absent."""
+        self._check_hex(sha256, "dataset sha256")
+        for fmt in sorted(set(DATASET_FORMATS.values())) + ["txt"]:
+            path = self.root / "datasets" / f"{sha256}.data.{fmt}"
+            if path.exists():
+                return path
+        raise ArtifactNotFound(f"no dataset {sha256} in the store")
+
+    def dataset_info(self, sha256: str) -> dict:
+        """Sidecar of a stored dataset (``filename``, ``name``, ``origin``, ``size``, ``format`` ...)."""
+        path = self.dataset_path(sha256)
+        try:
+            info = json.loads((self.root / "datasets" / f"{sha256}.json").read_text())
+        except (OSError, ValueError):  # sidecar lost: the bytes are what matter
+            info = {}
+        return info if isinstance(info, dict) and info.get("sha256") == sha256 else {
+            "sha256": sha256, "filename": path.name, "size": path.stat().st_size, "format": path.suffix[1:]}
+
+    def list_datasets(self) -> list[dict]:
+        """Sidecars of every stored dataset, oldest first."""
+        shas = {p.name.split(".", 1)[0] for p in (self.root / "datasets").glob("*.data.*")}
+        infos = [self.dataset_info(sha) for sha in shas if _HEX64.fullmatch(sha)]
+        return sorted(infos, key=lambda info: (info.get("stored_at", 0), info["sha256"]))
+
     # --- computation log ------------------------------------------------------------------------
     def record(self, event: str, key: str, label: str, **extra: Any) -> None:
         """Append one line to ``computations.jsonl`` (who computed what, when, how long)."""
@@ -517,6 +585,11 @@ def _fsync_tree(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def dataset_format(filename: object) -> str:
+    """How a dataset file named ``filename`` is read: csv, tsv, jsonl, json, or txt (sniffed)."""
+    return DATASET_FORMATS.get(Path(str(filename or "")).suffix.lower(), "txt")
 
 
 def _display_name(filename: str | None, sha: str, fmt: str) -> str:
