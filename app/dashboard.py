@@ -22,7 +22,7 @@ from pathlib import Path
 import dash
 import torch
 
-from app import layout
+from app import callback_guard, layout
 from app.callbacks import attractor, compare, fixed_points, linearization, model, sentence, state_space, words
 from app.services import Services
 from workers.config import Settings
@@ -81,5 +81,6 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
     app.layout = lambda: layout.build_layout(svc)
     for module in (model, state_space, attractor, fixed_points, words, sentence, linearization, compare):
         module.register(app, svc)
+    callback_guard.install(app)  # malformed callback bodies: HTTP 400 in words, one log line
     app.rnnscope_services = svc  # for tests and benchmarks: the caches behind the callbacks
     return app

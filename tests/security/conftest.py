@@ -116,3 +116,12 @@ def tiny_env(rnnscope_home, tmp_path_factory):
     from tests.app.tiny import make_env
 
     return make_env(tmp_path_factory.mktemp("security-tiny"), rnnscope_home)
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_env, tmp_path_factory):
+    """One ``rnnscope serve`` on the tiny store (default settings) for the whole session:
+    the callback-body tests and the fuzzing pass post to it."""
+    log = tmp_path_factory.mktemp("tiny-server") / "server.log"
+    with serve(server_env(tiny_env), log) as srv:
+        yield srv
