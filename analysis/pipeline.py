@@ -52,10 +52,11 @@ from analysis.projections import mean_projection_by_set, null_overlap, overlap_p
 from analysis.report import REPORT_FORMAT, Report
 from analysis.slow_points import PointSet, choose_point_set, range_coverage, typical_step
 from analysis.states import VisitedStates, collect_states, draw_seeds, untrained_like
+from analysis.summary import check as check_summary
 from analysis.tokenizer import encode_texts
 from analysis.words import WordSets, select_words, vader_agreement
 
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 Progress = Callable[[float, str], None]
 
 # Caps on parameters that come from users (dashboard forms, CLI): big enough for any real
@@ -283,7 +284,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                  verdict=verdict, sweep=sweep, coverage=range_cover, manifold=manifold,
                  readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
                  dens=dens, timings=stages.timings, warnings=warnings, vocabulary=coverage, chance=chance)
-    return Report(_summary(r), _arrays(r))
+    return Report(check_summary(_summary(r)), _arrays(r))
 
 
 @dataclass
@@ -494,7 +495,8 @@ def _projections(net, model, words, modes: IntegrationModes | None, manifold, pa
     # signed means only over points where the sign is defined; magnitudes everywhere
     means = mean_projection_by_set(proj[signed], words.valence) if signed.any() else \
         {"mean_positive": None, "mean_negative": None, "mean_neutral": None}
-    abs_means = mean_projection_by_set(np.abs(proj), words.valence) if len(proj) else {}
+    abs_means = mean_projection_by_set(np.abs(proj), words.valence) if len(proj) else \
+        {"mean_positive": None, "mean_negative": None, "mean_neutral": None}  # every key, even without points
     summary = {**means, **{f"{k.replace('mean_', 'mean_abs_')}": v for k, v in abs_means.items()},
                "sign_defined_fraction": float(signed.mean()) if len(signed) else None,
                "r1_m_overlap_median": _median(overlap), "r1_m_null_median": _median(null),
@@ -536,7 +538,7 @@ def _linearization_error(net, visited, seqs, labels, points, params) -> dict:
     lin_summary = {f"{new}_{stat}": s[f"{old}_{stat}"] for old, new in names.items() for stat in ("median", "p90")}
     lin_summary.update({k: s[k] for k in ("nearest_dist_median", "step_norm_median", "nearest_dist_in_steps_median",
                                           "nearest_dist_over_median_step", "n_steps")},
-                       n_docs=0, agreement=None, n_diverged=None)
+                       n_docs=0, agreement=None, n_diverged=0, full_accuracy_same_docs=None)
     accuracy = None
     if len(points):
         docs = np.random.default_rng(params.seed + 1).permutation(len(seqs))[: params.lin_docs]

@@ -17,6 +17,9 @@ M = ``params.n_modes`` leading eigenmodes, B = ``params.density_bins``.
 
 Summary keys (``report.json``)
 ------------------------------
+Typed in ``analysis.summary`` (one dataclass per section); ``run_analysis`` checks every
+summary against it before a report exists, and readers go through ``analysis.summary.read``.
+
 format : str
     ``REPORT_FORMAT`` (``"rnnscope-report/1"``).
 version : str

@@ -16,7 +16,9 @@ distances in state units. The meaning of each field is in ``analysis.report``'s 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,10 +42,24 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class VocabularyCoverage:
+    """The test split's tokens under the model's vocabulary (``analysis.data_checks``)."""
+
+    n_docs: int
+    n_tokens: int
+    n_unk: int
+    unk_fraction: float
+    docs_all_unk: int
+    unk_warn_above: float
+    poor: bool
+
+
+@dataclass(frozen=True)
 class DataInfo:
     name: str
     n_docs: int
     n_states: int
+    vocabulary: VocabularyCoverage
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,9 @@ class Accuracy:
     linearized: float
     bow: float
     checkpoint_test: float
+    majority_rate: float
+    majority_class: str | None
+    at_or_below_chance: bool
 
 
 @dataclass(frozen=True)
@@ -123,8 +142,8 @@ class Manifold:
     m_readout_cosine: float
     m_logit_spearman: float
     theta_readout_spearman: float
-    theta_method: str
-    knn_components: int
+    theta_method: str | None
+    knn_components: int | None
     is_attractor: bool
 
 
@@ -234,6 +253,19 @@ class Summary:
         return f"{self.model.arch.upper()}-{self.model.hidden_size} on {self.data.name}"
 
 
+def check(summary: Mapping) -> Mapping:
+    """``summary`` unchanged if it reads as a :class:`Summary` (numpy scalars allowed), else SummaryError."""
+    plain = json.loads(json.dumps(summary, default=_plain_scalar))
+    Summary.from_dict(plain)
+    return summary
+
+
+def _plain_scalar(value):
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    raise TypeError(f"summary value of type {type(value).__name__} is not JSON-serializable")
+
+
 def read(summary: Mapping | Summary) -> Summary:
     """A typed summary from a dict (strict) or an already typed one."""
     return summary if isinstance(summary, Summary) else Summary.from_dict(summary)
@@ -255,6 +287,9 @@ def _read(cls, raw, where: str):
 
 
 def _value(kind, value, name: str):
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # ``X | None``
+        inner = [k for k in typing.get_args(kind) if k is not type(None)]
+        return None if value is None else _value(inner[0], value, name)
     if dataclasses.is_dataclass(kind):
         return _read(kind, value, name)
     if kind is float:

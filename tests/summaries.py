@@ -11,9 +11,13 @@ BLANK = {str: "", int: 0, float: None, bool: False, dict: {}, list: []}
 
 def blank(cls=Summary) -> dict:
     """Every field of ``cls``: numbers null (read as nan), counts 0, text empty."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: blank(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else BLANK[hints[f.name]]
-            for f in dataclasses.fields(cls)}
+    out = {}
+    for f in dataclasses.fields(cls):
+        kind = typing.get_type_hints(cls)[f.name]
+        optional = type(None) in typing.get_args(kind)
+        kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
+        out[f.name] = None if optional else blank(kind) if dataclasses.is_dataclass(kind) else BLANK[kind]
+    return out
 
 
 def typed(partial: dict) -> Summary:

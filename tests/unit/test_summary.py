@@ -12,9 +12,15 @@ FILL = {str: "x", int: 3, float: 0.25, bool: True, dict: {"a": 1}, list: [0.5, 0
 
 def _valid(cls=Summary) -> dict:
     """A summary dict with every field of ``cls`` present and of the right type."""
-    hints = typing.get_type_hints(cls)
+    hints = {name: _plain(kind) for name, kind in typing.get_type_hints(cls).items()}
     return {f.name: _valid(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else FILL[hints[f.name]]
             for f in dataclasses.fields(cls)}
+
+
+def _plain(kind):
+    """``X | None`` -> X."""
+    args = [k for k in typing.get_args(kind) if k is not type(None)]
+    return args[0] if args else kind
 
 
 def test_a_complete_summary_reads_and_round_trips():
@@ -56,6 +62,15 @@ def test_null_numbers_read_as_nan_and_write_back_as_nan():
     raw["words"]["vader_coverage"] = None
     s = Summary.from_dict(raw)
     assert math.isnan(s.words.vader_coverage)
+
+
+def test_optional_fields_take_none_and_their_type_only():
+    raw = _valid()
+    raw["accuracy"]["majority_class"] = None
+    assert Summary.from_dict(raw).accuracy.majority_class is None
+    raw["accuracy"]["majority_class"] = 1
+    with pytest.raises(SummaryError, match="accuracy.majority_class"):
+        Summary.from_dict(raw)
 
 
 def test_integer_json_numbers_are_floats_where_the_field_is_a_float():
