@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo models' dataset is fetched here (a no-op once cached): the dashboard itself
+# downloads nothing unless started with --fetch-data.
 run: install
+	$(VENV)/bin/rnnscope data fetch mr
 	$(VENV)/bin/rnnscope serve
 
 # Debian's Chromium + ChromeDriver for the dash_duo browser tests (root on these machines).

@@ -23,7 +23,7 @@ import dash
 import torch
 
 from app import callback_guard, layout
-from app.callbacks import attractor, compare, fixed_points, linearization, model, sentence, state_space, words
+from app.callbacks import attractor, compare, datasets, fixed_points, linearization, model, sentence, state_space, words
 from app.services import Services
 from workers.config import Settings
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
     server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(settings.max_upload_bytes)
     server.config["SECRET_KEY"] = os.environ.get("RNNSCOPE_SECRET_KEY") or secrets.token_hex(32)
     app.layout = lambda: layout.build_layout(svc)
-    for module in (model, state_space, attractor, fixed_points, words, sentence, linearization, compare):
+    for module in (model, datasets, state_space, attractor, fixed_points, words, sentence, linearization, compare):
         module.register(app, svc)
     callback_guard.install(app)  # malformed callback bodies: HTTP 400 in words, one log line
     app.rnnscope_services = svc  # for tests and benchmarks: the caches behind the callbacks

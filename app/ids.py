@@ -16,6 +16,12 @@ UPLOAD_ALERT = "upload-alert"          # html.Div: result of the last upload
 UPLOAD_PAYLOAD = "upload-payload"      # dcc.Store: the upload once the browser checked its size
 UPLOAD_LIMIT = "upload-limit"          # dcc.Store: the upload cap in bytes (for that check)
 MODEL_CARD = "model-card"              # html.Div: arch, sizes, accuracy, provenance
+DATASET_UPLOAD = "dataset-upload"      # dcc.Upload: the user's own labelled CSV/TSV/JSONL
+DATASET_UPLOAD_ALERT = "dataset-upload-alert"      # html.Div: result of the last dataset upload
+DATASET_UPLOAD_PAYLOAD = "dataset-upload-payload"  # dcc.Store: that upload once its size was checked
+OPENED = "opened-analysis-store"       # {"key", "sha", "data", "points"}: a stored analysis opened from Compare
+COMPARE_OPEN = "compare-open"          # pattern {"type": COMPARE_OPEN, "key": report key}: html.Button
+COMPARE_ALERT = "compare-alert"        # html.Div: why an analysis could not be opened
 
 # --- analysis job -------------------------------------------------------------------
 JOB_START = "job-start"                # html.Button

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import ids
+from app.datasets import dataset_options
 from app.figures import style
 from app.services import (DATASETS, DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, PointModes, SentenceTrace,
                           Services, WordLookup, finite_or_none)
@@ -93,9 +94,15 @@ def model_panel(svc: Services) -> html.Section:
         html.Div(className="field", style={"marginTop": "10px"}, children=[
             html.Label("Dataset (states and word sets)", htmlFor=ids.DATASET_SELECT),
             dcc.Dropdown(id=ids.DATASET_SELECT, value=DEFAULT_DATASET, clearable=False,
-                         searchable=False,
-                         options=[{"label": label, "value": name} for name, label in DATASETS]),
+                         searchable=False, options=dataset_options(svc)),
         ]),
+        dcc.Upload(id=ids.DATASET_UPLOAD, className="upload", multiple=False, max_size=-1,
+                   children=html.Div([html.B("Upload your own labelled data"),
+                                      html.Div("drop or click · .csv, .tsv, .jsonl or .json")])),
+        html.Div(f"Up to {limit_mib:.0f} MiB, UTF-8, a text column (text, review or sentence) and a label column "
+                 "(label, sentiment or polarity: 0/1, 1/2, -1/1, neg/pos, negative/positive). "
+                 "Stored by its sha256; split 80/10/10.", className="hint"),
+        html.Div(id=ids.DATASET_UPLOAD_ALERT),
         html.Div(className="field", children=[
             html.Label("Points the views use", htmlFor=ids.POINT_SET_SELECT),
             dcc.Dropdown(id=ids.POINT_SET_SELECT, value=DEFAULT_POINT_SET, clearable=False, searchable=False,
@@ -212,8 +219,10 @@ def compare_card() -> html.Section:
     return card(
         "Compare models", "Fig. 6",
         "Every model analysed in the store, side by side: input projections by word set, "
-        "overlap of r1 with the manifold, time constants and accuracy.",
+        "overlap of r1 with the manifold, time constants and accuracy. Click a model in the table "
+        "to open its analysis (also one made with rnnscope analyze on this store).",
         graph(ids.FIG_COMPARE, 560),
+        html.Div(id=ids.COMPARE_ALERT),
         html.Div(id=ids.COMPARE_TABLE, style={"marginTop": "10px", "overflowX": "auto"}),
         anchor="compare")
 
@@ -238,6 +247,8 @@ def build_layout(svc: Services) -> html.Div:
         dcc.Store(id=ids.SENTENCE),
         dcc.Store(id=ids.UPLOAD_PAYLOAD),
         dcc.Store(id=ids.UPLOAD_LIMIT, data=svc.max_upload_bytes),
+        dcc.Store(id=ids.DATASET_UPLOAD_PAYLOAD),
+        dcc.Store(id=ids.OPENED),
     ])
 
 
@@ -318,6 +329,8 @@ def analysis_numbers(summary: dict) -> html.Div:
         metric(pct(acc.get("test")), "test accuracy"),
         metric(pct(acc.get("linearized")), "linearized model"),
         metric(pct(acc.get("bow")), "bag of words"),
+        metric(pct(acc.get("majority_rate")), "chance (majority class)"),
+        metric(pct((data.get("vocabulary") or {}).get("unk_fraction")), "tokens not in the vocabulary"),
         metric(f"{fp.get('n_fixed', 0)} + {fp.get('n_slow', 0)}", f"fixed + slow points ({fp.get('n_seeds', 0)} seeds)"),
         metric(fmt(modes.get("tau_median"), ".0f"), "τ of the integration mode (tokens)"),
         metric(fmt(proj.get("r1_m_overlap_median"), ".2f"), "median |r1·m|"),
@@ -363,9 +376,13 @@ def status_line(report) -> str:
         return "no analysis on screen"
     s = report.summary
     model, data, acc = s.get("model", {}), s.get("data", {}), s.get("accuracy", {})
+    vocab = data.get("vocabulary") or {}
+    flags = ([f" · at or below chance ({pct(acc.get('majority_rate'))})"] if acc.get("at_or_below_chance") else []) + \
+            ([f" · {pct(vocab.get('unk_fraction'))} of tokens unknown"] if vocab.get("poor") else [])
     return (f"{str(model.get('arch', '?')).upper()}-{model.get('hidden_size', '?')} on "
             f"{data.get('name', '?')} · test accuracy {pct(acc.get('test'))} · "
-            f"{s.get('fixed_points', {}).get('n_unique', 0)} points: {s.get('attractor', {}).get('name', '?')}")
+            f"{s.get('fixed_points', {}).get('n_unique', 0)} points: {s.get('attractor', {}).get('name', '?')}"
+            + "".join(flags))
 
 
 def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:
@@ -515,7 +532,9 @@ def compare_table(rows: list[tuple[str, dict]], current_key: str | None) -> html
     head = html.Thead(html.Tr([html.Th(name) for name, _ in COMPARE_COLUMNS]))
     body = []
     for key, label, summary in rows:
-        cells = [html.Td(label), html.Td(str(summary.get("data", {}).get("name", "")))]
+        opener = html.Button(label, id={"type": ids.COMPARE_OPEN, "key": key}, className="link",
+                             title="open this analysis", n_clicks=0)
+        cells = [html.Td(opener), html.Td(str(summary.get("data", {}).get("name", "")))]
         cells += [html.Td(_cell(summary, path)) for _, path in COMPARE_COLUMNS[2:]]
         body.append(html.Tr(cells, className="current" if key == current_key else ""))
     return html.Table([head, html.Tbody(body)], className="compare")

@@ -43,6 +43,7 @@ table.summary td.v{font-family:monospace;text-align:right}
 figure.panel{margin:0 0 28px 0} figcaption{font-size:13px;color:#555;max-width:1100px}
 p.missing{color:#999;font-style:italic}
 p.verdict{font-size:15px;max-width:1100px;background:#f4f6fb;padding:10px 14px;border-left:4px solid #1f5fbf}
+p.data-fit{font-size:14px;max-width:1100px;padding:6px 14px} p.data-fit.warn{background:#fff6e5;border-left:4px solid #e08a00}
 """
 
 
@@ -211,6 +212,26 @@ def _verdict_html(summary: Mapping) -> str:
             f'{html.escape(str(v.get("text", "")))}</p>\n')
 
 
+def _pct(value) -> str:
+    return f"{float(value):.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—"
+
+
+def _data_fit_html(summary: Mapping) -> str:
+    """Vocabulary coverage and accuracy against chance, with their warnings (``analysis.data_checks``)."""
+    from analysis.data_checks import fit_warnings
+
+    data, acc = summary.get("data"), summary.get("accuracy")
+    vocab = data.get("vocabulary") if isinstance(data, Mapping) else None
+    if not isinstance(vocab, Mapping) or not isinstance(acc, Mapping) or acc.get("majority_rate") is None:
+        return ""
+    unk = vocab.get("unk_fraction")
+    text = (f"{'—' if unk is None else f'{unk:.1%}'} of the test split's {vocab.get('n_tokens', 0):,} tokens are not in "
+            f"the model's vocabulary (&lt;unk&gt;); test accuracy {_pct(acc.get('test'))} against chance "
+            f"{_pct(acc.get('majority_rate'))} (always {html.escape(str(acc.get('majority_class')))}).")
+    warnings = "".join(f"<br><b>Warning:</b> {html.escape(w)}" for w in fit_warnings(dict(vocab), acc.get("test"), dict(acc)))
+    return f'<p class="data-fit{" warn" if warnings else ""}" id="data-fit">{text}{warnings}</p>\n'
+
+
 def _title(summary: Mapping) -> str:
     model = summary.get("model") if isinstance(summary.get("model"), Mapping) else {}
     data = summary.get("data") if isinstance(summary.get("data"), Mapping) else {}
@@ -253,7 +274,8 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     title = html.escape(_title(summary))
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(summary)}<h2>Summary</h2>\n"
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(summary)}{_data_fit_html(summary)}"
+            f"<h2>Summary</h2>\n"
             f"{summary_tables(summary)}\n" + "\n".join(parts) + "\n</body></html>\n")
     if path is not None:
         write_bytes(path, page.encode("utf-8"), mode_bits=0o644)  # a report page is meant to be shared

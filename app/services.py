@@ -53,7 +53,8 @@ POINT_SETS = (("auto", "Fixed + slow points (default rule)", None), ("fixed", "F
               ("1e-4", "Fixed + slow points, q < 1e-4", 1e-4), ("1e-3", "Fixed + slow points, q < 1e-3", 1e-3))
 DEFAULT_POINT_SET = "auto"
 #: What the page shows when it is sent anything but one of those names.
-UNKNOWN_DATASET = "Choose one of the listed datasets (" + ", ".join(dict(DATASETS)) + ")."
+UNKNOWN_DATASET = ("Choose one of the listed datasets (" + ", ".join(dict(DATASETS)) + ", or one uploaded "
+                   "or registered on this server).")
 #: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
 DEFAULT_DEMO = "lstm-mr"
 DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
@@ -118,8 +119,9 @@ class LRU:
 # --------------------------------------------------------------------------- uploads
 
 
-def decode_upload(contents: str | None, max_bytes: int) -> bytes:
-    """Bytes of a ``dcc.Upload`` payload (``data:<mime>;base64,<data>``).
+def decode_upload(contents: str | None, max_bytes: int, what: str = "a checkpoint") -> bytes:
+    """Bytes of a ``dcc.Upload`` payload (``data:<mime>;base64,<data>``); ``what`` names the
+    expected kind of file in the messages.
 
     Raises
     ------
@@ -138,7 +140,7 @@ def decode_upload(contents: str | None, max_bytes: int) -> bytes:
     except (binascii.Error, ValueError):
         raise UploadError("The upload is malformed (not base64 data).") from None
     if not data:
-        raise UploadError("The file is empty; it is not a checkpoint.")
+        raise UploadError(f"The file is empty; it is not {what}.")
     if len(data) > max_bytes:
         raise UploadError(f"The file is {_mib(len(data))}, larger than the "
                           f"{_mib(max_bytes)} upload limit.")
@@ -510,13 +512,20 @@ class Services:
                 point_set=DEFAULT_POINT_SET) -> str:
         """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``).
 
-        ``data_name`` must be one of ``DATASETS`` (ValueError otherwise): never a path.
+        ``data_name`` must be one of ``DATASETS`` or a stored ``file:<sha256>`` (ValueError
+        otherwise): never a path. A registered dataset that is not cached is downloaded only
+        when the operator allows it (``Settings.fetch_data``); otherwise ValueError says how.
         """
+        from app.datasets import not_downloaded
         from workers.jobs import full_analysis
 
         if not known_dataset(data_name):
             raise ValueError(UNKNOWN_DATASET)
-        return full_analysis(sha, data_name, self.params_for(point_set), store=self.store, progress=progress)
+        missing = not_downloaded(self, data_name)
+        if missing:
+            raise ValueError(missing)
+        return full_analysis(sha, data_name, self.params_for(point_set), store=self.store, progress=progress,
+                             fetch_missing=self.settings.fetch_data)
 
     def use_job_threads(self) -> None:
         """Torch threads of an embedded analysis job (its own child process): one.
@@ -650,8 +659,11 @@ def point_index(report, selection) -> int | None:
 
 
 def known_dataset(name) -> bool:
-    """True for a name in ``DATASETS``; the dashboard never takes a path from the client."""
-    return isinstance(name, str) and name in dict(DATASETS)
+    """True for a name in ``DATASETS`` or ``file:<sha256>`` (a dataset in the store, ``app.datasets``);
+    the dashboard never takes a path from the client."""
+    from workers.jobs import stored_dataset_sha
+
+    return isinstance(name, str) and (name in dict(DATASETS) or stored_dataset_sha(name) is not None)
 
 
 def report_or_none(svc: Services, ref: dict | None):

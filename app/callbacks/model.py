@@ -16,6 +16,7 @@ from dash import Input, Output, Patch, State, html, no_update
 from app import ids
 from app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
                           point_set_choice, report_or_none, valid_key)
+from app.datasets import not_downloaded
 from app.layout import alert, model_card, status_line
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
@@ -59,13 +60,17 @@ def accept_upload(svc: Services, payload: dict | None) -> tuple:
     return options, sha, alert("success", "Uploaded ", html.B(label), ".")
 
 
-def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET) -> tuple:
+def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET,
+                     opened=None) -> tuple:
     """-> (report ref, job request or no_update, alert).
 
     A stored analysis goes on screen at once; a missing one becomes a job request, and
     the ref says so (``"key": None``): no view goes on showing the previous model's report
     while the job runs, after Cancel or after a failure (they say ``layout.NO_REPORT``).
-    A selection that cannot be analysed clears the ref (None) with an alert.
+    A selection that cannot be analysed clears the ref (None) with an alert. ``opened``
+    (``app.datasets.open_analysis``, from Compare) is shown while its model, dataset and
+    point set are the ones selected, whatever parameters it was computed with. A
+    registered dataset that is not downloaded files no job unless the server may fetch it.
     """
     point_set = point_set_choice(point_set)
     if not valid_key(sha):
@@ -76,9 +81,15 @@ def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFA
     if not known_dataset(data_name):
         return None, no_update, alert("error", UNKNOWN_DATASET)
     key = svc.stored_analysis(sha, data_name, point_set)
+    if isinstance(opened, dict) and (opened.get("sha"), opened.get("data"), opened.get("points")) == \
+            (sha, data_name, point_set) and valid_key(opened.get("key")) and svc.store.report_dir(opened["key"]).is_dir():
+        key = opened["key"]
     ref = {"key": key, "sha": sha, "data": data_name, "points": point_set}
     if key is not None:
         return ref, no_update, None
+    missing = not_downloaded(svc, data_name)
+    if missing:
+        return ref, no_update, alert("warning", missing)
     return ref, {"sha": sha, "data": data_name, "points": point_set, "at": time.time()}, None
 
 
@@ -162,9 +173,10 @@ def register(app, svc: Services) -> None:
     @app.callback(Output(ids.REPORT, "data"), Output(ids.JOB_REQUEST, "data"),
                   Output(ids.JOB_ALERT, "children"),
                   Input(ids.MODEL_SELECT, "value"), Input(ids.DATASET_SELECT, "value"),
-                  Input(ids.JOB_START, "n_clicks"), Input(ids.POINT_SET_SELECT, "value"))
-    def _resolve(sha, data_name, clicks, point_set):
-        return resolve_analysis(svc, sha, data_name, clicks, point_set)
+                  Input(ids.JOB_START, "n_clicks"), Input(ids.POINT_SET_SELECT, "value"),
+                  State(ids.OPENED, "data"))
+    def _resolve(sha, data_name, clicks, point_set, opened):
+        return resolve_analysis(svc, sha, data_name, clicks, point_set, opened)
 
     @app.callback(Output(ids.JOB_RESULT, "data"),
                   Output(ids.JOB_ALERT, "children", allow_duplicate=True),

@@ -6,7 +6,10 @@
 Runs ``workers.jobs.full_analysis`` in this process (no Redis needed). The checkpoint is
 copied into the artifact store by its sha256 and the report is stored under its content
 key, so running the same command again computes nothing and says so. Writes
-``DIR/report.json``, ``DIR/arrays.npz`` and ``DIR/report.html``.
+``DIR/report.json``, ``DIR/arrays.npz`` and ``DIR/report.html``. A single-file dataset is
+copied into the store too (``app.datasets.store_cli_dataset``), so the dashboard on that
+store lists it and opens this analysis from Compare. Prints the attractor verdict, the
+share of the dataset's tokens the model reads as ``<unk>`` and the accuracy against chance.
 """
 from __future__ import annotations
 
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.checkpoint import load
+    from app.datasets import store_cli_dataset
     from workers import jobs
     from workers.store import ArtifactStore
 
@@ -92,10 +96,28 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         _run_with_bar(jobs, sha, args.data, params, store)
     out = write_outputs(store, key, Path(args.out))
-    verdict = store.get_report(key).summary.get("attractor", {})
+    store_cli_dataset(store, args.data)
+    summary = store.get_report(key).summary
+    verdict = summary.get("attractor", {})
     print(f"dynamics: {verdict.get('text', 'no verdict in this report')}", file=sys.stderr)
+    for line in data_fit_lines(summary):
+        print(line, file=sys.stderr)
     print(f"report: {out}")
     return 0
+
+
+def data_fit_lines(summary: dict) -> list[str]:
+    """Vocabulary coverage and accuracy against chance, and their warnings (report summary)."""
+    from analysis.data_checks import fit_warnings
+
+    vocab, acc = summary.get("data", {}).get("vocabulary"), summary.get("accuracy", {})
+    if not isinstance(vocab, dict) or acc.get("majority_rate") is None:
+        return ["data: this report predates the coverage and chance checks"]
+    unk = vocab.get("unk_fraction")
+    lines = [f"data: {'–' if unk is None else f'{unk:.1%}'} of the test split's {vocab.get('n_tokens', 0):,} tokens "
+             f"are not in the model's vocabulary (<unk>); test accuracy {acc['test']:.1%} against chance "
+             f"{acc['majority_rate']:.1%} (always {acc.get('majority_class')})"]
+    return lines + [f"warning: {text}" for text in fit_warnings(vocab, acc.get("test"), acc)]
 
 
 def _run_with_bar(jobs, sha: str, data: str, params: dict, store) -> str:

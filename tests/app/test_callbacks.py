@@ -96,7 +96,9 @@ def test_demo_model_is_listed_and_selected(svc, tiny):
 def test_stored_analysis_resolves_at_once_and_missing_one_becomes_a_job(svc, tiny, ref):
     report, request, message = model_cb.resolve_analysis(svc, tiny.sha, "mr")
     assert report == ref and request is no_update and message is None
-    report, request, _ = model_cb.resolve_analysis(svc, tiny.sha, "tweets")
+    # a server allowed to download (``--fetch-data``): tweets may not be cached in this test's home
+    fetching = dataclasses.replace(svc, settings=dataclasses.replace(svc.settings, fetch_data=True))
+    report, request, _ = model_cb.resolve_analysis(fetching, tiny.sha, "tweets")
     assert request["sha"] == tiny.sha and request["data"] == "tweets"
     # the views leave the previous report at once: the ref names the selection, with no key
     assert report == {"key": None, "sha": tiny.sha, "data": "tweets", "points": "auto"}

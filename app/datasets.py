@@ -1,0 +1,198 @@
+"""The datasets the dashboard offers, the user's own data, and opening any stored analysis.
+
+A dataset reaches an analysis by one of two kinds of value, never by a path:
+
+- a registered name of ``analysis.data`` listed in ``app.services.DATASETS`` (mr, imdb,
+  tweets). The server downloads one that is not cached only when its operator allows it
+  (``rnnscope serve --fetch-data``, ``RNNSCOPE_FETCH_DATA=1``); otherwise the page says
+  how the operator gets it (``rnnscope data fetch NAME``);
+- ``file:<sha256>``: a labelled CSV/TSV/JSONL/JSON file in the artifact store
+  (``workers.store.ArtifactStore.put_dataset``), put there by an upload through the page,
+  by the operator (``rnnscope serve --dataset NAME=PATH``) or by ``rnnscope analyze --data
+  FILE`` on the same store. The value is also the dataset's identity in cache keys
+  (``workers.jobs.dataset_id``), so an analysis of the same bytes is found whoever made it.
+
+Every file is checked by ``analysis.data.load_checked`` before it is stored: size cap,
+UTF-8 text (no binary or archive), a text and a label column, two classes of an accepted
+label set, enough rows of each.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+from app.services import (DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, UploadError, decode_upload,
+                          display_filename, valid_key)
+
+log = logging.getLogger(__name__)
+
+#: Names an operator may register with ``rnnscope serve --dataset NAME=PATH``.
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+ORIGIN_LABELS = {"upload": "uploaded", "operator": "server", "cli": "rnnscope analyze"}
+
+
+# --------------------------------------------------------------------------- what the page offers
+
+
+def dataset_label(info: dict) -> str:
+    """Dropdown label of a stored dataset: its name, short sha256 (uploads) and origin."""
+    origin = info.get("origin", "upload")
+    if origin == "operator":
+        return f"{display_filename(info.get('name'), 40)} (server)"
+    name = display_filename(info.get("filename"), 40)
+    return f"{name} · {str(info.get('sha256', ''))[:8]} ({ORIGIN_LABELS.get(origin, origin)})"
+
+
+def dataset_options(svc: Services) -> list[dict]:
+    """Registered datasets (marked when not downloaded and the server may not fetch them),
+    then every dataset in the store, oldest first."""
+    from analysis.data import is_cached
+
+    options = []
+    for name, label in DATASETS:
+        missing = not svc.settings.fetch_data and not is_cached(name, svc.settings.home)
+        options.append({"label": label + (" (not downloaded)" if missing else ""), "value": name})
+    for info in svc.store.list_datasets():
+        options.append({"label": dataset_label(info), "value": "file:" + info["sha256"]})
+    return options
+
+
+def not_downloaded(svc: Services, name) -> str | None:
+    """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
+    from analysis.data import is_cached
+
+    labels = dict(DATASETS)
+    if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
+        return None
+    return (f"{labels[name]} is not downloaded on this server, and the dashboard downloads nothing by itself. "
+            f"Whoever runs the server can get it with `rnnscope data fetch {name}`, or start it with "
+            "`rnnscope serve --fetch-data` to let analyses download the pinned datasets.")
+
+
+# --------------------------------------------------------------------------- putting files in the store
+
+
+def _checked(path: Path, display_name: str):
+    """``analysis.data.load_checked``: the dataset, or UploadError in words."""
+    from analysis.data import DataError, load_checked
+
+    try:
+        return load_checked(path, display_name)
+    except DataError as exc:
+        raise UploadError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a hostile file must never crash the server
+        log.warning("unexpected error reading dataset %r: %r", display_name, exc)
+        raise UploadError(f"{display_name} could not be read as a labelled dataset.") from None
+
+
+def _info(dataset, filename: str, origin: str, name: str | None = None) -> dict:
+    splits = {k: len(v) for k, v in dataset.splits().items()}
+    labels = [float(v.labels.mean()) * len(v) for v in dataset.splits().values()]
+    return {"filename": filename, "name": name or dataset.name, "origin": origin, "rows": sum(splits.values()),
+            "splits": splits, "positive_fraction": round(sum(labels) / max(1, sum(splits.values())), 4)}
+
+
+def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, dict]:
+    """Validate and store an uploaded dataset: -> (``file:<sha256>``, label, newly stored, sidecar).
+
+    The bytes are decoded under the upload cap, written to a private temporary file in the
+    store (its suffix from the file name, which is display text only) and read completely
+    by ``load_checked`` before anything is stored.
+
+    Raises
+    ------
+    UploadError
+        In plain words: not base64, too large, not UTF-8, binary, no label column, one
+        class, unknown labels, too few rows.
+    """
+    from workers.store import ArtifactNotFound, dataset_format, sha256_bytes
+
+    data = decode_upload(contents, svc.max_upload_bytes, what="a labelled dataset")
+    name = display_filename(filename)
+    with tempfile.TemporaryDirectory(dir=svc.store.root / "tmp", prefix="dataset-") as tmp:
+        path = Path(tmp) / f"upload.{dataset_format(name)}"
+        path.write_bytes(data)
+        dataset = _checked(path, name)
+    sha = sha256_bytes(data)
+    try:
+        svc.store.dataset_path(sha)
+        is_new = False
+    except ArtifactNotFound:
+        is_new = True
+    svc.store.put_dataset(data, _info(dataset, name, "upload"))
+    info = svc.store.dataset_info(sha)
+    return "file:" + sha, dataset_label(info), is_new, info
+
+
+def register_operator_dataset(store, spec: str) -> str:
+    """``NAME=PATH`` of ``rnnscope serve --dataset``: check the file and store it under NAME.
+
+    Returns ``file:<sha256>``. Raises ValueError in words (bad NAME, not a file, not a
+    labelled dataset).
+    """
+    name, sep, path = str(spec).partition("=")
+    if not sep or not OPERATOR_NAME.fullmatch(name):
+        raise ValueError(f"--dataset expects NAME=PATH with NAME of letters, digits, '-' or '_' "
+                         f"(at most 40), got {spec!r}")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"--dataset {name}: {path} is not a file (one CSV, TSV, JSONL or JSON file)")
+    try:
+        dataset = _checked(file, name + file.suffix)
+    except UploadError as exc:
+        raise ValueError(f"--dataset {name}: {exc}") from None
+    return "file:" + store.put_dataset_file(file, _info(dataset, file.name, "operator", name))
+
+
+def store_cli_dataset(store, path: str | Path) -> str | None:
+    """Copy a single-file dataset analysed by ``rnnscope analyze`` into the store (so the
+    dashboard can list it and reopen its analyses); None for anything but a readable file."""
+    from analysis.data import SOURCES
+
+    file = Path(path).expanduser()
+    if str(path) in SOURCES or not file.is_file():
+        return None
+    try:
+        dataset = _checked(file, file.name)
+    except UploadError:
+        return None  # the analysis itself read it with load(), which is less strict; keep the report
+    return "file:" + store.put_dataset_file(file, _info(dataset, file.name, "cli"))
+
+
+# --------------------------------------------------------------------------- reopening a stored analysis
+
+
+def open_analysis(svc: Services, key) -> dict | None:
+    """What to select to put the stored analysis ``key`` on screen.
+
+    Returns ``{"key", "sha", "data", "points"}``: the checkpoint, the dataset value whose
+    identity, with the report's own parameters and version, gives exactly ``key`` (None when
+    no listed dataset does: a directory, or a file not in the store), and the point-set
+    choice matching its ``slow_q_max``. None if ``key`` is not a stored report.
+    """
+    from analysis.report import SUMMARY_FILE
+    from app.services import _read_json
+    from workers.jobs import dataset_id, resolve_params
+    from workers.store import content_key
+
+    if not valid_key(key) or not svc.store.report_dir(key).is_dir():
+        return None
+    summary = svc.memo.get(("summary", key), lambda: _read_json(svc.store.report_dir(key) / SUMMARY_FILE))
+    if not isinstance(summary, dict) or not valid_key((summary.get("model") or {}).get("sha256")):
+        return None
+    sha, params = summary["model"]["sha256"], summary.get("params") or {}
+    try:
+        resolved = resolve_params(params)
+    except (TypeError, ValueError):
+        resolved = None
+    data = None
+    candidates = [name for name, _ in DATASETS] + ["file:" + i["sha256"] for i in svc.store.list_datasets()]
+    for ref in candidates if resolved is not None else []:
+        if content_key("full_analysis", sha, resolved, dataset_id(ref), str(summary.get("version"))) == key:
+            data = ref
+            break
+    points = next((v for v, _, q in POINT_SETS if q == params.get("slow_q_max")), DEFAULT_POINT_SET)
+    return {"key": key, "sha": sha, "data": data, "points": points,
+            "name": str((summary.get("data") or {}).get("name", ""))}
