@@ -50,9 +50,11 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import re
 import struct
 import tempfile
+import traceback
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,6 +91,10 @@ MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 MAX_HEADER_TENSORS = 1024
 MAX_ZIP_ENTRIES = 10_000
 MAX_JSON_DEPTH = 32
+#: Digits of a whole number in a safetensors header (shapes and offsets are 64-bit: 20 digits)
+#: and in the config/vocabulary metadata (Python's own limit for converting text to int).
+HEADER_INT_DIGITS = 20
+METADATA_INT_DIGITS = 4300
 
 _GATES = {"lstm": 4, "gru": 3, "vrnn": 1, "ugrnn": 2}
 _SAFETENSORS_DTYPES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
@@ -292,14 +298,47 @@ def _torch_load(data: bytes, max_bytes: int):
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None and _MALFORMED_PICKLE.search(str(exc)):
+            raise CheckpointError(_torch_failure(exc)) from None
         what = f" (it refers to {found[1][:100]!r})" if found else ""
         raise CheckpointError(
             "The .pt file contains Python objects other than tensors and plain data" + what + ", for "
             "example a pickled nn.Module, numpy arrays or code. rnnscope loads weights only, never "
             "arbitrary pickled objects. Save a state_dict in the rnnscope/1 format, or use .safetensors."
         ) from None
-    except Exception:  # torch's zip reader: RuntimeError, KeyError, ... on damaged archives
-        raise CheckpointError("The .pt file could not be read: the archive is damaged or truncated.") from None
+    except Exception as exc:  # noqa: BLE001 - torch's record reader, unpickler and tensor rebuild
+        raise CheckpointError(_torch_failure(exc)) from None
+
+
+#: Weights-only unpickler messages about a stream it cannot follow (not about a forbidden object).
+_MALFORMED_PICKLE = re.compile(r"Unsupported operand|Can only (append|extend|SETITEM|SETITEMS)\b|"
+                               r"String is too long|persistent")
+
+
+def _torch_failure(exc: BaseException) -> str:
+    """What went wrong inside ``torch.load``, from where it was raised (torch's own words quoted):
+    a tensor's shape/strides/offset that do not fit its storage, a storage record of the wrong
+    size, a ``data.pkl`` the weights-only reader cannot follow, or else a damaged archive."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    names = {frame.name for frame in frames}
+    text = str(exc)
+    inner = re.search(r"WeightsUnpickler error:\s*(.*)", text)  # torch.load's own reason, after its advice
+    said = _short(" ".join((inner[1] if inner else text).split())[:300], 160) if text else type(exc).__name__
+    operand = re.search(r"Unsupported operand (\d+)", text)
+    if operand and 0 <= int(operand[1]) < 256 and chr(int(operand[1])) in pickletools.code2op:
+        said += f" (the pickle operation {pickletools.code2op[chr(int(operand[1]))].name})"
+    if any(name.startswith("_rebuild") for name in names):
+        return ("A tensor in the .pt file has an impossible layout: its shape, strides or offset do not fit "
+                f"the data stored for it (torch says {said}). torch.save never writes this; the file was "
+                "edited or built by hand.")
+    if names & {"load_tensor", "persistent_load", "get_storage_from_record", "default_restore_location"}:
+        return ("A tensor's stored data in the .pt file does not match its description (torch says "
+                f"{said}); the file was edited or is damaged.")
+    if (isinstance(exc, pickle.UnpicklingError) or frames
+            and frames[-1].filename.endswith("_weights_only_unpickler.py")):
+        return (f"The .pt file's data.pkl (the description of its contents) cannot be read (torch says {said}): "
+                "the file is damaged, or was not written by torch.save of tensors, strings and numbers.")
+    return "The .pt file could not be read: the archive is damaged or truncated."
 
 
 def _read_pt(data: bytes, max_bytes: int) -> tuple[dict, object, dict]:
@@ -388,11 +427,19 @@ def parse_safetensors_header(data: bytes) -> tuple[dict, dict[str, str], int]:
         raise CheckpointError(f"The safetensors header length ({n} bytes) is larger than the file "
                               f"({len(data)} bytes); the file is truncated or damaged.")
     try:
-        header = json.loads(data[8: 8 + n].decode("utf-8"), object_pairs_hook=_json_object_pairs)
+        header = json.loads(data[8: 8 + n].decode("utf-8"), object_pairs_hook=_json_object_pairs,
+                            parse_int=_json_int(HEADER_INT_DIGITS, "safetensors header"))
     except CheckpointError:
         raise
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise CheckpointError("The safetensors header is not valid JSON; the file is damaged or truncated.") from None
+    except UnicodeDecodeError:
+        raise CheckpointError("The safetensors header is not UTF-8 text; the file is damaged or not a "
+                              "safetensors file.") from None
+    except RecursionError:
+        raise CheckpointError("The safetensors header is JSON nested too deeply to read; a real header is "
+                              "three levels deep.") from None
+    except ValueError as exc:
+        raise CheckpointError(f"The safetensors header is not valid JSON ({_json_error(exc)}); the file is "
+                              "damaged or truncated.") from None
     if not isinstance(header, dict):
         raise CheckpointError("The safetensors header is not a JSON object.")
     metadata = header.pop("__metadata__", {})
@@ -472,9 +519,32 @@ def _read_safetensors(data: bytes) -> tuple[dict, object, dict]:
 
 def _metadata_json(metadata: dict[str, str], key: str, what: str):
     try:
-        return json.loads(metadata[key])
-    except (ValueError, RecursionError):
-        raise CheckpointError(f"The checkpoint's {what} (metadata {key!r}) is not valid JSON.") from None
+        return json.loads(metadata[key], parse_int=_json_int(METADATA_INT_DIGITS, f"{what} (metadata {key!r})"))
+    except CheckpointError:
+        raise
+    except RecursionError:
+        raise CheckpointError(f"The checkpoint's {what} (metadata {key!r}) is JSON nested too deeply to "
+                              "read.") from None
+    except ValueError as exc:
+        raise CheckpointError(f"The checkpoint's {what} (metadata {key!r}) is not valid JSON "
+                              f"({_json_error(exc)}).") from None
+
+
+def _json_int(max_digits: int, where: str):
+    """A ``json.loads`` ``parse_int`` that refuses numbers longer than ``max_digits`` digits,
+    saying so (json would call one of more than 4,300 digits "not valid JSON")."""
+    def parse(text: str) -> int:
+        digits = len(text.lstrip("-"))
+        if digits > max_digits:
+            raise CheckpointError(f"The checkpoint's {where} holds a whole number of {digits:,} digits; "
+                                  f"nothing in it can be longer than {max_digits:,} digits.")
+        return int(text)
+    return parse
+
+
+def _json_error(exc: ValueError) -> str:
+    """The JSON parser's own description (``Expecting ',' delimiter: line 1 column 9 (char 8)``)."""
+    return " ".join(str(exc).split())[:120]
 
 
 # --- validation ------------------------------------------------------------------------
