@@ -13,7 +13,9 @@ against the callbacks the app registered:
   parsing allocates beyond the body itself) and nested at most :data:`MAX_JSON_DEPTH` deep;
 - an object whose ``output`` names a server-side callback of this app;
 - ``outputs``, ``inputs`` and ``state`` holding exactly that callback's component ids and
-  properties, in order (their values may be any JSON: each callback checks its own);
+  properties, in order (their values may be any JSON: each callback checks its own); for a
+  pattern-matching id (``{"type": ..., "key": ALL}``) ids the pattern matches, a list of them
+  for ``ALL``/``ALLSMALLER``;
 - ``changedPropIds``, when present, a list of that callback's input ids.
 
 Anything else is answered with HTTP 400 and one sentence (``text/plain``), and the server
@@ -21,6 +23,7 @@ logs one line saying why (besides the web server's own access line), never a tra
 """
 from __future__ import annotations
 
+import json
 import logging
 
 import dash
@@ -114,18 +117,19 @@ def check_body(body, callback_map: dict) -> None:
     if spec is None or "callback" not in spec:
         raise Refused(f"no server callback has the output {_quote(output)}.")
     _check_outputs(body.get("outputs"), output)
-    _check_values("inputs", body.get("inputs"), spec.get("inputs") or [])
+    inputs = spec.get("inputs") or []
+    _check_values("inputs", body.get("inputs"), inputs)
     if spec.get("state") or body.get("state") not in (None, []):
         _check_values("state", body.get("state"), spec.get("state") or [])
     changed = body.get("changedPropIds", [])
-    inputs = {f"{d['id']}.{d['property']}" for d in spec.get("inputs") or []}
-    if not isinstance(changed, list) or not all(isinstance(c, str) and c in inputs for c in changed):
+    if not isinstance(changed, list) or not all(_names_an_input(c, inputs) for c in changed):
         raise Refused("'changedPropIds' must list inputs of this callback.")
 
 
 def expected_outputs(output: str) -> list[tuple[str, str]]:
     """``(component id, property)`` of each output named in a callback's ``output`` key
-    (``a.children`` or ``..a.children...b.figure@hash..``; the ``@hash`` is dropped)."""
+    (``a.children`` or ``..a.children...b.figure@hash..``; the ``@hash`` is dropped). A
+    pattern-matching id stays the JSON text Dash writes (``{"key":["ALL"],"type":"t"}``)."""
     parts = output[2:-2].split("...") if _is_multi(output) else [output]
     return [(cid, prop.split("@")[0]) for cid, _, prop in (part.rpartition(".") for part in parts)]
 
@@ -140,19 +144,70 @@ def _check_outputs(outputs, output: str) -> None:
     if not isinstance(listed, list) or len(listed) != len(expected):
         raise Refused(f"'outputs' must describe the callback's {len(expected)} output(s).")
     for item, (cid, prop) in zip(listed, expected):
-        if (not isinstance(item, dict) or item.get("id") != cid or not isinstance(item.get("property"), str)
-                or item["property"].split("@")[0] != prop):
+        if not _fits(item, cid, prop, output=True):
             raise Refused(f"'outputs' must describe the callback's outputs in order ({cid}.{prop} ...).")
 
 
 def _check_values(name: str, values, spec: list[dict]) -> None:
-    """``values`` must be ``[{"id", "property", "value"?}, ...]`` matching ``spec`` in order."""
+    """``values`` must be ``[{"id", "property", "value"?}, ...]`` matching ``spec`` in order
+    (a list of those for a pattern-matching ``ALL``/``ALLSMALLER`` dependency)."""
     if not isinstance(values, list) or len(values) != len(spec):
         raise Refused(f"'{name}' must be a list of the callback's {len(spec)} {name}.")
     for item, want in zip(values, spec):
-        if not isinstance(item, dict) or item.get("id") != want["id"] or item.get("property") != want["property"]:
+        if not _fits(item, want["id"], want["property"]):
             raise Refused(f"'{name}' must list the callback's {name} in order "
                           f"({want['id']}.{want['property']} ...).")
+
+
+#: Wildcards of pattern-matching ids as ``callback_map`` holds them (``dash.ALL`` -> ``["ALL"]``).
+_MULTI = (["ALL"], ["ALLSMALLER"])
+_WILDCARDS = (*_MULTI, ["MATCH"])
+
+
+def _pattern(cid: str) -> dict | None:
+    """The dict of a pattern-matching id (``'{"key":["ALL"],"type":"t"}'``), else None."""
+    if not cid.startswith("{"):
+        return None
+    try:
+        pattern = json.loads(cid)
+    except ValueError:
+        return None
+    return pattern if isinstance(pattern, dict) else None
+
+
+def _fits(item, cid: str, prop: str, *, output: bool = False) -> bool:
+    """``item`` is ``{"id": cid, "property": prop, ...}``; for a pattern ``cid`` its id is a
+    dict the pattern matches, and for ``ALL``/``ALLSMALLER`` ``item`` is a list of those."""
+    pattern = _pattern(cid)
+    if pattern is not None and any(v in _MULTI for v in pattern.values()):
+        return isinstance(item, list) and all(_fits_one(i, pattern, prop, output) for i in item)
+    return _fits_one(item, pattern if pattern is not None else cid, prop, output)
+
+
+def _fits_one(item, want, prop: str, output: bool) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("property"), str):
+        return False
+    got = item["property"].split("@")[0] if output else item["property"]
+    return got == prop and _same_id(item.get("id"), want)
+
+
+def _same_id(cid, want) -> bool:
+    """``cid`` is ``want`` (a string id), or a dict id that the pattern dict ``want`` matches."""
+    if not isinstance(want, dict):
+        return cid == want
+    return (isinstance(cid, dict) and cid.keys() == want.keys()
+            and all(not isinstance(cid[k], (dict, list)) if v in _WILDCARDS else cid[k] == v
+                    for k, v in want.items()))
+
+
+def _names_an_input(changed, inputs: list[dict]) -> bool:
+    """``changed`` (``"id.prop"``, a dict id as JSON) names one of ``inputs``."""
+    if not isinstance(changed, str):
+        return False
+    cid, _, prop = changed.rpartition(".")
+    concrete = _pattern(cid) if cid.startswith("{") else cid
+    return any(prop == want["property"] and _same_id(concrete, _pattern(want["id"]) or want["id"])
+               for want in inputs)
 
 
 def _kind(value) -> str:

@@ -144,3 +144,41 @@ def test_the_pages_own_requests_pass_the_guard(tiny_server, tiny_env):
     body = client.payload(client.find(output="word-result.children"), ["word-input.value"])
     answer = post_counted(tiny_server, json.dumps(body))
     assert answer.status == 200 and len(answer.lines) == 1, answer.lines
+
+
+def test_pattern_matching_callbacks_pass_and_their_ids_are_checked():
+    """A Dash app of its own with an ``ALL`` input and a ``MATCH`` output, guarded: the bodies
+    the renderer sends for it are answered, ids that do not fit the pattern are refused."""
+    import dash
+    from dash import ALL, MATCH, Input, Output, html
+
+    from app import callback_guard
+
+    app = dash.Dash(__name__)
+    app.layout = html.Div([html.Button(id={"type": "open", "key": k}) for k in ("a", "b")]
+                          + [html.Div(id={"type": "out", "key": k}) for k in ("a", "b")] + [html.Div(id="total")])
+    app.callback(Output("total", "children"), Input({"type": "open", "key": ALL}, "n_clicks"))(
+        lambda clicks: str(sum(c or 0 for c in clicks)))
+    app.callback(Output({"type": "out", "key": MATCH}, "children"), Input({"type": "open", "key": MATCH}, "n_clicks"))(
+        lambda clicks: f"clicked {clicks}")
+    callback_guard.install(app)
+    client = app.server.test_client()
+    client.get("/")
+
+    def post(body):
+        return client.post(UPDATE, data=json.dumps(body), content_type="application/json")
+
+    buttons = [{"id": {"type": "open", "key": k}, "property": "n_clicks", "value": v} for k, v in (("a", 2), ("b", 3))]
+    total = {"output": "total.children", "outputs": {"id": "total", "property": "children"},
+             "inputs": [buttons], "changedPropIds": ['{"key":"a","type":"open"}.n_clicks']}
+    one = {"output": '{"key":["MATCH"],"type":"out"}.children',
+           "outputs": {"id": {"type": "out", "key": "b"}, "property": "children"},
+           "inputs": [buttons[1]], "changedPropIds": ['{"key":"b","type":"open"}.n_clicks']}
+    assert post(total).get_json()["response"]["total"]["children"] == "5"
+    assert post(one).get_json()["response"]['{"key":"b","type":"out"}']["children"] == "clicked 3"
+    foreign = [{"id": {"type": "other", "key": "a"}, "property": "n_clicks", "value": 1}]
+    for bad in ({**total, "inputs": [foreign]}, {**total, "inputs": [buttons[0]]},
+                {**total, "changedPropIds": ['{"key":"a","type":"other"}.n_clicks']},
+                {**one, "outputs": {"id": {"type": "out", "key": {"nested": 1}}, "property": "children"}}):
+        answer = post(bad)
+        assert answer.status_code == 400 and answer.get_data(as_text=True).startswith("Refused: "), bad
