@@ -63,30 +63,30 @@ def demo_gru():
     return checkpoint.load(DEMO_GRU)
 
 
-def _unk_fraction(model, name: str) -> float:
-    split = data.load(name, fetch_missing=False).test
+def _unk_fraction(model, name: str, home) -> float:
+    split = data.load(name, home=home).test
     return vocabulary_coverage(encode_texts(split.texts, model.tokenizer, model.vocab))["unk_fraction"]
 
 
-def test_the_mr_model_covers_mr_but_not_tweets(demo_gru):
+def test_the_mr_model_covers_mr_but_not_tweets(demo_gru, rnnscope_home):
     """Real data: the MR GRU's 8,000-word vocabulary misses 7.8% of MR's test tokens and 28% of
     the tweets' (measured), so only the tweets are flagged."""
-    mr, tweets = _unk_fraction(demo_gru, "mr"), _unk_fraction(demo_gru, "tweets")
+    mr, tweets = _unk_fraction(demo_gru, "mr", rnnscope_home), _unk_fraction(demo_gru, "tweets", rnnscope_home)
     assert mr < UNK_WARN_FRACTION < tweets
     assert 0.05 < mr < 0.10 and 0.25 < tweets < 0.32
 
 
-def _subset(name: str, n: int) -> data.Dataset:
-    full = data.load(name, fetch_missing=False)
+def _subset(name: str, n: int, home) -> data.Dataset:
+    full = data.load(name, home=home)
     cut = lambda s, k: data.Split(s.texts[:k], s.labels[:k])  # noqa: E731
     return data.Dataset(name, cut(full.train, 4 * n), cut(full.validation, n), cut(full.test, n))
 
 
-def test_report_of_a_flipped_readout_warns_below_chance(demo_gru):
+def test_report_of_a_flipped_readout_warns_below_chance(demo_gru, rnnscope_home):
     """The demo GRU with its readout negated answers every MR snippet the wrong way round: the
     report records the majority rate of the same documents and says so in its warnings;
     the unflipped model on the same documents gets no such warning."""
-    mr = _subset("mr", 300)
+    mr = _subset("mr", 300, rnnscope_home)
     flipped = copy.deepcopy(demo_gru)
     with torch.no_grad():
         flipped.net.readout.weight.neg_()
@@ -109,7 +109,7 @@ def _unk_fraction_of(model, dataset: data.Dataset) -> float:
     return float(np.mean(ids == 1))
 
 
-def test_report_of_the_mr_model_on_tweets_warns_about_coverage(demo_gru):
-    s = run_analysis(demo_gru, _subset("tweets", 200), SMALL).summary
+def test_report_of_the_mr_model_on_tweets_warns_about_coverage(demo_gru, rnnscope_home):
+    s = run_analysis(demo_gru, _subset("tweets", 200, rnnscope_home), SMALL).summary
     assert s["data"]["vocabulary"]["poor"] is True
     assert any("not in the model's vocabulary" in w for w in s["warnings"])

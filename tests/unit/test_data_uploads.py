@@ -15,9 +15,9 @@ from workers.store import ArtifactStore, dataset_format
 
 
 @pytest.fixture(scope="module")
-def mr_rows() -> list[tuple[str, int]]:
+def mr_rows(rnnscope_home) -> list[tuple[str, int]]:
     """200 real MR snippets with their labels (57% positive in the whole set)."""
-    ds = data.load("mr", fetch_missing=False)
+    ds = data.load("mr", home=rnnscope_home)
     return list(zip(ds.train.texts[:200], ds.train.labels[:200].tolist()))
 
 
