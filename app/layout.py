@@ -183,10 +183,15 @@ def words_card() -> html.Section:
 def sentence_card() -> html.Section:
     return card(
         "Sentence explorer", None,
-        "Type any text: the network reads it token by token. Each point is the state after a "
-        "token, coloured by the readout; unknown words are crosses. Move the slider to read a "
-        f"step: the token's input projection at the nearest fixed point and the one-step "
-        f"linearization error there. At most {MAX_SENTENCE_TOKENS} tokens are run.",
+        "Type any text: the network reads it token by token. Left: its trajectory on the analysis's "
+        "fixed and slow points, in the PC1/PC2 plane of the visited states, with the readout's "
+        "direction and its zero line in that plane; each point is the state after a token, coloured "
+        "by P(positive) on one fixed scale for every sentence (unknown words are crosses). Each step "
+        "is drawn as where the state would have gone without the token, F(h, 0) (dotted), then the "
+        "token's push (arrow). Right: each step's readout change split into the token's push and "
+        "that zero-input drift, and the account in words below. Move the slider to read a step: the "
+        "token's input projection at the nearest fixed point and the one-step linearization error "
+        f"there. At most {MAX_SENTENCE_TOKENS} tokens are run.",
         html.Div(className="sentence-row", children=[
             dcc.Textarea(id=ids.SENTENCE_INPUT, value=EXAMPLE_SENTENCE, className="text-input",
                          maxLength=200_000, rows=2),
@@ -194,13 +199,15 @@ def sentence_card() -> html.Section:
         ]),
         html.Div(id=ids.SENTENCE_ALERT),
         html.Div(className="grid-2", children=[
-            graph(ids.FIG_SENTENCE_TRAJ, 420),
-            html.Div(id=ids.SENTENCE_TOKENS, className="graph", style={"height": "420px"}),
+            graph(ids.FIG_SENTENCE_TRAJ, 480),
+            graph(ids.FIG_SENTENCE_STEPS, 480),
         ]),
+        html.Div(id=ids.SENTENCE_ACCOUNT, className="sentence-account"),
         html.Div(style={"marginTop": "10px"}, children=dcc.Slider(
             id=ids.TOKEN_SLIDER, min=1, max=1, step=1, value=1, marks=None,
             tooltip={"placement": "bottom", "always_visible": False}, updatemode="drag")),
         html.Div(id=ids.TOKEN_DETAIL, className="token-detail"),
+        html.Div(id=ids.SENTENCE_TOKENS, className="graph", style={"maxHeight": "420px"}),
         anchor="sentence")
 
 

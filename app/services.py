@@ -189,6 +189,17 @@ class SentenceTrace:
         ‖F(s,x) − (h* + J_rec(s − h*) + J_inp x)‖ / ‖F(s,x)‖ for step t.
     dropped : int
         Tokens beyond ``max_tokens`` that were not run.
+    start_logit : float
+        Readout logit of the initial state.
+    push, drift : float64 ndarray of shape (T,)
+        The readout change of step t split as in ``analysis.sentence``: the token's own push
+        ℓ(F(s,x)) − ℓ(F(s,0)) and the zero-input drift ℓ(F(s,0)) − ℓ(s), logit units.
+    drift_pc : float64 ndarray of shape (T, 2)
+        F(s_{t−1}, 0), where the state would have gone without token t, on PC1/PC2.
+    end_point : int
+        The point nearest to the final state (-1 without points).
+    end_point_logit, end_point_distance : float
+        That point's readout logit and its distance to the final state (state units).
     """
 
     tokens: list[str]
@@ -202,9 +213,22 @@ class SentenceTrace:
     nearest_distance: np.ndarray
     linearization_error: np.ndarray
     dropped: int = 0
+    start_logit: float = float("nan")
+    push: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drift_pc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    end_point: int = -1
+    end_point_logit: float = float("nan")
+    end_point_distance: float = float("nan")
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def account(self, top: int = 3) -> dict:
+        """``analysis.sentence.readout_account`` of this trace (logit units)."""
+        from analysis.sentence import readout_account
+
+        return readout_account(self.start_logit, self.logit, self.push, self.drift, top)
 
 
 def binary_logit(net: RNNClassifier, states: torch.Tensor) -> torch.Tensor:
@@ -256,7 +280,8 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
     if not len(ids):
         empty = np.zeros(0)
         return SentenceTrace([], np.zeros(0, bool), np.zeros((0, 2)), start_pc, empty, empty,
-                             empty, np.zeros(0, np.int64), empty, empty, dropped)
+                             empty, np.zeros(0, np.int64), empty, empty, dropped,
+                             start_logit=float(binary_logit(net, start)[0]))
     tok = torch.as_tensor(ids, device=device)[None]
     states = net.run(tok)[0]                                  # (T, D)
     prev = torch.cat([start, states[:-1]])                    # state before each token
@@ -273,13 +298,36 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
     else:
         nearest = np.full(len(ids), -1, np.int64)
         dist = err = proj = np.full(len(ids), np.nan)
-    logit = binary_logit(net, states).cpu().numpy().astype(np.float64)
+    parts = _readout_parts(net, start, states, points, comps, mean)
+    logit = parts.pop("logit")
     return SentenceTrace(
         tokens=list(tokens), known=ids != 1, states_pc=project(states.cpu().numpy(), comps, mean, 2),
         start_pc=start_pc, logit=logit, probability=1.0 / (1.0 + np.exp(-logit)),
         input_projection=np.asarray(proj, np.float64), nearest=nearest,
         nearest_distance=np.asarray(dist, np.float64),
-        linearization_error=np.asarray(err, np.float64), dropped=dropped)
+        linearization_error=np.asarray(err, np.float64), dropped=dropped, **parts)
+
+
+def _readout_parts(net: RNNClassifier, start: torch.Tensor, states: torch.Tensor, points: torch.Tensor,
+                   comps: np.ndarray, mean: np.ndarray) -> dict:
+    """The readout of each step split into the token's push and the zero-input drift
+    (``analysis.sentence.readout_steps``), and the point nearest to the final state with its
+    readout: the ``SentenceTrace`` fields ``logit``, ``start_logit``, ``push``, ``drift``,
+    ``drift_pc``, ``end_point``, ``end_point_logit``, ``end_point_distance``."""
+    from analysis.pca import project
+    from analysis.sentence import readout_steps
+
+    w = net.readout_vector()
+    bias = float(binary_logit(net, torch.zeros_like(start))[0].detach())
+    steps = readout_steps(net, start, states, w, bias)
+    out = {"logit": steps.logit, "start_logit": steps.start_logit, "push": steps.push,
+           "drift": steps.drift, "drift_pc": project(steps.drift_states, comps, mean, 2)}
+    if len(points):
+        gap = torch.linalg.vector_norm(points - states[-1], dim=1)
+        k = int(gap.argmin())
+        out.update(end_point=k, end_point_distance=float(gap[k]),
+                   end_point_logit=float(points[k].double().cpu().numpy() @ w.double().cpu().numpy() + bias))
+    return out
 
 
 # --------------------------------------------------------------------------- words

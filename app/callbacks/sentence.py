@@ -1,4 +1,5 @@
-"""Sentence explorer: a typed text's trajectory over the fixed points, token by token.
+"""Sentence explorer: a typed text's trajectory on the fixed points, token by token, and
+what moved its readout (the bars and the account in words).
 
 ``run`` traces the text once (``Services.sentence``, cached by report key and text) and
 draws it; the token slider then only moves the "current token" ring with a ``Patch`` and
@@ -14,6 +15,7 @@ from dash import Input, Output, Patch, State, html, no_update
 from app import figures, ids
 from app.callbacks import figure_output
 from app.layout import alert, fmt, placeholder, token_detail
+from app.sentence_account import readout_account
 from app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, SentenceTrace, clip_sentence, \
     report_or_none
 
@@ -22,13 +24,26 @@ TABLE_ROWS = 400
 
 
 def trajectory_figure(trace: SentenceTrace, report, step: int = 0):
-    """The explorer figure: initial state + one point per token over the fixed points."""
+    """The explorer figure: the trajectory on the report's points, with the readout's zero
+    line in the same PC plane and each token's push."""
     a = report.arrays
     traj = np.vstack([trace.start_pc[None, :], trace.states_pc])
-    fp_pc = a["fp_pc"] if len(a["fp_pc"]) else None
-    return figures.sentence_trajectory(traj, trace.tokens, trace.logit, fp_pc,
-                                       a["theta"] if fp_pc is not None else None,
-                                       unknown=~trace.known, step=step)
+    has_points = len(a["fp_pc"]) > 0
+    zero = (figures.readout_zero_offset(a["readout"], a["readout_bias"][0], a["state_pca_mean"])
+            if len(a["state_pca_components"]) >= 2 and np.any(a["readout"]) else None)
+    return figures.sentence_trajectory(
+        traj, trace.tokens, trace.logit, drift_pc=trace.drift_pc, push=trace.push,
+        points_pc=a["fp_pc"] if has_points else None,
+        point_logit=a["fixed_points"].astype(np.float64) @ a["readout"].astype(np.float64) + a["readout_bias"][0]
+        if has_points else None,
+        point_is_fixed=a.get("point_is_fixed") if has_points else None,
+        readout_pc=a.get("readout_pc"), readout_zero=zero, unknown=~trace.known, step=step)
+
+
+def steps_figure(trace: SentenceTrace):
+    """Each token's readout change: its push and the zero-input drift."""
+    return figures.sentence_readout_steps(trace.tokens, trace.logit, trace.push, trace.drift,
+                                          trace.start_logit, unknown=~trace.known)
 
 
 def _ring_index(fig) -> int:
@@ -37,9 +52,10 @@ def _ring_index(fig) -> int:
 
 
 def token_table(trace: SentenceTrace) -> html.Div:
-    """Per-token numbers: readout, P(positive), input projection, nearest point, error."""
+    """Per-token numbers: readout, P(positive), the token's push and the zero-input drift,
+    input projection, nearest point, error."""
     head = html.Thead(html.Tr([html.Th(h) for h in (
-        "#", "token", "readout", "P(+)", "ℓ1ᵀ J_inp x", "nearest FP", "lin. error")]))
+        "#", "token", "readout", "P(+)", "push", "drift", "ℓ1ᵀ J_inp x", "nearest FP", "lin. error")]))
     rows = []
     for t in range(min(len(trace), TABLE_ROWS)):
         proj = trace.input_projection[t]
@@ -49,6 +65,8 @@ def token_table(trace: SentenceTrace) -> html.Div:
             html.Td(trace.tokens[t], className="" if trace.known[t] else "unk",
                     title="" if trace.known[t] else "not in the vocabulary"),
             html.Td(f"{trace.logit[t]:+.3f}"), html.Td(f"{trace.probability[t]:.3f}"),
+            html.Td(f"{trace.push[t]:+.3f}", className="pos" if trace.push[t] > 0 else "neg"),
+            html.Td(f"{trace.drift[t]:+.3f}"),
             html.Td(fmt(proj, "+.4f"), className=cls), html.Td(f"#{trace.nearest[t]}"),
             html.Td(fmt(trace.linearization_error[t], ".3g")),
         ]))
@@ -84,11 +102,23 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
                                       f"<unk>: {shown}"))
     last = len(trace) - 1
     fig = trajectory_figure(trace, report, last)
-    svc.memo.get(("sentence-ring", report_ref["key"]), lambda: _ring_index(fig))
+    svc.memo.get(("sentence-ring", report_ref["key"], text), lambda: _ring_index(fig))
     # the slider counts tokens from 1, as the table and the detail panel do
     return (fig, token_table(trace), len(trace), len(trace),
             messages or None, token_detail(trace, last),
             {"key": report_ref["key"], "text": text})
+
+
+@figure_output
+def explain(svc: Services, sentence_ref: dict | None) -> tuple:
+    """-> (the per-token readout bars, the account in words) of the sentence on screen
+    (``sentence_ref`` as ``run`` stores it; anything else gives the empty views)."""
+    if not isinstance(sentence_ref, dict) or report_or_none(svc, sentence_ref) is None:
+        return placeholder("type a sentence"), readout_account(None)
+    trace = svc.sentence(sentence_ref, sentence_ref.get("text", ""))
+    if not len(trace):
+        return placeholder("type a sentence"), readout_account(None)
+    return steps_figure(trace), readout_account(trace)
 
 
 def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
@@ -101,7 +131,8 @@ def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
         return no_update, no_update
     position = index if type(index) is int else 1  # 1-based, as the page shows it
     t = min(max(position - 1, 0), len(trace) - 1)
-    ring = svc.memo.get(("sentence-ring", sentence_ref["key"]),
+    # the traces before the ring depend on the sentence too (e.g. whether any push is positive)
+    ring = svc.memo.get(("sentence-ring", sentence_ref["key"], clip_sentence(sentence_ref.get("text", ""))),
                         lambda: _ring_index(trajectory_figure(trace, svc.report(sentence_ref["key"]))))
     patch = Patch()
     patch["data"][ring]["x"] = [float(trace.states_pc[t, 0])]
@@ -120,6 +151,11 @@ def register(app, svc: Services) -> None:
                   Input(ids.REPORT, "data"), State(ids.SENTENCE_INPUT, "value"))
     def _run(_clicks, _blur, report_ref, text):
         return run(svc, text, report_ref)
+
+    @app.callback(Output(ids.FIG_SENTENCE_STEPS, "figure"), Output(ids.SENTENCE_ACCOUNT, "children"),
+                  Input(ids.SENTENCE, "data"))
+    def _explain(sentence_ref):
+        return explain(svc, sentence_ref)
 
     @app.callback(Output(ids.FIG_SENTENCE_TRAJ, "figure", allow_duplicate=True),
                   Output(ids.TOKEN_DETAIL, "children", allow_duplicate=True),

@@ -19,12 +19,13 @@ Fig. 4c   ``input_projection_histograms``
 Fig. 4d   ``overlap_vs_null``
 Fig. 5b   ``linearization_error_hist``
 Fig. 7    ``summary_figure`` (one model), Fig. 6 ``compare_models`` (several)
-explorer  ``sentence_trajectory``
+explorer  ``sentence_trajectory``, ``sentence_readout_steps``
 ========  ===========================================================
 """
 from .linearization import linearization_error_hist, log_histogram
-from .manifold import fixed_point_manifold, right_eigenvector_on_manifold, sentence_trajectory
+from .manifold import fixed_point_manifold, right_eigenvector_on_manifold
 from .projections import input_effects, input_projection_histograms, overlap_vs_null
+from .sentence import sentence_readout_steps, sentence_trajectory
 from .spectra import eigenvalue_plane, tau_from_eigvals, time_constants, top_time_constants
 from .state_space import explained_variance, readout_zero_offset, state_density
 from .summary import (
@@ -42,7 +43,7 @@ __all__ = [
     "explained_variance", "fixed_point_manifold", "input_effects",
     "input_projection_histograms", "linearization_error_hist", "log_histogram",
     "mean_projections", "model_label", "overlap_vs_null", "project_directions",
-    "readout_zero_offset", "right_eigenvector_on_manifold", "sentence_trajectory",
+    "readout_zero_offset", "right_eigenvector_on_manifold", "sentence_readout_steps", "sentence_trajectory",
     "state_density", "summary_figure", "tau_from_eigvals", "time_constants",
     "top_time_constants",
 ]

@@ -1,7 +1,5 @@
-"""Fig. 2c and 4b: the fixed-point manifold in state PCs; the sentence explorer figure."""
+"""Fig. 2c and 4b: the fixed-point manifold in state PCs."""
 from __future__ import annotations
-
-import html
 
 import numpy as np
 import plotly.graph_objects as go
@@ -165,86 +163,4 @@ def right_eigenvector_on_manifold(fp_pc, selected, r1_pc, *, scale: float | None
     fig = go.Figure(right_eigenvector_traces(fp_pc, selected, r1_pc, scale=scale, webgl=webgl))
     fig.update_layout(**style.layout("Top right eigenvector on the manifold"),
                       xaxis_title="PC1", yaxis_title="PC2")
-    return fig
-
-
-def _token_label(token: str, readout: float, unknown: bool) -> str:
-    """Hover text of one token; the token is escaped (it is user text)."""
-    flag = " (unknown)" if unknown else ""
-    return f"<b>{html.escape(str(token))}</b>{flag}<br>readout {readout:+.3f}"
-
-
-def sentence_trajectory(traj_pc, tokens, readout_values, fp_pc=None, theta=None,
-                        unknown=None, step: int | None = None, *,
-                        webgl: bool | None = None) -> go.Figure:
-    """The sentence explorer: a text's trajectory over the (faint) fixed-point manifold.
-
-    Parameters
-    ----------
-    traj_pc : ndarray of shape (T, 2) or (T+1, 2)
-        States after each of the T tokens on PC1/PC2; with T+1 rows, row 0 is the
-        initial state (drawn as a star).
-    tokens : sequence of str, length T
-        The tokens, shown on hover (escaped).
-    readout_values : ndarray of shape (T,)
-        Readout logit after each token (marker colour, red negative, green positive).
-    fp_pc : ndarray of shape (K, >=2), optional
-        Fixed points on the state PCs (faint background).
-    theta : ndarray of shape (K,), optional
-        Their θ (faint colour).
-    unknown : ndarray of bool, shape (T,), optional
-        True for out-of-vocabulary tokens (drawn as crosses, flagged on hover).
-    step : int, optional
-        Current token (0-based), ringed.
-
-    Notes
-    -----
-    The token trace is named ``"tokens"``; its ``customdata`` is the token index.
-    """
-    tokens = [str(t) for t in tokens]
-    n = len(tokens)
-    xy = _checks.matrix("traj_pc", traj_pc, cols=2)
-    if xy.shape[0] not in (n, n + 1):
-        raise ValueError(f"traj_pc must have {n} or {n + 1} rows for {n} tokens, got {xy.shape[0]}")
-    start, xy = (xy[0], xy[1:]) if xy.shape[0] == n + 1 else (None, xy)
-    readout = _checks.vector("readout_values", readout_values, length=n)
-    unk = (np.zeros(n, dtype=bool) if unknown is None
-           else _checks.vector("unknown", unknown, length=n, dtype=bool))
-    traces = []
-    if fp_pc is not None:
-        for tr in fixed_point_traces(fp_pc, theta, showscale=False, webgl=webgl):
-            tr.marker.opacity = 0.25
-            tr.hoverinfo, tr.hovertemplate = "skip", None
-            traces.append(tr)
-    line = xy if start is None else np.vstack([start, xy])
-    traces.append(go.Scatter(x=style.f32(line[:, 0]), y=style.f32(line[:, 1]), mode="lines",
-                             line=dict(color=style.INK, width=1.2), name="trajectory",
-                             hoverinfo="skip", showlegend=False))
-    if start is not None:
-        traces.append(go.Scatter(x=[float(start[0])], y=[float(start[1])], mode="markers",
-                                 name="initial state", hoverinfo="name", showlegend=False,
-                                 marker=dict(symbol="star", size=14, color=style.INK)))
-    bound = max(float(np.abs(readout).max()) if n else 1.0, 1e-6)
-    traces.append(go.Scatter(
-        x=style.f32(xy[:, 0]), y=style.f32(xy[:, 1]), mode="markers", name="tokens",
-        customdata=np.arange(n, dtype=np.int32), showlegend=False,
-        hovertext=[_token_label(t, r, u) for t, r, u in zip(tokens, readout, unk)],
-        hoverinfo="text",
-        marker=dict(size=9, color=style.f32(readout), colorscale="RdYlGn", cmin=-bound, cmax=bound,
-                    symbol=np.where(unk, "x", "circle").tolist(),
-                    line=dict(color=style.INK, width=0.7),
-                    colorbar=dict(title=dict(text="readout"), thickness=12), showscale=True),
-    ))
-    if step is not None:
-        if not 0 <= int(step) < n:
-            raise ValueError(f"step {step} out of range for {n} tokens")
-        s = int(step)
-        traces.append(go.Scatter(
-            x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="current token",
-            text=[html.escape(tokens[s])], textposition="top center", customdata=[s],
-            marker=dict(size=20, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
-            hoverinfo="skip", showlegend=False,
-        ))
-    fig = go.Figure(traces)
-    fig.update_layout(**style.layout("Sentence trajectory"), xaxis_title="PC1", yaxis_title="PC2")
     return fig

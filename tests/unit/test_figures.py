@@ -300,14 +300,19 @@ def test_linearization_histogram_counts_every_positive_step():
 
 
 # ------------------------------------------------------------------ sentence explorer
-def test_sentence_trajectory_one_marker_per_token_unknowns_flagged():
+def _sentence_inputs():
     tokens = ["the", "film", "was", "<script>x</script>", "great"]
     traj = np.cumsum(np.ones((6, 2)), axis=0)  # T + 1 rows: initial state first
-    readout = np.array([0.0, 0.1, -0.2, -0.1, 2.0])
+    logit = np.array([0.0, 0.1, -0.2, -0.1, 2.0])
     unknown = np.array([False, False, False, True, False])
-    fp_pc = np.zeros((10, 3))
-    fig = F.sentence_trajectory(traj, tokens, readout, fp_pc, np.linspace(-1, 1, 10), unknown,
-                                step=4)
+    drift = traj[:-1] + np.array([0.25, 0.0])  # F(s_{t-1}, 0): a quarter step right of s_{t-1}
+    push = np.array([0.4, -0.3, 0.0, -0.1, 1.5])
+    return tokens, traj, logit, unknown, drift, push
+
+
+def test_sentence_trajectory_one_marker_per_token_unknowns_flagged():
+    tokens, traj, logit, unknown, drift, push = _sentence_inputs()
+    fig = F.sentence_trajectory(traj, tokens, logit, unknown=unknown, step=4)
     tok = trace(fig, "tokens")
     assert len(tok.x) == len(tokens)
     np.testing.assert_array_equal(np.c_[tok.x, tok.y], traj[1:])
@@ -315,18 +320,97 @@ def test_sentence_trajectory_one_marker_per_token_unknowns_flagged():
     assert list(tok.marker.symbol) == ["circle", "circle", "circle", "x", "circle"]
     assert "(unknown)" in tok.hovertext[3] and "(unknown)" not in tok.hovertext[0]
     assert "<script>" not in tok.hovertext[3] and "&lt;script&gt;" in tok.hovertext[3]
-    np.testing.assert_allclose(tok.marker.color, readout, atol=1e-7)
+    assert "<script>" not in tok.text[3] and tok.text[0] == "the"  # every token labelled (T <= 30)
     start = trace(fig, "initial state")
     assert (start.x[0], start.y[0]) == (1.0, 1.0)
     cur = trace(fig, "current token")
     assert (cur.x[0], cur.y[0], cur.customdata[0]) == (6.0, 6.0, 4)
-    assert trace(fig, "fixed points").marker.opacity < 0.5
-    no_start = F.sentence_trajectory(traj[1:], tokens, readout)
+    no_start = F.sentence_trajectory(traj[1:], tokens, logit)
     assert "initial state" not in [t.name for t in no_start.data]
     with pytest.raises(ValueError, match="rows for 5 tokens"):
-        F.sentence_trajectory(traj[:3], tokens, readout)
+        F.sentence_trajectory(traj[:3], tokens, logit)
     with pytest.raises(ValueError, match="step"):
-        F.sentence_trajectory(traj, tokens, readout, step=5)
+        F.sentence_trajectory(traj, tokens, logit, step=5)
+
+
+def test_sentence_colour_is_p_positive_on_one_fixed_scale():
+    """The colour of a token is σ(logit) on [0, 1] whatever the sentence (it was ±max|logit|
+    of each sentence, so the same colour meant different readouts from one text to the next)."""
+    tokens, traj, logit, *_ = _sentence_inputs()
+    scales = []
+    for factor in (1.0, 25.0):
+        fig = F.sentence_trajectory(traj, tokens, factor * logit)
+        tok = trace(fig, "tokens")
+        np.testing.assert_allclose(tok.marker.color, 1 / (1 + np.exp(-factor * logit)), atol=1e-6)
+        assert tok.marker.coloraxis == "coloraxis"
+        scales.append((fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax))
+    assert scales == [(0.0, 1.0), (0.0, 1.0)]
+
+
+def test_sentence_trajectory_draws_points_zero_line_and_pushes():
+    tokens, traj, logit, unknown, drift, push = _sentence_inputs()
+    points = np.array([[0.0, 4.0, 9.0], [1.0, 5.0, 9.0], [2.0, 6.0, 9.0], [3.0, 0.0, 9.0]])
+    point_logit = np.array([-2.0, 0.0, 2.0, 1.0])
+    fixed = np.array([True, True, True, False])
+    readout_pc = np.array([0.6, 0.8])  # unit, all of it in the plane
+    fig = F.sentence_trajectory(traj, tokens, logit, drift_pc=drift, push=push, points_pc=points,
+                                point_logit=point_logit, point_is_fixed=fixed, readout_pc=readout_pc,
+                                readout_zero=5.0, unknown=unknown, step=0)
+    fp, slow = trace(fig, "fixed points (3)"), trace(fig, "slow points (1)")
+    np.testing.assert_array_equal(np.c_[fp.x, fp.y], points[:3, :2])
+    np.testing.assert_array_equal(fp.customdata, [0, 1, 2])
+    np.testing.assert_allclose(fp.marker.color, 1 / (1 + np.exp(-point_logit[:3])), atol=1e-6)
+    assert (slow.x[0], slow.y[0], slow.customdata[0]) == (3.0, 0.0, 3)
+    zero = trace(fig, "readout = 0")
+    xy = np.c_[zero.x, zero.y]
+    np.testing.assert_allclose(xy @ readout_pc, [5.0, 5.0], atol=1e-9)  # on readout_pc · p = 5
+    x0, x1 = fig.layout.xaxis.range
+    y0, y1 = fig.layout.yaxis.range
+    assert x0 <= xy[:, 0].min() and xy[:, 0].max() <= x1 and y0 <= xy[:, 1].min() and xy[:, 1].max() <= y1
+    arrow = trace(fig, "readout")
+    assert (arrow.x[0], arrow.y[0]) == (1.0, 1.0)  # from the initial state, toward positive
+    tip = np.array([arrow.x[1] - 1, arrow.y[1] - 1])
+    assert tip[0] * readout_pc[1] - tip[1] * readout_pc[0] == pytest.approx(0, abs=1e-9)  # along it
+    assert (arrow.x[1] - 1) * readout_pc[0] > 0
+    up, down = trace(fig, "token pushed toward positive"), trace(fig, "token pushed toward negative")
+    # one segment per token, from F(s_{t-1}, 0) to s_t, split by the sign of the push
+    assert up.x == (drift[0, 0], traj[1, 0], None, drift[4, 0], traj[5, 0], None)
+    assert len(down.x) == 3 * 3 and down.y[:2] == (drift[1, 1], traj[2, 1])
+    dotted = trace(fig, "zero-input step F(h, 0)")
+    assert dotted.x[:2] == (traj[0, 0], drift[0, 0])
+    legend = {t.name for t in fig.data if t.showlegend is not False}
+    assert {"fixed points (3)", "slow points (1)", "readout", "readout = 0", "initial state",
+            "token pushed toward positive", "tokens"} <= legend
+    with pytest.raises(ValueError, match="point_logit"):
+        F.sentence_trajectory(traj, tokens, logit, points_pc=points)
+
+
+def test_sentence_labels_only_the_largest_pushes_of_a_long_text():
+    n = 50
+    tokens = [f"w{i}" for i in range(n)]
+    push = np.zeros(n)
+    push[[7, 30]] = [-3.0, 2.0]
+    fig = F.sentence_trajectory(np.zeros((n + 1, 2)), tokens, np.zeros(n), push=push)
+    text = trace(fig, "tokens").text
+    assert text[7] == "w7" and text[30] == "w30" and sum(bool(t) for t in text) == 10
+
+
+def test_sentence_readout_steps_carry_push_drift_and_readout():
+    tokens, _, logit, unknown, _, push = _sentence_inputs()
+    drift = np.diff(np.r_[0.3, logit]) - push
+    fig = F.sentence_readout_steps(tokens, logit, push, drift, 0.3, unknown=unknown)
+    np.testing.assert_allclose(trace(fig, "token's push").y, push, atol=1e-6)
+    np.testing.assert_allclose(trace(fig, "zero-input drift").y, drift, atol=1e-6)
+    line = trace(fig, "readout after the token")
+    np.testing.assert_allclose(line.y, np.r_[0.3, logit], atol=1e-6)
+    assert list(line.x) == [0, 1, 2, 3, 4, 5]
+    assert fig.layout.barmode == "relative"
+    assert list(trace(fig, "token's push").marker.color) == [style.POSITIVE, style.NEGATIVE, style.NEGATIVE,
+                                                             style.NEGATIVE, style.POSITIVE]
+    labels = list(fig.layout.xaxis.ticktext)
+    assert labels[0] == "start" and labels[1] == "1 the" and labels[4] == "4 &lt;script&gt;x&lt;/script&gt; (unk)"
+    with pytest.raises(ValueError, match="drift"):
+        F.sentence_readout_steps(tokens, logit, push, drift[:3], 0.3)
 
 
 # ------------------------------------------------------------------- Fig. 6 / Fig. 7
