@@ -5,8 +5,9 @@ draws. Heavy work (the full analysis) runs as ``workers.jobs.full_analysis``; wh
 computed here is small and per-request, and its ingredients are cached in memory:
 
 - loaded models and reports, by checkpoint sha256 / report key (bounded LRU),
-- the eigen-decomposition at one fixed point (``analysis.linearize.eigenmodes_at``) and
-  the words' J_inp x there, by (report key, index),
+- the linearization at one fixed point (its spectrum from the report, J_inp computed when
+  the state is small enough: ``compute_point_modes``) and the words' J_inp x there, by
+  (report key, index),
 - the vocabulary's input projections at one fixed point, by (report key, index),
 - sentence traces, by (report key, text).
 
@@ -503,21 +504,23 @@ class Services:
             self.model_of(key), self.report(key).arrays, text))
 
     def point_modes(self, key: str, index: int) -> PointModes:
-        """Eigen-decomposition of J_rec and J_inp at fixed point ``index`` of report ``key``.
-
-        One point only (``analysis.linearize.eigenmodes_at``): fast enough for a click,
-        and cached (LRU) for the next one.
-        """
+        """The linearization at fixed point ``index`` of report ``key`` (``compute_point_modes``:
+        the report's spectrum; J_inp when D <= ``settings.click_max_state``), cached (LRU)."""
         def make() -> PointModes:
-            return compute_point_modes(self.model_of(key).net, self.report(key).arrays, index)
+            return compute_point_modes(self.model_of(key).net, self.report(key).arrays, index,
+                                       max_state=self.settings.click_max_state)
         return self.eigenmodes.get(("modes", key, index), make)
 
-    def word_effects(self, key: str, index: int) -> np.ndarray:
-        """J_inp x_w at fixed point ``index`` for each listed word w: (W, D) float64."""
+    def word_effects(self, key: str, index: int) -> np.ndarray | None:
+        """J_inp x_w at fixed point ``index`` for each listed word w: (W, D) float64; None when
+        J_inp is not computed at a click (the state is larger than ``settings.click_max_state``)."""
         def make():
             report, model = self.report(key), self.model_of(key)
+            j_inp = self.point_modes(key, index).j_inp
+            if j_inp is None:
+                return None
             emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
-            return emb[report.arrays["word_ids"]] @ self.point_modes(key, index).j_inp.T
+            return emb[report.arrays["word_ids"]] @ j_inp.T
         return self.eigenmodes.get(("word-effects", key, index), make)
 
     def lookup_word(self, selection: dict, word: str | None) -> WordLookup | None:
@@ -757,8 +760,8 @@ class PointModes:
         |1/ln|λ||, in tokens.
     r1, l1 : float64 ndarray of shape (D,)
         The integration mode's signed direction (unit norm) and covector (report ``r1``, ``l1``).
-    j_inp : float64 ndarray of shape (D, E)
-        Input Jacobian at the point (zero input).
+    j_inp : float64 ndarray of shape (D, E), or None
+        Input Jacobian at the point (zero input); None above the size a click may compute.
     mode : int
         Which eigenvalue is the integration mode (index into ``eigvals``).
     sign_source : str
@@ -771,7 +774,7 @@ class PointModes:
     tau: np.ndarray
     r1: np.ndarray
     l1: np.ndarray
-    j_inp: np.ndarray
+    j_inp: np.ndarray | None
     mode: int = 0
     sign_source: str = "readout"
 
@@ -782,19 +785,24 @@ def _as_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def compute_point_modes(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int) -> PointModes:
-    """``PointModes`` at point ``index`` of a report (``analysis.linearize.eigenmodes_at``).
+def compute_point_modes(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int, *,
+                        max_state: int) -> PointModes:
+    """``PointModes`` at point ``index`` of a report, without an eigendecomposition.
 
-    The spectrum is computed here, for one point; the integration mode (which eigenvalue,
-    its signed direction r1 and covector ℓ1) is the report's (``analysis.modes``), so the
-    dashboard and the report agree.
+    The spectrum is the report's (``eigvals``: the analysis job decomposed J_rec at this very
+    point, ~25·D³ flops, minutes for D = 8,192 and 13 s of one core for D = 2,048 even without
+    eigenvectors); so is the integration mode (which eigenvalue, its signed direction r1 and
+    covector ℓ1, ``analysis.modes``), so the dashboard and the report agree. Only J_inp is
+    computed here, from the cell's closed-form Jacobians at the point (``jacobians_at``: a
+    D x D matrix on the way, 0.2 s and ~200 MB at D = 2,048, 20 s and 2.1 GB at D = 8,192),
+    and only when the state size D <= ``max_state``; else ``j_inp`` is None.
     """
-    from analysis.linearize import eigenmodes_at
+    from analysis.linearize import jacobians_at, time_constants
 
     point = np.asarray(arrays["fixed_points"][index], np.float64)
-    modes = eigenmodes_at(net, point)
+    eigvals = np.asarray(arrays["eigvals"][index], np.complex128)
+    j_inp = jacobians_at(net, point[None])[1][0] if net.state_size <= max_state else None
     return PointModes(
-        index=int(index), point=point, eigvals=_as_numpy(modes.eigvals).astype(np.complex128),
-        tau=_as_numpy(modes.tau).astype(np.float64), r1=np.asarray(arrays["r1"][index], np.float64),
-        l1=np.asarray(arrays["l1"][index], np.float64), j_inp=_as_numpy(modes.j_inp).astype(np.float64),
-        mode=int(arrays["mode_index"][index]), sign_source=str(arrays["mode_sign_source"][index]))
+        index=int(index), point=point, eigvals=eigvals, tau=time_constants(eigvals).astype(np.float64),
+        r1=np.asarray(arrays["r1"][index], np.float64), l1=np.asarray(arrays["l1"][index], np.float64),
+        j_inp=j_inp, mode=int(arrays["mode_index"][index]), sign_source=str(arrays["mode_sign_source"][index]))

@@ -14,6 +14,8 @@ variable                    meaning                                 default
                             keeps of loaded models (MiB)
 ``RNNSCOPE_PARSE_LIMIT_S``  CPU seconds reading one ``.pt`` may     30
                             take (in the reading process)
+``RNNSCOPE_CLICK_MAX_STATE`` largest state size D for which a click 2048
+                            computes a point's J_inp (D x D work)
 ``RNNSCOPE_LOCK_TTL_S``     lifetime of a Redis compute lock that   30
                             is no longer renewed (a dead holder)
 ``RNNSCOPE_RESULT_TTL_S``   how long Celery keeps task results      86400
@@ -59,6 +61,10 @@ class Settings:
     parse_limit_s : float
         CPU seconds the reading of one ``.pt`` checkpoint may take
         (``workers.checkpoint_reader``); a longer read is stopped and refused.
+    click_max_state : int
+        Largest state size D for which selecting a fixed point computes its input Jacobian
+        in the web process (``app.services.compute_point_modes``: a D x D Jacobian on the way,
+        0.2 s and ~200 MB at D = 2,048); larger networks show the analysis job's numbers only.
     lock_ttl_s : float
         Seconds a Redis compute lock outlives its last renewal (bounds the wait after the
         holder is killed).
@@ -82,6 +88,7 @@ class Settings:
     max_upload_bytes: int = 200 * 1024**2
     model_cache_bytes: int = 1024 * 1024**2
     parse_limit_s: float = 30.0
+    click_max_state: int = 2048
     lock_ttl_s: float = 30.0
     result_ttl_s: int = 86400
     device: str = "cpu"
@@ -113,6 +120,7 @@ class Settings:
             max_upload_bytes=_positive_int(env, "RNNSCOPE_MAX_UPLOAD_MB", 200) * 1024**2,
             model_cache_bytes=_positive_int(env, "RNNSCOPE_MODEL_CACHE_MB", 1024) * 1024**2,
             parse_limit_s=_positive_float(env, "RNNSCOPE_PARSE_LIMIT_S", 30.0),
+            click_max_state=_positive_int(env, "RNNSCOPE_CLICK_MAX_STATE", 2048),
             lock_ttl_s=_positive_float(env, "RNNSCOPE_LOCK_TTL_S", 30.0),
             result_ttl_s=_positive_int(env, "RNNSCOPE_RESULT_TTL_S", 86400),
             device=device,

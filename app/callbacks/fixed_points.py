@@ -3,7 +3,8 @@
 Every figure is sent once per report, drawn at the default point; a click only stores
 ``{"key", "index"}`` in ``ids.SELECTED_FP``, and the views follow with ``Patch``es: the
 "selected" rings of Fig. 2c and 3c move, and Fig. 3b, 3d, 4a and 4b get new traces for
-the selected point (from one eigendecomposition there, ``Services.point_modes``, cached).
+the selected point (the report's spectrum there and J_inp, ``Services.point_modes``, cached;
+above ``Settings.click_max_state`` Fig. 4a says in words that J_inp is not computed at a click).
 """
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def report_figures(svc: Services, report_ref: dict | None) -> tuple:
         clickable(manifold), clickable(tau),
         figures.eigenvalue_plane([p["modes"].eigvals], p["label"], p["mode_eigval"]),
         figures.time_constants([p["modes"].tau], p["label"]),
-        figures.input_effects(p["effects_pc"], a["word_valence"], p["l1_pc"], list(a["words"])),
+        (figures.input_effects(p["effects_pc"], a["word_valence"], p["l1_pc"], list(a["words"]))
+         if p["effects_pc"] is not None else placeholder(too_large_for_a_click(svc, report))),
         clickable(figures.right_eigenvector_on_manifold(a["fp_pc"], k, p["r1_pc"])),
         fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
         {"key": key, "index": k},
@@ -121,10 +123,19 @@ def _point_inputs(svc: Services, key: str, report, k: int) -> dict:
     a = report.arrays
     comps = a["state_pca_components"]
     modes = svc.point_modes(key, k)
+    effects = svc.word_effects(key, k)
     return {"modes": modes, "label": [f"fixed point {k}"], "mode_eigval": modes.eigvals[modes.mode],
-            "effects_pc": figures.project_directions(svc.word_effects(key, k), comps),
+            "effects_pc": None if effects is None else figures.project_directions(effects, comps),
             "l1_pc": figures.project_directions(modes.l1, comps),
             "r1_pc": figures.project_directions(modes.r1, comps)}
+
+
+def too_large_for_a_click(svc: Services, report) -> str:
+    """Why Fig. 4a is empty for a network whose state is larger than a click may handle."""
+    D, limit = report.arrays["fixed_points"].shape[1], svc.settings.click_max_state
+    return (f"The words' effects need J_inp at the point, which a click computes from D x D Jacobians; "
+            f"this network's state has D = {D:,} dimensions, more than the {limit:,} a click may take "
+            f"(RNNSCOPE_CLICK_MAX_STATE). The spectra shown are the analysis job's.")
 
 
 def _data_patch(traces) -> Patch:
@@ -159,7 +170,7 @@ def select_point(svc: Services, selection: dict | None) -> tuple:
         _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"], p["mode_eigval"])),
         _data_patch(spectra.time_constant_traces([p["modes"].tau], p["label"])),
         _data_patch(projections.input_effect_traces(p["effects_pc"], a["word_valence"], p["l1_pc"],
-                                                    list(a["words"]))),
+                                                    list(a["words"]))) if p["effects_pc"] is not None else no_update,
         _data_patch(manifold_figs.right_eigenvector_traces(a["fp_pc"], k, p["r1_pc"])),
     )
 
