@@ -111,8 +111,9 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
 
     data = decode_upload(contents, svc.max_upload_bytes, what="a labelled dataset")
     name = display_filename(filename)
+    fmt = dataset_format(filename if isinstance(filename, str) else None)  # the suffix only, before any cut
     with tempfile.TemporaryDirectory(dir=svc.store.root / "tmp", prefix="dataset-") as tmp:
-        path = Path(tmp) / f"upload.{dataset_format(name)}"
+        path = Path(tmp) / f"upload.{fmt}"
         path.write_bytes(data)
         dataset = _checked(path, name)
     sha = sha256_bytes(data)
@@ -121,7 +122,7 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
         is_new = False
     except ArtifactNotFound:
         is_new = True
-    svc.store.put_dataset(data, _info(dataset, name, "upload"))
+    svc.store.put_dataset(data, {**_info(dataset, name, "upload"), "format": fmt})
     info = svc.store.dataset_info(sha)
     return "file:" + sha, dataset_label(info), is_new, info
 

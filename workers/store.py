@@ -365,8 +365,8 @@ class ArtifactStore:
     def put_dataset(self, data: bytes, info: Mapping[str, Any]) -> str:
         """Store a validated dataset file by its sha256; returns the sha256 hex.
 
-        ``info["filename"]`` is display text only; its suffix picks how the file is read
-        (``dataset_format``). The sidecar keeps ``info`` (display ``name``, ``origin``, row
+        ``info["filename"]`` is display text only; ``info["format"]`` (else that name's suffix,
+        ``dataset_format``) picks how the file is read. The sidecar keeps ``info`` (display ``name``, ``origin``, row
         counts) with ``sha256``, ``size`` and ``format``; the first one written stays, except
         that an operator's registration (``origin`` "operator") replaces it.
         """
@@ -387,7 +387,8 @@ class ArtifactStore:
         return self._put_dataset(digest.hexdigest(), path.stat().st_size, info, copy)
 
     def _put_dataset(self, sha: str, size: int, info: Mapping[str, Any], write) -> str:
-        fmt = dataset_format(info.get("filename"))
+        fmt = info.get("format") if info.get("format") in (*DATASET_FORMATS.values(), "txt") \
+            else dataset_format(info.get("filename"))
         try:
             self.dataset_path(sha)
         except ArtifactNotFound:  # same bytes under another suffix: the first one stays
