@@ -412,11 +412,19 @@ def fp_summary(modes: PointModes, theta: float | None, q: float | None) -> list:
     ]
 
 
-def word_result(found: WordLookup | None, index: int | None) -> list:
-    """The word lookup's answer: projection and rank at the selected point, or why not."""
-    if found is None:
+def word_result(found: list[WordLookup] | WordLookup | None, index: int | None, more: bool = False) -> list:
+    """The word lookup's answer at the selected point, or why not.
+
+    One word: its projection, rank and word set. Several (``found`` a list): one row per
+    word, each looked up on its own, and a line saying so (``more``: some were left out).
+    """
+    found = [found] if isinstance(found, WordLookup) else list(found or [])
+    if not found:
         return [html.Div("Select a fixed point and type a word to see its input projection there.",
                          className="hint")]
+    if len(found) > 1:
+        return _words_table(found, index, more)
+    found = found[0]
     word = html.B(found.word)
     if not found.known:
         return [alert("warning", word, " is not in this model's vocabulary (it reads as ",
@@ -430,6 +438,28 @@ def word_result(found: WordLookup | None, index: int | None) -> list:
     if found.set_name:
         out.append(html.Div(["in the ", html.B(found.set_name), " word set"], className="hint"))
     return out
+
+
+def _words_table(found: list[WordLookup], index: int | None, more: bool) -> list:
+    """Several words, one row each: ℓ1ᵀ J_inp x at the point, rank, word set."""
+    rows = []
+    for f in found:
+        if not f.known:
+            rows.append(html.Tr([html.Td(html.B(f.word)), html.Td(["not in the vocabulary (reads as ",
+                                                                   html.Code("<unk>"), ")"], colSpan=3)],
+                                className="word-row-item"))
+            continue
+        cls = "pos" if f.projection > 0 else "neg" if f.projection < 0 else "neu"
+        rows.append(html.Tr([html.Td(html.B(f.word)), html.Td(f"{f.projection:+.4f}", className=cls),
+                             html.Td(f"{f.rank:,} of {f.n_ranked:,}"), html.Td(f.set_name or "–")],
+                            className="word-row-item"))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("word", "ℓ1ᵀ J_inp x", "rank (1 = most positive)",
+                                                    "word set")]))
+    note = (f"Each word looked up on its own at fixed point #{index}, not the phrase: what a phrase does "
+            "depends on the order and on the state each word meets (run it in the sentence explorer).")
+    if more:
+        note += f" Only the first {len(found)} words are shown."
+    return [html.Div(note, className="hint"), html.Table([head, html.Tbody(rows)], className="compare")]
 
 
 def _tok_class(known: bool, current: bool) -> str:

@@ -63,6 +63,8 @@ DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
 PARAMS_ENV = "RNNSCOPE_ANALYSIS_PARAMS"
 #: Word-set codes of the report's ``word_valence``.
 SET_NAMES = {1: "positive", -1: "negative", 0: "neutral"}
+#: Most words the word lookup answers for at once (each on its own).
+MAX_LOOKUP_WORDS = 12
 
 
 class UploadError(ValueError):
@@ -524,22 +526,32 @@ class Services:
         return self.eigenmodes.get(("word-effects", key, index), make)
 
     def lookup_word(self, selection: dict, word: str | None) -> WordLookup | None:
-        """Input projection of ``word`` at the selected point and its vocabulary rank."""
+        """Input projection of ``word`` (its first token) at the selected point and its rank."""
+        found = self.lookup_words(selection, word)
+        return found[0] if found else None
+
+    def lookup_words(self, selection: dict, text: str | None,
+                     limit: int = MAX_LOOKUP_WORDS) -> list[WordLookup]:
+        """Each word of ``text`` looked up on its own at the selected point: its input
+        projection and vocabulary rank, in the order typed, repeats once, at most ``limit``."""
         key, index = selection["key"], int(selection["index"])
         model, report = self.model_of(key), self.report(key)
-        tokens = model.tokenizer(str(word or "")[:200])
-        if not tokens:
-            return None
-        token = tokens[0]
-        wid = model.vocab.index.get(token)
-        if wid is None or wid < 2:
-            return WordLookup(token, False)
-        proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
-            model, report.arrays["mode_coef"][index]))
-        rank, n = rank_of(proj, wid)
-        listed = np.flatnonzero(report.arrays["word_ids"] == wid)
-        set_name = (SET_NAMES[int(report.arrays["word_valence"][listed[0]])] if listed.size else None)
-        return WordLookup(token, True, float(proj[wid]), rank, n, set_name)
+        tokens = list(dict.fromkeys(model.tokenizer(str(text or "")[:200])))[:limit]
+        proj = None
+        found = []
+        for token in tokens:
+            wid = model.vocab.index.get(token)
+            if wid is None or wid < 2:
+                found.append(WordLookup(token, False))
+                continue
+            if proj is None:
+                proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
+                    model, report.arrays["mode_coef"][index]))
+            rank, n = rank_of(proj, wid)
+            listed = np.flatnonzero(report.arrays["word_ids"] == wid)
+            set_name = (SET_NAMES[int(report.arrays["word_valence"][listed[0]])] if listed.size else None)
+            found.append(WordLookup(token, True, float(proj[wid]), rank, n, set_name))
+        return found
 
     # --- analyses ------------------------------------------------------------------------
     def params_for(self, point_set=DEFAULT_POINT_SET) -> dict:

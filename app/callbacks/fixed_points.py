@@ -14,7 +14,7 @@ from dash import Input, Output, Patch, State, no_update
 from app import figures, ids
 from app.callbacks import per_report
 from app.figures import manifold as manifold_figs
-from app.figures import projections, spectra
+from app.figures import projections, spectra, style
 from app.layout import NO_REPORT, fp_summary, placeholder
 from app.services import Services, point_index, report_or_none, valid_key
 
@@ -145,6 +145,16 @@ def _data_patch(traces) -> Patch:
     return patch
 
 
+def _tau_patch(traces, tau) -> Patch:
+    """``_data_patch`` of Fig. 3d with its log axis's ticks set for the new point's τ
+    (``style.log_ticks``; a key it leaves out is reset to plotly's default)."""
+    patch = _data_patch(traces)
+    ticks = style.log_ticks(tau)
+    for name in ("dtick", "minorloglabels", "exponentformat"):
+        patch["layout"]["yaxis"][name] = ticks.get(name)
+    return patch
+
+
 def select_point(svc: Services, selection: dict | None) -> tuple:
     """-> Patches of Fig. 2c and 3c (the "selected" rings), the summary strip, and the
     new traces of Fig. 3b, 3d, 4a, 4b for the selected point.
@@ -168,7 +178,7 @@ def select_point(svc: Services, selection: dict | None) -> tuple:
         manifold, tau,
         fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
         _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"], p["mode_eigval"])),
-        _data_patch(spectra.time_constant_traces([p["modes"].tau], p["label"])),
+        _tau_patch(spectra.time_constant_traces([p["modes"].tau], p["label"]), p["modes"].tau),
         _data_patch(projections.input_effect_traces(p["effects_pc"], a["word_valence"], p["l1_pc"],
                                                     list(a["words"]))) if p["effects_pc"] is not None else no_update,
         _data_patch(manifold_figs.right_eigenvector_traces(a["fp_pc"], k, p["r1_pc"])),

@@ -6,7 +6,7 @@ from dash import Input, Output
 from app import figures, ids
 from app.callbacks import per_report
 from app.layout import NO_REPORT, placeholder, word_result
-from app.services import Services, point_index, report_or_none
+from app.services import MAX_LOOKUP_WORDS, Services, point_index, report_or_none
 
 
 @per_report
@@ -23,12 +23,12 @@ def word_figures(svc: Services, report_ref: dict | None) -> tuple:
 
 
 def lookup(svc: Services, word: str | None, selection: dict | None) -> list:
-    """The lookup panel for ``word`` at the selected fixed point."""
+    """The lookup panel for ``word`` at the selected fixed point: each word of it, on its own."""
     index = point_index(report_or_none(svc, selection), selection)
     if index is None:  # nothing selected, or a selection the page never sends
         return word_result(None, None)
-    found = svc.lookup_word(selection, word)
-    return word_result(found, index)
+    found = svc.lookup_words(selection, word, MAX_LOOKUP_WORDS + 1)  # one more: were some left out?
+    return word_result(found[:MAX_LOOKUP_WORDS], index, more=len(found) > MAX_LOOKUP_WORDS)
 
 
 def register(app, svc: Services) -> None:

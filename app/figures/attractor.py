@@ -80,10 +80,10 @@ def attractor_evidence(seed_q, seed_class, tol: float, slow_q_max: float, sweep:
     fig.update_layout(**style.layout(None, barmode="stack", legend=dict(orientation="h", y=-0.25)))
     fig.update_xaxes(type="log", exponentformat="power", dtick=2, title_text="q (final, per seed)", row=1, col=1)
     fig.update_xaxes(type="log", exponentformat="power", dtick=2, title_text="q threshold", row=1, col=2)
-    fig.update_xaxes(type="log", title_text="steps of zero input", row=1, col=3)
+    fig.update_xaxes(**style.log_ticks(steps), title_text="steps of zero input", row=1, col=3)
     fig.update_yaxes(title_text="seeds", row=1, col=1)
     fig.update_yaxes(title_text="points", row=1, col=2)
-    fig.update_yaxes(type="log", exponentformat="power", title_text="state units", row=1, col=3)
+    fig.update_yaxes(**style.log_ticks(curve_extent, curve_inner), title_text="state units", row=1, col=3)
     return fig
 
 

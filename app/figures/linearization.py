@@ -106,7 +106,7 @@ def linearization_error_hist(rel_errors, *, variants: dict | None = None, n_bins
                     + variant_traces(variants or {}, n_bins=n_bins))
     fig.update_layout(**style.layout("Linearization error (one step)"),
                       xaxis_title="relative error", yaxis_title="fraction of steps")
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(**style.log_ticks(rel_errors, *(variants or {}).values()))
     if not fig.data:
         style.empty_note(fig, "no positive finite errors")
     return fig

@@ -127,7 +127,7 @@ def top_time_constants(theta, tau_top3, selected=None, *, webgl: bool | None = N
     fig = go.Figure(top_time_constant_traces(theta, tau_top3, selected, webgl=webgl))
     fig.update_layout(**style.layout("Time constants along the manifold"), xaxis_title="θ",
                       yaxis_title="τ (tokens)")
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(**style.log_ticks(tau_top3))
     n_inf = int(np.sum(~np.isfinite(np.asarray(tau_top3, dtype=np.float64))))
     if n_inf:
         style.empty_note(fig, f"{n_inf} infinite τ not shown", y=0.02, yanchor="bottom")
@@ -162,7 +162,7 @@ def time_constants(tau_for_points: Sequence, labels: Sequence[str] | None = None
     fig = go.Figure(time_constant_traces(tau_for_points, labels))
     fig.update_layout(**style.layout("All time constants"), xaxis_title="mode (sorted)",
                       yaxis_title="τ (tokens)")
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(**style.log_ticks(*tau_for_points))
     return fig
 
 

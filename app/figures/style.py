@@ -49,6 +49,43 @@ def layout(title: str | None = None, **kwargs) -> dict:
     return base
 
 
+#: Most labels a log axis spanning many decades gets (one per ``dtick`` decades).
+LOG_MAX_LABELS = 6
+
+
+def log_ticks(*values, max_labels: int = LOG_MAX_LABELS) -> dict:
+    """Keywords for a log axis (``fig.update_xaxes(**log_ticks(v))``) whose every tick
+    label is a whole number, read without its neighbours.
+
+    plotly's own log ticks label the steps inside a decade with bare digits ("7 8 9 0.1
+    2 3 … 9 1": which 2 is 0.02?). From the span of the positive finite ``values``:
+
+    - under 0.8 decade: plotly's ticks as they are (under one decade it labels in full);
+    - up to 2.5 decades: 1, 2 and 5 of each decade (``dtick="D2"``), labelled in full
+      (``minorloglabels="complete"``: 0.02, 0.05, 0.1, …), at most 9 labels;
+    - more: one label every ``ceil(span / max_labels)`` decades as a power of ten.
+
+    Parameters
+    ----------
+    *values : array-like
+        The data drawn on the axis (several arrays are pooled); zero, negative and
+        non-finite values are ignored. With none left, plain ``type="log"``.
+    """
+    pooled = [np.asarray(v, dtype=np.float64).ravel() for v in values]
+    v = np.concatenate(pooled) if pooled else np.zeros(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    out: dict = {"type": "log"}
+    if v.size == 0:
+        return out
+    span = float(np.log10(v.max()) - np.log10(v.min()))
+    if span < 0.8:
+        return out
+    if span <= 2.5:
+        return {**out, "dtick": "D2", "minorloglabels": "complete"}
+    return {**out, "dtick": int(np.ceil(span / max_labels)), "exponentformat": "power",
+            "minorloglabels": "none"}
+
+
 def scatter_cls(n_points: int, webgl: bool | None = None):
     """``go.Scattergl`` for many points (or when forced), else ``go.Scatter``.
 

@@ -237,6 +237,8 @@ def summary_figure(report_summary: Mapping, arrays: Mapping[str, np.ndarray], *,
                          title_standoff=4)
         fig.update_yaxes(title_text=axes[1], type=axes[3], row=row + 1, col=col + 1,
                          title_standoff=4)
+    if "tau_top3" in arrays:  # whole-number tick labels on the τ panel's log axis
+        fig.update_yaxes(**style.log_ticks(arrays["tau_top3"]), row=1, col=4)
     fig.update_layout(**style.layout(_title(report_summary), barmode="overlay", width=1500,
                                      height=720, legend=dict(orientation="h", y=-0.1, x=0.5,
                                                              xanchor="center")))

@@ -20,7 +20,7 @@ from dash import Patch, no_update
 
 from app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
-from app.services import LRU, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
+from app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from workers.config import Settings
 
@@ -324,6 +324,25 @@ def test_word_lookup_matches_the_report_and_ranks_in_the_vocabulary(svc, tiny):
 def test_unknown_word_is_said_to_be_unknown(svc, tiny):
     panel = words.lookup(svc, "zzqxvplonk", {"key": tiny.key, "index": 0})
     assert "not in this model's vocabulary" in str(panel)
+
+
+def test_each_word_of_a_phrase_is_looked_up_on_its_own(svc, tiny):
+    """"not bad" answers for "not" and for "bad" (it answered for "not" only), says that
+    each word is read alone, and says when words were left out."""
+    model, a = svc.model_of(tiny.key), svc.report(tiny.key).arrays
+    k = 1
+    emb = model.net.embedding.weight.detach().numpy().astype(np.float64)
+    found = svc.lookup_words({"key": tiny.key, "index": k}, "Not bad NOT zzqxvplonk")
+    assert [(f.word, f.known) for f in found] == [("not", True), ("bad", True), ("zzqxvplonk", False)]
+    for f in found[:2]:
+        assert f.projection == pytest.approx(emb[model.vocab.index[f.word]] @ a["mode_coef"][k].astype(np.float64),
+                                             rel=1e-5, abs=1e-7)
+    panel = str(words.lookup(svc, "not bad", {"key": tiny.key, "index": k}))
+    assert panel.count("word-row-item") == 2 and "looked up on its own" in panel and "Only the first" not in panel
+    many = " ".join([w for w in model.vocab.index if w.isalpha()][:MAX_LOOKUP_WORDS + 3])
+    panel = str(words.lookup(svc, many, {"key": tiny.key, "index": k}))
+    assert panel.count("word-row-item") == MAX_LOOKUP_WORDS and f"Only the first {MAX_LOOKUP_WORDS} words" in panel
+    assert svc.lookup_word({"key": tiny.key, "index": k}, "not bad").word == "not"  # one word: the first
 
 
 def test_figures_go_out_with_the_white_template_and_leave_the_figures_module_as_it_was(svc, ref):
