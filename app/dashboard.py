@@ -4,7 +4,8 @@ One switch picks where analysis jobs run:
 
 - embedded (default, no ``REDIS_URL``): Dash background callbacks with a
   ``DiskcacheManager`` whose cache lives in ``$RNNSCOPE_HOME/dash-jobs``; each job runs in
-  a child process of the web server;
+  a child process of the web server, guarded by ``workers.embedded`` (no inherited
+  sockets, dies with its server, time limits) through :class:`EmbeddedJobManager`;
 - scale-out (``REDIS_URL`` set): ``CeleryManager(workers.celery_app.celery_app)``; the same
   callback runs on a Celery worker, which must import this module's app (``app.wsgi``) so
   that the background callbacks are registered as tasks there too.
@@ -26,6 +27,7 @@ from app import callback_guard, layout
 from app.callbacks import attractor, compare, datasets, fixed_points, linearization, model, sentence, state_space, words
 from app.services import Services
 from workers.config import Settings
+from workers.embedded import run_guarded
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: Room for the JSON envelope around a base64-encoded upload.
@@ -48,7 +50,32 @@ def background_manager(settings: Settings):
     cache_dir = Path(settings.home) / "dash-jobs"
     cache_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(cache_dir, 0o700)  # job results hold report keys and messages: private, like the store
-    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)), expire=3600)
+    return EmbeddedJobManager(diskcache.Cache(str(cache_dir)), expire=3600,
+                              limits_s=(settings.soft_time_limit_s, settings.hard_time_limit_s))
+
+
+class EmbeddedJobManager(dash.DiskcacheManager):
+    """``DiskcacheManager`` whose forked job processes run under ``workers.embedded.guarded``.
+
+    ``limits_s`` is (soft, hard) seconds, ``RNNSCOPE_JOB_SOFT_LIMIT_S`` / ``_HARD_LIMIT_S``.
+    The server's PID is taken here, in the web process, just before the fork. Jobs are
+    *daemon* processes: a web process that exits (a gunicorn worker whose arbiter died)
+    terminates them instead of waiting for them, with the listening socket still open.
+    """
+
+    def __init__(self, cache, *, expire: int, limits_s: tuple[float, float]):
+        super().__init__(cache, expire=expire)
+        self.limits_s = limits_s
+
+    def call_job_fn(self, key, job_fn, args, context):
+        """Start ``job_fn`` in a guarded daemon child (as Dash's own does, plus the guard)."""
+        from multiprocess import Process
+
+        process = Process(target=run_guarded, daemon=True,
+                          args=(job_fn, os.getpid(), *self.limits_s,
+                                key, self._make_progress_key(key), args, context))
+        process.start()
+        return process.pid
 
 
 def create_app(settings: Settings | None = None, *, analysis_params: dict | None = None,

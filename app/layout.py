@@ -183,13 +183,13 @@ def words_card() -> html.Section:
 def sentence_card() -> html.Section:
     return card(
         "Sentence explorer", None,
-        "Type any text: the network reads it token by token. Left: its trajectory on the analysis's "
+        "Type any text: the network reads it token by token. Above: its trajectory on the analysis's "
         "fixed and slow points, in the PC1/PC2 plane of the visited states, with the readout's "
         "direction and its zero line in that plane; each point is the state after a token, coloured "
         "by P(positive) on one fixed scale for every sentence (unknown words are crosses). Each step "
         "is drawn as where the state would have gone without the token, F(h, 0) (dotted), then the "
-        "token's push (arrow). Right: each step's readout change split into the token's push and "
-        "that zero-input drift, and the account in words below. Move the slider to read a step: the "
+        "token's push (arrow). Below: each step's readout change split into the token's push and "
+        "that zero-input drift, and beside it the account in words. Move the slider to read a step: the "
         "token's input projection at the nearest fixed point and the one-step linearization error "
         f"there. At most {MAX_SENTENCE_TOKENS} tokens are run.",
         html.Div(className="sentence-row", children=[
@@ -198,11 +198,11 @@ def sentence_card() -> html.Section:
             html.Button("Run", id=ids.SENTENCE_RUN, className="btn primary", n_clicks=0),
         ]),
         html.Div(id=ids.SENTENCE_ALERT),
-        html.Div(className="grid-2", children=[
-            graph(ids.FIG_SENTENCE_TRAJ, 480),
-            graph(ids.FIG_SENTENCE_STEPS, 480),
+        graph(ids.FIG_SENTENCE_TRAJ, 540),
+        html.Div(className="grid-2", style={"marginTop": "12px"}, children=[
+            graph(ids.FIG_SENTENCE_STEPS, 400),
+            html.Div(id=ids.SENTENCE_ACCOUNT, className="sentence-account"),
         ]),
-        html.Div(id=ids.SENTENCE_ACCOUNT, className="sentence-account"),
         html.Div(style={"marginTop": "10px"}, children=dcc.Slider(
             id=ids.TOKEN_SLIDER, min=1, max=1, step=1, value=1, marks=None,
             tooltip={"placement": "bottom", "always_visible": False}, updatemode="drag")),

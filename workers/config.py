@@ -8,7 +8,8 @@ variable                    meaning                                 default
 ``REDIS_URL``               broker + result backend; unset means    unset (embedded mode)
                             embedded mode (no Celery, no Redis)
 ``RNNSCOPE_JOB_SOFT_LIMIT_S`` soft time limit of one job (seconds)  3600
-``RNNSCOPE_JOB_HARD_LIMIT_S`` hard time limit (the child is killed) soft + 300
+                            embedded or Celery: the job stops
+``RNNSCOPE_JOB_HARD_LIMIT_S`` hard time limit (its process killed)  soft + 300
 ``RNNSCOPE_MAX_UPLOAD_MB``  largest accepted checkpoint upload      200
 ``RNNSCOPE_MODEL_CACHE_MB`` parameters + vocabulary the web process 1024
                             keeps of loaded models (MiB)
@@ -51,8 +52,8 @@ class Settings:
     redis_url : str or None
         Celery broker and result backend; ``None`` means embedded mode.
     soft_time_limit_s, hard_time_limit_s : int
-        Per-job time limits in seconds; the soft one raises inside the job, the hard one
-        kills the worker child.
+        Per-job time limits in seconds, for embedded jobs (``workers.embedded``) and Celery
+        tasks alike; the soft one raises inside the job, the hard one kills its process.
     max_upload_bytes : int
         Largest checkpoint upload accepted, in bytes.
     model_cache_bytes : int

@@ -214,7 +214,9 @@ def _token_trace(xy, tokens, logit, prob, push, unk) -> go.Scatter:
         x=style.f32(xy[:, 0]), y=style.f32(xy[:, 1]), mode="markers+text", name="tokens",
         customdata=np.arange(n, dtype=np.int32),
         text=[html.escape(t) if i in shown else "" for i, t in enumerate(tokens)],
-        textposition="top center", textfont=dict(size=11),
+        # alternate above / below, so that neighbouring tokens' labels overlap less
+        textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(n)],
+        textfont=dict(size=11),
         hovertext=[_token_label(t, lg, p, None if push is None else push[i], u)
                    for i, (t, lg, p, u) in enumerate(zip(tokens, logit, prob, unk))],
         hoverinfo="text",
@@ -229,7 +231,7 @@ def _ring(xy, tokens, n: int, step: int) -> go.Scatter:
     s = int(step)
     return go.Scatter(
         x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="current token",
-        text=[html.escape(tokens[s])], textposition="bottom center", customdata=[s],
+        text=[html.escape(tokens[s])], textposition="middle right", customdata=[s],
         marker=dict(size=20, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
         hoverinfo="skip", showlegend=False,
     )
