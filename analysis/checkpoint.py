@@ -44,6 +44,7 @@ id 1), the tokenizer config, and that metrics/provenance are JSON objects. Every
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
@@ -95,6 +96,17 @@ MAX_JSON_DEPTH = 32
 #: and in the config/vocabulary metadata (Python's own limit for converting text to int).
 HEADER_INT_DIGITS = 20
 METADATA_INT_DIGITS = 4300
+#: Bounds on a .pt's ``data.pkl`` (its pickled part: format, config, vocabulary, tensor records),
+#: derived from the tensors the archive stores. The vocabulary has one token per embedding row,
+#: and the embedding (V x E values of at least 2 bytes) is stored whole in one entry, so the
+#: pickle describes at most ``min(MAX_VOCAB_SIZE, largest stored entry // 2)`` tokens.
+#: A fixed allowance covers the rest (format, config, metrics, provenance, <= 8 tensor records).
+PKL_BASE_BYTES = 4 * 2**20
+#: Per token: a BINUNICODE header, its memo entry and up to MAX_TOKEN_CHARS 4-byte characters.
+PKL_BYTES_PER_TOKEN = 16 + 4 * MAX_TOKEN_CHARS
+PKL_BASE_OPS = 100_000
+#: Per token: torch.save writes 2 pickle operations (the string and its memo entry; measured).
+PKL_OPS_PER_TOKEN = 3
 
 _GATES = {"lstm": 4, "gru": 3, "vrnn": 1, "ugrnn": 2}
 _SAFETENSORS_DTYPES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
@@ -195,19 +207,23 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Mode
         For any problem (missing file, too large, malformed, unsafe); see the module docstring.
     """
     path = Path(path)
-    name = path.name
+    return load_bytes(read_file(path, max_bytes), path.name, max_bytes=max_bytes)
+
+
+def read_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a checkpoint file, or CheckpointError (missing, a directory, too large)."""
+    name = Path(path).name
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             _check_size(size, max_bytes)
-            data = f.read(max_bytes + 1)
+            return f.read(max_bytes + 1)
     except FileNotFoundError:
         raise CheckpointError(f"Checkpoint file {name!r} not found.") from None
     except IsADirectoryError:
         raise CheckpointError(f"{name!r} is a directory, not a checkpoint file.") from None
     except PermissionError:
         raise CheckpointError(f"Checkpoint file {name!r} cannot be read (permission denied).") from None
-    return load_bytes(data, name, max_bytes=max_bytes)
 
 
 def load_bytes(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
@@ -217,15 +233,39 @@ def load_bytes(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_
     name. Sets ``model.sha256`` to the sha256 of ``data``.
     """
     data = bytes(data)
+    model = _build_model(*_read(data, filename, max_bytes))
+    model.sha256 = hashlib.sha256(data).hexdigest()
+    return model
+
+
+def check_container(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The checks that cost no parsing: size, container, and for a ``.pt`` the zip directory and
+    the size of its ``data.pkl`` against its tensors. -> ``"pt"`` or ``"safetensors"``."""
     _check_size(len(data), max_bytes)
     kind = _detect(data, filename)
     if kind == "pt":
-        config, vocab, tensors = _read_pt(data, max_bytes)
-    else:
-        config, vocab, tensors = _read_safetensors(data)
-    model = _build_model(config, vocab, tensors)
-    model.sha256 = hashlib.sha256(data).hexdigest()
-    return model
+        _check_zip(data, max_bytes)
+    return kind
+
+
+def to_safetensors(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Validate a checkpoint as :func:`load_bytes` does, and return it re-encoded as an
+    ``rnnscope/1`` ``.safetensors`` byte string: the file's own tensors (dtypes kept), its
+    config and vocabulary. ``load_bytes`` of the result gives the same model; reading it
+    parses JSON and copies bytes, never a pickle (``workers.checkpoint_reader`` sends it from
+    the process that read an untrusted ``.pt`` to the server)."""
+    config, vocab, tensors = _read(bytes(data), filename, max_bytes)
+    model = _build_model(config, vocab, tensors)  # every check, with its message
+    return safetensors.torch.save({k: t.contiguous() for k, t in tensors.items()}, metadata={
+        METADATA_CONFIG_KEY: json.dumps({"format": FORMAT, **model.config()}, sort_keys=True),
+        METADATA_VOCAB_KEY: json.dumps(list(model.vocab.tokens), ensure_ascii=False)})
+
+
+def _read(data: bytes, filename: str, max_bytes: int) -> tuple[dict, object, dict]:
+    """(config, vocab, tensors) of either container, validated up to the model build."""
+    if check_container(data, filename, max_bytes=max_bytes) == "pt":
+        return _read_pt(data, max_bytes)
+    return _read_safetensors(data)
 
 
 def _check_size(size: int, max_bytes: int) -> None:
@@ -289,13 +329,77 @@ def _check_zip(data: bytes, max_bytes: int) -> None:
         raise CheckpointError("The zip archive's entries are larger than the checkpoint size limit.")
     if not any(i.filename.endswith("/data.pkl") or i.filename == "data.pkl" for i in infos):
         raise CheckpointError("This zip archive is not a PyTorch checkpoint (no data.pkl inside).")
+    _check_pickle_size(infos)
 
 
-def _torch_load(data: bytes, max_bytes: int):
-    """``torch.load`` with ``weights_only=True`` after structural checks; errors -> CheckpointError."""
-    _check_zip(data, max_bytes)
+def pickle_tokens(infos: list[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo | None, int]:
+    """The ``data.pkl`` entry torch reads and the most vocabulary tokens its tensors allow.
+
+    torch reads ``<dir>/data.pkl`` and ``<dir>/data/<key>`` of the first entry's directory.
+    The token allowance is ``min(MAX_VOCAB_SIZE, largest stored tensor entry // 2)``: the
+    embedding holds one row (>= one 2-byte value) per token. ``(None, 0)`` when there is no
+    such ``data.pkl`` (torch then refuses the archive itself).
+    """
+    if not infos or "/" not in infos[0].filename:
+        return None, 0
+    prefix = infos[0].filename.split("/", 1)[0] + "/"
+    pkl = next((i for i in infos if i.filename == prefix + "data.pkl"), None)
+    largest = max((i.file_size for i in infos if i.filename.startswith(prefix + "data/")), default=0)
+    return pkl, min(MAX_VOCAB_SIZE, largest // 2)
+
+
+def _check_pickle_size(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse a ``data.pkl`` larger than its tensors allow (see ``PKL_BASE_BYTES``)."""
+    pkl, tokens = pickle_tokens(infos)
+    bound = PKL_BASE_BYTES + PKL_BYTES_PER_TOKEN * tokens
+    if pkl is not None and pkl.file_size > bound:
+        raise CheckpointError(
+            f"The .pt file's data.pkl (its pickled config, vocabulary and tensor list) is "
+            f"{_mib(pkl.file_size)}, more than the {_mib(bound)} its tensors allow ({_mib(PKL_BASE_BYTES)} "
+            f"plus {PKL_BYTES_PER_TOKEN} bytes for each of at most {tokens:,} vocabulary words); "
+            "torch.save never writes such a file. It was not read.")
+
+
+def _check_pickle_ops(data: bytes) -> int:
+    """Count the pickle operations of the ``data.pkl`` torch will read, stopping at the bound.
+
+    torch's weights-only unpickler is pure Python (about 0.6 µs of CPU per operation, so a
+    40 MB stream of one-byte operations costs ~25 s); the count is what bounds that work:
+    ``PKL_BASE_OPS + PKL_OPS_PER_TOKEN x`` the token allowance of :func:`pickle_tokens`
+    (at most 1.6M operations, about a second). A stream ``pickletools`` cannot walk (an unknown
+    operation, a cut argument, text that is not UTF-8) is refused as damaged: it is never left
+    to torch unbounded. Returns the count (0 without a ``data.pkl``).
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        pkl, tokens = pickle_tokens(zf.infolist())
+        if pkl is None:
+            return 0
+        stream = zf.read(pkl)
+    bound = PKL_BASE_OPS + PKL_OPS_PER_TOKEN * tokens
+    count = 0
     try:
-        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        for count, _ in enumerate(pickletools.genops(stream), 1):
+            if count > bound:
+                raise CheckpointError(
+                    f"The .pt file's data.pkl holds more than {bound:,} pickle operations, more than its "
+                    f"tensors need ({PKL_BASE_OPS:,} plus {PKL_OPS_PER_TOKEN} for each of at most {tokens:,} "
+                    "vocabulary words; torch.save writes 2 per word). It was not read further.")
+    except CheckpointError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever pickletools cannot walk is no torch.save output
+        raise CheckpointError(f"The .pt file could not be read: its data.pkl is damaged (pickle operation "
+                              f"{count + 1:,} is unknown, cut short or not valid text).") from None
+    return count
+
+
+def _torch_load(data: bytes, max_bytes: int, *, zip_checked: bool = False) -> tuple[object, int]:
+    """``torch.load`` with ``weights_only=True`` after structural checks and the bounds on
+    ``data.pkl``; -> (the object, its pickle operations); errors -> CheckpointError."""
+    if not zip_checked:
+        _check_zip(data, max_bytes)
+    ops = _check_pickle_ops(data)
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu"), ops
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found is None and _MALFORMED_PICKLE.search(str(exc)):
@@ -342,7 +446,7 @@ def _torch_failure(exc: BaseException) -> str:
 
 
 def _read_pt(data: bytes, max_bytes: int) -> tuple[dict, object, dict]:
-    obj = _torch_load(data, max_bytes)
+    obj, ops = _torch_load(data, max_bytes, zip_checked=True)  # by check_container
     if not isinstance(obj, dict):
         raise CheckpointError(f"The .pt file holds a {type(obj).__name__}, not an rnnscope/1 checkpoint "
                               "(a dict with format, config, vocab and state_dict).")
@@ -357,6 +461,12 @@ def _read_pt(data: bytes, max_bytes: int) -> tuple[dict, object, dict]:
         if key not in obj:
             raise CheckpointError(f"The checkpoint has no {key!r} entry.")
     config, vocab, state = obj["config"], obj["vocab"], obj["state_dict"]
+    words = len(vocab) if isinstance(vocab, (list, tuple)) else 0
+    if ops > PKL_BASE_OPS + PKL_OPS_PER_TOKEN * words:  # stored files must not cost more than they hold
+        raise CheckpointError(f"The .pt file's data.pkl takes {ops:,} pickle operations, more than a "
+                              f"{words:,}-word vocabulary needs ({PKL_BASE_OPS:,} plus {PKL_OPS_PER_TOKEN} "
+                              "per word; torch.save writes 2 per word): it is padded, and every load "
+                              "would pay for the padding.")
     if not isinstance(config, dict):
         raise CheckpointError("The checkpoint's config is not a dictionary.")
     if config.get("format", FORMAT) != FORMAT:
@@ -456,7 +566,7 @@ def parse_safetensors_header(data: bytes) -> tuple[dict, dict[str, str], int]:
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise CheckpointError(f"The safetensors entry {label} is malformed (expected dtype, shape, data_offsets).")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _SAFETENSORS_DTYPES:
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:  # a list is unhashable
             raise CheckpointError(f"Tensor {label} has unsupported dtype {_short(dtype)}; allowed: "
                                   f"{', '.join(_SAFETENSORS_DTYPES)}.")
         if (not isinstance(shape, list) or len(shape) > 8
@@ -668,6 +778,34 @@ def validate_vocab(vocab, vocab_size: int | None = None) -> list[str]:
     if vocab_size is not None and len(vocab) != vocab_size:
         raise CheckpointError(f"The vocabulary has {len(vocab):,} tokens but the model's vocab_size is "
                               f"{vocab_size:,}; they must be equal.")
+    if not _plain_tokens(vocab):  # the loop below names the first offending entry
+        _check_tokens(vocab)
+    if len(vocab) < 2 or vocab[0] != PAD or vocab[1] != UNK:
+        first = ", ".join(_short(t) for t in list(vocab[:2])) or "nothing"
+        raise CheckpointError(
+            f"The vocabulary must start with {PAD!r} (id 0, padding) and {UNK!r} (id 1, unknown words), "
+            f"then the other tokens in embedding-row order; it starts with {first}. rnnscope pads with "
+            "id 0 and maps unseen words to id 1, so the embedding rows 0 and 1 must have been trained "
+            "for those roles.")
+    return list(vocab)
+
+
+def _plain_tokens(vocab) -> bool:
+    """True when every token is a ``str`` of at most MAX_TOKEN_CHARS characters, encodable as
+    UTF-8 and unique: the checks of :func:`_check_tokens` in C loops (half the time of the walk
+    for 500,000 tokens), so only a vocabulary that fails one of them is walked token by token."""
+    if not set(map(type, vocab)) <= {str} or max(map(len, vocab), default=0) > MAX_TOKEN_CHARS:
+        return False
+    try:
+        collections.deque(map(str.encode, vocab), maxlen=0)  # UTF-8, strict: a lone surrogate raises
+    except UnicodeEncodeError:
+        return False
+    return len(set(vocab)) == len(vocab)
+
+
+def _check_tokens(vocab) -> None:
+    """Every token a unique string of at most MAX_TOKEN_CHARS valid characters; the first
+    entry that is not raises :class:`CheckpointError` naming it."""
     seen: dict[str, int] = {}
     for i, token in enumerate(vocab):
         if not isinstance(token, str):
@@ -684,14 +822,6 @@ def validate_vocab(vocab, vocab_size: int | None = None) -> list[str]:
             raise CheckpointError(f"The vocabulary has a duplicate token {_short(token)} (ids {seen[token]} "
                                   f"and {i}); every token must be unique.")
         seen[token] = i
-    if len(vocab) < 2 or vocab[0] != PAD or vocab[1] != UNK:
-        first = ", ".join(_short(t) for t in list(vocab[:2])) or "nothing"
-        raise CheckpointError(
-            f"The vocabulary must start with {PAD!r} (id 0, padding) and {UNK!r} (id 1, unknown words), "
-            f"then the other tokens in embedding-row order; it starts with {first}. rnnscope pads with "
-            "id 0 and maps unseen words to id 1, so the embedding rows 0 and 1 must have been trained "
-            "for those roles.")
-    return list(vocab)
 
 
 def _build_model(config: dict, vocab, tensors: dict[str, torch.Tensor]) -> Model:
@@ -852,7 +982,7 @@ def _load_plain_state_dict(path: Path, max_bytes: int) -> dict[str, torch.Tensor
         except Exception:
             raise CheckpointError("The safetensors file could not be read; it is damaged.") from None
     else:
-        obj = _torch_load(data, max_bytes)
+        obj, _ = _torch_load(data, max_bytes)
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         # training checkpoints often nest the weights: {"state_dict": ..., "epoch": ...}
         for key in ("state_dict", "model_state_dict", "model", "net"):

@@ -75,21 +75,28 @@ class UploadError(ValueError):
 
 
 class LRU:
-    """A thread-safe least-recently-used cache of at most ``maxsize`` entries.
+    """A thread-safe least-recently-used cache of at most ``maxsize`` entries and, when
+    ``max_bytes`` is given, at most that many bytes as ``sizeof(value)`` counts them.
 
     ``get(key, make)`` returns the cached value or computes ``make()`` and stores it.
     Two threads asking for the same missing key may both compute it (the computation is
-    pure); only one result is kept.
+    pure); only one result is kept. A value larger than ``max_bytes`` on its own is
+    returned to its caller but not kept (nothing else is evicted for it).
     """
 
-    def __init__(self, maxsize: int):
+    def __init__(self, maxsize: int, max_bytes: int | None = None,
+                 sizeof: Callable[[object], int] | None = None):
         if maxsize < 1:
             raise ValueError(f"maxsize must be >= 1, got {maxsize}")
-        self.maxsize = maxsize
+        if max_bytes is not None and (max_bytes < 1 or sizeof is None):
+            raise ValueError("max_bytes must be >= 1 and comes with sizeof")
+        self.maxsize, self.max_bytes, self.sizeof = maxsize, max_bytes, sizeof
         self._data: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.refused = 0
 
     def get(self, key: Hashable, make: Callable[[], object]):
         with self._lock:
@@ -99,15 +106,26 @@ class LRU:
                 return self._data[key]
             self.misses += 1
         value = make()
+        size = self.sizeof(value) if self.max_bytes is not None else 0
         with self._lock:
-            self._data[key] = value
+            if self.max_bytes is not None and size > self.max_bytes:
+                self.refused += 1
+                return value
+            self._data[key], self._sizes[key] = value, size
             self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            while len(self._data) > self.maxsize or sum(self._sizes.values()) > (self.max_bytes or math.inf):
+                old, _ = self._data.popitem(last=False)
+                del self._sizes[old]
         return value
 
     def __len__(self) -> int:
         return len(self._data)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held, as ``sizeof`` counts them (0 without a byte bound)."""
+        with self._lock:
+            return sum(self._sizes.values())
 
     def keys(self) -> list:
         """The cached keys, oldest first."""
@@ -117,6 +135,21 @@ class LRU:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._sizes.clear()
+
+
+#: Bytes one vocabulary token holds in memory besides its characters: the string object, its
+#: list slot, its entry and id in ``Vocab.index`` (measured: 124 for 200,000 short tokens).
+TOKEN_OVERHEAD_BYTES = 128
+
+
+def model_nbytes(model: Model) -> int:
+    """Memory a loaded model holds, in bytes: its parameters and buffers (numel x element
+    size) plus its vocabulary (characters + ``TOKEN_OVERHEAD_BYTES`` per token)."""
+    tensors = [*model.net.parameters(), *model.net.buffers()]
+    tokens = model.vocab.tokens
+    return (sum(t.numel() * t.element_size() for t in tensors) + sum(map(len, tokens))
+            + TOKEN_OVERHEAD_BYTES * len(tokens))
 
 
 # --------------------------------------------------------------------------- uploads
@@ -384,7 +417,7 @@ class Services:
 
     settings: Settings = field(default_factory=Settings.from_env)
     analysis_params: dict | None = None
-    models: LRU = field(default_factory=lambda: LRU(6))
+    models: LRU | None = None  # default: 6 models and settings.model_cache_bytes
     reports: LRU = field(default_factory=lambda: LRU(12))
     eigenmodes: LRU = field(default_factory=lambda: LRU(256))
     vocab_projections: LRU = field(default_factory=lambda: LRU(64))
@@ -394,6 +427,8 @@ class Services:
     def __post_init__(self):
         if self.analysis_params is None:
             self.analysis_params = params_from_env()
+        if self.models is None:
+            self.models = LRU(6, max_bytes=int(self.settings.model_cache_bytes), sizeof=model_nbytes)
 
     @cached_property
     def store(self):
@@ -405,13 +440,19 @@ class Services:
     def max_upload_bytes(self) -> int:
         return int(self.settings.max_upload_bytes)
 
+    @cached_property
+    def reader(self):
+        """Reads ``.pt`` checkpoints in a child process (``workers.checkpoint_reader``)."""
+        from workers.checkpoint_reader import CheckpointReader
+
+        return CheckpointReader(self.settings.parse_limit_s)
+
     # --- models and reports ------------------------------------------------------------
     def model(self, sha: str) -> Model:
-        """The checkpoint ``sha`` from the store, loaded once (LRU)."""
-        from analysis.checkpoint import load
-
+        """The checkpoint ``sha`` from the store, loaded once (LRU bounded by count and bytes;
+        a ``.pt`` is read in the reading process, off the request threads)."""
         def make() -> Model:
-            model = load(self.store.checkpoint_path(sha), max_bytes=max(self.max_upload_bytes, 2**30))
+            model = self.reader.load(self.store.checkpoint_path(sha), max_bytes=max(self.max_upload_bytes, 2**30))
             model.net.eval()
             return model
         return self.models.get(sha, make)
@@ -464,21 +505,22 @@ class Services:
         """Validate and store an uploaded checkpoint: -> (sha256, label, newly stored).
 
         The bytes are fully loaded (``analysis.checkpoint.load_bytes``: no code executed,
-        every shape and value checked) before anything is written to the store.
+        every shape and value checked; a ``.pt`` in the reading process, within its CPU limit,
+        ``workers.checkpoint_reader``) before anything is written to the store.
 
         Raises
         ------
         UploadError
             With the checkpoint loader's own plain-words message when it refuses the file.
         """
-        from analysis.checkpoint import CheckpointError, load_bytes
+        from analysis.checkpoint import CheckpointError
         from workers.store import ArtifactNotFound, StoreError, sha256_bytes
 
         cap = self.max_upload_bytes
         data = decode_upload(contents, cap)
         name = display_filename(filename)
         try:
-            model = load_bytes(data, name, max_bytes=cap)
+            model = self.reader.load_bytes(data, name, max_bytes=cap)
         except CheckpointError as exc:
             raise UploadError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - a hostile file must never crash the server

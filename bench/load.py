@@ -3,6 +3,7 @@
     python bench/load.py --url http://127.0.0.1:8050 [--users 20] [--seconds 60]
                          [--think-ms 250] [--max-requests 200000] [--warmup-timeout 1800]
                          [--mix sentence=5,click=4,switch=1] [--models TEXT] [--seed 0]
+                         [--hostile-upload]
 
 Each user is a thread with its own ``requests`` session that behaves like a browser tab:
 it loads the page (``/``, ``/_dash-layout``, ``/_dash-dependencies``), fires the callbacks
@@ -25,6 +26,10 @@ Only loopback URLs are accepted. The run is bounded by ``--seconds`` and
 ``--max-requests``. Prints, per action and per callback and overall: requests, errors,
 p50/p95/p99 latency in milliseconds, and requests per second; exits 1 if any request
 failed. An error is a transport failure, a timeout, or an HTTP status other than 200/204.
+
+``--hostile-upload`` runs twice in the same process: as usual, then while one more client
+keeps posting CPU-heavy hostile ``.pt`` uploads (``bench/hostile_upload.py``), and prints
+the two tables side by side with the p95 ratio.
 """
 from __future__ import annotations
 
@@ -601,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="", metavar="TEXT",
                         help="only models whose dropdown label contains TEXT (comma-separated: any of)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hostile-upload", action="store_true",
+                        help="run twice: as usual, then while one more client keeps posting CPU-heavy "
+                             "hostile .pt uploads; print both tables side by side")
     args = parser.parse_args(argv)
     try:
         check_loopback(args.url)
@@ -612,11 +620,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log(f"preparing models on {args.url} ...")
+
+    def run():
+        return run_load(args.url, args.users, args.seconds, think_ms=args.think_ms, mix=mix,
+                        max_requests=args.max_requests, seed=args.seed, timeout_s=args.timeout,
+                        warmup_timeout_s=args.warmup_timeout, match=args.models, log=log)
     try:
-        timings, failures, wall, models = run_load(
-            args.url, args.users, args.seconds, think_ms=args.think_ms, mix=mix,
-            max_requests=args.max_requests, seed=args.seed, timeout_s=args.timeout,
-            warmup_timeout_s=args.warmup_timeout, match=args.models, log=log)
+        if args.hostile_upload:
+            print(f"{args.users} users, {args.seconds:.0f} s per run, think {args.think_ms:.0f} ms, mix {args.mix}")
+            return hostile_upload_module().compare(args.url, run, log=log)
+        timings, failures, wall, models = run()
     except (DashError, requests.RequestException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -629,6 +642,16 @@ def main(argv: list[str] | None = None) -> int:
     for line in failures[:10]:
         print(f"  {line[:300]}")
     return 1 if errors or failures else 0
+
+
+def hostile_upload_module():
+    """``bench.hostile_upload`` (imports torch and ``analysis``: only for ``--hostile-upload``)."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
+    from bench import hostile_upload
+
+    return hostile_upload
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.hostile_upload import padded_pickle
 from tests.unit.test_checkpoint import MALFORMED, Evil, _st_from_payload, make_model, pt_bytes, \
     pt_payload, st_bytes
 
@@ -285,4 +286,6 @@ def cases(sentinel: Path) -> list[Case]:
         Case("float64 weights that overflow float32", "overflow.pt", float64_overflowing_float32(),
              "which overflow float32"),
         Case("two data.pkl entries", "twice.pt", duplicate_data_pkl(), "holds two entries named"),
+        Case("data.pkl padded with 400k one-byte operations", "padded.pt", padded_pickle(400_000),
+             "pickle operations, more than its tensors need"),
     ]
