@@ -48,6 +48,46 @@ def mean_projection_by_set(projection: np.ndarray, valence: np.ndarray) -> dict[
     return out
 
 
+def readout_share(projection: np.ndarray, directions: np.ndarray, readout: np.ndarray,
+                  points: np.ndarray) -> np.ndarray:
+    """Each word's push along the integration mode, as the readout change it makes over the
+    logit range of the point set: comparable between networks whose states differ in scale.
+
+    The input projection ``p = u · Δs`` is in state units along the unit direction ``u``
+    (``l1`` is scaled so that ``l1 · u = 1``), and state scales differ by orders of
+    magnitude between architectures (an LSTM's cell state is unbounded, a GRU's lies in
+    (-1, 1)). The push changes the logit by ``p (u · w)`` (exact for a real mode; for a
+    complex pair when ``u`` comes from the readout); over the logit range of the points,
+    ``max_k w · s_k − min_k w · s_k``, that is the share of the way from the most negative
+    to the most positive point that one word moves the readout. Flipping ``u`` flips ``p``
+    and ``u · w`` together, so the share does not depend on the mode's sign.
+
+    Parameters
+    ----------
+    projection : ndarray of shape (K, W)
+        Signed input projection of each word at each point (``input_projection``).
+    directions : ndarray of shape (K, D)
+        The unit direction ``u`` the projection is measured along (the report's ``r1``).
+    readout : ndarray of shape (D,)
+        Readout weights ``w`` (logit = w · s + b).
+    points : ndarray of shape (K, D)
+        The fixed and slow points.
+
+    Returns
+    -------
+    float64 ndarray of shape (K, W); all NaN when the points' logits do not differ
+    (fewer than 2 points, or a readout that cannot tell them apart).
+    """
+    proj = np.asarray(projection, np.float64)
+    u = np.asarray(directions, np.float64)
+    w = np.asarray(readout, np.float64).reshape(-1)
+    logits = np.asarray(points, np.float64) @ w
+    span = float(np.ptp(logits)) if logits.size >= 2 else 0.0
+    if not np.isfinite(span) or span <= 0.0:
+        return np.full(proj.shape, np.nan)
+    return proj * (u @ w)[:, None] / span
+
+
 def abs_cosine(vectors: np.ndarray, direction: np.ndarray) -> np.ndarray:
     """|cos| between each row of ``vectors`` (n, D) (real part) and ``direction`` (D,); (n,).
 

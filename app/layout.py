@@ -15,6 +15,7 @@ from dash import dcc, html
 from app import ids
 from app.datasets import dataset_options
 from app.figures import style
+from app.figures.summary import WORD_SHARE_NOTE
 from app.services import (DATASETS, DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, PointModes, SentenceTrace,
                           Services, WordLookup, finite_or_none)
 
@@ -229,6 +230,7 @@ def compare_card() -> html.Section:
         "overlap of r1 with the manifold, time constants and accuracy. Click a model in the table "
         "to open its analysis (also one made with rnnscope analyze on this store).",
         graph(ids.FIG_COMPARE, 560),
+        html.P(WORD_SHARE_NOTE, className="hint"),
         html.Div(id=ids.COMPARE_ALERT),
         html.Div(id=ids.COMPARE_TABLE, style={"marginTop": "10px", "overflowX": "auto"}),
         anchor="compare")
@@ -541,8 +543,8 @@ COMPARE_COLUMNS = (
     ("fixed + slow points", ("fixed_points", "n_unique")), ("τ integration mode", ("modes", "tau_median")),
     ("median |r1·m|", ("projections", "r1_m_overlap_median")),
     ("null |r1·m|", ("projections", "r1_m_null_median")),
-    ("mean proj. +", ("projections", "mean_positive")),
-    ("mean proj. −", ("projections", "mean_negative")),
+    ("mean ℓ1ᵀJx + (state units)", ("projections", "mean_positive")),
+    ("mean ℓ1ᵀJx − (state units)", ("projections", "mean_negative")),
     ("median lin. error", ("linearization", "one_step_rel_error_median")),
 )
 

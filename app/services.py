@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -658,8 +659,9 @@ class Services:
 
         One per checkpoint and dataset: the newest, or ``keep`` (the report on screen)
         when it is one of them; older parameter sets of the same pair are left out.
-        Labels are ``app.figures.model_label`` ("LSTM-128 mr"), with the checkpoint's
-        file name added where two models would otherwise share a label.
+        Labels are ``app.figures.model_label`` ("LSTM-128 mr") for the demos and the file
+        name for uploads (``upload_report_label``: "my-gru mr"), with the architecture and
+        file name (``report_label``) where two would otherwise share a label.
         """
         from analysis.report import SUMMARY_FILE
         from app.figures import model_label
@@ -674,9 +676,23 @@ class Services:
             pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
             if pair not in latest or latest[pair][0] != keep:
                 latest[pair] = (path.name, summary)
-        labels = [model_label(summary) for _, summary in latest.values()]
+        demos = {sha for sha, _ in self.demo_models()}
+        labels = [model_label(summary) if summary["model"].get("sha256") in demos else self.upload_report_label(summary)
+                  for _, summary in latest.values()]
         return [(key, label if labels.count(label) == 1 else self.report_label(summary), summary)
                 for (key, summary), label in zip(latest.values(), labels)]
+
+    def upload_report_label(self, summary: dict) -> str:
+        """"my-gru mr": an uploaded checkpoint's analysis by its file name (without the
+        suffix) and dataset; ``model_label`` when the store has no name for it."""
+        from app.figures import model_label
+
+        name = str(self.checkpoint_info(str(summary.get("model", {}).get("sha256", ""))).get("filename") or "")
+        if not name:
+            return model_label(summary)
+        stem = display_filename(re.sub(r"\.(safetensors|pt|pth)$", "", name, flags=re.IGNORECASE), 32)
+        data = summary.get("data", {}).get("name") if isinstance(summary.get("data"), dict) else None
+        return f"{stem} {data}" if data else stem
 
     def report_label(self, summary: dict) -> str:
         """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""

@@ -1,12 +1,35 @@
 """Compare models (Fig. 6): every analysis in the store, side by side."""
 from __future__ import annotations
 
+import numpy as np
 from dash import Input, Output
 
 from app import figures, ids
 from app.callbacks import figure_output
 from app.layout import compare_table, placeholder
-from app.services import Services
+from app.services import Services, report_or_none
+
+
+def word_shares(svc: Services, key: str) -> dict[str, float]:
+    """Mean ``analysis.projections.readout_share`` of each word set in report ``key``:
+    {"positive", "negative", "neutral"} -> the logit change one word of the set makes along
+    the integration mode, as a share of the logit range over the report's points (NaN when
+    undefined or the report cannot be read). Memoized per key (reports never change)."""
+    def make() -> dict[str, float]:
+        from analysis.projections import readout_share
+
+        report = report_or_none(svc, {"key": key})
+        if report is None:
+            return {}
+        a = report.arrays
+        share = readout_share(a["input_projection"], a["r1"], a["readout"], a["fixed_points"])
+        valence = np.asarray(a["word_valence"])
+        out = {}
+        for name, code in (("positive", 1), ("negative", -1), ("neutral", 0)):
+            sel = share[:, valence == code]
+            out[name] = float(np.nanmean(sel)) if np.isfinite(sel).any() else float("nan")
+        return out
+    return svc.memo.get(("word-shares", key), make)
 
 
 @figure_output
@@ -16,7 +39,8 @@ def compare_view(svc: Services, report_ref: dict | None) -> tuple:
     rows = svc.analysed_reports(keep=current)
     if not rows:
         return placeholder("no analysed model yet"), None
-    fig = figures.compare_models([summary for _, _, summary in rows], [label for _, label, _ in rows])
+    fig = figures.compare_models([summary for _, _, summary in rows], [label for _, label, _ in rows],
+                                 [word_shares(svc, key) for key, _, _ in rows])
     fig.update_layout(width=None, height=560, autosize=True)  # fill the card, not a fixed page
     return fig, compare_table(rows, current)
 

@@ -286,37 +286,57 @@ def model_label(summary: Mapping) -> str:
     return label
 
 
-#: (panel title, y axis type, [(series name, summary path, colour), ...])
+#: Short name of the comparison's word panel and what it shows, said in the figure.
+WORD_SHARE_TITLE = "Readout change per word"
+WORD_SHARE_NOTE = ("Words: the logit change one word's push along the integration mode makes, (ℓ1ᵀ J_inp x)(r1 · w), "
+                   "as a share of the logit range over the model's own fixed and slow points (analysis.projections."
+                   "readout_share). ℓ1ᵀ J_inp x itself is in state units along r1 (unit length, ℓ1ᵀ r1 = 1): "
+                   "its size follows each network's state scale, not its sentiment (hover: the raw mean).")
+
+#: (panel title, y axis type, [(series name, where its value is, colour), ...]). A path is
+#: read in the summary (``number_at``); ("word_share", set) in ``compare_models``'s
+#: ``word_shares``. Every series has a colour of its own: a colour means one thing.
 COMPARE_PANELS = (
     ("Accuracy", None, [("network", ("accuracy", "test"), style.TRAINED),
                         ("linearized", ("accuracy", "linearized"), style.HIGHLIGHT),
-                        ("bag of words", ("accuracy", "bow"), style.NULL)]),
-    ("PCs for 90% variance", None, [("trained", ("pca", "n_components_90"), style.TRAINED),
+                        ("bag of words", ("accuracy", "bow"), "#8c564b")]),
+    ("PCs for 90% variance", None, [("trained", ("pca", "n_components_90"), "#0b3c8c"),
                                     ("untrained", ("pca", "n_components_90_untrained"),
                                      style.UNTRAINED)]),
-    ("Median τ (tokens)", "log", [("τ1", ("spectra", "tau1_median"), style.EIGVEC),
-                                  ("τ2", ("spectra", "tau2_median"), style.TRAINED),
-                                  ("τ3", ("spectra", "tau3_median"), style.UNTRAINED)]),
-    ("Mean input projection ℓ1ᵀ J_inp x", None,
-     [("positive", ("projections", "mean_positive"), style.POSITIVE),
-      ("negative", ("projections", "mean_negative"), style.NEGATIVE),
-      ("neutral", ("projections", "mean_neutral"), style.NEUTRAL)]),
-    ("Median |r1 · m|", None, [("r1 · m", ("projections", "r1_m_overlap_median"), style.EIGVEC),
+    ("Median τ (tokens)", "log", [("τ1", ("spectra", "tau1_median"), "#a6005a"),
+                                  ("τ2", ("spectra", "tau2_median"), "#e377c2"),
+                                  ("τ3", ("spectra", "tau3_median"), "#f2a7cf")]),
+    (WORD_SHARE_TITLE, None,
+     [("positive", ("word_share", "positive"), style.POSITIVE),
+      ("negative", ("word_share", "negative"), style.NEGATIVE),
+      ("neutral", ("word_share", "neutral"), style.NEUTRAL)]),
+    ("Median |r1 · m|", None, [("r1 · m", ("projections", "r1_m_overlap_median"), style.INK),
                                ("null", ("projections", "r1_m_null_median"), style.NULL)]),
     ("One-step linearization error", "log",
-     [("median", ("linearization", "one_step_rel_error_median"), style.TRAINED),
-      ("90th percentile", ("linearization", "one_step_rel_error_p90"), style.UNTRAINED)]),
+     [("median", ("linearization", "one_step_rel_error_median"), "#b8860b"),
+      ("90th percentile", ("linearization", "one_step_rel_error_p90"), "#e8c15a")]),
 )
+#: The raw mean input projection (state units) each word-share series shows on hover.
+_RAW_PROJECTION = {"positive": "mean_positive", "negative": "mean_negative", "neutral": "mean_neutral"}
 
 
-def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = None
-                   ) -> go.Figure:
+def _panel_values(path, summaries, word_shares) -> list[float]:
+    """One value per model for a series' ``path`` (NaN where missing)."""
+    if path[0] == "word_share":
+        return [number_at(w, path[1]) for w in word_shares]
+    return [number_at(s, *path) for s in summaries]
+
+
+def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = None,
+                   word_shares: Sequence[Mapping] | None = None) -> go.Figure:
     """Fig. 6-like comparison: key metrics of several analysed models side by side.
 
     Six panels of grouped markers (not bars: two panels have log axes), one group per
     model: accuracy (network, linearized, bag of words), PCs for 90% variance (trained vs
-    untrained), median τ1-τ3 (log), mean input projection per word set, median |r1 · m| vs
-    null, linearization error (log).
+    untrained), median τ1-τ3 (log), the readout change per word of each word set as a
+    share of the model's logit range (``WORD_SHARE_NOTE``; its axis says so), median
+    |r1 · m| vs null, linearization error (log). One legend, grouped by panel; each series
+    its own colour.
 
     Parameters
     ----------
@@ -324,26 +344,42 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
         ``Report.summary`` of each model. Missing or null metrics leave a gap.
     labels : sequence of str, optional
         Group label per model (default ``model_label``; repeated labels get ``#2``...).
+    word_shares : sequence of dict, optional
+        Per model, ``{"positive", "negative", "neutral"}``: the mean of
+        ``analysis.projections.readout_share`` over the points and the words of each set
+        (dimensionless). Missing: that panel has gaps.
     """
     labels = _unique_labels(labels if labels is not None else [model_label(s) for s in summaries])
     if len(labels) != len(summaries):
         raise ValueError(f"{len(summaries)} summaries but {len(labels)} labels")
+    word_shares = list(word_shares) if word_shares is not None else [{}] * len(summaries)
+    if len(word_shares) != len(summaries):
+        raise ValueError(f"{len(summaries)} summaries but {len(word_shares)} word shares")
     fig = make_subplots(rows=2, cols=3, subplot_titles=[p[0] for p in COMPARE_PANELS],
                         horizontal_spacing=0.08, vertical_spacing=0.2)
-    for i, (_, ytype, series) in enumerate(COMPARE_PANELS):
+    for i, (title, ytype, series) in enumerate(COMPARE_PANELS):
         row, col = divmod(i, 3)
+        values = []
         for name, path, color in series:
+            y = _panel_values(path, summaries, word_shares)
+            values.append(y)
+            raw = ([number_at(s, "projections", _RAW_PROJECTION[path[1]]) for s in summaries]
+                   if path[0] == "word_share" else None)
             fig.add_trace(go.Scatter(
-                x=labels, y=[number_at(s, *path) for s in summaries], name=name, mode="markers",
+                x=labels, y=y, name=name, mode="markers", customdata=raw,
                 marker=dict(color=color, size=11, line=dict(color="white", width=1)),
-                legendgroup=f"panel{i}", showlegend=True,
-                hovertemplate="%{x}: %{y:.4g}<extra>" + name + "</extra>",
+                legendgroup=f"panel{i}", legendgrouptitle_text=title, showlegend=True,
+                hovertemplate="%{x}: %{y:.4g}" + (" (mean ℓ1ᵀ J_inp x %{customdata:.3g} state units)"
+                                                  if raw is not None else "") + "<extra>" + name + "</extra>",
             ), row=row + 1, col=col + 1)
-        fig.update_yaxes(type=ytype, row=row + 1, col=col + 1)
+        axis = style.log_ticks(*values) if ytype == "log" else {"type": ytype}
+        if title == WORD_SHARE_TITLE:
+            axis["title_text"] = "Δ logit ÷ logit range of the points"
+        fig.update_yaxes(**axis, row=row + 1, col=col + 1)
     fig.update_layout(**style.layout("Model comparison", scattermode="group", scattergap=0.5,
-                                     width=1300, height=720,
-                                     legend=dict(orientation="h", y=-0.12, x=0.5,
-                                                 xanchor="center")))
+                                     width=1300, height=720, margin=dict(l=60, r=20, t=50, b=120),
+                                     legend=dict(orientation="h", y=-0.12, x=0.5, xanchor="center",
+                                                 yanchor="top", groupclick="toggleitem")))
     return fig
 
 

@@ -218,6 +218,10 @@ def test_upload_of_a_real_checkpoint_is_stored_by_sha256(svc, tmp_path):
     assert labels[sha] == f"other.safetensors · {sha[:8]}"  # the path part is dropped
     again, sha2, _ = model_cb.accept_upload(svc, _upload(data, "other.safetensors"))
     assert sha2 == sha and again.to_plotly_json()["operations"] == []  # not listed twice
+    # Compare names an upload's analysis by its file name (issue 12 item 9), a demo's by its model
+    assert svc.upload_report_label({"model": {"sha256": sha}, "data": {"name": "tweets"}}) == "other tweets"
+    assert svc.upload_report_label({"model": {"sha256": "0" * 64, "arch": "gru", "hidden_size": 8},
+                                    "data": {"name": "mr"}}) == "GRU-8 mr"  # no name stored
 
 
 def test_model_card_shows_architecture_and_analysis(svc, tiny, ref):
@@ -468,7 +472,16 @@ def test_compare_lists_every_stored_analysis(svc, tiny, ref):
     rows = svc.analysed_reports(keep=tiny.key)  # the one on screen, of its model and dataset
     assert tiny.key in [key for key, _, _ in rows]
     fig, table = compare.compare_view(svc, ref)
-    assert "GRU-16 mr" in str(table)
+    assert "GRU-16 mr" in str(table)  # the demo, by its model
+    shares = compare.word_shares(svc, tiny.key)
+    a = svc.report(tiny.key).arrays
+    w = a["readout"].astype(np.float64)
+    share = a["input_projection"] * (a["r1"].astype(np.float64) @ w)[:, None] / np.ptp(a["fixed_points"] @ w)
+    i = [k for k, _, _ in rows].index(tiny.key)
+    for name, code in (("positive", 1), ("negative", -1), ("neutral", 0)):
+        expected = share[:, a["word_valence"] == code].mean()
+        assert shares[name] == pytest.approx(expected, rel=1e-5)
+        assert list(_trace(fig, name).y)[i] == pytest.approx(expected, rel=1e-5)
     acc = _trace(fig, "network")
     assert list(acc.y)[[k for k, _, _ in rows].index(tiny.key)] == pytest.approx(
         svc.report(tiny.key).summary["accuracy"]["test"])

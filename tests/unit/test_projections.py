@@ -73,3 +73,35 @@ def test_null_shrinks_with_dimension_and_percentile():
     assert np.isnan(overlap_percentile(np.array([np.nan]), null))
     with pytest.raises(ValueError):
         null_overlap(0)
+
+
+def test_readout_share_is_the_settled_logit_change_over_the_points_logit_range():
+    """A linear line attractor (λ1 = 1 along r1): feed one word at a point on the line, let
+    the system settle, and the logit moved by readout_share × the points' logit range;
+    the share does not change when the state is scaled (as an LSTM's cell state is) or
+    when the mode's sign is flipped."""
+    from analysis.projections import readout_share
+
+    R, lam, A, B = _linear_system(seed=2)
+    L = np.linalg.inv(R)
+    norm = np.linalg.norm(R[:, 0])
+    u, l1 = R[:, 0] / norm, L[0] * norm  # unit direction, its covector with l1 · u = 1
+    w = np.random.default_rng(3).normal(size=6)
+    points = np.linspace(-3, 3, 7)[:, None] * u  # (K, D) on the line
+    words = np.random.default_rng(4).normal(size=(5, 4))
+    proj = np.tile(words @ (l1 @ B), (7, 1))  # (K, W): the same push at every point (linear)
+    share = readout_share(proj, np.tile(u, (7, 1)), w, points)
+    span = np.ptp(points @ w)
+    for k, s in enumerate(points):
+        for j, x in enumerate(words):
+            h = s + B @ x
+            for _ in range(400):
+                h = A @ h  # no input
+            settled = (h - s) @ w  # the logit change once the fast modes decayed
+            assert share[k, j] == pytest.approx(settled / span, rel=1e-6, abs=1e-9)
+    scaled = readout_share(100 * proj, np.tile(u, (7, 1)), w, 100 * points)
+    np.testing.assert_allclose(scaled, share, rtol=1e-12)  # p and the range scale alike
+    flipped = readout_share(-proj, -np.tile(u, (7, 1)), w, points)
+    np.testing.assert_allclose(flipped, share, rtol=1e-12)
+    assert np.isnan(readout_share(proj[:1], u[None], w, points[:1])).all()  # one point: no range
+    assert np.isnan(readout_share(proj, np.tile(u, (7, 1)), np.zeros(6), points)).all()
