@@ -39,6 +39,14 @@ the vocabulary (V unique strings of at most 200 characters, ``<pad>`` at id 0 an
 id 1), the tokenizer config, and that metrics/provenance are JSON objects. Every problem raises
 :class:`CheckpointError` with a plain-English message meant for the person who uploaded the file.
 
+A ``.pt``'s ``data.pkl`` is bounded by the tensors it describes before torch parses it (torch's
+weights-only unpickler is pure Python, ~0.6 µs per pickle operation): at most ``PKL_BASE_BYTES``
++ ``PKL_BYTES_PER_TOKEN`` per vocabulary word the stored tensors allow (from the zip directory),
+and at most ``PKL_BASE_OPS`` + ``PKL_OPS_PER_TOKEN`` operations per such word (counted with
+``pickletools``, stopping at the bound), then per word of the real vocabulary after the parse.
+:func:`to_safetensors` re-encodes a validated checkpoint without a pickle (the web server's
+reading process, ``workers.checkpoint_reader``, answers with it).
+
 :func:`import_state_dict` converts a plain PyTorch state_dict (embedding + ``nn.LSTM``/``nn.GRU``/
 ``nn.RNN`` + ``nn.Linear``) and a vocabulary file into a :class:`Model`.
 """
