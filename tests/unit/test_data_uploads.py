@@ -152,3 +152,37 @@ def test_a_registered_dataset_that_is_not_cached_is_not_downloaded_when_told_not
     with pytest.raises(DataError, match="rnnscope data fetch tweets"):
         jobs._load_dataset("tweets", lambda f, m: None, None, fetch_missing=False)
     assert calls == []
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_CELLS = st.one_of(st.text(max_size=30), st.sampled_from(["0", "1", "pos", "neg", "2", "-1", "", '"', "\t", "\r"]))
+_TABLES = st.lists(st.lists(_CELLS, min_size=1, max_size=4), min_size=1, max_size=60).map(
+    lambda rows: "\n".join(",".join(r) for r in [["text", "label"], *rows]).encode("utf-8", "surrogatepass"))
+
+
+_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                       max_leaves=6)
+_RECORDS = st.lists(st.dictionaries(st.sampled_from(["text", "label", "review", "sentiment"]), _VALUES), min_size=1,
+                    max_size=40)
+_JSON = st.one_of(_RECORDS.map(lambda rows: "\n".join(json.dumps(r) for r in rows).encode()),
+                  _RECORDS.map(lambda rows: json.dumps(rows).encode()))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=2000), _TABLES, _JSON),
+       suffix=st.sampled_from([".csv", ".tsv", ".jsonl", ".json", ".txt"]))
+def test_any_bytes_give_a_dataset_or_a_data_error(tmp_path, content, suffix):
+    """Whatever an upload holds, ``load_checked`` returns a dataset or raises ``DataError`` in
+    words naming the file (never another exception, never the server path)."""
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(content)
+    try:
+        dataset = load_checked(path, "fuzz" + suffix)
+    except DataError as exc:
+        assert str(tmp_path) not in str(exc) and str(exc).strip()
+    else:
+        assert len(dataset.test) >= 1 and set(np.unique(dataset.train.labels)) == {0, 1}
