@@ -378,11 +378,16 @@ def _check_pickle_ops(data: bytes) -> int:
     operation, a cut argument, text that is not UTF-8) is refused as damaged: it is never left
     to torch unbounded. Returns the count (0 without a ``data.pkl``).
     """
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        pkl, tokens = pickle_tokens(zf.infolist())
-        if pkl is None:
-            return 0
-        stream = zf.read(pkl)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            pkl, tokens = pickle_tokens(zf.infolist())
+            if pkl is None:
+                return 0
+            stream = zf.read(pkl)
+    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, NotImplementedError) as exc:
+        # a checksum that does not match, a local header that disagrees with the directory, ...
+        raise CheckpointError(f"The .pt file could not be read: its data.pkl entry is damaged "
+                              f"({' '.join(str(exc).split())[:120]}).") from None
     bound = PKL_BASE_OPS + PKL_OPS_PER_TOKEN * tokens
     count = 0
     try:

@@ -119,7 +119,7 @@ def check_body(body, callback_map: dict) -> None:
     _check_outputs(body.get("outputs"), output)
     inputs = spec.get("inputs") or []
     _check_values("inputs", body.get("inputs"), inputs)
-    if spec.get("state") or body.get("state") not in (None, []):
+    if spec.get("state") or "state" in body:  # Dash reads a present "state" whatever it holds
         _check_values("state", body.get("state"), spec.get("state") or [])
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(_names_an_input(c, inputs) for c in changed):

@@ -94,6 +94,7 @@ MALFORMED = [
     ("outputs missing", json.dumps({k: v for k, v in WORD_BODY.items() if k != "outputs"}).encode(),
      "'outputs' must describe"),
     ("state where there is none", word_body(state=[{"id": "x", "property": "y"}]), "'state' must be a list"),
+    ("state null", word_body(state=None), "'state' must be a list"),
     ("changedPropIds a number", word_body(changedPropIds=5), "'changedPropIds' must list inputs"),
     ("changedPropIds not inputs", word_body(changedPropIds=["report-store.data"]), "'changedPropIds' must list"),
     ("nested 100,000 deep", b'{"output": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested far deeper than 32"),

@@ -90,3 +90,24 @@ def test_a_5000_digit_number_in_the_config_is_named_not_invalid_json():
 def test_invalid_json_in_the_header_says_where():
     message = refusal(_safetensors_with('"embedding.weight":{"dtype"', '"embedding.weight":{"dtype" "'), "m.safetensors")
     assert "The safetensors header is not valid JSON (Expecting ':' delimiter: line 1 column" in message, message
+
+
+def test_a_dtype_that_is_not_a_string_is_refused_in_words():
+    """Found by tests/security/test_fuzz.py: a list as dtype raised TypeError (unhashable)."""
+    message = refusal(_safetensors_with('"embedding.weight":{"dtype":"F32"', '"embedding.weight":{"dtype":["F32"]'),
+                      "m.safetensors")
+    assert "unsupported dtype ['F32']" in message, message
+
+
+def test_a_data_pkl_whose_checksum_does_not_match_is_refused_in_words():
+    """Found by tests/security/test_fuzz.py: one byte of data.pkl changed in place (its CRC-32
+    left as it was) raised zipfile.BadZipFile from the pickle-size check."""
+    data = bytearray(valid_pt())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("data.pkl"))
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    at = data.index(b"movie", start)
+    data[at] = ord("M")  # still a valid pickle; only the checksum tells
+    message = refusal(bytes(data))
+    assert "data.pkl entry is damaged (Bad CRC-32" in message, message
