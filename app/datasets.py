@@ -88,10 +88,10 @@ def _checked(path: Path, display_name: str):
 
 
 def _info(dataset, filename: str, origin: str, name: str | None = None) -> dict:
-    splits = {k: len(v) for k, v in dataset.splits().items()}
-    labels = [float(v.labels.mean()) * len(v) for v in dataset.splits().values()]
-    return {"filename": filename, "name": name or dataset.name, "origin": origin, "rows": sum(splits.values()),
-            "splits": splits, "positive_fraction": round(sum(labels) / max(1, sum(splits.values())), 4)}
+    from workers.dataset_check import summarize
+
+    counts = summarize(dataset)
+    return {**counts, "filename": filename, "name": name or counts["name"], "origin": origin}
 
 
 def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, dict]:
@@ -99,7 +99,8 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
 
     The bytes are decoded under the upload cap, written to a private temporary file in the
     store (its suffix from the file name, which is display text only) and read completely
-    by ``load_checked`` before anything is stored.
+    by ``load_checked`` in a child process (``workers.dataset_check``: not in this request
+    thread, with a CPU limit) before anything is stored.
 
     Raises
     ------
@@ -107,6 +108,8 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
         In plain words: not base64, too large, not UTF-8, binary, no label column, one
         class, unknown labels, too few rows.
     """
+    from analysis.data import DataError
+    from workers.dataset_check import check_file
     from workers.store import ArtifactNotFound, dataset_format, sha256_bytes
 
     data = decode_upload(contents, svc.max_upload_bytes, what="a labelled dataset")
@@ -115,14 +118,17 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
     with tempfile.TemporaryDirectory(dir=svc.store.root / "tmp", prefix="dataset-") as tmp:
         path = Path(tmp) / f"upload.{fmt}"
         path.write_bytes(data)
-        dataset = _checked(path, name)
+        try:
+            counts = check_file(path, name)
+        except DataError as exc:
+            raise UploadError(str(exc)) from None
     sha = sha256_bytes(data)
     try:
         svc.store.dataset_path(sha)
         is_new = False
     except ArtifactNotFound:
         is_new = True
-    svc.store.put_dataset(data, {**_info(dataset, name, "upload"), "format": fmt})
+    svc.store.put_dataset(data, {**counts, "filename": name, "origin": "upload", "format": fmt})
     info = svc.store.dataset_info(sha)
     return "file:" + sha, dataset_label(info), is_new, info
 

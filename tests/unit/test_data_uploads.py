@@ -186,3 +186,21 @@ def test_any_bytes_give_a_dataset_or_a_data_error(tmp_path, content, suffix):
         assert str(tmp_path) not in str(exc) and str(exc).strip()
     else:
         assert len(dataset.test) >= 1 and set(np.unique(dataset.train.labels)) == {0, 1}
+
+
+# --------------------------------------------------------------------------- the checking process
+
+
+def test_check_file_reads_in_a_child_process_and_answers_in_words(tmp_path, mr_rows):
+    from workers.dataset_check import check_file
+
+    good = write_csv(tmp_path / "good.csv", mr_rows)
+    assert check_file(good, "good.csv") == {"name": "good", "rows": 200,
+                                            "splits": {"train": 160, "validation": 20, "test": 20},
+                                            "positive_fraction": round(float(np.mean([y for _, y in mr_rows])), 4)}
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"text,label\n" + b"fine,1\n" * 30)
+    with pytest.raises(DataError, match=r"^numeric labels \[1\] are not two classes .* at mine\.csv:2"):
+        check_file(bad, "mine.csv")
+    with pytest.raises(DataError, match="mine.csv: checking it took longer than 0 s; refused"):
+        check_file(good, "mine.csv", wall_limit_s=0.01)
