@@ -12,7 +12,8 @@ One switch picks where analysis jobs run:
 
 The Flask server enforces the upload cap (``MAX_CONTENT_LENGTH``, from
 ``Settings.max_upload_bytes`` plus base64 overhead) and signs sessions with
-``RNNSCOPE_SECRET_KEY`` (random per process when unset).
+``RNNSCOPE_SECRET_KEY`` (random per process when unset). Callback bodies are checked against
+the registered callbacks before Dash reads them (``app.callback_guard``: HTTP 400 in words).
 """
 from __future__ import annotations
 
