@@ -87,7 +87,8 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
     trace = svc.sentence(report_ref, text)
     if not len(trace):
         return (placeholder("type a sentence"), None, 1, 1,
-                alert("info", "No tokens: type some words."), token_detail(None, None), None)
+                alert("info", "No tokens: type some words."), token_detail(None, None),
+                {"key": report_ref["key"], "text": text})  # a report, no tokens: explain says type
     messages = []
     if raw_chars > len(text) and len(text) == MAX_SENTENCE_CHARS:
         messages.append(alert("warning", f"The text is longer than {MAX_SENTENCE_CHARS:,} characters; only "
@@ -114,7 +115,7 @@ def explain(svc: Services, sentence_ref: dict | None) -> tuple:
     """-> (the per-token readout bars, the account in words) of the sentence on screen
     (``sentence_ref`` as ``run`` stores it; anything else gives the empty views)."""
     if not isinstance(sentence_ref, dict) or report_or_none(svc, sentence_ref) is None:
-        return placeholder("type a sentence"), readout_account(None)
+        return placeholder(), readout_account(None)  # no report on screen: it says so (NO_REPORT)
     trace = svc.sentence(sentence_ref, sentence_ref.get("text", ""))
     if not len(trace):
         return placeholder("type a sentence"), readout_account(None)

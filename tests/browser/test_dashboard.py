@@ -185,7 +185,7 @@ def test_uploading_a_checkpoint_runs_the_job_and_updates_every_view(page, tmp_pa
         wait_for(duo, lambda g=graph, d=data: graph_data(duo, g) != d, message=f"{graph} not updated")
     points = trace(duo, ids.FIG_MANIFOLD, "fixed points")
     np.testing.assert_allclose(points["x"], report.arrays["fp_pc"][:, 0], rtol=1e-5, atol=1e-6)
-    duo.wait_for_contains_text(f"#{ids.COMPARE_TABLE}", "UGRNN-16 mr", timeout=TIMEOUT)
+    duo.wait_for_contains_text(f"#{ids.COMPARE_TABLE}", "my-ugrnn mr", timeout=TIMEOUT)  # by its file name
     duo.wait_for_contains_text(f"#{ids.FP_SUMMARY}", "fixed point #", timeout=TIMEOUT)
     assert duo.find_element(f"#{ids.JOB_PROGRESS}").get_attribute("value") in ("0", "100")
     assert duo.get_logs() == []
