@@ -278,7 +278,7 @@ def cases(sentinel: Path) -> list[Case]:
         Case("too many parameters", "params.safetensors", malformed_safetensors("too_many_parameters"),
              "more than the 200,000,000 limit"),
         Case("vocabulary not UTF-8 (.safetensors)", "utf8.safetensors", safetensors_vocab_invalid_utf8(),
-             "not valid JSON"),
+             "header is not UTF-8 text"),
         Case("vocabulary not UTF-8 (.pt)", "utf8.pt", pt_vocab_invalid_utf8(), "could not be read"),
         Case("vocabulary with a lone surrogate", "surrogate.pt", vocab_lone_surrogate(), "not valid text"),
         Case("empty file", "empty.safetensors", b"", "The file is empty"),
