@@ -121,7 +121,7 @@ def test_the_page_runs_its_analysis_on_a_celery_worker(celery_page, site, tmp_pa
     assert task["task"].startswith("background_callback_")
     wait_for(duo, lambda: "running" in duo.find_element(f"#{ids.JOB_PROGRESS}").get_attribute("class"),
              message="the page does not show a running job")
-    assert duo.find_element(f"#{ids.JOB_STATUS}").text == "no analysis on screen"
+    assert duo.find_element(f"#{ids.JOB_STATUS}").text == "no report ready for the selected model on mr"
 
     # a real worker comes up and takes the job. Until the test lets go of the analysis's
     # compute lock (as if another worker were computing it) the job waits and says so, so
