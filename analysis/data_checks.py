@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from analysis.tokenizer import UNK_ID
+
 #: Warn when more than this share of the dataset's tokens is ``<unk>``.
 UNK_WARN_FRACTION = 0.15
-#: Vocabulary id of ``<unk>`` (``analysis.tokenizer``: 0 ``<pad>``, 1 ``<unk>``).
-UNK_ID = 1
 
 
 def vocabulary_coverage(seqs: Sequence[np.ndarray], unk_id: int = UNK_ID,

@@ -72,7 +72,7 @@ import torch
 from torch import Tensor
 from torch.func import jvp
 
-from analysis.model import RNNClassifier, pad_batch
+from analysis.model import RNNClassifier, binary_logit, binary_logit_from_logits, pad_batch
 from analysis.states import VisitedStates
 
 
@@ -153,6 +153,19 @@ def _relative(num: Tensor, den: Tensor) -> Tensor:
 _ERROR_KEYS = ("rel_error", "rel_error_recurrent", "rel_error_input", "rel_error_previous")
 
 
+def step_rel_errors(net: RNNClassifier, h: Tensor, x: Tensor, h_star: Tensor) -> dict[str, Tensor]:
+    """The four relative one-step errors (B,) of steps from states ``h`` (B, D) with inputs
+    ``x`` (B, E), each linearized at ``h_star`` (B, D): ``rel_error`` (the paper's),
+    ``rel_error_recurrent``, ``rel_error_input``, ``rel_error_previous`` (see
+    :func:`one_step_errors`), NaN where ‖F(h, x)‖ = 0; plus ``f_next`` = F(h, x) (B, D)."""
+    v = step_error_vectors(net, h, x, h_star)
+    norm = torch.linalg.vector_norm
+    den = norm(v["f_next"], dim=1)
+    out = {key: _relative(norm(v[e], dim=1), den)
+           for key, e in zip(_ERROR_KEYS, ("e", "e_rec", "e_inp", "e_prev"))}
+    return {**out, "f_next": v["f_next"]}
+
+
 @torch.no_grad()
 def one_step_errors(net: RNNClassifier, visited: VisitedStates, fixed_points: np.ndarray, *,
                     n_samples: int = 5000, seed: int = 0, batch_size: int = 4096) -> dict[str, np.ndarray]:
@@ -209,13 +222,11 @@ def one_step_errors(net: RNNClassifier, visited: VisitedStates, fixed_points: np
         x = net.embedding(torch.as_tensor(visited.token[sel], device=dev))
         k = nearest_fixed_point(h, points)
         h_star = points[k]
-        v = step_error_vectors(net, h, x, h_star)
-        den = norm(v["f_next"], dim=1)
-        for key, e in (("rel_error", v["e"]), ("rel_error_recurrent", v["e_rec"]),
-                       ("rel_error_input", v["e_inp"]), ("rel_error_previous", v["e_prev"])):
-            cols[key].append(_relative(norm(e, dim=1), den).cpu())
+        rel = step_rel_errors(net, h, x, h_star)
+        for key in _ERROR_KEYS:
+            cols[key].append(rel[key].cpu())
         cols["nearest_dist"].append(norm(h - h_star, dim=1).cpu())
-        cols["step_norm"].append(norm(v["f_next"] - h, dim=1).cpu())
+        cols["step_norm"].append(norm(rel["f_next"] - h, dim=1).cpu())
         cols["nearest"].append(k.cpu())
     out = {key: torch.cat(cols[key]).float().numpy() for key in (*_ERROR_KEYS, "nearest_dist", "step_norm")}
     out.update(nearest=torch.cat(cols["nearest"]).numpy().astype(np.int64), step=step.astype(np.int64))
@@ -328,8 +339,8 @@ def linearized_accuracy(net: RNNClassifier, token_seqs: Sequence[np.ndarray], la
             tokens, lens = pad_batch([seqs[j] for j in idx])
             tokens = tokens.to(dev)
             s_lin = run_linearized(net, tokens, lens, points)
-            lin[idx] = _binary_logit(net, s_lin).cpu().numpy()
-            full[idx] = _binary_logit_from_logits(net(tokens, lens.to(dev))).cpu().numpy()
+            lin[idx] = binary_logit(net, s_lin).cpu().numpy()
+            full[idx] = binary_logit_from_logits(net(tokens, lens.to(dev))).cpu().numpy()
     finally:
         net.train(was_training)
     ok = np.isfinite(lin)
@@ -342,13 +353,3 @@ def linearized_accuracy(net: RNNClassifier, token_seqs: Sequence[np.ndarray], la
         "n_docs": n, "n_diverged": int((~ok).sum()),
         "linearized_logit": lin, "full_logit": full,
     }
-
-
-def _binary_logit(net: RNNClassifier, s: Tensor) -> Tensor:
-    """Positive-minus-negative logit (B,) from states (B, D) (one logit: that logit)."""
-    return _binary_logit_from_logits(net.logits_from_state(s))
-
-
-def _binary_logit_from_logits(logits: Tensor) -> Tensor:
-    """(B, C) logits -> (B,) positive-minus-negative logit (C = 1: the logit itself)."""
-    return logits[:, 0] if logits.shape[1] == 1 else logits[:, -1] - logits[:, 0]

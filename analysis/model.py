@@ -177,6 +177,20 @@ class Model:
         return np.concatenate(out) if out else np.zeros(0)
 
 
+def binary_logit_from_logits(logits: Tensor) -> Tensor:
+    """Logits (..., C) -> the positive-minus-negative logit (...): C = 1, that logit; C >= 2, last minus first.
+
+    The one rule by which rnnscope reads a head as binary (``readout_vector`` is its direction
+    in state space, ``positive_probability`` its probability).
+    """
+    return logits[..., 0] if logits.shape[-1] == 1 else logits[..., -1] - logits[..., 0]
+
+
+def binary_logit(net: RNNClassifier, states: Tensor) -> Tensor:
+    """States (..., D) -> the binary logit (...) of :func:`binary_logit_from_logits`."""
+    return binary_logit_from_logits(net.logits_from_state(states))
+
+
 def positive_probability(logits: Tensor) -> Tensor:
     """Logits (..., C) -> P(positive) (...); C = 1 (sigmoid) or C >= 2 (softmax, last class)."""
     if logits.shape[-1] == 1:

@@ -18,10 +18,15 @@ sums telescope: ``ℓ(s_T) = ℓ(s_0) + Σ push + Σ drift``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from analysis.linearization_error import nearest_fixed_point, step_rel_errors
+from analysis.model import Model, RNNClassifier, binary_logit
+from analysis.pca import project
+from analysis.tokenizer import UNK_ID
 
 
 @dataclass(frozen=True)
@@ -140,3 +145,148 @@ def readout_steps(net, start, states, readout, bias: float) -> ReadoutSteps:
     without = to64(drift_states) @ w + float(bias)
     return ReadoutSteps(start_logit=start_logit, logit=logit, push=logit - without,
                         drift=without - before, drift_states=to64(drift_states))
+
+
+# --------------------------------------------------------------------------- one sentence, traced
+@dataclass
+class SentenceTrace:
+    """What the network does, token by token, with one sentence (T tokens).
+
+    Attributes
+    ----------
+    tokens : list of str, length T
+        Tokens as the model's tokenizer splits the text.
+    known : bool ndarray of shape (T,)
+        False for tokens outside the vocabulary (read as ``<unk>``).
+    states_pc : float64 ndarray of shape (T, 2)
+        State after each token on the visited-state PC1/PC2.
+    start_pc : float64 ndarray of shape (2,)
+        The initial state on PC1/PC2.
+    logit : float64 ndarray of shape (T,)
+        Readout logit after each token (> 0 reads as positive).
+    probability : float64 ndarray of shape (T,)
+        P(positive) after each token.
+    input_projection : float64 ndarray of shape (T,)
+        ℓ1ᵀ J_inp x_t of token t at ``nearest[t]``.
+    nearest : int64 ndarray of shape (T,)
+        Fixed point nearest to the state *before* token t (where the step is linearized).
+    nearest_distance : float64 ndarray of shape (T,)
+        ‖s_{t-1} − h*‖, in state units.
+    linearization_error : float64 ndarray of shape (T,)
+        ‖F(s,x) − (h* + J_rec(s − h*) + J_inp x)‖ / ‖F(s,x)‖ for step t.
+    dropped : int
+        Tokens beyond ``max_tokens`` that were not run.
+    start_logit : float
+        Readout logit of the initial state.
+    push, drift : float64 ndarray of shape (T,)
+        The readout change of step t split as in ``analysis.sentence``: the token's own push
+        ℓ(F(s,x)) − ℓ(F(s,0)) and the zero-input drift ℓ(F(s,0)) − ℓ(s), logit units.
+    drift_pc : float64 ndarray of shape (T, 2)
+        F(s_{t−1}, 0), where the state would have gone without token t, on PC1/PC2.
+    end_point : int
+        The point nearest to the final state (-1 without points).
+    end_point_logit, end_point_distance : float
+        That point's readout logit and its distance to the final state (state units).
+    """
+
+    tokens: list[str]
+    known: np.ndarray
+    states_pc: np.ndarray
+    start_pc: np.ndarray
+    logit: np.ndarray
+    probability: np.ndarray
+    input_projection: np.ndarray
+    nearest: np.ndarray
+    nearest_distance: np.ndarray
+    linearization_error: np.ndarray
+    dropped: int = 0
+    start_logit: float = float("nan")
+    push: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drift_pc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    end_point: int = -1
+    end_point_logit: float = float("nan")
+    end_point_distance: float = float("nan")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def account(self, top: int = 3) -> dict:
+        """``analysis.sentence.readout_account`` of this trace (logit units)."""
+        return readout_account(self.start_logit, self.logit, self.push, self.drift, top)
+
+
+@torch.no_grad()
+def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
+                   max_tokens: int = 2000) -> SentenceTrace:
+    """Run ``text`` through the network and read every step against the report.
+
+    Parameters
+    ----------
+    model : Model
+        The analysed network (same checkpoint as the report).
+    arrays : dict
+        Report arrays; uses ``fixed_points`` (K, D), ``mode_coef`` (K, E),
+        ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
+    text : str
+        Any text; tokenized exactly as in training.
+    max_tokens : int
+        Run at most this many tokens (the rest is reported in ``dropped``).
+    """
+    tokens = model.tokenizer(text or "")
+    dropped = max(0, len(tokens) - max_tokens)
+    tokens = tokens[:max_tokens]
+    ids = model.vocab.encode(tokens)
+    net = model.net
+    device = net.readout.weight.device
+    comps, mean = arrays["state_pca_components"], arrays["state_pca_mean"]
+    start = net.initial_state(1)
+    start_pc = project(start.cpu().numpy()[0], comps, mean, 2)
+    if not len(ids):
+        empty = np.zeros(0)
+        return SentenceTrace([], np.zeros(0, bool), np.zeros((0, 2)), start_pc, empty, empty,
+                             empty, np.zeros(0, np.int64), empty, empty, dropped,
+                             start_logit=float(binary_logit(net, start)[0]))
+    tok = torch.as_tensor(ids, device=device)[None]
+    states = net.run(tok)[0]                                  # (T, D)
+    prev = torch.cat([start, states[:-1]])                    # state before each token
+    x = net.embedding(tok)[0]                                 # (T, E)
+    points = torch.as_tensor(arrays["fixed_points"], dtype=states.dtype, device=device)
+    if len(points):
+        nearest_t = nearest_fixed_point(prev, points)
+        h_star = points[nearest_t]
+        nearest = nearest_t.cpu().numpy().astype(np.int64)
+        dist = torch.linalg.vector_norm(prev - h_star, dim=1).cpu().numpy()
+        err = step_rel_errors(net, prev, x, h_star)["rel_error"].cpu().numpy()
+        proj = np.einsum("te,te->t", arrays["mode_coef"][nearest].astype(np.float64),
+                         x.cpu().numpy().astype(np.float64))
+    else:
+        nearest = np.full(len(ids), -1, np.int64)
+        dist = err = proj = np.full(len(ids), np.nan)
+    parts = _readout_parts(net, start, states, points, comps, mean)
+    logit = parts.pop("logit")
+    return SentenceTrace(
+        tokens=list(tokens), known=ids != UNK_ID, states_pc=project(states.cpu().numpy(), comps, mean, 2),
+        start_pc=start_pc, logit=logit, probability=1.0 / (1.0 + np.exp(-logit)),
+        input_projection=np.asarray(proj, np.float64), nearest=nearest,
+        nearest_distance=np.asarray(dist, np.float64),
+        linearization_error=np.asarray(err, np.float64), dropped=dropped, **parts)
+
+
+def _readout_parts(net: RNNClassifier, start: torch.Tensor, states: torch.Tensor, points: torch.Tensor,
+                   comps: np.ndarray, mean: np.ndarray) -> dict:
+    """The readout of each step split into the token's push and the zero-input drift
+    (``analysis.sentence.readout_steps``), and the point nearest to the final state with its
+    readout: the ``SentenceTrace`` fields ``logit``, ``start_logit``, ``push``, ``drift``,
+    ``drift_pc``, ``end_point``, ``end_point_logit``, ``end_point_distance``."""
+    w = net.readout_vector()
+    bias = float(binary_logit(net, torch.zeros_like(start))[0].detach())
+    steps = readout_steps(net, start, states, w, bias)
+    out = {"logit": steps.logit, "start_logit": steps.start_logit, "push": steps.push,
+           "drift": steps.drift, "drift_pc": project(steps.drift_states, comps, mean, 2)}
+    if len(points):
+        gap = torch.linalg.vector_norm(points - states[-1], dim=1)
+        k = int(gap.argmin())
+        out.update(end_point=k, end_point_distance=float(gap[k]),
+                   end_point_logit=float(points[k].double().cpu().numpy() @ w.double().cpu().numpy() + bias))
+    return out

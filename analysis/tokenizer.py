@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 PAD, UNK = "<pad>", "<unk>"
+#: Their ids in every vocabulary; real words start at ``N_SPECIAL``.
+PAD_ID, UNK_ID, N_SPECIAL = 0, 1, 2
 TOKENIZER_NAME = "rnnscope-words/1"
 MAX_TEXT_CHARS = 1_000_000  # longer inputs are truncated before tokenizing
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.tokenizer import PAD, UNK
+from analysis.model import Model
+from analysis.tokenizer import N_SPECIAL, PAD, UNK
 
 
 @dataclass
@@ -113,3 +114,59 @@ def vader_agreement(sets: WordSets, lexicon: Mapping[str, float]) -> dict:
         "vader_neutral_mean_abs": float(np.abs(neu).mean()) if neu.size else 0.0,
         "vader_coverage": (pos.size + neg.size) / n_signed if n_signed else float("nan"),
     }
+
+
+# --------------------------------------------------------------------------- one word, looked up
+@dataclass
+class WordLookup:
+    """A word's input projection at one fixed point and its rank in the vocabulary.
+
+    ``projection`` is ℓ1ᵀ J_inp x_w at the point; ``rank`` is 1 for the most positive
+    projection among the ``n_ranked`` vocabulary words (``<pad>``/``<unk>`` excluded).
+    ``known`` is False for a word outside the vocabulary (then the numbers are None).
+    """
+
+    word: str
+    known: bool
+    projection: float | None = None
+    rank: int | None = None
+    n_ranked: int = 0
+    set_name: str | None = None
+
+
+def vocabulary_projection(model: Model, mode_coef: np.ndarray) -> np.ndarray:
+    """Signed projection of every vocabulary word on the integration mode at one point:
+    (V,) from that point's ``mode_coef`` (E,)."""
+    emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
+    return emb @ np.asarray(mode_coef, np.float64)
+
+
+def rank_of(projections: np.ndarray, word_id: int) -> tuple[int, int]:
+    """Rank (1 = largest) of ``projections[word_id]`` among the real words (ids >= ``N_SPECIAL``:
+    ``<pad>`` and ``<unk>`` are not ranked), and how many are ranked."""
+    ranked = projections[N_SPECIAL:]
+    return int((ranked > projections[word_id]).sum()) + 1, int(len(ranked))
+
+
+#: Name of each word set by its valence.
+SET_NAMES = {1: "positive", -1: "negative", 0: "neutral"}
+
+
+def look_up_words(model: Model, projections: np.ndarray, word_ids: np.ndarray, word_valence: np.ndarray,
+                  text: str | None, limit: int) -> list[WordLookup]:
+    """Each word of ``text`` (the first 200 characters, tokenized as in training) on its own:
+    its projection in ``projections`` (V,) (:func:`vocabulary_projection` at one point), its
+    rank (:func:`rank_of`) and the word set it belongs to (``word_ids`` (W,) listed with
+    ``word_valence`` (W,)); in the order typed, repeats once, at most ``limit`` words."""
+    tokens = list(dict.fromkeys(model.tokenizer(str(text or "")[:200])))[:limit]
+    found = []
+    for token in tokens:
+        wid = model.vocab.index.get(token)
+        if wid is None or wid < N_SPECIAL:
+            found.append(WordLookup(token, False))
+            continue
+        rank, n = rank_of(projections, wid)
+        listed = np.flatnonzero(np.asarray(word_ids) == wid)
+        set_name = SET_NAMES[int(word_valence[listed[0]])] if listed.size else None
+        found.append(WordLookup(token, True, float(projections[wid]), rank, n, set_name))
+    return found

@@ -12,12 +12,14 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from analysis.point_modes import PointModes
+from analysis.sentence import SentenceTrace
+from analysis.words import WordLookup
 from app import ids
 from app.datasets import dataset_options
 from app.figures import style
 from app.figures.summary import WORD_SHARE_NOTE
-from app.services import (DATASETS, DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, PointModes, SentenceTrace,
-                          Services, WordLookup, finite_or_none)
+from app.services import DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, Services, finite_or_none
 
 GRAPH_CONFIG = {
     "displaylogo": False,

@@ -1,6 +1,6 @@
 """The sentence explorer's account in words of what moved the readout of one text.
 
-Every number comes from the trace (``app.services.SentenceTrace``: the split of
+Every number comes from the trace (``analysis.sentence.SentenceTrace``: the split of
 ``analysis.sentence``), in logit units with two decimals, so what the page says can be
 checked against the bars and the table beside it.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dash import html
 
-from app.services import SentenceTrace
+from analysis.sentence import SentenceTrace
 
 
 def _q(token: str) -> str:

@@ -33,7 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.model import Model, RNNClassifier
+from analysis.model import Model
+from analysis.point_modes import PointModes, point_modes_at, word_input_effects
+from analysis.sentence import SentenceTrace, trace_sentence
+from analysis.words import WordLookup, look_up_words, vocabulary_projection
 from workers.config import Settings
 
 Progress = Callable[[float, str], None]
@@ -63,7 +66,6 @@ DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
 #: Environment variable with JSON overrides of the analysis parameters (tests, small demos).
 PARAMS_ENV = "RNNSCOPE_ANALYSIS_PARAMS"
 #: Word-set codes of the report's ``word_valence``.
-SET_NAMES = {1: "positive", -1: "negative", 0: "neutral"}
 #: Most words the word lookup answers for at once (each on its own).
 MAX_LOOKUP_WORDS = 12
 
@@ -198,206 +200,7 @@ def display_filename(filename: object, limit: int = 80) -> str:
 # --------------------------------------------------------------------------- sentences
 
 
-@dataclass
-class SentenceTrace:
-    """What the network does, token by token, with one sentence (T tokens).
-
-    Attributes
-    ----------
-    tokens : list of str, length T
-        Tokens as the model's tokenizer splits the text.
-    known : bool ndarray of shape (T,)
-        False for tokens outside the vocabulary (read as ``<unk>``).
-    states_pc : float64 ndarray of shape (T, 2)
-        State after each token on the visited-state PC1/PC2.
-    start_pc : float64 ndarray of shape (2,)
-        The initial state on PC1/PC2.
-    logit : float64 ndarray of shape (T,)
-        Readout logit after each token (> 0 reads as positive).
-    probability : float64 ndarray of shape (T,)
-        P(positive) after each token.
-    input_projection : float64 ndarray of shape (T,)
-        ℓ1ᵀ J_inp x_t of token t at ``nearest[t]``.
-    nearest : int64 ndarray of shape (T,)
-        Fixed point nearest to the state *before* token t (where the step is linearized).
-    nearest_distance : float64 ndarray of shape (T,)
-        ‖s_{t-1} − h*‖, in state units.
-    linearization_error : float64 ndarray of shape (T,)
-        ‖F(s,x) − (h* + J_rec(s − h*) + J_inp x)‖ / ‖F(s,x)‖ for step t.
-    dropped : int
-        Tokens beyond ``max_tokens`` that were not run.
-    start_logit : float
-        Readout logit of the initial state.
-    push, drift : float64 ndarray of shape (T,)
-        The readout change of step t split as in ``analysis.sentence``: the token's own push
-        ℓ(F(s,x)) − ℓ(F(s,0)) and the zero-input drift ℓ(F(s,0)) − ℓ(s), logit units.
-    drift_pc : float64 ndarray of shape (T, 2)
-        F(s_{t−1}, 0), where the state would have gone without token t, on PC1/PC2.
-    end_point : int
-        The point nearest to the final state (-1 without points).
-    end_point_logit, end_point_distance : float
-        That point's readout logit and its distance to the final state (state units).
-    """
-
-    tokens: list[str]
-    known: np.ndarray
-    states_pc: np.ndarray
-    start_pc: np.ndarray
-    logit: np.ndarray
-    probability: np.ndarray
-    input_projection: np.ndarray
-    nearest: np.ndarray
-    nearest_distance: np.ndarray
-    linearization_error: np.ndarray
-    dropped: int = 0
-    start_logit: float = float("nan")
-    push: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    drift: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    drift_pc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-    end_point: int = -1
-    end_point_logit: float = float("nan")
-    end_point_distance: float = float("nan")
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def account(self, top: int = 3) -> dict:
-        """``analysis.sentence.readout_account`` of this trace (logit units)."""
-        from analysis.sentence import readout_account
-
-        return readout_account(self.start_logit, self.logit, self.push, self.drift, top)
-
-
-def binary_logit(net: RNNClassifier, states: torch.Tensor) -> torch.Tensor:
-    """Positive-minus-negative logit of states (..., D) -> (...)."""
-    logits = net.logits_from_state(states)
-    return logits[..., 0] if logits.shape[-1] == 1 else logits[..., -1] - logits[..., 0]
-
-
-def one_step_linearization_error(net: RNNClassifier, prev: torch.Tensor, x: torch.Tensor,
-                                 points: torch.Tensor) -> torch.Tensor:
-    """The report's one-step error (``analysis.linearization_error``) of each step (T,):
-    ``prev`` (T, D) the state before each token, ``x`` (T, E) its embedding, ``points``
-    (T, D) the point each step is linearized at."""
-    from analysis.linearization_error import step_error_vectors
-
-    v = step_error_vectors(net, prev, x, points)
-    return torch.linalg.vector_norm(v["e"], dim=1) / torch.linalg.vector_norm(v["f_next"], dim=1)
-
-
-@torch.no_grad()
-def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
-                   max_tokens: int = MAX_SENTENCE_TOKENS) -> SentenceTrace:
-    """Run ``text`` through the network and read every step against the report.
-
-    Parameters
-    ----------
-    model : Model
-        The analysed network (same checkpoint as the report).
-    arrays : dict
-        Report arrays; uses ``fixed_points`` (K, D), ``mode_coef`` (K, E),
-        ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
-    text : str
-        Any text; tokenized exactly as in training.
-    max_tokens : int
-        Run at most this many tokens (the rest is reported in ``dropped``).
-    """
-    from analysis.linearization_error import nearest_fixed_point
-    from analysis.pca import project
-
-    tokens = model.tokenizer(text or "")
-    dropped = max(0, len(tokens) - max_tokens)
-    tokens = tokens[:max_tokens]
-    ids = model.vocab.encode(tokens)
-    net = model.net
-    device = net.readout.weight.device
-    comps, mean = arrays["state_pca_components"], arrays["state_pca_mean"]
-    start = net.initial_state(1)
-    start_pc = project(start.cpu().numpy()[0], comps, mean, 2)
-    if not len(ids):
-        empty = np.zeros(0)
-        return SentenceTrace([], np.zeros(0, bool), np.zeros((0, 2)), start_pc, empty, empty,
-                             empty, np.zeros(0, np.int64), empty, empty, dropped,
-                             start_logit=float(binary_logit(net, start)[0]))
-    tok = torch.as_tensor(ids, device=device)[None]
-    states = net.run(tok)[0]                                  # (T, D)
-    prev = torch.cat([start, states[:-1]])                    # state before each token
-    x = net.embedding(tok)[0]                                 # (T, E)
-    points = torch.as_tensor(arrays["fixed_points"], dtype=states.dtype, device=device)
-    if len(points):
-        nearest_t = nearest_fixed_point(prev, points)
-        h_star = points[nearest_t]
-        nearest = nearest_t.cpu().numpy().astype(np.int64)
-        dist = torch.linalg.vector_norm(prev - h_star, dim=1).cpu().numpy()
-        err = one_step_linearization_error(net, prev, x, h_star).cpu().numpy()
-        proj = np.einsum("te,te->t", arrays["mode_coef"][nearest].astype(np.float64),
-                         x.cpu().numpy().astype(np.float64))
-    else:
-        nearest = np.full(len(ids), -1, np.int64)
-        dist = err = proj = np.full(len(ids), np.nan)
-    parts = _readout_parts(net, start, states, points, comps, mean)
-    logit = parts.pop("logit")
-    return SentenceTrace(
-        tokens=list(tokens), known=ids != 1, states_pc=project(states.cpu().numpy(), comps, mean, 2),
-        start_pc=start_pc, logit=logit, probability=1.0 / (1.0 + np.exp(-logit)),
-        input_projection=np.asarray(proj, np.float64), nearest=nearest,
-        nearest_distance=np.asarray(dist, np.float64),
-        linearization_error=np.asarray(err, np.float64), dropped=dropped, **parts)
-
-
-def _readout_parts(net: RNNClassifier, start: torch.Tensor, states: torch.Tensor, points: torch.Tensor,
-                   comps: np.ndarray, mean: np.ndarray) -> dict:
-    """The readout of each step split into the token's push and the zero-input drift
-    (``analysis.sentence.readout_steps``), and the point nearest to the final state with its
-    readout: the ``SentenceTrace`` fields ``logit``, ``start_logit``, ``push``, ``drift``,
-    ``drift_pc``, ``end_point``, ``end_point_logit``, ``end_point_distance``."""
-    from analysis.pca import project
-    from analysis.sentence import readout_steps
-
-    w = net.readout_vector()
-    bias = float(binary_logit(net, torch.zeros_like(start))[0].detach())
-    steps = readout_steps(net, start, states, w, bias)
-    out = {"logit": steps.logit, "start_logit": steps.start_logit, "push": steps.push,
-           "drift": steps.drift, "drift_pc": project(steps.drift_states, comps, mean, 2)}
-    if len(points):
-        gap = torch.linalg.vector_norm(points - states[-1], dim=1)
-        k = int(gap.argmin())
-        out.update(end_point=k, end_point_distance=float(gap[k]),
-                   end_point_logit=float(points[k].double().cpu().numpy() @ w.double().cpu().numpy() + bias))
-    return out
-
-
 # --------------------------------------------------------------------------- words
-
-
-@dataclass
-class WordLookup:
-    """A word's input projection at one fixed point and its rank in the vocabulary.
-
-    ``projection`` is ℓ1ᵀ J_inp x_w at the point; ``rank`` is 1 for the most positive
-    projection among the ``n_ranked`` vocabulary words (``<pad>``/``<unk>`` excluded).
-    ``known`` is False for a word outside the vocabulary (then the numbers are None).
-    """
-
-    word: str
-    known: bool
-    projection: float | None = None
-    rank: int | None = None
-    n_ranked: int = 0
-    set_name: str | None = None
-
-
-def vocabulary_projection(model: Model, mode_coef: np.ndarray) -> np.ndarray:
-    """Signed projection of every vocabulary word on the integration mode at one point:
-    (V,) from that point's ``mode_coef`` (E,)."""
-    emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
-    return emb @ np.asarray(mode_coef, np.float64)
-
-
-def rank_of(projections: np.ndarray, word_id: int) -> tuple[int, int]:
-    """Rank (1 = largest) of ``projections[word_id]`` among ids >= 2, and how many are ranked."""
-    ranked = projections[2:]
-    return int((ranked > projections[word_id]).sum()) + 1, int(len(ranked))
 
 
 # --------------------------------------------------------------------------- the service object
@@ -546,13 +349,13 @@ class Services:
         """The trace of ``text`` under the report ``ref["key"]`` (cached by key and the clipped text)."""
         key, text = ref["key"], clip_sentence(text)
         return self.sentences.get((key, text), lambda: trace_sentence(
-            self.model_of(key), self.report(key).arrays, text))
+            self.model_of(key), self.report(key).arrays, text, MAX_SENTENCE_TOKENS))
 
     def point_modes(self, key: str, index: int) -> PointModes:
-        """The linearization at fixed point ``index`` of report ``key`` (``compute_point_modes``:
+        """The linearization at fixed point ``index`` of report ``key`` (``analysis.point_modes.point_modes_at``:
         the report's spectrum; J_inp when D <= ``settings.click_max_state``), cached (LRU)."""
         def make() -> PointModes:
-            return compute_point_modes(self.model_of(key).net, self.report(key).arrays, index,
+            return point_modes_at(self.model_of(key).net, self.report(key).arrays, index,
                                        max_state=self.settings.click_max_state)
         return self.eigenmodes.get(("modes", key, index), make)
 
@@ -564,8 +367,7 @@ class Services:
             j_inp = self.point_modes(key, index).j_inp
             if j_inp is None:
                 return None
-            emb = model.net.embedding.weight.detach().cpu().numpy().astype(np.float64)
-            return emb[report.arrays["word_ids"]] @ j_inp.T
+            return word_input_effects(model.net, report.arrays["word_ids"], j_inp)
         return self.eigenmodes.get(("word-effects", key, index), make)
 
     def lookup_word(self, selection: dict, word: str | None) -> WordLookup | None:
@@ -579,22 +381,9 @@ class Services:
         projection and vocabulary rank, in the order typed, repeats once, at most ``limit``."""
         key, index = selection["key"], int(selection["index"])
         model, report = self.model_of(key), self.report(key)
-        tokens = list(dict.fromkeys(model.tokenizer(str(text or "")[:200])))[:limit]
-        proj = None
-        found = []
-        for token in tokens:
-            wid = model.vocab.index.get(token)
-            if wid is None or wid < 2:
-                found.append(WordLookup(token, False))
-                continue
-            if proj is None:
-                proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
-                    model, report.arrays["mode_coef"][index]))
-            rank, n = rank_of(proj, wid)
-            listed = np.flatnonzero(report.arrays["word_ids"] == wid)
-            set_name = (SET_NAMES[int(report.arrays["word_valence"][listed[0]])] if listed.size else None)
-            found.append(WordLookup(token, True, float(proj[wid]), rank, n, set_name))
-        return found
+        proj = self.vocab_projections.get((key, index), lambda: vocabulary_projection(
+            model, report.arrays["mode_coef"][index]))
+        return look_up_words(model, proj, report.arrays["word_ids"], report.arrays["word_valence"], text, limit)
 
     # --- analyses ------------------------------------------------------------------------
     def params_for(self, point_set=DEFAULT_POINT_SET) -> dict:
@@ -811,68 +600,3 @@ def model_or_none(svc: Services, sha) -> Model | None:
         return svc.model(sha)
     except (ArtifactNotFound, CheckpointError):
         return None
-
-
-# --------------------------------------------------------------------------- one fixed point
-
-
-@dataclass
-class PointModes:
-    """Linearization at one fixed point k, computed on demand.
-
-    Attributes
-    ----------
-    index : int
-    point : float64 ndarray of shape (D,)
-    eigvals : complex128 ndarray of shape (D,)
-        Eigenvalues of J_rec, sorted by |λ| descending.
-    tau : float64 ndarray of shape (D,)
-        |1/ln|λ||, in tokens.
-    r1, l1 : float64 ndarray of shape (D,)
-        The integration mode's signed direction (unit norm) and covector (report ``r1``, ``l1``).
-    j_inp : float64 ndarray of shape (D, E), or None
-        Input Jacobian at the point (zero input); None above the size a click may compute.
-    mode : int
-        Which eigenvalue is the integration mode (index into ``eigvals``).
-    sign_source : str
-        Where its sign comes from: readout, manifold or none.
-    """
-
-    index: int
-    point: np.ndarray
-    eigvals: np.ndarray
-    tau: np.ndarray
-    r1: np.ndarray
-    l1: np.ndarray
-    j_inp: np.ndarray | None
-    mode: int = 0
-    sign_source: str = "readout"
-
-
-def _as_numpy(value) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def compute_point_modes(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int, *,
-                        max_state: int) -> PointModes:
-    """``PointModes`` at point ``index`` of a report, without an eigendecomposition.
-
-    The spectrum is the report's (``eigvals``: the analysis job decomposed J_rec at this very
-    point, ~25·D³ flops, minutes for D = 8,192 and 13 s of one core for D = 2,048 even without
-    eigenvectors); so is the integration mode (which eigenvalue, its signed direction r1 and
-    covector ℓ1, ``analysis.modes``), so the dashboard and the report agree. Only J_inp is
-    computed here, from the cell's closed-form Jacobians at the point (``jacobians_at``: a
-    D x D matrix on the way, 0.2 s and ~200 MB at D = 2,048, 20 s and 2.1 GB at D = 8,192),
-    and only when the state size D <= ``max_state``; else ``j_inp`` is None.
-    """
-    from analysis.linearize import jacobians_at, time_constants
-
-    point = np.asarray(arrays["fixed_points"][index], np.float64)
-    eigvals = np.asarray(arrays["eigvals"][index], np.complex128)
-    j_inp = jacobians_at(net, point[None])[1][0] if net.state_size <= max_state else None
-    return PointModes(
-        index=int(index), point=point, eigvals=eigvals, tau=time_constants(eigvals).astype(np.float64),
-        r1=np.asarray(arrays["r1"][index], np.float64), l1=np.asarray(arrays["l1"][index], np.float64),
-        j_inp=j_inp, mode=int(arrays["mode_index"][index]), sign_source=str(arrays["mode_sign_source"][index]))

@@ -16,8 +16,8 @@ from app import figures, ids
 from app.callbacks import figure_output
 from app.layout import alert, fmt, placeholder, token_detail
 from app.sentence_account import readout_account
-from app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, SentenceTrace, clip_sentence, \
-    report_or_none
+from analysis.sentence import SentenceTrace
+from app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, clip_sentence, report_or_none
 
 #: Rows shown in the per-token table (the trace itself runs up to MAX_SENTENCE_TOKENS).
 TABLE_ROWS = 400
