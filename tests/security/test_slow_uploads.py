@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 
 import psutil
@@ -140,3 +141,22 @@ def test_cached_models_stay_within_their_byte_bound(tiny_env, tmp_path):
         grown = (web.memory_info().rss - rss_before) / MIB
     print(f"resident memory of the web process grew by {grown:.0f} MiB")  # 181 MiB before the bound
     assert grown < 48 + 40, f"resident memory grew by {grown:.0f} MiB"
+
+
+def test_load_tool_compares_a_run_with_hostile_uploads(server, tiny_env):
+    """``bench/load.py --hostile-upload`` in short: both tables, every hostile upload answered
+    in words, zero errors (no timing asserted)."""
+    import io
+
+    from bench.hostile_upload import compare
+    from bench.load import run_load
+
+    def run():
+        return run_load(server.url, 2, 8.0, think_ms=50, match="(demo)", warmup_timeout_s=600,
+                        log=lambda _: None)
+    out = io.StringIO()
+    assert compare(server.url, run, log=lambda _: None, out=out) == 0, out.getvalue()[-3000:]
+    text = out.getvalue()
+    assert "baseline: n" in text and "hostile: n" in text and "all requests" in text
+    posted = re.search(r"hostile uploads during run 2: (\d+) posted \((\d+) refused in words", text)
+    assert posted and int(posted[1]) >= 1 and posted[1] == posted[2], text[-2000:]
