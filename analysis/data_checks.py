@@ -16,10 +16,13 @@ of the encoded documents, the accuracy and the labels:
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from analysis.summary import Summary
 from analysis.tokenizer import UNK_ID
 
 #: Warn when more than this share of the dataset's tokens is ``<unk>``.
@@ -88,3 +91,12 @@ def fit_warnings(coverage: dict, accuracy: float | None, chance: dict) -> list[s
                    "The model has not learned this dataset, or reads its labels the other way round "
                    "(rnnscope reads the last output of a multi-output head as positive, the first as negative)")
     return out
+
+
+def fit_lines(summary: Summary) -> tuple[str, list[str]]:
+    """The coverage and chance check of one report in words: (the numbers, the warnings)."""
+    vocab, acc = summary.data.vocabulary, summary.accuracy
+    unk = "–" if math.isnan(vocab.unk_fraction) else f"{vocab.unk_fraction:.1%}"
+    text = (f"{unk} of the test split's {vocab.n_tokens:,} tokens are not in the model's vocabulary (<unk>); "
+            f"test accuracy {acc.test:.1%} against chance {acc.majority_rate:.1%} (always {acc.majority_class})")
+    return text, fit_warnings(dataclasses.asdict(vocab), acc.test, dataclasses.asdict(acc))

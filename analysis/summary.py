@@ -271,6 +271,44 @@ def read(summary: Mapping | Summary) -> Summary:
     return summary if isinstance(summary, Summary) else Summary.from_dict(summary)
 
 
+_BLANK = {str: "", int: 0, float: None, bool: False, dict: {}, list: []}
+
+
+def blank(cls=Summary) -> dict:
+    """Every field of ``cls`` in JSON form: numbers null (read as nan), counts 0, text empty."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        kind = typing.get_type_hints(cls)[f.name]
+        args = typing.get_args(kind)
+        inner = next((k for k in args if k is not type(None)), kind)
+        out[f.name] = (None if type(None) in args else blank(inner) if dataclasses.is_dataclass(inner)
+                       else _BLANK[inner])
+    return out
+
+
+def complete(partial: Mapping) -> dict:
+    """``partial`` (section -> fields, or section -> value) laid over :func:`blank`: a summary
+    with every field, for synthetic reports and tests."""
+    full = blank()
+    for section, value in partial.items():
+        if isinstance(value, Mapping) and isinstance(full.get(section), dict) and section not in ("params", "timings"):
+            nested = {**full[section]}
+            for key, item in value.items():
+                nested[key] = ({**nested[key], **item} if isinstance(item, Mapping) and isinstance(nested.get(key), dict)
+                               else item)
+            full[section] = nested
+        else:
+            full[section] = value
+    return full
+
+
+def value_at(summary: Summary, section: str, key: str) -> float:
+    """``summary.<section>.<key>`` as a float (nan when undefined); AttributeError for a field
+    the schema does not have, so a misspelt path fails instead of reading as missing."""
+    value = getattr(getattr(summary, section), key)
+    return math.nan if value is None else float(value)
+
+
 # --------------------------------------------------------------------------- reading
 def _read(cls, raw, where: str):
     if not isinstance(raw, Mapping):

@@ -7,6 +7,7 @@ Graphs start with a blank placeholder; callbacks fill them once a report is on s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,6 +15,8 @@ from dash import dcc, html
 
 from analysis.point_modes import PointModes
 from analysis.sentence import SentenceTrace
+from analysis.summary import Summary
+from analysis.summary import read as read_summary
 from analysis.words import WordLookup
 from app import ids
 from app.datasets import dataset_options
@@ -331,53 +334,49 @@ def model_card(model, info: dict | None, report) -> list:
     return card
 
 
-def analysis_numbers(summary: dict) -> html.Div:
+def analysis_numbers(summary: Mapping | Summary) -> html.Div:
     """Key results of an analysis as metric tiles, with any warnings."""
-    acc, fp = summary.get("accuracy", {}), summary.get("fixed_points", {})
-    modes, proj = summary.get("modes", {}), summary.get("projections", {})
-    data = summary.get("data", {})
+    s = read_summary(summary)
+    acc, fp = s.accuracy, s.fixed_points
     tiles = html.Div(className="metrics", children=[
-        metric(pct(acc.get("test")), "test accuracy"),
-        metric(pct(acc.get("linearized")), "linearized model"),
-        metric(pct(acc.get("bow")), "bag of words"),
-        metric(pct(acc.get("majority_rate")), "chance (majority class)"),
-        metric(pct((data.get("vocabulary") or {}).get("unk_fraction")), "tokens not in the vocabulary"),
-        metric(f"{fp.get('n_fixed', 0)} + {fp.get('n_slow', 0)}", f"fixed + slow points ({fp.get('n_seeds', 0)} seeds)"),
-        metric(fmt(modes.get("tau_median"), ".0f"), "τ of the integration mode (tokens)"),
-        metric(fmt(proj.get("r1_m_overlap_median"), ".2f"), "median |r1·m|"),
+        metric(pct(acc.test), "test accuracy"),
+        metric(pct(acc.linearized), "linearized model"),
+        metric(pct(acc.bow), "bag of words"),
+        metric(pct(acc.majority_rate), "chance (majority class)"),
+        metric(pct(s.data.vocabulary.unk_fraction), "tokens not in the vocabulary"),
+        metric(f"{fp.n_fixed} + {fp.n_slow}", f"fixed + slow points ({fp.n_seeds} seeds)"),
+        metric(fmt(s.modes.tau_median, ".0f"), "τ of the integration mode (tokens)"),
+        metric(fmt(s.projections.r1_m_overlap_median, ".2f"), "median |r1·m|"),
     ])
-    verdict = summary.get("attractor", {})
-    out = [html.H3(f"Analysis on {data.get('name', '?')} · {data.get('n_docs', 0)} documents",
-                   style={"marginTop": "12px"}),
-           html.P(["Dynamics: ", html.B(str(verdict.get("name", "–")))], className="verdict-line"), tiles]
-    for text in summary.get("warnings") or []:
+    out = [html.H3(f"Analysis on {s.data.name} · {s.data.n_docs} documents", style={"marginTop": "12px"}),
+           html.P(["Dynamics: ", html.B(s.attractor.name)], className="verdict-line"), tiles]
+    for text in s.warnings:
         out.append(alert("warning", str(text)))
     return html.Div(out)
 
 
-def attractor_verdict(summary: dict) -> html.Div:
-    """The attractor verdict in words, with the numbers behind it (``summary["attractor"]``)."""
-    v, fp, modes = summary.get("attractor", {}), summary.get("fixed_points", {}), summary.get("modes", {})
-    kind = v.get("kind", "none")
-    tone = {"line": "success", "slow": "info", "isolated": "warning", "unstable": "error"}.get(kind, "info")
-    rules, signs = modes.get("rule_counts", {}), modes.get("sign_counts", {})
-    n = modes.get("n_points", 0)
+def attractor_verdict(summary: Mapping | Summary) -> html.Div:
+    """The attractor verdict in words, with the numbers behind it (the summary's ``attractor``)."""
+    s = read_summary(summary)
+    v, fp, modes = s.attractor, s.fixed_points, s.modes
+    tone = {"line": "success", "slow": "info", "isolated": "warning", "unstable": "error"}.get(v.kind, "info")
+    rules, signs = modes.rule_counts, modes.sign_counts
     return html.Div([
-        alert(tone, html.B(str(v.get("name", "no verdict")).capitalize() + ". "), str(v.get("text", ""))),
-        kv([("points used", f"{fp.get('n_fixed', 0)} fixed + {fp.get('n_slow', 0)} slow "
-                            f"({fp.get('slow_rule', '?')}, q < {fmt(fp.get('slow_q_max'), '.1e')})"),
-            ("seeds", ", ".join(f"{c} {k}" for k, c in (fp.get("seed_classes") or {}).items() if c)),
-            ("slow points drift", (f"{fmt(fp.get('slow_speed_median'), '.3g')} units/token "
-                                   f"(one typical step in {fmt(fp.get('slow_drift_tokens_median'), '.0f')} tokens)")
-             if fp.get("n_slow") else None),
-            ("visited range covered along m", fmt(v.get("range_coverage"), ".0%")),
-            ("integration mode", f"near |λ| = 1 along the point set at {rules.get('along the point set', 0)} of {n} "
-                                 f"points, along it but far from 1 at {rules.get('along the point set, far from 1', 0)}, "
-                                 f"no mode along it at {rules.get('no aligned mode', 0)}; "
-                                 f"the largest |λ| is that mode at {modes.get('n_largest_is_chosen', 0)}"),
+        alert(tone, html.B(v.name.capitalize() + ". "), v.text),
+        kv([("points used", f"{fp.n_fixed} fixed + {fp.n_slow} slow ({fp.slow_rule}, q < {fmt(fp.slow_q_max, '.1e')})"),
+            ("seeds", ", ".join(f"{c} {k}" for k, c in fp.seed_classes.items() if c)),
+            ("slow points drift", (f"{fmt(fp.slow_speed_median, '.3g')} units/token "
+                                   f"(one typical step in {fmt(fp.slow_drift_tokens_median, '.0f')} tokens)")
+             if fp.n_slow else None),
+            ("visited range covered along m", fmt(v.range_coverage, ".0%")),
+            ("integration mode", f"near |λ| = 1 along the point set at {rules.get('along the point set', 0)} of "
+                                 f"{modes.n_points} points, along it but far from 1 at "
+                                 f"{rules.get('along the point set, far from 1', 0)}, no mode along it at "
+                                 f"{rules.get('no aligned mode', 0)}; the largest |λ| is that mode at "
+                                 f"{modes.n_largest_is_chosen}"),
             ("its sign", f"readout {signs.get('readout', 0)}, manifold {signs.get('manifold', 0)}, "
                          f"undefined {signs.get('none', 0)}"),
-            ("τ of the integration mode (median)", f"{fmt(modes.get('tau_median'), '.4g')} tokens")]),
+            ("τ of the integration mode (median)", f"{fmt(modes.tau_median, '.4g')} tokens")]),
     ])
 
 
@@ -385,14 +384,12 @@ def status_line(report) -> str:
     """The top bar's one-line summary of the report on screen."""
     if report is None:
         return "no analysis on screen"
-    s = report.summary
-    model, data, acc = s.get("model", {}), s.get("data", {}), s.get("accuracy", {})
-    vocab = data.get("vocabulary") or {}
-    flags = ([f" · at or below chance ({pct(acc.get('majority_rate'))})"] if acc.get("at_or_below_chance") else []) + \
-            ([f" · {pct(vocab.get('unk_fraction'))} of tokens unknown"] if vocab.get("poor") else [])
-    return (f"{str(model.get('arch', '?')).upper()}-{model.get('hidden_size', '?')} on "
-            f"{data.get('name', '?')} · test accuracy {pct(acc.get('test'))} · "
-            f"{s.get('fixed_points', {}).get('n_unique', 0)} points: {s.get('attractor', {}).get('name', '?')}"
+    s = read_summary(report.summary)
+    acc, vocab = s.accuracy, s.data.vocabulary
+    flags = ([f" · at or below chance ({pct(acc.majority_rate)})"] if acc.at_or_below_chance else []) + \
+            ([f" · {pct(vocab.unk_fraction)} of tokens unknown"] if vocab.poor else [])
+    return (f"{s.model.arch.upper()}-{s.model.hidden_size} on {s.data.name} · test accuracy {pct(acc.test)} · "
+            f"{s.fixed_points.n_unique} points: {s.attractor.name}"
             + "".join(flags))
 
 
@@ -510,25 +507,26 @@ def token_detail(trace: SentenceTrace | None, step: int | None) -> list:
     ]
 
 
-def linearization_summary(summary: dict) -> html.Div:
+def linearization_summary(summary: Mapping | Summary) -> html.Div:
     """Accuracy of the linearized model and the error quantiles, as tiles and a list."""
-    acc, lin = summary.get("accuracy", {}), summary.get("linearization", {})
+    s = read_summary(summary)
+    acc, lin = s.accuracy, s.linearization
     return html.Div([
         html.Div(className="metrics", children=[
-            metric(pct(acc.get("test")), "network accuracy"),
-            metric(pct(acc.get("linearized")), "linearized accuracy"),
-            metric(pct(lin.get("agreement")), "same label as network"),
-            metric(fmt(lin.get("one_step_rel_error_median"), ".3g"), "median one-step error"),
+            metric(pct(acc.test), "network accuracy"),
+            metric(pct(acc.linearized), "linearized accuracy"),
+            metric(pct(lin.agreement), "same label as network"),
+            metric(fmt(lin.one_step_rel_error_median, ".3g"), "median one-step error"),
         ]),
-        kv([("90th percentile error", fmt(lin.get("one_step_rel_error_p90"), ".3g")),
-            ("its recurrent part (median)", fmt(lin.get("recurrent_part_median"), ".3g")),
-            ("its input part (median)", fmt(lin.get("input_part_median"), ".3g")),
-            ("linearizing at the previous state instead (median)", fmt(lin.get("previous_state_median"), ".3g")),
+        kv([("90th percentile error", fmt(lin.one_step_rel_error_p90, ".3g")),
+            ("its recurrent part (median)", fmt(lin.recurrent_part_median, ".3g")),
+            ("its input part (median)", fmt(lin.input_part_median, ".3g")),
+            ("linearizing at the previous state instead (median)", fmt(lin.previous_state_median, ".3g")),
             ("distance to the nearest point (median)",
-             f"{fmt(lin.get('nearest_dist_median'), '.3g')} state units = "
-             f"{fmt(lin.get('nearest_dist_in_steps_median'), '.2g')} per-token steps"),
-            ("steps sampled", fmt(lin.get("n_steps"), ",.0f")),
-            ("documents run linearized", fmt(lin.get("n_docs"), ",.0f"))]),
+             f"{fmt(lin.nearest_dist_median, '.3g')} state units = "
+             f"{fmt(lin.nearest_dist_in_steps_median, '.2g')} per-token steps"),
+            ("steps sampled", fmt(lin.n_steps, ",.0f")),
+            ("documents run linearized", fmt(lin.n_docs, ",.0f"))]),
         html.P("One-step error: ‖F(h,x) − (F(h*,0) + J_rec(h − h*) + J_inp x)‖ / ‖F(h,x)‖ at the nearest "
                "(fixed or slow) point h*. Its recurrent part is the error of the zero-input step alone, its input "
                "part the word's effect against J_inp x; linearizing at the previous state (ICML 2020) keeps the "

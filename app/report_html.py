@@ -19,6 +19,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analysis.atomic import write_bytes
+from analysis.data_checks import fit_lines
+from analysis.summary import Summary, read
 from app import figures as F
 from app.figures.attractor import attractor_evidence_of
 from app.figures.linearization import error_variants
@@ -203,42 +205,21 @@ def _panel_html(panel_id: str, fig: go.Figure, include_js: bool) -> str:
                        default_width="100%" if not fig.layout.width else f"{fig.layout.width}px")
 
 
-def _verdict_html(summary: Mapping) -> str:
+def _verdict_html(s: Summary) -> str:
     """The attractor verdict in words, first on the page."""
-    v = summary.get("attractor") if isinstance(summary.get("attractor"), Mapping) else {}
-    if not v:
-        return ""
-    return (f'<p class="verdict" id="verdict"><b>{html.escape(str(v.get("name", "")).capitalize())}.</b> '
-            f'{html.escape(str(v.get("text", "")))}</p>\n')
+    return (f'<p class="verdict" id="verdict"><b>{html.escape(s.attractor.name.capitalize())}.</b> '
+            f'{html.escape(s.attractor.text)}</p>\n')
 
 
-def _pct(value) -> str:
-    return f"{float(value):.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—"
-
-
-def _data_fit_html(summary: Mapping) -> str:
+def _data_fit_html(s: Summary) -> str:
     """Vocabulary coverage and accuracy against chance, with their warnings (``analysis.data_checks``)."""
-    from analysis.data_checks import fit_warnings
-
-    data, acc = summary.get("data"), summary.get("accuracy")
-    vocab = data.get("vocabulary") if isinstance(data, Mapping) else None
-    if not isinstance(vocab, Mapping) or not isinstance(acc, Mapping) or acc.get("majority_rate") is None:
-        return ""
-    unk = vocab.get("unk_fraction")
-    text = (f"{'—' if unk is None else f'{unk:.1%}'} of the test split's {vocab.get('n_tokens', 0):,} tokens are not in "
-            f"the model's vocabulary (&lt;unk&gt;); test accuracy {_pct(acc.get('test'))} against chance "
-            f"{_pct(acc.get('majority_rate'))} (always {html.escape(str(acc.get('majority_class')))}).")
-    warnings = "".join(f"<br><b>Warning:</b> {html.escape(w)}" for w in fit_warnings(dict(vocab), acc.get("test"), dict(acc)))
-    return f'<p class="data-fit{" warn" if warnings else ""}" id="data-fit">{text}{warnings}</p>\n'
+    text, warnings = fit_lines(s)
+    notes = "".join(f"<br><b>Warning:</b> {html.escape(w, quote=False)}" for w in warnings)
+    return f'<p class="data-fit{" warn" if warnings else ""}" id="data-fit">{html.escape(text, quote=False)}.{notes}</p>\n'
 
 
-def _title(summary: Mapping) -> str:
-    model = summary.get("model") if isinstance(summary.get("model"), Mapping) else {}
-    data = summary.get("data") if isinstance(summary.get("data"), Mapping) else {}
-    arch = str(model.get("arch", "RNN")).upper()
-    size = f" (H={model['hidden_size']})" if model.get("hidden_size") else ""
-    name = f" on {data['name']}" if data.get("name") else ""
-    return f"rnnscope report: {arch}{size}{name}"
+def _title(s: Summary) -> str:
+    return f"rnnscope report: {s.model.arch.upper()} (H={s.model.hidden_size}) on {s.data.name}"
 
 
 # ---------------------------------------------------------------------------- public API
@@ -248,7 +229,8 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
     Parameters
     ----------
     report : analysis.report.Report
-        Anything with ``summary`` (dict) and ``arrays`` (dict of str to ndarray).
+        Anything with ``summary`` (a dict that reads as ``analysis.summary.Summary``; else
+        ``SummaryError``) and ``arrays`` (dict of str to ndarray).
     path : str or PathLike, optional
         Also write the page there, atomically (temporary file, then rename).
 
@@ -272,9 +254,10 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
             js_done = True
         parts.append(f'<figure class="panel"><h2>{html.escape(heading)}</h2>{body}'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    title = html.escape(_title(summary))
+    typed = read(summary)
+    title = html.escape(_title(typed))
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(summary)}{_data_fit_html(summary)}"
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(typed)}{_data_fit_html(typed)}"
             f"<h2>Summary</h2>\n"
             f"{summary_tables(summary)}\n" + "\n".join(parts) + "\n</body></html>\n")
     if path is not None:

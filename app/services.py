@@ -34,8 +34,11 @@ import numpy as np
 import torch
 
 from analysis.model import Model
+from analysis.pipeline import ANALYSIS_VERSION
 from analysis.point_modes import PointModes, point_modes_at, word_input_effects
 from analysis.sentence import SentenceTrace, trace_sentence
+from analysis.summary import SummaryError
+from analysis.summary import read as read_summary
 from analysis.words import WordLookup, look_up_words, vocabulary_projection
 from workers.config import Settings
 
@@ -460,7 +463,7 @@ class Services:
         paths = [p for p in root.iterdir() if valid_key(p.name)] if root.is_dir() else []
         for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
             summary = self.memo.get(("summary", path.name), lambda p=path: _read_json(p / SUMMARY_FILE))
-            if not isinstance(summary, dict) or not isinstance(summary.get("model"), dict):
+            if not _current(summary):  # unreadable, or made by another analysis version: never misread
                 continue
             pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
             if pair not in latest or latest[pair][0] != keep:
@@ -501,6 +504,17 @@ def demo_label(stem: str) -> str:
 def upload_label(info: dict) -> str:
     """Display label of an uploaded checkpoint: its file name and short sha256."""
     return f"{display_filename(info.get('filename'), 48)} · {str(info.get('sha256', ''))[:8]}"
+
+
+def _current(summary) -> bool:
+    """The summary reads as this analysis version's (``analysis.summary``)."""
+    if not isinstance(summary, dict) or summary.get("version") != ANALYSIS_VERSION:
+        return False
+    try:
+        read_summary(summary)
+    except SummaryError:
+        return False
+    return True
 
 
 def _read_json(path: Path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from dash import Input, Output, Patch, State, no_update
 
+from analysis.summary import read as read_summary
 from app import figures, ids
 from app.callbacks import per_report
 from app.figures import manifold as manifold_figs
@@ -54,8 +55,7 @@ def point_labels(a: dict) -> list[str]:
 
 def _manifold_figures(report, index: int) -> tuple:
     a = report.arrays
-    verdict = report.summary.get("attractor", {}).get("name")
-    title = "Fixed and slow points" + (f": {verdict}" if verdict else "")
+    title = f"Fixed and slow points: {read_summary(report.summary).attractor.name}"
     manifold = figures.fixed_point_manifold(a["fp_pc"], a["theta"], a.get("fp_pca_explained_variance_ratio"),
                                             selected=index, title=title, labels=point_labels(a))
     tau = figures.top_time_constants(a["theta"], a["tau_top3"], selected=index)

@@ -20,6 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from analysis.data_checks import fit_lines
+from analysis.summary import read as read_summary
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``analyze``."""
@@ -97,27 +100,15 @@ def _analyze(args: argparse.Namespace) -> int:
         _run_with_bar(jobs, sha, args.data, params, store)
     out = write_outputs(store, key, Path(args.out))
     store_cli_dataset(store, args.data)
-    summary = store.get_report(key).summary
-    verdict = summary.get("attractor", {})
-    print(f"dynamics: {verdict.get('text', 'no verdict in this report')}", file=sys.stderr)
-    for line in data_fit_lines(summary):
-        print(line, file=sys.stderr)
+    summary = read_summary(store.get_report(key).summary)
+    print(f"dynamics: {summary.attractor.text}", file=sys.stderr)
+    text, warnings = fit_lines(summary)
+    print(f"data: {text}", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {out}")
     return 0
 
-
-def data_fit_lines(summary: dict) -> list[str]:
-    """Vocabulary coverage and accuracy against chance, and their warnings (report summary)."""
-    from analysis.data_checks import fit_warnings
-
-    vocab, acc = summary.get("data", {}).get("vocabulary"), summary.get("accuracy", {})
-    if not isinstance(vocab, dict) or acc.get("majority_rate") is None:
-        return ["data: this report predates the coverage and chance checks"]
-    unk = vocab.get("unk_fraction")
-    lines = [f"data: {'–' if unk is None else f'{unk:.1%}'} of the test split's {vocab.get('n_tokens', 0):,} tokens "
-             f"are not in the model's vocabulary (<unk>); test accuracy {acc['test']:.1%} against chance "
-             f"{acc['majority_rate']:.1%} (always {acc.get('majority_class')})"]
-    return lines + [f"warning: {text}" for text in fit_warnings(vocab, acc.get("test"), acc)]
 
 
 def _run_with_bar(jobs, sha: str, data: str, params: dict, store) -> str:

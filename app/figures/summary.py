@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.summary import Summary, read, value_at
+
 from . import manifold, projections, spectra, state_space, style
 
 #: Fig. 7 panel titles, row-major (2 rows x 4 columns).
@@ -176,18 +178,12 @@ _AXES = (  # (x title, y title, x type, y type) per panel
 )
 
 
-def _title(summary: Mapping) -> str:
+def _title(summary: Mapping | Summary) -> str:
     """Figure title: architecture, size, dataset and test accuracy from the summary."""
-    model = summary.get("model") or {}
-    data = summary.get("data") or {}
-    acc = (summary.get("accuracy") or {}).get("test")
-    parts = [str(model.get("arch", "RNN")).upper()]
-    if model.get("hidden_size"):
-        parts.append(f"H={model['hidden_size']}")
-    if data.get("name"):
-        parts.append(f"on {data['name']}")
-    if isinstance(acc, (int, float)) and math.isfinite(acc):
-        parts.append(f"(test accuracy {acc:.1%})")
+    s = read(summary)
+    parts = [s.model.arch.upper(), f"H={s.model.hidden_size}", f"on {s.data.name}"]
+    if math.isfinite(s.accuracy.test):
+        parts.append(f"(test accuracy {s.accuracy.test:.1%})")
     return "Summary: " + " ".join(parts)
 
 
@@ -260,30 +256,19 @@ def _panel_note(fig: go.Figure, index: int, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- comparison
-def number_at(summary: Mapping | None, *path: str) -> float:
-    """summary[path[0]][path[1]]... as a float; NaN when missing, null or not a finite number."""
-    value = summary
-    for key in path:
-        if not isinstance(value, Mapping) or key not in value:
-            return math.nan
-        value = value[key]
+def _share(word_share: Mapping, key: str) -> float:
+    """One word set's share from ``compare_models``'s ``word_shares`` (NaN when missing)."""
     try:
-        out = float(value)
-    except (TypeError, ValueError):
+        out = float(word_share[key])
+    except (KeyError, TypeError, ValueError):
         return math.nan
     return out if math.isfinite(out) else math.nan
 
 
-def model_label(summary: Mapping) -> str:
+def model_label(summary: Mapping | Summary) -> str:
     """Short label for one analysed model: ``"LSTM-64 imdb"``."""
-    model = summary.get("model") or {}
-    data = summary.get("data") or {}
-    label = str(model.get("arch", "?")).upper()
-    if model.get("hidden_size"):
-        label += f"-{model['hidden_size']}"
-    if data.get("name"):
-        label += f" {data['name']}"
-    return label
+    s = read(summary)
+    return f"{s.model.arch.upper()}-{s.model.hidden_size} {s.data.name}"
 
 
 #: Short name of the comparison's word panel and what it shows, said in the figure.
@@ -294,7 +279,7 @@ WORD_SHARE_NOTE = ("Words: the logit change one word's push along the integratio
                    "its size follows each network's state scale, not its sentiment (hover: the raw mean).")
 
 #: (panel title, y axis type, [(series name, where its value is, colour), ...]). A path is
-#: read in the summary (``number_at``); ("word_share", set) in ``compare_models``'s
+#: read in the typed summary (``analysis.summary.value_at``); ("word_share", set) in ``compare_models``'s
 #: ``word_shares``. Every series has a colour of its own: a colour means one thing.
 COMPARE_PANELS = (
     ("Accuracy", None, [("network", ("accuracy", "test"), style.TRAINED),
@@ -323,8 +308,8 @@ _RAW_PROJECTION = {"positive": "mean_positive", "negative": "mean_negative", "ne
 def _panel_values(path, summaries, word_shares) -> list[float]:
     """One value per model for a series' ``path`` (NaN where missing)."""
     if path[0] == "word_share":
-        return [number_at(w, path[1]) for w in word_shares]
-    return [number_at(s, *path) for s in summaries]
+        return [_share(w, path[1]) for w in word_shares]
+    return [value_at(s, *path) for s in summaries]
 
 
 def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = None,
@@ -340,8 +325,9 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
 
     Parameters
     ----------
-    summaries : sequence of dict
-        ``Report.summary`` of each model. Missing or null metrics leave a gap.
+    summaries : sequence of dict or Summary
+        ``Report.summary`` of each model, read strictly (``analysis.summary``); undefined
+        (null) metrics leave a gap.
     labels : sequence of str, optional
         Group label per model (default ``model_label``; repeated labels get ``#2``...).
     word_shares : sequence of dict, optional
@@ -349,6 +335,7 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
         ``analysis.projections.readout_share`` over the points and the words of each set
         (dimensionless). Missing: that panel has gaps.
     """
+    summaries = [read(s) for s in summaries]
     labels = _unique_labels(labels if labels is not None else [model_label(s) for s in summaries])
     if len(labels) != len(summaries):
         raise ValueError(f"{len(summaries)} summaries but {len(labels)} labels")
@@ -363,7 +350,7 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
         for name, path, color in series:
             y = _panel_values(path, summaries, word_shares)
             values.append(y)
-            raw = ([number_at(s, "projections", _RAW_PROJECTION[path[1]]) for s in summaries]
+            raw = ([value_at(s, "projections", _RAW_PROJECTION[path[1]]) for s in summaries]
                    if path[0] == "word_share" else None)
             fig.add_trace(go.Scatter(
                 x=labels, y=y, name=name, mode="markers", customdata=raw,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.summary import complete
+
 
 def _orthonormal_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     q, _ = np.linalg.qr(rng.normal(size=(d, n)))
@@ -44,7 +46,7 @@ def synthetic_report(n_points: int = 200, state_size: int = 64, embed_dim: int =
 
     Returns
     -------
-    summary : dict
+    summary : dict (every field of ``analysis.summary``; those not set here are blank)
     arrays : dict of str to ndarray
     """
     rng = np.random.default_rng(seed)
@@ -121,7 +123,7 @@ def synthetic_report(n_points: int = 200, state_size: int = 64, embed_dim: int =
         sweep_extent=np.linspace(0, 6, 10), sweep_extent_ratio=np.linspace(0.2, 1.0, 10),
         sweep_inner_ratio=np.linspace(0.0, 0.2, 10), sweep_continuous=np.arange(10) >= 3,
     )
-    summary = dict(
+    summary = complete(dict(
         model=dict(arch="lstm", hidden_size=d // 2, state_size=d, embed_dim=e, vocab_size=1000,
                    sha256=""),
         data=dict(name="synthetic", n_docs=100, n_states=5000),
@@ -137,5 +139,5 @@ def synthetic_report(n_points: int = 200, state_size: int = 64, embed_dim: int =
         linearization=dict(one_step_rel_error_median=float(np.median(errors)),
                            one_step_rel_error_p90=float(np.percentile(errors, 90)),
                            n_steps=n_steps),
-    )
+    ))
     return summary, arrays

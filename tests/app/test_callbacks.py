@@ -20,6 +20,7 @@ from dash import Patch, no_update
 
 from app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
+from analysis.summary import complete
 from app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from workers.config import Settings
@@ -219,9 +220,9 @@ def test_upload_of_a_real_checkpoint_is_stored_by_sha256(svc, tmp_path):
     again, sha2, _ = model_cb.accept_upload(svc, _upload(data, "other.safetensors"))
     assert sha2 == sha and again.to_plotly_json()["operations"] == []  # not listed twice
     # Compare names an upload's analysis by its file name (issue 12 item 9), a demo's by its model
-    assert svc.upload_report_label({"model": {"sha256": sha}, "data": {"name": "tweets"}}) == "other tweets"
-    assert svc.upload_report_label({"model": {"sha256": "0" * 64, "arch": "gru", "hidden_size": 8},
-                                    "data": {"name": "mr"}}) == "GRU-8 mr"  # no name stored
+    assert svc.upload_report_label(complete({"model": {"sha256": sha}, "data": {"name": "tweets"}})) == "other tweets"
+    assert svc.upload_report_label(complete({"model": {"sha256": "0" * 64, "arch": "gru", "hidden_size": 8},
+                                             "data": {"name": "mr"}})) == "GRU-8 mr"  # no name stored
 
 
 def test_model_card_shows_architecture_and_analysis(svc, tiny, ref):
@@ -529,7 +530,7 @@ def test_linearization_errors_are_one_unit_everywhere():
     """The figure's x axis is the relative error (1.15); the cards must say 1.15, not 115.12%."""
     from app.layout import compare_table, linearization_summary
 
-    summary = {"accuracy": {}, "linearization": {"one_step_rel_error_median": 1.1512, "input_part_median": 0.5}}
+    summary = complete({"linearization": {"one_step_rel_error_median": 1.1512, "input_part_median": 0.5}})
     text = str(linearization_summary(summary))
     assert "1.15" in text and "115" not in text and "0.5" in text
     assert "1.15" in str(compare_table([("k" * 64, "LSTM-128 mr", {"linearization": summary["linearization"]})],

@@ -10,13 +10,14 @@ import pytest
 from app import figures as F
 from app.figures import style
 from app.figures.summary import COMPARE_PANELS, WORD_SHARE_TITLE
+from tests.summaries import typed
 
-A = {"model": {"arch": "lstm", "hidden_size": 64}, "data": {"name": "imdb"},
+A = typed({"model": {"arch": "lstm", "hidden_size": 64}, "data": {"name": "imdb"},
      "accuracy": {"test": 0.86}, "spectra": {"tau1_median": 900.0, "tau2_median": 12.0},
-     "projections": {"mean_positive": 25.0, "mean_negative": -24.0, "mean_neutral": 0.3}}
-B = {"model": {"arch": "gru", "hidden_size": 64}, "data": {"name": "tweets"},
+     "projections": {"mean_positive": 25.0, "mean_negative": -24.0, "mean_neutral": 0.3}})
+B = typed({"model": {"arch": "gru", "hidden_size": 64}, "data": {"name": "tweets"},
      "accuracy": {"test": 0.75}, "spectra": {"tau1_median": 40.0, "tau2_median": 3.0},
-     "projections": {"mean_positive": 0.14, "mean_negative": -0.13, "mean_neutral": 0.001}}
+     "projections": {"mean_positive": 0.14, "mean_negative": -0.13, "mean_neutral": 0.001}})
 
 
 def test_every_series_has_a_colour_of_its_own():
@@ -43,6 +44,15 @@ def test_the_word_panel_shows_the_shares_given_and_says_what_they_are():
     assert all(math.isnan(v) for v in no_shares.y)
     with pytest.raises(ValueError, match="word shares"):
         F.compare_models([A, B], word_shares=shares[:1])
+
+
+def test_a_summary_missing_a_field_is_an_error_not_a_gap():
+    from analysis.summary import SummaryError
+
+    broken = A.to_dict()
+    del broken["spectra"]["tau1_median"]
+    with pytest.raises(SummaryError, match="spectra.tau1_median"):
+        F.compare_models([broken, B])
 
 
 def test_log_panels_use_whole_number_ticks():

@@ -117,16 +117,17 @@ def test_report_of_the_mr_model_on_tweets_warns_about_coverage(demo_gru, rnnscop
 
 def test_report_html_shows_coverage_and_chance_with_their_warnings():
     from analysis.report import Report
+    from analysis.summary import SummaryError, complete
     from app.report_html import render_report_html
 
     cov = vocabulary_coverage([np.array([1, 1, 1, 2, 3])])  # 60% <unk>
-    summary = {"model": {"arch": "gru", "hidden_size": 16}, "data": {"name": "tweets", "vocabulary": cov},
-               "accuracy": {"test": 0.32, **chance_level(np.array([0] * 69 + [1] * 31), 0.32)}}
+    summary = complete({"model": {"arch": "gru", "hidden_size": 16}, "data": {"name": "tweets", "vocabulary": cov},
+                        "accuracy": {"test": 0.32, **chance_level(np.array([0] * 69 + [1] * 31), 0.32)}})
     page = render_report_html(Report(summary, {}))
     fit = page[page.index('id="data-fit"'):]
     fit = fit[: fit.index("</p>")]
     assert "60.0% of the test split's 5 tokens are not in the model's vocabulary (&lt;unk&gt;)" in fit
     assert "test accuracy 32.0% against chance 69.0% (always negative)" in fit
     assert fit.count("<b>Warning:</b>") == 2 and "at or below chance" in fit
-    old = render_report_html(Report({"model": {"arch": "gru"}, "data": {"name": "mr"}, "accuracy": {"test": 0.8}}, {}))
-    assert 'id="data-fit"' not in old  # a report from before the checks: nothing claimed
+    with pytest.raises(SummaryError, match=r"no field .data\."):  # a report from before the checks: never misread
+        render_report_html(Report(complete({"model": {"arch": "gru"}}) | {"data": {"name": "mr"}}, {}))

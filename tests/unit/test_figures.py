@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from analysis.summary import complete
+
 from app import figures as F
 from app.figures import spectra, style
 from app.figures.synthetic import synthetic_report
@@ -436,15 +438,15 @@ def test_summary_figure_notes_missing_arrays_and_draws_the_rest(report):
     notes = [a.text for a in fig.layout.annotations if "not in this report" in a.text]
     assert notes == ["not in this report: jinp_x_pc"]
     assert {t.xaxis or "x" for t in fig.data} == {"x"} | {f"x{i}" for i in (2, 3, 4, 6, 7, 8)}
-    empty = F.summary_figure({}, {})
+    empty = F.summary_figure(complete({}), {})
     assert len([a for a in empty.layout.annotations if "not in this report" in a.text]) == 8
 
 
 def test_compare_models_puts_each_metric_per_model():
-    a = {"model": {"arch": "lstm", "hidden_size": 64}, "data": {"name": "imdb"},
-         "accuracy": {"test": 0.86, "bow": 0.88}, "spectra": {"tau1_median": 900.0}}
-    b = {"model": {"arch": "gru", "hidden_size": 64}, "data": {"name": "imdb"},
-         "accuracy": {"test": 0.85, "bow": None}}
+    a = complete({"model": {"arch": "lstm", "hidden_size": 64}, "data": {"name": "imdb"},
+                  "accuracy": {"test": 0.86, "bow": 0.88}, "spectra": {"tau1_median": 900.0}})
+    b = complete({"model": {"arch": "gru", "hidden_size": 64}, "data": {"name": "imdb"},
+                  "accuracy": {"test": 0.85, "bow": None}})
     fig = F.compare_models([a, b, a])
     net = [t for t in fig.data if t.name == "network"][0]
     assert list(net.x) == ["LSTM-64 imdb", "GRU-64 imdb", "LSTM-64 imdb #2"]

@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
+
 from analysis.report import Report
+from analysis.summary import complete
 from app import report_html as R
 from app.figures.synthetic import synthetic_report
 
@@ -18,9 +20,9 @@ def report() -> Report:
     summary, arrays = synthetic_report(n_points=80, state_size=24, embed_dim=8, n_words=30,
                                        bins=16, n_steps=500)
     summary["data"]["name"] = "<script>alert(1)</script>"
-    summary["accuracy"] = {"test": 0.8731, "linearized": None, "bow": 0.8853}
+    summary["accuracy"].update(test=0.8731, linearized=None, bow=0.8853)
     summary["fixed_points"]["n_unique"] = 80
-    summary["spectra"] = {"tau1_median": 1234.5678}
+    summary["spectra"].update(tau1_median=1234.5678)
     return Report(summary, arrays)
 
 
@@ -72,7 +74,7 @@ def test_missing_arrays_become_notes_not_crashes(report):
     assert 'id="fig4a-missing">not in this report: jinp_x_pc' in page
     assert 'id="fig3b-missing">not in this report: eigvals' in page
     assert page.count("window.PlotlyConfig") == 1
-    empty = R.render_report_html(Report({}, {}))
+    empty = R.render_report_html(Report(complete({}), {}))
     assert empty.count('class="missing"') == len(PANEL_IDS) - 1
     # the Fig. 7 summary always draws, its eight panels saying what is missing
     assert re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', empty) == ["fig7"]
@@ -84,7 +86,7 @@ def test_written_atomically_to_path(report, tmp_path):
     page = R.render_report_html(report, target)
     assert target.read_text(encoding="utf-8") == page
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
-    R.render_report_html(Report({"model": {"arch": "gru"}}, {}), target)  # replaced whole
+    R.render_report_html(Report(complete({"model": {"arch": "gru"}}), {}), target)  # replaced whole
     assert "GRU" in target.read_text(encoding="utf-8")
 
 
