@@ -55,7 +55,7 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial import cKDTree
 
-from analysis.fixed_points import _cell_copy, _input, _net_device, _residual
+from rnnscope.analysis.fixed_points import _cell_copy, _input, _net_device, _residual
 
 #: Steps of ``F(·, 0)`` at which the extent curve is recorded (those <= n_steps, and n_steps).
 CURVE_STEPS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000)

@@ -6,7 +6,7 @@ token ids (``bow_matrix``), so documents the pipeline has already encoded are no
 tokenized twice. The inverse regularization ``C`` is chosen on the validation split
 (scikit-learn ``LogisticRegression``, L2, Newton-CG); the reported accuracy is on the test
 split. The coefficients rank words by valence: the paper's positive / negative / neutral
-word sets come from them (``analysis.words``).
+word sets come from them (``rnnscope.analysis.words``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from analysis.tokenizer import PAD, UNK, Tokenizer, Vocab, build_vocab, encode_texts
+from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer, Vocab, build_vocab, encode_texts
 
 DEFAULT_CS = (0.03, 0.1, 0.3, 1.0)
 
@@ -101,7 +101,7 @@ def _fit_vocab(texts: Sequence[str], tokenizer) -> Vocab:
 def fit_bow(dataset, tokenizer: Callable[[str], list[str]] | None = None, vocab: Vocab | Sequence[str] | None = None,
             *, binary: bool = True, Cs: Sequence[float] = DEFAULT_CS, max_iter: int = 1000, seed: int = 0,
             encoded: dict[str, Sequence[np.ndarray]] | None = None) -> BowBaseline:
-    """Fit the bag-of-words baseline on ``dataset`` (an ``analysis.data.Dataset``).
+    """Fit the bag-of-words baseline on ``dataset`` (an ``rnnscope.analysis.data.Dataset``).
 
     Parameters
     ----------

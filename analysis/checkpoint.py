@@ -25,7 +25,7 @@ Tensors, per architecture (shapes; gate rows stacked in PyTorch's order)::
     vrnn   cell.weight_ih_l0 (H, E)   cell.weight_hh_l0 (H, H)   cell.bias_ih_l0 (H,)   cell.bias_hh_l0 (H,)
     ugrnn  cell.weight_ih_l0 (2H, E)  cell.weight_hh_l0 (2H, H)  cell.bias_l0 (2H,)
 
-(LSTM gates i, f, g, o; GRU gates r, z, n; UGRNN rows u then c, see :mod:`analysis.cells`.)
+(LSTM gates i, f, g, o; GRU gates r, z, n; UGRNN rows u then c, see :mod:`rnnscope.analysis.cells`.)
 :func:`save` stores the network's own floating dtype (normally float32). Allowed dtypes are
 float32, float16, bfloat16 and float64; a float64 checkpoint (by its ``embedding.weight``) loads
 as a float64 network, any other as float32.
@@ -45,7 +45,7 @@ weights-only unpickler is pure Python, ~0.6 µs per pickle operation): at most `
 and at most ``PKL_BASE_OPS`` + ``PKL_OPS_PER_TOKEN`` operations per such word (counted with
 ``pickletools``, stopping at the bound), then per word of the real vocabulary after the parse.
 :func:`to_safetensors` re-encodes a validated checkpoint without a pickle (the web server's
-reading process, ``workers.checkpoint_reader``, answers with it).
+reading process, ``rnnscope.workers.checkpoint_reader``, answers with it).
 
 :func:`import_state_dict` converts a plain PyTorch state_dict (embedding + ``nn.LSTM``/``nn.GRU``/
 ``nn.RNN`` + ``nn.Linear``) and a vocabulary file into a :class:`Model`.
@@ -70,9 +70,9 @@ from pathlib import Path
 
 import torch
 
-from analysis.cells import ARCHS
-from analysis.model import Model, RNNClassifier
-from analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
+from rnnscope.analysis.cells import ARCHS
+from rnnscope.analysis.model import Model, RNNClassifier
+from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
 
 
 def _torch_version_ok(version: str) -> bool:
@@ -260,7 +260,7 @@ def to_safetensors(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_
     """Validate a checkpoint as :func:`load_bytes` does, and return it re-encoded as an
     ``rnnscope/1`` ``.safetensors`` byte string: the file's own tensors (dtypes kept), its
     config and vocabulary. ``load_bytes`` of the result gives the same model; reading it
-    parses JSON and copies bytes, never a pickle (``workers.checkpoint_reader`` sends it from
+    parses JSON and copies bytes, never a pickle (``rnnscope.workers.checkpoint_reader`` sends it from
     the process that read an untrusted ``.pt`` to the server)."""
     config, vocab, tensors = _read(bytes(data), filename, max_bytes)
     model = _build_model(config, vocab, tensors)  # every check, with its message

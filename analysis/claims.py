@@ -2,7 +2,7 @@
 
 :data:`CRITERIA` lists each finding with the rule that grades it ("yes", "partly", "no" or
 "n/a"), fixed in advance from the paper's claims; :func:`verdicts` applies them to one
-:class:`analysis.summary.Summary`, :func:`overall` says in one phrase whether a model shows
+:class:`rnnscope.analysis.summary.Summary`, :func:`overall` says in one phrase whether a model shows
 the line-attractor picture. ``rnnscope reproduce`` writes them into docs/REPRODUCTION.md.
 """
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from analysis.summary import Summary
-from analysis.text import count, fmt, pct
+from rnnscope.analysis.summary import Summary
+from rnnscope.analysis.text import count, fmt, pct
 
 #: (finding, how it is judged). Thresholds are fixed in advance from the paper's claims.
 CRITERIA = (
     ("line attractor (dynamics)", "iterating F(·, 0) from the fixed and slow points for the horizon keeps 50-200% "
      "of their extent and >= 1% of it inside the groups of end states, with most points fixed points: a line "
      "attractor (yes); the same with mostly slow points: a slow manifold (partly); the set collapses onto "
-     "isolated points, spreads out or never comes to rest (no). `analysis.attractors`"),
+     "isolated points, spreads out or never comes to rest (no). `rnnscope.analysis.attractors`"),
     ("low-dimensional states", "top-3 PCs of the visited states explain >= 50% of their variance and more "
      "than in the same network untrained (yes); more than untrained but < 50% (partly)"),
     ("1-D fixed-point manifold", "the points are a continuum (first row: yes or partly), >= 3 of them, and "
@@ -26,7 +26,7 @@ CRITERIA = (
      "manifold whatever its PC1"),
     ("readout along the manifold", "|cos(m, readout)| >= 0.5 (yes), >= 0.2 (partly); random directions in "
      "R^D give ~ 1/sqrt(D); n/a when the points are not a line or slow manifold"),
-    ("slow mode, |λ1| ≈ 1", "median τ of the integration mode (`analysis.modes`: the mode near |λ| = 1 "
+    ("slow mode, |λ1| ≈ 1", "median τ of the integration mode (`rnnscope.analysis.modes`: the mode near |λ| = 1 "
      "along the point set, else the slowest) >= 100 tokens, i.e. |λ1| within 1% of 1: the paper's \"τ1 of "
      "hundreds of tokens or more\" (yes); >= 30 tokens (partly). An unstable mode (|λ1| > 1) "
      "counts by its τ too: a mode that grows by 1% per token is as slow as one that decays by 1%. "

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analysis.summary import Summary
-from analysis.tokenizer import UNK_ID
+from rnnscope.analysis.summary import Summary
+from rnnscope.analysis.tokenizer import UNK_ID
 
 #: Warn when more than this share of the dataset's tokens is ``<unk>``.
 UNK_WARN_FRACTION = 0.15

@@ -119,7 +119,7 @@ of q (a slow point: ``G`` orthogonal to the range of ``I − J_rec``) and at lea
 smallest singular value of ``I − J_rec`` elsewhere. A ``stalled`` seed with a tiny ratio
 (say < 1e-6) is a slow point; a larger ratio means the search gave up on a slope.
 
-Measured yield (``q < 1e-8``, the 512 seeds ``analysis.pipeline.run_analysis`` draws,
+Measured yield (``q < 1e-8``, the 512 seeds ``rnnscope.analysis.pipeline.run_analysis`` draws,
 2 shared CPU cores) before -> after the escalation and the second relaxation:
 IMDB LSTM 46 -> 446, MR LSTM 91 -> 512, tweets LSTM 12 -> 512, tweets UGRNN 298 -> 324, no
 loss on any of the 12 shipped models (see the commit

@@ -72,8 +72,8 @@ import torch
 from torch import Tensor
 from torch.func import jvp
 
-from analysis.model import RNNClassifier, binary_logit, binary_logit_from_logits, pad_batch
-from analysis.states import VisitedStates
+from rnnscope.analysis.model import RNNClassifier, binary_logit, binary_logit_from_logits, pad_batch
+from rnnscope.analysis.states import VisitedStates
 
 
 def _device(net: RNNClassifier) -> torch.device:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from analysis.fixed_points import _as_tensor, _cell_copy, _input, _net_device
+from rnnscope.analysis.fixed_points import _as_tensor, _cell_copy, _input, _net_device
 
 # Bytes one chunk of (chunk, D, D) complex128 work may take (eig, R, solve).
 _CHUNK_BYTES = 128 * 2**20
@@ -165,7 +165,7 @@ def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None
     ----------
     net : RNNClassifier
     points : array of shape (K, D)
-        Usually fixed points from :func:`analysis.fixed_points.find_fixed_points`.
+        Usually fixed points from :func:`rnnscope.analysis.fixed_points.find_fixed_points`.
     x : array of shape (E,), optional
         Input the Jacobians are taken at (default zero).
     n_modes : int

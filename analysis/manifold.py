@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.manifold import LocallyLinearEmbedding
 from sklearn.neighbors import kneighbors_graph
 
-from analysis.pca import variance_in_subspace
+from rnnscope.analysis.pca import variance_in_subspace
 
 
 @dataclass

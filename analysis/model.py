@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from analysis.cells import make_cell
-from analysis.tokenizer import Tokenizer, Vocab
+from rnnscope.analysis.cells import make_cell
+from rnnscope.analysis.tokenizer import Tokenizer, Vocab
 
 
 class RNNClassifier(nn.Module):

@@ -30,7 +30,7 @@ real plane:
   mode towards a more positive logit (for a real mode, ``p = ±ℓ1ᵀ J_inp x``, the
   paper's input projection with its sign fixed by ``w · r1 > 0``);
 - else ``u = P m / ‖P m‖`` with ``m`` the manifold axis signed by increasing logit, when the
-  set is a continuum (``analysis.attractors``: line or slow manifold) along which the
+  set is a continuum (``rnnscope.analysis.attractors``: line or slow manifold) along which the
   logit rises (``m_logit_spearman >= 0.5``) and the mode's plane holds ``m``
   (``‖P m‖ >= min_alignment``);
 - else no sign is defined: ``u`` is the normalized ``Re r`` (or the plane's first axis),
@@ -170,7 +170,7 @@ def select_integration_modes(eigvals: np.ndarray, right: np.ndarray, left: np.nd
     Parameters
     ----------
     eigvals : complex ndarray of shape (K, D)
-        All eigenvalues, sorted by ``|λ|`` descending (``analysis.linearize``).
+        All eigenvalues, sorted by ``|λ|`` descending (``rnnscope.analysis.linearize``).
     right : complex ndarray of shape (K, D, M)
         The M leading right eigenvectors (unit norm).
     left : complex ndarray of shape (K, M, D)

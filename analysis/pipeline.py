@@ -5,18 +5,18 @@ Stages (each timed; ``progress(fraction, message)`` is called as they go):
 0. ``encode``: tokenize the test split with the model's tokenizer and vocabulary.
 1. ``accuracy``: the network's test accuracy (final-state readout), against the
    majority-class rate of the same documents; the share of the test split's tokens that
-   are ``<unk>`` under the model's vocabulary (``analysis.data_checks``).
+   are ``<unk>`` under the model's vocabulary (``rnnscope.analysis.data_checks``).
 2. ``states``: states visited on real tokens of held-out (test) documents; the same
    documents through an untrained network of the same architecture.
 3. ``pca``: PCA of both sets of visited states (trained vs untrained dimensionality).
 4. ``fixed_points``: seeds drawn from the visited states, ``find_fixed_points``; every
    seed's end state classified (fixed, slow, stalled, ...) and the point set chosen:
-   fixed points plus slow points up to ``slow_q_max`` (``analysis.slow_points``).
+   fixed points plus slow points up to ``slow_q_max`` (``rnnscope.analysis.slow_points``).
 5. ``linearize``: eigenmodes of J_rec at each point (``linearize``).
 6. ``attractor``: iterate F(·, 0) from the points: line attractor, slow manifold,
-   isolated point(s) or unstable (``analysis.attractors``); the tolerance sweep.
+   isolated point(s) or unstable (``rnnscope.analysis.attractors``); the tolerance sweep.
 7. ``manifold``: main axis m, LLE coordinate θ, alignment with the readout; the
-   integration mode at each point and its sign (``analysis.modes``); range coverage.
+   integration mode at each point and its sign (``rnnscope.analysis.modes``); range coverage.
 8. ``baseline`` and ``words``: bag-of-words regression, positive/negative/neutral sets,
    VADER cross-check.
 9. ``projections``: signed input projection of each word on the integration mode at
@@ -25,8 +25,8 @@ Stages (each timed; ``progress(fraction, message)`` is called as they go):
     linearized model's accuracy.
 11. ``density``: 2-D histograms and example trajectories on (PC1, PC2) for the dashboard.
 
-The result is an ``analysis.report.Report`` whose keys are documented in
-``analysis.report``.
+The result is an ``rnnscope.analysis.report.Report`` whose keys are documented in
+``rnnscope.analysis.report``.
 """
 from __future__ import annotations
 
@@ -37,24 +37,24 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
-from analysis import pca as pca_mod
-from analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
+from rnnscope.analysis import pca as pca_mod
+from rnnscope.analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
     spread_sample, tolerance_sweep
-from analysis.baseline import fit_bow
-from analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
-from analysis.fixed_points import find_fixed_points
-from analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
-from analysis.linearize import jacobians_at, linearize, time_constants
-from analysis.manifold import fit_manifold
-from analysis.modes import IntegrationModes, select_integration_modes
-from analysis.model import Model, pad_batch
-from analysis.projections import mean_projection_by_set, null_overlap, overlap_percentile
-from analysis.report import REPORT_FORMAT, Report
-from analysis.slow_points import PointSet, choose_point_set, range_coverage, typical_step
-from analysis.states import VisitedStates, collect_states, draw_seeds, untrained_like
-from analysis.summary import check as check_summary
-from analysis.tokenizer import encode_texts
-from analysis.words import WordSets, select_words, vader_agreement
+from rnnscope.analysis.baseline import fit_bow
+from rnnscope.analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
+from rnnscope.analysis.linearize import jacobians_at, linearize, time_constants
+from rnnscope.analysis.manifold import fit_manifold
+from rnnscope.analysis.modes import IntegrationModes, select_integration_modes
+from rnnscope.analysis.model import Model, pad_batch
+from rnnscope.analysis.projections import mean_projection_by_set, null_overlap, overlap_percentile
+from rnnscope.analysis.report import REPORT_FORMAT, Report
+from rnnscope.analysis.slow_points import PointSet, choose_point_set, range_coverage, typical_step
+from rnnscope.analysis.states import VisitedStates, collect_states, draw_seeds, untrained_like
+from rnnscope.analysis.summary import check as check_summary
+from rnnscope.analysis.tokenizer import encode_texts
+from rnnscope.analysis.words import WordSets, select_words, vader_agreement
 
 ANALYSIS_VERSION = "5"
 Progress = Callable[[float, str], None]
@@ -84,7 +84,7 @@ class AnalysisParams:
     seed_noise : float      std of Gaussian noise added to the seeds (state units)
     tol : float             q threshold for a fixed point
     slow_q_max : float|None slow points with q below this join the point set (None: the
-                            default rule of ``analysis.slow_points``; 0: fixed points only)
+                            default rule of ``rnnscope.analysis.slow_points``; 0: fixed points only)
     max_points : int        at most this many points (spread along the set) are linearized and shown
     attractor_steps : int   horizon (tokens of zero input) of the attractor verdict
     n_words : int           words per set (positive / negative / neutral)
@@ -211,7 +211,7 @@ class _Stages:
 
 def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                  progress: Progress | None = None, *, lexicon: dict[str, float] | None = None) -> Report:
-    """Analyse ``model`` on ``dataset`` (an ``analysis.data.Dataset``); returns a ``Report``.
+    """Analyse ``model`` on ``dataset`` (an ``rnnscope.analysis.data.Dataset``); returns a ``Report``.
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     params : AnalysisParams
     progress : callable (fraction in [0, 1], message), optional
     lexicon : dict token -> valence, optional
-        VADER lexicon; loaded with ``analysis.data.load_vader_lexicon`` when omitted and
+        VADER lexicon; loaded with ``rnnscope.analysis.data.load_vader_lexicon`` when omitted and
         ``params.vader`` (the cross-check is skipped when it cannot be loaded).
     """
     params = params or AnalysisParams()
@@ -324,7 +324,7 @@ class _Results:
 
 
 def _arrays(r: _Results) -> dict[str, np.ndarray]:
-    """The report arrays (``analysis.report`` lists them)."""
+    """The report arrays (``rnnscope.analysis.report`` lists them)."""
     net = r.model.net
     words = _word_arrays(r.words, r.model)
     return {**_fixed_point_arrays(r.pset, r.points, r.lin, r.modes, r.legacy, r.manifold, r.pca_t,
@@ -339,7 +339,7 @@ def _arrays(r: _Results) -> dict[str, np.ndarray]:
 
 
 def _summary(r: _Results) -> dict:
-    """The report summary (``analysis.report`` lists the keys)."""
+    """The report summary (``rnnscope.analysis.report`` lists the keys)."""
     net, fp, words = r.model.net, r.fp, r.words
     recorded = r.model.metrics.get("test_accuracy")
     return {
@@ -444,7 +444,7 @@ def _words(bow, model, params, lexicon, warnings) -> tuple[WordSets, dict]:
 
 def _load_vader(warnings) -> dict | None:
     """The cached VADER lexicon, or None (never downloads inside an analysis)."""
-    from analysis.data import load_vader_lexicon
+    from rnnscope.analysis.data import load_vader_lexicon
 
     try:
         return load_vader_lexicon(fetch_missing=False)
@@ -455,7 +455,7 @@ def _load_vader(warnings) -> dict | None:
 
 
 def _integration_modes(lin, points, readout, manifold, verdict: AttractorVerdict) -> IntegrationModes | None:
-    """The integration mode at each point (``analysis.modes``), chosen along the point set;
+    """The integration mode at each point (``rnnscope.analysis.modes``), chosen along the point set;
     the manifold may sign it only when the verdict says the set is a continuum."""
     if lin is None:
         return None
@@ -470,7 +470,7 @@ def _integration_modes(lin, points, readout, manifold, verdict: AttractorVerdict
 def _signed_modes(lin, direction: np.ndarray, n_modes: int) -> dict | None:
     """Real parts of the ``n_modes`` largest-|λ| modes, each (r_a, ℓ_a) signed so that
     Re(r_a) · direction >= 0 (the report's ``left_inp``: every leading mode, for display;
-    the integration mode and its phase-independent sign are ``analysis.modes``')."""
+    the integration mode and its phase-independent sign are ``rnnscope.analysis.modes``')."""
     if lin is None:
         return None
     n = min(n_modes, lin.right.shape[2])
@@ -609,7 +609,7 @@ def _fixed_point_arrays(pset: PointSet, points, lin, modes: IntegrationModes | N
 
 
 def _mode_arrays(modes: IntegrationModes | None, K: int, D: int, E: int) -> dict:
-    """The integration mode at each point (``analysis.report``: ``mode_*``)."""
+    """The integration mode at each point (``rnnscope.analysis.report``: ``mode_*``)."""
     if modes is None:
         return {"mode_index": np.zeros(0, np.int64), "mode_eigval": np.zeros(0, np.complex128),
                 "mode_tau": np.zeros(0), "mode_is_pair": np.zeros(0, bool), "mode_rule": np.zeros(0, "<U1"),

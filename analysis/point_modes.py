@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from analysis.linearize import jacobians_at, time_constants
-from analysis.model import RNNClassifier
+from rnnscope.analysis.linearize import jacobians_at, time_constants
+from rnnscope.analysis.model import RNNClassifier
 
 @dataclass
 class PointModes:
@@ -59,7 +59,7 @@ def point_modes_at(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int
     The spectrum is the report's (``eigvals``: the analysis job decomposed J_rec at this very
     point, ~25·D³ flops, minutes for D = 8,192 and 13 s of one core for D = 2,048 even without
     eigenvectors); so is the integration mode (which eigenvalue, its signed direction r1 and
-    covector ℓ1, ``analysis.modes``), so the dashboard and the report agree. Only J_inp is
+    covector ℓ1, ``rnnscope.analysis.modes``), so the dashboard and the report agree. Only J_inp is
     computed here, from the cell's closed-form Jacobians at the point (``jacobians_at``: a
     D x D matrix on the way, 0.2 s and ~200 MB at D = 2,048, 20 s and 2.1 GB at D = 8,192),
     and only when the state size D <= ``max_state``; else ``j_inp`` is None.

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from analysis.model import RNNClassifier
+from rnnscope.analysis.model import RNNClassifier
 
 
 class LinearCell(nn.Module):
-    """Linear recurrent cell ``F(s, x) = A s + B x + b`` with the interface of ``analysis.cells``.
+    """Linear recurrent cell ``F(s, x) = A s + B x + b`` with the interface of ``rnnscope.analysis.cells``.
 
     Parameters
     ----------

@@ -17,20 +17,20 @@ M = ``params.n_modes`` leading eigenmodes, B = ``params.density_bins``.
 
 Summary keys (``report.json``)
 ------------------------------
-Typed in ``analysis.summary`` (one dataclass per section); ``run_analysis`` checks every
-summary against it before a report exists, and readers go through ``analysis.summary.read``.
+Typed in ``rnnscope.analysis.summary`` (one dataclass per section); ``run_analysis`` checks every
+summary against it before a report exists, and readers go through ``rnnscope.analysis.summary.read``.
 
 format : str
     ``REPORT_FORMAT`` (``"rnnscope-report/1"``).
 version : str
-    Analysis version (``analysis.pipeline.ANALYSIS_VERSION``); part of the cache key.
+    Analysis version (``rnnscope.analysis.pipeline.ANALYSIS_VERSION``); part of the cache key.
 model : dict
     ``arch`` (lstm | gru | ugrnn | vrnn), ``hidden_size`` H, ``state_size`` D, ``embed_dim`` E,
     ``vocab_size``, ``sha256`` (checkpoint digest, "" if never saved).
 data : dict
     ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
     ``n_states`` (visited states, real tokens only), ``vocabulary``: the test split's tokens
-    under the model's vocabulary (``analysis.data_checks.vocabulary_coverage``: ``n_tokens``,
+    under the model's vocabulary (``rnnscope.analysis.data_checks.vocabulary_coverage``: ``n_tokens``,
     ``n_unk``, ``unk_fraction``, ``docs_all_unk``, ``unk_warn_above``, ``poor``).
 accuracy : dict
     ``test`` (network on ``test_n_docs`` test documents: a seeded sample of
@@ -39,7 +39,7 @@ accuracy : dict
     test documents), ``bow`` (bag-of-words logistic regression on the whole test split),
     ``checkpoint_test`` (the test accuracy recorded in the checkpoint, or null);
     ``majority_rate`` and ``majority_class`` of the labels of the ``test_n_docs`` documents
-    and ``at_or_below_chance`` (``test`` <= ``majority_rate``; ``analysis.data_checks``).
+    and ``at_or_below_chance`` (``test`` <= ``majority_rate``; ``rnnscope.analysis.data_checks``).
     Fractions in [0, 1].
 pca : dict
     ``explained_variance_ratio`` and ``explained_variance_ratio_untrained``: first 10 each
@@ -47,7 +47,7 @@ pca : dict
     ``n_components_90_untrained``: PCs needed for 90% of the variance.
 fixed_points : dict
     The point set the analysis uses (K points: fixed points, then slow points; see
-    ``analysis.slow_points``). ``n_seeds``, ``n_converged`` (seeds with q < tol),
+    ``rnnscope.analysis.slow_points``). ``n_seeds``, ``n_converged`` (seeds with q < tol),
     ``n_unique`` (= K), ``n_fixed`` and ``n_slow`` (K = n_fixed + n_slow), ``n_outliers``
     (converged seeds dropped as outliers, far outside the visited states), ``tol`` (q
     threshold), ``slow_q_max`` (slow points below this q are used; 0: none), ``slow_rule``
@@ -57,7 +57,7 @@ fixed_points : dict
     ``slow_drift_tokens_median`` (tokens of zero input to drift one typical per-token step),
     ``seconds`` (fixed-point search wall time).
 attractor : dict
-    The verdict of ``analysis.attractors.attractor_verdict`` on the K points: ``kind``
+    The verdict of ``rnnscope.analysis.attractors.attractor_verdict`` on the K points: ``kind``
     (none | unstable | line | slow | isolated), ``name`` and ``text`` (the verdict in words,
     with its evidence), ``n_points``, ``n_iterated`` (the sample iterated), ``n_steps``
     (horizon), ``extent_initial`` / ``extent_final`` (spread along the set's first principal
@@ -69,7 +69,7 @@ attractor : dict
     cover, each point reaching one typical step), ``typical_step`` (median per-token step of
     the visited states, state units).
 modes : dict
-    The integration mode (``analysis.modes``): ``n_points``, ``rule_counts`` (points per
+    The integration mode (``rnnscope.analysis.modes``): ``n_points``, ``rule_counts`` (points per
     rule: along the point set, along the point set far from 1, no aligned mode, slowest, none),
     ``sign_counts`` (points whose sign comes from the readout, the manifold, or none),
     ``n_pairs`` (complex pairs), ``n_largest_is_chosen`` (points where it is the largest
@@ -90,7 +90,7 @@ spectra : dict
     ``tau2_median``, ``tau3_median`` (τ = |1/ln|λ||, in tokens; ``null`` if D < 3),
     ``n_stable`` (points with |λ1| < 1), ``n_slow_modes_median`` (modes with τ > 10 tokens).
 projections : dict
-    Signed input projection of each word on the integration mode (``analysis.modes``),
+    Signed input projection of each word on the integration mode (``rnnscope.analysis.modes``),
     averaged over the points where its sign is defined, then over the words of each set:
     ``mean_positive``, ``mean_negative``, ``mean_neutral`` (null where no point has a
     sign); ``mean_abs_positive``, ``mean_abs_negative``, ``mean_abs_neutral`` (its size,
@@ -108,7 +108,7 @@ linearization : dict
     Medians and 90th percentiles over the sampled steps of the paper's one-step error at
     the nearest point (``one_step_rel_error_*``), its recurrent and input parts
     (``recurrent_part_*``, ``input_part_*``) and the error of linearizing at the previous
-    state instead (``previous_state_*``), see ``analysis.linearization_error``;
+    state instead (``previous_state_*``), see ``rnnscope.analysis.linearization_error``;
     ``nearest_dist_median`` and ``step_norm_median`` (state units),
     ``nearest_dist_in_steps_median`` (distance to the nearest point in per-token steps);
     ``n_steps`` (sampled steps), ``n_docs`` (documents run through the linearized model),
@@ -157,7 +157,7 @@ mode_eigval : complex128 (K,)
 mode_is_pair : bool (K,)
     The mode is a complex pair (2-D).
 mode_rule, mode_sign_source : unicode (K,)
-    How it was chosen (``analysis.modes.RULES``) and where its sign comes from
+    How it was chosen (``rnnscope.analysis.modes.RULES``) and where its sign comes from
     (readout, manifold, none).
 mode_visibility, mode_alignment : float64 (K,)
     Part of the readout, and of the point set's local tangent, inside the mode's plane.
@@ -179,7 +179,7 @@ stable : bool (K,)
     |λ1| < 1 (point is linearly stable).
 r1 : float32 (K, D)
     The integration mode's signed direction u (unit norm, in the mode's real plane; for a
-    real mode ±r1 with r1 · readout > 0 where the readout sees it), ``analysis.modes``.
+    real mode ±r1 with r1 · readout > 0 where the readout sees it), ``rnnscope.analysis.modes``.
 l1 : float32 (K, D)
     Its signed left covector Re(c ℓ1): a state change δs moves along the mode by l1 · δs.
 left_inp : float32 (K, M, E)
@@ -242,7 +242,7 @@ one_step_rel_error : float32 (N,)
 one_step_nearest_dist : float32 (N,)
     ‖h − h*‖ for the same steps.
 one_step_rel_error_recurrent, one_step_rel_error_input : float32 (N,)
-    Its recurrent and input parts (``analysis.linearization_error``).
+    Its recurrent and input parts (``rnnscope.analysis.linearization_error``).
 one_step_rel_error_previous : float32 (N,)
     The error of linearizing the input at the previous state h instead of at h*.
 one_step_step_norm : float32 (N,)

@@ -1,7 +1,7 @@
 """What moved the readout of one text, token by token: the token's own push and what the
 dynamics did without it.
 
-Notation as in ``analysis.linearization_error``: ``F(h, x)`` is the network's update (state
+Notation as in ``rnnscope.analysis.linearization_error``: ``F(h, x)`` is the network's update (state
 h before a token, x the token's embedding), ``ℓ(h) = w·h + b`` the binary readout logit
 (positive minus negative class). ``s_0`` is the initial state and ``s_t = F(s_{t−1}, x_t)``
 the state after token t. The readout change of step t splits exactly in two::
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from analysis.linearization_error import nearest_fixed_point, step_rel_errors
-from analysis.model import Model, RNNClassifier, binary_logit
-from analysis.pca import project
-from analysis.tokenizer import UNK_ID
+from rnnscope.analysis.linearization_error import nearest_fixed_point, step_rel_errors
+from rnnscope.analysis.model import Model, RNNClassifier, binary_logit
+from rnnscope.analysis.pca import project
+from rnnscope.analysis.tokenizer import UNK_ID
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class SentenceTrace:
     start_logit : float
         Readout logit of the initial state.
     push, drift : float64 ndarray of shape (T,)
-        The readout change of step t split as in ``analysis.sentence``: the token's own push
+        The readout change of step t split as in ``rnnscope.analysis.sentence``: the token's own push
         ℓ(F(s,x)) − ℓ(F(s,0)) and the zero-input drift ℓ(F(s,0)) − ℓ(s), logit units.
     drift_pc : float64 ndarray of shape (T, 2)
         F(s_{t−1}, 0), where the state would have gone without token t, on PC1/PC2.
@@ -212,7 +212,7 @@ class SentenceTrace:
         return len(self.tokens)
 
     def account(self, top: int = 3) -> dict:
-        """``analysis.sentence.readout_account`` of this trace (logit units)."""
+        """``rnnscope.analysis.sentence.readout_account`` of this trace (logit units)."""
         return readout_account(self.start_logit, self.logit, self.push, self.drift, top)
 
 
@@ -276,7 +276,7 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
 def _readout_parts(net: RNNClassifier, start: torch.Tensor, states: torch.Tensor, points: torch.Tensor,
                    comps: np.ndarray, mean: np.ndarray) -> dict:
     """The readout of each step split into the token's push and the zero-input drift
-    (``analysis.sentence.readout_steps``), and the point nearest to the final state with its
+    (``rnnscope.analysis.sentence.readout_steps``), and the point nearest to the final state with its
     readout: the ``SentenceTrace`` fields ``logit``, ``start_logit``, ``push``, ``drift``,
     ``drift_pc``, ``end_point``, ``end_point_logit``, ``end_point_distance``."""
     w = net.readout_vector()

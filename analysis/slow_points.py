@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from analysis.attractors import spread_sample
-from analysis.fixed_points import FixedPointResult, _deduplicate
+from rnnscope.analysis.attractors import spread_sample
+from rnnscope.analysis.fixed_points import FixedPointResult, _deduplicate
 
 CLASSES = ("fixed", "outlier", "slow", "stalled", "max_iter", "nonfinite")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from analysis.model import RNNClassifier, pad_batch
+from rnnscope.analysis.model import RNNClassifier, pad_batch
 
 
 @dataclass

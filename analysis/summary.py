@@ -8,10 +8,10 @@ without the lexicon) read as ``nan`` for float fields; ``None`` stays only where
 typed ``... | None``. ``Summary.to_dict()`` gives the JSON form back.
 
 Every reader (dashboard figures and cards, ``report.html``, ``rnnscope reproduce``) reads
-the summary through :func:`read` (or :meth:`analysis.report.Report.typed`); the pipeline
+the summary through :func:`read` (or :meth:`rnnscope.analysis.report.Report.typed`); the pipeline
 builds it through :meth:`Summary.from_dict` before saving, so a report on disk always
 matches this schema. Units: fractions in [0, 1], time constants τ = |1/ln|λ|| in tokens,
-distances in state units. The meaning of each field is in ``analysis.report``'s docstring.
+distances in state units. The meaning of each field is in ``rnnscope.analysis.report``'s docstring.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: The summary layout this module reads; bump with ``analysis.pipeline.ANALYSIS_VERSION``.
+#: The summary layout this module reads; bump with ``rnnscope.analysis.pipeline.ANALYSIS_VERSION``.
 SCHEMA_VERSION = 1
 
 
@@ -43,7 +43,7 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class VocabularyCoverage:
-    """The test split's tokens under the model's vocabulary (``analysis.data_checks``)."""
+    """The test split's tokens under the model's vocabulary (``rnnscope.analysis.data_checks``)."""
 
     n_docs: int
     n_tokens: int
@@ -219,7 +219,7 @@ class Linearization:
 
 @dataclass(frozen=True)
 class Summary:
-    """The whole ``report.json``, typed (see ``analysis.report`` for each field's meaning)."""
+    """The whole ``report.json``, typed (see ``rnnscope.analysis.report`` for each field's meaning)."""
 
     format: str
     version: str
@@ -245,7 +245,7 @@ class Summary:
         return _read(cls, summary, "")
 
     def to_dict(self) -> dict:
-        """The JSON form (``nan`` -> ``None`` is left to ``analysis.report``'s writer)."""
+        """The JSON form (``nan`` -> ``None`` is left to ``rnnscope.analysis.report``'s writer)."""
         return dataclasses.asdict(self)
 
     def label(self) -> str:

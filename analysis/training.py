@@ -34,9 +34,9 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from analysis.cells import ARCHS
-from analysis.model import Model, RNNClassifier, pad_batch
-from analysis.tokenizer import Tokenizer, Vocab, build_vocab
+from rnnscope.analysis.cells import ARCHS
+from rnnscope.analysis.model import Model, RNNClassifier, pad_batch
+from rnnscope.analysis.tokenizer import Tokenizer, Vocab, build_vocab
 
 Progress = Callable[[float, str], None]
 

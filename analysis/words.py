@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.model import Model
-from analysis.tokenizer import N_SPECIAL, PAD, UNK
+from rnnscope.analysis.model import Model
+from rnnscope.analysis.tokenizer import N_SPECIAL, PAD, UNK
 
 
 @dataclass

@@ -26,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"app.commands.{name}")
+            module = importlib.import_module(f"rnnscope.app.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"app.commands.{name}":
+            if exc.name != f"rnnscope.app.commands.{name}":
                 raise
             continue  # a command not built yet
         module.add_parser(sub)

@@ -4,16 +4,16 @@ One switch picks where analysis jobs run:
 
 - embedded (default, no ``REDIS_URL``): Dash background callbacks with a
   ``DiskcacheManager`` whose cache lives in ``$RNNSCOPE_HOME/dash-jobs``; each job runs in
-  a child process of the web server, guarded by ``workers.embedded`` (no inherited
+  a child process of the web server, guarded by ``rnnscope.workers.embedded`` (no inherited
   sockets, dies with its server, time limits) through :class:`EmbeddedJobManager`;
 - scale-out (``REDIS_URL`` set): ``CeleryManager(workers.celery_app.celery_app)``; the same
-  callback runs on a Celery worker, which must import this module's app (``app.wsgi``) so
+  callback runs on a Celery worker, which must import this module's app (``rnnscope.app.wsgi``) so
   that the background callbacks are registered as tasks there too.
 
 The Flask server enforces the upload cap (``MAX_CONTENT_LENGTH``, from
 ``Settings.max_upload_bytes`` plus base64 overhead) and signs sessions with
 ``RNNSCOPE_SECRET_KEY`` (random per process when unset). Callback bodies are checked against
-the registered callbacks before Dash reads them (``app.callback_guard``: HTTP 400 in words).
+the registered callbacks before Dash reads them (``rnnscope.app.callback_guard``: HTTP 400 in words).
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from pathlib import Path
 import dash
 import torch
 
-from app import callback_guard, layout
-from app.callbacks import attractor, compare, datasets, fixed_points, linearization, model, sentence, state_space, words
-from app.services import Services
-from workers.config import Settings
-from workers.embedded import run_guarded
+from rnnscope.app import callback_guard, layout
+from rnnscope.app.callbacks import attractor, compare, datasets, fixed_points, linearization, model, sentence, state_space, words
+from rnnscope.app.services import Services
+from rnnscope.workers.config import Settings
+from rnnscope.workers.embedded import run_guarded
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: Room for the JSON envelope around a base64-encoded upload.
@@ -43,7 +43,7 @@ def max_request_bytes(max_upload_bytes: int) -> int:
 def background_manager(settings: Settings):
     """``CeleryManager`` when ``REDIS_URL`` is set, else a ``DiskcacheManager`` under home."""
     if settings.redis_url:
-        from workers.celery_app import celery_app
+        from rnnscope.workers.celery_app import celery_app
 
         return dash.CeleryManager(celery_app, expire=settings.result_ttl_s)
     import diskcache
@@ -56,7 +56,7 @@ def background_manager(settings: Settings):
 
 
 class EmbeddedJobManager(dash.DiskcacheManager):
-    """``DiskcacheManager`` whose forked job processes run under ``workers.embedded.guarded``.
+    """``DiskcacheManager`` whose forked job processes run under ``rnnscope.workers.embedded.guarded``.
 
     ``limits_s`` is (soft, hard) seconds, ``RNNSCOPE_JOB_SOFT_LIMIT_S`` / ``_HARD_LIMIT_S``.
     The server's PID is taken here, in the web process, just before the fork. Jobs are

@@ -2,17 +2,17 @@
 
 A dataset reaches an analysis by one of two kinds of value, never by a path:
 
-- a registered name of ``analysis.data`` listed in ``app.services.DATASETS`` (mr, imdb,
+- a registered name of ``rnnscope.analysis.data`` listed in ``rnnscope.app.services.DATASETS`` (mr, imdb,
   tweets). The server downloads one that is not cached only when its operator allows it
   (``rnnscope serve --fetch-data``, ``RNNSCOPE_FETCH_DATA=1``); otherwise the page says
   how the operator gets it (``rnnscope data fetch NAME``);
 - ``file:<sha256>``: a labelled CSV/TSV/JSONL/JSON file in the artifact store
-  (``workers.store.ArtifactStore.put_dataset``), put there by an upload through the page,
+  (``rnnscope.workers.store.ArtifactStore.put_dataset``), put there by an upload through the page,
   by the operator (``rnnscope serve --dataset NAME=PATH``) or by ``rnnscope analyze --data
   FILE`` on the same store. The value is also the dataset's identity in cache keys
-  (``workers.jobs.dataset_id``), so an analysis of the same bytes is found whoever made it.
+  (``rnnscope.workers.jobs.dataset_id``), so an analysis of the same bytes is found whoever made it.
 
-Every file is checked by ``analysis.data.load_checked`` before it is stored: size cap,
+Every file is checked by ``rnnscope.analysis.data.load_checked`` before it is stored: size cap,
 UTF-8 text (no binary or archive), a text and a label column, two classes of an accepted
 label set, enough rows of each.
 """
@@ -23,7 +23,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from app.services import (DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, UploadError, decode_upload,
+from rnnscope.app.services import (DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, UploadError, decode_upload,
                           display_filename, valid_key)
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def dataset_label(info: dict) -> str:
 def dataset_options(svc: Services) -> list[dict]:
     """Registered datasets (marked when not downloaded and the server may not fetch them),
     then every dataset in the store, oldest first."""
-    from analysis.data import is_cached
+    from rnnscope.analysis.data import is_cached
 
     options = []
     for name, label in DATASETS:
@@ -61,7 +61,7 @@ def dataset_options(svc: Services) -> list[dict]:
 
 def not_downloaded(svc: Services, name) -> str | None:
     """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
-    from analysis.data import is_cached
+    from rnnscope.analysis.data import is_cached
 
     labels = dict(DATASETS)
     if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
@@ -75,8 +75,8 @@ def not_downloaded(svc: Services, name) -> str | None:
 
 
 def _checked(path: Path, display_name: str):
-    """``analysis.data.load_checked``: the dataset, or UploadError in words."""
-    from analysis.data import DataError, load_checked
+    """``rnnscope.analysis.data.load_checked``: the dataset, or UploadError in words."""
+    from rnnscope.analysis.data import DataError, load_checked
 
     try:
         return load_checked(path, display_name)
@@ -88,7 +88,7 @@ def _checked(path: Path, display_name: str):
 
 
 def _info(dataset, filename: str, origin: str, name: str | None = None) -> dict:
-    from workers.dataset_check import summarize
+    from rnnscope.workers.dataset_check import summarize
 
     counts = summarize(dataset)
     return {**counts, "filename": filename, "name": name or counts["name"], "origin": origin}
@@ -99,7 +99,7 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
 
     The bytes are decoded under the upload cap, written to a private temporary file in the
     store (its suffix from the file name, which is display text only) and read completely
-    by ``load_checked`` in a child process (``workers.dataset_check``: not in this request
+    by ``load_checked`` in a child process (``rnnscope.workers.dataset_check``: not in this request
     thread, with a CPU limit) before anything is stored.
 
     Raises
@@ -108,9 +108,9 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
         In plain words: not base64, too large, not UTF-8, binary, no label column, one
         class, unknown labels, too few rows.
     """
-    from analysis.data import DataError
-    from workers.dataset_check import check_file
-    from workers.store import ArtifactNotFound, dataset_format, sha256_bytes
+    from rnnscope.analysis.data import DataError
+    from rnnscope.workers.dataset_check import check_file
+    from rnnscope.workers.store import ArtifactNotFound, dataset_format, sha256_bytes
 
     data = decode_upload(contents, svc.max_upload_bytes, what="a labelled dataset")
     name = display_filename(filename)
@@ -156,7 +156,7 @@ def register_operator_dataset(store, spec: str) -> str:
 def store_cli_dataset(store, path: str | Path) -> str | None:
     """Copy a single-file dataset analysed by ``rnnscope analyze`` into the store (so the
     dashboard can list it and reopen its analyses); None for anything but a readable file."""
-    from analysis.data import SOURCES
+    from rnnscope.analysis.data import SOURCES
 
     file = Path(path).expanduser()
     if str(path) in SOURCES or not file.is_file():
@@ -179,10 +179,10 @@ def open_analysis(svc: Services, key) -> dict | None:
     no listed dataset does: a directory, or a file not in the store), and the point-set
     choice matching its ``slow_q_max``. None if ``key`` is not a stored report.
     """
-    from analysis.report import SUMMARY_FILE
-    from app.services import _read_json
-    from workers.jobs import dataset_id, resolve_params
-    from workers.store import content_key
+    from rnnscope.analysis.report import SUMMARY_FILE
+    from rnnscope.app.services import _read_json
+    from rnnscope.workers.jobs import dataset_id, resolve_params
+    from rnnscope.workers.store import content_key
 
     if not valid_key(key) or not svc.store.report_dir(key).is_dir():
         return None

@@ -1,6 +1,6 @@
 """The page: a model panel on the left, the analysis views on the right.
 
-``build_layout(svc)`` is called on every page load (Dash calls ``app.layout`` when it is
+``build_layout(svc)`` is called on every page load (Dash calls ``rnnscope.app.layout`` when it is
 a function), so the model list shows checkpoints uploaded since the server started.
 Graphs start with a blank placeholder; callbacks fill them once a report is on screen.
 """
@@ -13,16 +13,16 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from analysis.point_modes import PointModes
-from analysis.sentence import SentenceTrace
-from analysis.summary import Summary
-from analysis.summary import read as read_summary
-from analysis.words import WordLookup
-from app import ids
-from app.datasets import dataset_options
-from app.figures import style
-from app.figures.summary import WORD_SHARE_NOTE
-from app.services import DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, Services, finite_or_none
+from rnnscope.analysis.point_modes import PointModes
+from rnnscope.analysis.sentence import SentenceTrace
+from rnnscope.analysis.summary import Summary
+from rnnscope.analysis.summary import read as read_summary
+from rnnscope.analysis.words import WordLookup
+from rnnscope.app import ids
+from rnnscope.app.datasets import dataset_options
+from rnnscope.app.figures import style
+from rnnscope.app.figures.summary import WORD_SHARE_NOTE
+from rnnscope.app.services import DEFAULT_DATASET, DEFAULT_POINT_SET, MAX_SENTENCE_TOKENS, POINT_SETS, Services, finite_or_none
 
 GRAPH_CONFIG = {
     "displaylogo": False,

@@ -3,7 +3,7 @@
 ``render_report_html`` writes ONE file that opens offline: plotly.js is inlined once (with
 the first figure), every later figure reuses it, and nothing is fetched from a network.
 The page holds the summary numbers as tables and the paper's panels (Figs. 2a-c, 3b-d,
-4a-d, 5b and the Fig. 7 summary), each drawn by the pure functions of ``app.figures``
+4a-d, 5b and the Fig. 7 summary), each drawn by the pure functions of ``rnnscope.app.figures``
 from ``Report.arrays`` (keys documented in ``analysis/report.py``).
 """
 from __future__ import annotations
@@ -18,12 +18,12 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from analysis.atomic import write_bytes
-from analysis.data_checks import fit_lines
-from analysis.summary import Summary, read
-from app import figures as F
-from app.figures.attractor import attractor_evidence_of
-from app.figures.linearization import error_variants
+from rnnscope.analysis.atomic import write_bytes
+from rnnscope.analysis.data_checks import fit_lines
+from rnnscope.analysis.summary import Summary, read
+from rnnscope.app import figures as F
+from rnnscope.app.figures.attractor import attractor_evidence_of
+from rnnscope.app.figures.linearization import error_variants
 
 #: Image formats ``export_summary_image`` writes (by file suffix).
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpeg", "jpg", "webp")
@@ -212,7 +212,7 @@ def _verdict_html(s: Summary) -> str:
 
 
 def _data_fit_html(s: Summary) -> str:
-    """Vocabulary coverage and accuracy against chance, with their warnings (``analysis.data_checks``)."""
+    """Vocabulary coverage and accuracy against chance, with their warnings (``rnnscope.analysis.data_checks``)."""
     text, warnings = fit_lines(s)
     notes = "".join(f"<br><b>Warning:</b> {html.escape(w, quote=False)}" for w in warnings)
     return f'<p class="data-fit{" warn" if warnings else ""}" id="data-fit">{html.escape(text, quote=False)}.{notes}</p>\n'
@@ -229,7 +229,7 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
     Parameters
     ----------
     report : analysis.report.Report
-        Anything with ``summary`` (a dict that reads as ``analysis.summary.Summary``; else
+        Anything with ``summary`` (a dict that reads as ``rnnscope.analysis.summary.Summary``; else
         ``SummaryError``) and ``arrays`` (dict of str to ndarray).
     path : str or PathLike, optional
         Also write the page there, atomically (temporary file, then rename).

@@ -1,14 +1,14 @@
 """The sentence explorer's account in words of what moved the readout of one text.
 
-Every number comes from the trace (``analysis.sentence.SentenceTrace``: the split of
-``analysis.sentence``), in logit units with two decimals, so what the page says can be
+Every number comes from the trace (``rnnscope.analysis.sentence.SentenceTrace``: the split of
+``rnnscope.analysis.sentence``), in logit units with two decimals, so what the page says can be
 checked against the bars and the table beside it.
 """
 from __future__ import annotations
 
 from dash import html
 
-from analysis.sentence import SentenceTrace
+from rnnscope.analysis.sentence import SentenceTrace
 
 
 def _q(token: str) -> str:

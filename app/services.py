@@ -1,7 +1,7 @@
 """Thin glue between the dashboard and the engine: load, cache, compute small things.
 
-Callbacks call these functions and hand the results to ``app.figures``; nothing here
-draws. Heavy work (the full analysis) runs as ``workers.jobs.full_analysis``; what is
+Callbacks call these functions and hand the results to ``rnnscope.app.figures``; nothing here
+draws. Heavy work (the full analysis) runs as ``rnnscope.workers.jobs.full_analysis``; what is
 computed here is small and per-request, and its ingredients are cached in memory:
 
 - loaded models and reports, by checkpoint sha256 / report key (bounded LRU),
@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.model import Model
-from analysis.pipeline import ANALYSIS_VERSION
-from analysis.point_modes import PointModes, point_modes_at, word_input_effects
-from analysis.sentence import SentenceTrace, trace_sentence
-from analysis.summary import SummaryError
-from analysis.summary import read as read_summary
-from analysis.words import WordLookup, look_up_words, vocabulary_projection
-from workers.config import Settings
+from rnnscope.analysis.model import Model
+from rnnscope.analysis.pipeline import ANALYSIS_VERSION
+from rnnscope.analysis.point_modes import PointModes, point_modes_at, word_input_effects
+from rnnscope.analysis.sentence import SentenceTrace, trace_sentence
+from rnnscope.analysis.summary import SummaryError
+from rnnscope.analysis.summary import read as read_summary
+from rnnscope.analysis.words import WordLookup, look_up_words, vocabulary_projection
+from rnnscope.workers.config import Settings
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -50,12 +50,12 @@ MAX_SENTENCE_TOKENS = 2000
 #: Characters of a typed sentence that are kept, after Unicode normalization (NFKC can make
 #: one character 18): at least ten per traced token, and a bound on what is cached and echoed.
 MAX_SENTENCE_CHARS = 20_000
-#: Datasets offered for states and word sets (registered names of ``analysis.data``).
+#: Datasets offered for states and word sets (registered names of ``rnnscope.analysis.data``).
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"))
 DEFAULT_DATASET = "mr"
 #: The point sets the downstream views can use (value -> label, ``slow_q_max`` of the analysis).
-#: "auto" is the default rule of ``analysis.slow_points``.
+#: "auto" is the default rule of ``rnnscope.analysis.slow_points``.
 POINT_SETS = (("auto", "Fixed + slow points (default rule)", None), ("fixed", "Fixed points only (q < 1e-8)", 0.0),
               ("1e-6", "Fixed + slow points, q < 1e-6", 1e-6), ("1e-5", "Fixed + slow points, q < 1e-5", 1e-5),
               ("1e-4", "Fixed + slow points, q < 1e-4", 1e-4), ("1e-3", "Fixed + slow points, q < 1e-3", 1e-3))
@@ -239,7 +239,7 @@ class Services:
 
     @cached_property
     def store(self):
-        from workers.store import ArtifactStore
+        from rnnscope.workers.store import ArtifactStore
 
         return ArtifactStore(self.settings.store)
 
@@ -249,8 +249,8 @@ class Services:
 
     @cached_property
     def reader(self):
-        """Reads ``.pt`` checkpoints in a child process (``workers.checkpoint_reader``)."""
-        from workers.checkpoint_reader import CheckpointReader
+        """Reads ``.pt`` checkpoints in a child process (``rnnscope.workers.checkpoint_reader``)."""
+        from rnnscope.workers.checkpoint_reader import CheckpointReader
 
         return CheckpointReader(self.settings.parse_limit_s)
 
@@ -274,7 +274,7 @@ class Services:
 
     def checkpoint_info(self, sha: str) -> dict:
         """Display name, size and format of a stored checkpoint ({} if unknown)."""
-        from workers.store import ArtifactNotFound
+        from rnnscope.workers.store import ArtifactNotFound
 
         try:
             return self.store.checkpoint_info(sha)
@@ -284,7 +284,7 @@ class Services:
     # --- the model list ------------------------------------------------------------------
     def demo_models(self) -> list[tuple[str, str]]:
         """(sha256, label) of each bundled demo checkpoint (copied into the store once)."""
-        from workers.jobs import demo_checkpoints
+        from rnnscope.workers.jobs import demo_checkpoints
 
         directory = Path(self.settings.demo_dir)
         files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
@@ -311,17 +311,17 @@ class Services:
     def accept_upload(self, contents: str | None, filename) -> tuple[str, str, bool]:
         """Validate and store an uploaded checkpoint: -> (sha256, label, newly stored).
 
-        The bytes are fully loaded (``analysis.checkpoint.load_bytes``: no code executed,
+        The bytes are fully loaded (``rnnscope.analysis.checkpoint.load_bytes``: no code executed,
         every shape and value checked; a ``.pt`` in the reading process, within its CPU limit,
-        ``workers.checkpoint_reader``) before anything is written to the store.
+        ``rnnscope.workers.checkpoint_reader``) before anything is written to the store.
 
         Raises
         ------
         UploadError
             With the checkpoint loader's own plain-words message when it refuses the file.
         """
-        from analysis.checkpoint import CheckpointError
-        from workers.store import ArtifactNotFound, StoreError, sha256_bytes
+        from rnnscope.analysis.checkpoint import CheckpointError
+        from rnnscope.workers.store import ArtifactNotFound, StoreError, sha256_bytes
 
         cap = self.max_upload_bytes
         data = decode_upload(contents, cap)
@@ -355,7 +355,7 @@ class Services:
             self.model_of(key), self.report(key).arrays, text, MAX_SENTENCE_TOKENS))
 
     def point_modes(self, key: str, index: int) -> PointModes:
-        """The linearization at fixed point ``index`` of report ``key`` (``analysis.point_modes.point_modes_at``:
+        """The linearization at fixed point ``index`` of report ``key`` (``rnnscope.analysis.point_modes.point_modes_at``:
         the report's spectrum; J_inp when D <= ``settings.click_max_state``), cached (LRU)."""
         def make() -> PointModes:
             return point_modes_at(self.model_of(key).net, self.report(key).arrays, index,
@@ -395,8 +395,8 @@ class Services:
 
     def stored_analysis(self, sha: str, data_name: str, point_set=DEFAULT_POINT_SET) -> str | None:
         """Key of the stored full analysis of ``sha`` on ``data_name``, or None if not stored."""
-        from analysis.data import DataError
-        from workers.jobs import analysis_key
+        from rnnscope.analysis.data import DataError
+        from rnnscope.workers.jobs import analysis_key
 
         if not known_dataset(data_name):
             return None
@@ -408,14 +408,14 @@ class Services:
 
     def analyse(self, sha: str, data_name: str, progress: Progress | None = None,
                 point_set=DEFAULT_POINT_SET) -> str:
-        """Run (or find) the full analysis; returns the report key (``workers.jobs.full_analysis``).
+        """Run (or find) the full analysis; returns the report key (``rnnscope.workers.jobs.full_analysis``).
 
         ``data_name`` must be one of ``DATASETS`` or a stored ``file:<sha256>`` (ValueError
         otherwise): never a path. A registered dataset that is not cached is downloaded only
         when the operator allows it (``Settings.fetch_data``); otherwise ValueError says how.
         """
-        from app.datasets import not_downloaded
-        from workers.jobs import full_analysis
+        from rnnscope.app.datasets import not_downloaded
+        from rnnscope.workers.jobs import full_analysis
 
         if not known_dataset(data_name):
             raise ValueError(UNKNOWN_DATASET)
@@ -451,12 +451,12 @@ class Services:
 
         One per checkpoint and dataset: the newest, or ``keep`` (the report on screen)
         when it is one of them; older parameter sets of the same pair are left out.
-        Labels are ``app.figures.model_label`` ("LSTM-128 mr") for the demos and the file
+        Labels are ``rnnscope.app.figures.model_label`` ("LSTM-128 mr") for the demos and the file
         name for uploads (``upload_report_label``: "my-gru mr"), with the architecture and
         file name (``report_label``) where two would otherwise share a label.
         """
-        from analysis.report import SUMMARY_FILE
-        from app.figures import model_label
+        from rnnscope.analysis.report import SUMMARY_FILE
+        from rnnscope.app.figures import model_label
 
         root = self.store.root / "reports"
         latest: dict[tuple, tuple] = {}
@@ -477,7 +477,7 @@ class Services:
     def upload_report_label(self, summary: dict) -> str:
         """"my-gru mr": an uploaded checkpoint's analysis by its file name (without the
         suffix) and dataset; ``model_label`` when the store has no name for it."""
-        from app.figures import model_label
+        from rnnscope.app.figures import model_label
 
         name = str(self.checkpoint_info(str(summary.get("model", {}).get("sha256", ""))).get("filename") or "")
         if not name:
@@ -488,7 +488,7 @@ class Services:
 
     def report_label(self, summary: dict) -> str:
         """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""
-        from app.figures import model_label
+        from rnnscope.app.figures import model_label
 
         name = str(self.checkpoint_info(summary.get("model", {}).get("sha256", "")).get("filename", ""))
         stem = name.rsplit(".", 1)[0][:24]
@@ -507,7 +507,7 @@ def upload_label(info: dict) -> str:
 
 
 def _current(summary) -> bool:
-    """The summary reads as this analysis version's (``analysis.summary``)."""
+    """The summary reads as this analysis version's (``rnnscope.analysis.summary``)."""
     if not isinstance(summary, dict) or summary.get("version") != ANALYSIS_VERSION:
         return False
     try:
@@ -583,9 +583,9 @@ def point_index(report, selection) -> int | None:
 
 
 def known_dataset(name) -> bool:
-    """True for a name in ``DATASETS`` or ``file:<sha256>`` (a dataset in the store, ``app.datasets``);
+    """True for a name in ``DATASETS`` or ``file:<sha256>`` (a dataset in the store, ``rnnscope.app.datasets``);
     the dashboard never takes a path from the client."""
-    from workers.jobs import stored_dataset_sha
+    from rnnscope.workers.jobs import stored_dataset_sha
 
     return isinstance(name, str) and (name in dict(DATASETS) or stored_dataset_sha(name) is not None)
 
@@ -594,8 +594,8 @@ def report_or_none(svc: Services, ref: dict | None):
     """The report a ``{"key": ...}`` store points at, or None (no ref, bad key, not found)."""
     if not isinstance(ref, dict) or not valid_key(ref.get("key")):
         return None
-    from workers.store import ArtifactNotFound
-    from analysis.report import ReportError
+    from rnnscope.workers.store import ArtifactNotFound
+    from rnnscope.analysis.report import ReportError
 
     try:
         return svc.report(ref["key"])
@@ -607,8 +607,8 @@ def model_or_none(svc: Services, sha) -> Model | None:
     """The checkpoint ``sha`` from the store, or None when absent or unreadable."""
     if not valid_key(sha):
         return None
-    from analysis.checkpoint import CheckpointError
-    from workers.store import ArtifactNotFound
+    from rnnscope.analysis.checkpoint import CheckpointError
+    from rnnscope.workers.store import ArtifactNotFound
 
     try:
         return svc.model(sha)

@@ -1,1 +1,1 @@
-"""Benchmarks that print tables (not timed tests); each runnable as ``python bench/NAME.py``."""
+"""Benchmarks that print tables (not timed tests): ``rnnscope bench NAME`` (installed as ``rnnscope.bench``)."""

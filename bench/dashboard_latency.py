@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
 
 TARGET_MS = 100.0
 
@@ -60,7 +59,7 @@ def _timed(fn, reps: int, before=None) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def bench_model(svc, sha: str, label: str, data: str, texts: list[str], reps: int) -> list[tuple]:
-    from app.callbacks import fixed_points, sentence
+    from rnnscope.app.callbacks import fixed_points, sentence
 
     def progress(fraction, message):
         print(f"\r  {label}: {message} ({100 * fraction:.0f}%)".ljust(100), end="", file=sys.stderr)
@@ -105,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from analysis import data as data_mod
-    from app.services import Services
-    from workers.config import Settings
+    from rnnscope.analysis import data as data_mod
+    from rnnscope.app.services import Services
+    from rnnscope.workers.config import Settings
 
     torch.set_num_threads(1)
     settings = Settings.from_env()

@@ -11,9 +11,9 @@ the trained weights are cached under ``$RNNSCOPE_HOME/bench``), it draws ``--see
 from the states visited on held-out documents and runs, in the same process and from the
 same seeds:
 
-- ours: :func:`analysis.fixed_points.find_fixed_points` (relaxation, then inexact
+- ours: :func:`rnnscope.analysis.fixed_points.find_fixed_points` (relaxation, then inexact
   Newton-Krylov with a float64 line search);
-- the reference: :func:`analysis.fixed_points.adam_fixed_points`, configured like
+- the reference: :func:`rnnscope.analysis.fixed_points.adam_fixed_points`, configured like
   FixedPointFinder's PyTorch defaults (Adam, learning rate 1.0, ReduceLROnPlateau factor
   0.95 patience 2, float32, up to 5000 iterations, stop when every seed has q < tol);
 - with ``--dense``, also our method with dense Jacobians and batched LU solves;
@@ -55,11 +55,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
 
-from analysis.atomic import atomic_open  # noqa: E402
-from analysis.fixed_points import adam_fixed_points, find_fixed_points  # noqa: E402
-from analysis.model import RNNClassifier, pad_batch  # noqa: E402
+from rnnscope.analysis.atomic import atomic_open  # noqa: E402
+from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points  # noqa: E402
+from rnnscope.analysis.model import RNNClassifier, pad_batch  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "ugrnn": 2, "vrnn": 1}
 # steps, learning rate: the vanilla RNN needs a smaller rate and more steps to integrate
@@ -276,7 +275,7 @@ def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
     import copy
     import io
 
-    from analysis.fixed_points import _deduplicate, q_values
+    from rnnscope.analysis.fixed_points import _deduplicate, q_values
 
     cell = copy.deepcopy(net.cell).float()
     finder = fpf_cls(_FPFCell(cell), verbose=False, do_compute_jacobians=False, do_decompose_jacobians=False)
@@ -359,9 +358,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def networks(args):
     """Yield (name, net, seeds, info) for the synthetic networks or the checkpoints."""
     if args.checkpoint:
-        from analysis.checkpoint import load
-        from analysis.data import load as load_data
-        from analysis.tokenizer import encode_texts
+        from rnnscope.analysis.checkpoint import load
+        from rnnscope.analysis.data import load as load_data
+        from rnnscope.analysis.tokenizer import encode_texts
 
         for path in args.checkpoint:
             model = load(path)

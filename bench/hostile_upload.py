@@ -4,7 +4,7 @@ The files (all generated, nothing hostile is stored in the repository):
 
 - :func:`padded_pickle`: a valid rnnscope/1 ``.pt`` of a tiny network whose metrics hold
   ``n`` ``None`` values: ``n`` one-byte pickle operations. Before the bounds on ``data.pkl``
-  (``analysis.checkpoint.PKL_*``) a 40 MB one took 25.8 s of the web process's CPU and
+  (``rnnscope.analysis.checkpoint.PKL_*``) a 40 MB one took 25.8 s of the web process's CPU and
   was stored; now its size alone refuses it.
 - :func:`padded_beside_spare_tensor`: the same padding (1M operations), next to a spare
   1 MiB tensor entry that raises the token allowance to its cap, so it passes the checks
@@ -29,8 +29,8 @@ import zipfile
 
 import torch
 
-from analysis.model import RNNClassifier
-from analysis.tokenizer import PAD, UNK, Tokenizer
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
 
 WORDS = ["the", "movie", "was", "good", "bad", "not", "great", "awful", "!", ".", "a", "plot", "acting",
          "i", "loved", "hated", "it", "boring", "fun", "and", "but", "very", "this", "film", "so", "script",
@@ -39,7 +39,7 @@ WORDS = ["the", "movie", "was", "good", "bad", "not", "great", "awful", "!", "."
 
 def payload(arch: str = "gru", vocab: list[str] | None = None, embed: int = 6, hidden: int = 5,
             dtype: torch.dtype = torch.float32, seed: int = 0) -> dict:
-    """The dict ``analysis.checkpoint.save`` writes to a ``.pt``, for a random network."""
+    """The dict ``rnnscope.analysis.checkpoint.save`` writes to a ``.pt``, for a random network."""
     vocab = vocab or [PAD, UNK, *WORDS]
     torch.manual_seed(seed)
     net = RNNClassifier(arch, len(vocab), embed, hidden, 1)
@@ -107,7 +107,7 @@ class HostileUploader(threading.Thread):
         self.messages: list[str] = []
 
     def run(self) -> None:
-        from bench.load import UPDATE, DashClient
+        from rnnscope.bench.load import UPDATE, DashClient
 
         client = DashClient(self.url, timeout_s=self.timeout_s)
         callback = client.find(input="upload-payload.data")
@@ -152,14 +152,14 @@ def hostile_files() -> list[tuple[str, bytes]]:
 
 
 def compare(url: str, run, *, log=print, out=None) -> int:
-    """``run()`` (a ``bench.load.run_load`` call) once as usual, then once while a
+    """``run()`` (a ``rnnscope.bench.load.run_load`` call) once as usual, then once while a
     :class:`HostileUploader` posts :func:`hostile_files`; prints both tables side by side.
 
     Returns 1 if any request of either run failed or an upload got no answer, else 0.
     """
     import sys
 
-    from bench.load import summarize
+    from rnnscope.bench.load import summarize
 
     out = out or sys.stdout
     files = hostile_files()
@@ -194,7 +194,7 @@ def compare(url: str, run, *, log=print, out=None) -> int:
 
 
 def print_comparison(base: list[tuple], hostile: list[tuple], out) -> None:
-    """``bench.load.summarize`` rows of two runs, side by side, with the p95 ratio."""
+    """``rnnscope.bench.load.summarize`` rows of two runs, side by side, with the p95 ratio."""
     rows = {(r[0], r[1]): r for r in base}
     other = {(r[0], r[1]): r for r in hostile}
     order = {"action": 0, "callback": 1, "all": 2}

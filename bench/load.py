@@ -645,11 +645,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def hostile_upload_module():
-    """``bench.hostile_upload`` (imports torch and ``analysis``: only for ``--hostile-upload``)."""
+    """``rnnscope.bench.hostile_upload`` (imports torch and ``analysis``: only for ``--hostile-upload``)."""
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
-    from bench import hostile_upload
+    from rnnscope.bench import hostile_upload
 
     return hostile_upload
 

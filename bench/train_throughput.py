@@ -4,7 +4,7 @@
                                      [--seq-len 50] [--threads 1,2] [--steps 30] [--device cpu]
 
 For each architecture and thread count it times full training steps (the exact step of
-:mod:`analysis.training`: embedding, fused recurrent kernel, readout, BCE loss, backward,
+:mod:`rnnscope.analysis.training`: embedding, fused recurrent kernel, readout, BCE loss, backward,
 gradient clipping, AdamW) on random tokens of a fixed length, and prints:
 
 - tokens/s: real tokens processed per second of training;
@@ -33,10 +33,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
 
-from analysis.model import RNNClassifier  # noqa: E402
-from analysis.training import _loss, logits  # noqa: E402
+from rnnscope.analysis.model import RNNClassifier  # noqa: E402
+from rnnscope.analysis.training import _loss, logits  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "ugrnn": 2, "vrnn": 1}
 EPOCH_TOKENS = {"MR": 221_989, "IMDB": 5_100_214}

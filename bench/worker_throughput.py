@@ -37,9 +37,9 @@ SMALL = dict(n_docs=60, max_len=40, n_seeds=128, n_words=4, n_frequent=40, min_d
 
 def tiny_inputs(root: Path) -> tuple[Path, str]:
     """A GRU-16 trained briefly on a synthetic sentiment corpus: (checkpoint, corpus path)."""
-    from analysis import checkpoint
-    from analysis.data import load
-    from analysis.training import TrainConfig, train
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.training import TrainConfig, train
 
     rng = np.random.default_rng(0)
     filler = [f"w{i}" for i in range(50)]
@@ -63,7 +63,7 @@ def tiny_inputs(root: Path) -> tuple[Path, str]:
 
 def run_all(task_ids: list[str], client) -> None:
     """Wait for every task; raise if one did not succeed."""
-    from workers.tasks import wait
+    from rnnscope.workers.tasks import wait
 
     for task_id in task_ids:
         status = wait(task_id, poll_s=0.1, app=client)
@@ -77,10 +77,10 @@ def run_pool(concurrency: int, threads: int, n: int, ckpt: Path, data: str, para
     of ``threads`` torch/BLAS threads each."""
     import redis
 
-    from workers.celery_app import make_celery
-    from workers.config import Settings
-    from workers.store import ArtifactStore
-    from workers.tasks import submit_full_analysis, workers_online
+    from rnnscope.workers.celery_app import make_celery
+    from rnnscope.workers.config import Settings
+    from rnnscope.workers.store import ArtifactStore
+    from rnnscope.workers.tasks import submit_full_analysis, workers_online
 
     redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "REDIS_URL": redis_url, "RNNSCOPE_STORE": str(root / f"store-{seed0}"),

@@ -6,7 +6,7 @@
 ``--width``/``--height`` set the browser window.
 
 Uses the browser tests' machinery: ``dash.testing``'s ``ThreadedRunner`` serves the app
-built by ``app.dashboard.create_app`` (embedded mode, ``REDIS_URL`` ignored) and its
+built by ``rnnscope.app.dashboard.create_app`` (embedded mode, ``REDIS_URL`` ignored) and its
 ``Browser`` drives Debian's headless Chromium (``$DASH_TEST_CHROMEPATH`` or
 ``/usr/bin/chromium``, ``chromedriver`` on PATH). Steps: open the page, wait until the demo
 LSTM (``models/demo/lstm-mr.safetensors``) is analysed on MR with the default parameters
@@ -86,9 +86,9 @@ def shoot(args: argparse.Namespace) -> int:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    from analysis.data import fetch
-    from app import ids
-    from app.dashboard import create_app
+    from rnnscope.analysis.data import fetch
+    from rnnscope.app import ids
+    from rnnscope.app.dashboard import create_app
     from tests.browser.test_dashboard import graph_data, trace, type_text, wait_for
 
     fetch("mr")  # a no-op once cached (the page's analysis would not download it)

@@ -26,7 +26,7 @@ WORKER_START_TIMEOUT_S = 120
 def running_worker(env: dict, client, log: Path, *, concurrency: int = 2,
                    hostname: str | None = None) -> Iterator[dict]:
     """``rnnscope worker --concurrency N`` until the block ends: yields ``{"proc", "log"}``."""
-    from workers.tasks import workers_online
+    from rnnscope.workers.tasks import workers_online
 
     hostname = hostname or f"test-{os.getpid()}@%h"
     with open(log, "w") as out:

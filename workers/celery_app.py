@@ -1,6 +1,6 @@
 """The Celery application, configured from the environment (``REDIS_URL``).
 
-Used by ``rnnscope worker`` (which runs the tasks in ``workers.tasks``), by ``rnnscope
+Used by ``rnnscope worker`` (which runs the tasks in ``rnnscope.workers.tasks``), by ``rnnscope
 submit``, and by the dashboard's ``dash.CeleryManager`` in scale-out mode (its background
 callbacks become tasks of this same app, so a worker must import the dashboard too).
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 QUEUE = "rnnscope"
 
@@ -32,7 +32,7 @@ QUEUE = "rnnscope"
 def make_celery(settings: Settings | None = None) -> Celery:
     """A Celery app for ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
-    app = Celery("rnnscope", include=["workers.tasks"])
+    app = Celery("rnnscope", include=["rnnscope.workers.tasks"])
     app.conf.update(
         broker_url=settings.redis_url or "memory://",
         result_backend=settings.redis_url or "cache+memory://",

@@ -3,7 +3,7 @@
 Reading a ``.pt`` runs torch's weights-only unpickler, which is pure Python: in the web
 process it would hold the interpreter lock for as long as it runs (about 0.6 µs of CPU per
 pickle operation) and slow every other visitor's requests. The bounds of
-:mod:`analysis.checkpoint` (``PKL_*``) keep that work proportional to the tensors a file
+:mod:`rnnscope.analysis.checkpoint` (``PKL_*``) keep that work proportional to the tensors a file
 holds (about a second at most); this module moves it out of the web process:
 
 - :class:`CheckpointReader` keeps one child process (``python -m workers.checkpoint_reader``)
@@ -13,7 +13,7 @@ holds (about a second at most); this module moves it out of the web process:
   ``close_fds``, so it holds no descriptor of the server but its two pipes (never the
   listening socket).
 - The child answers with the validated model re-encoded as a ``.safetensors`` byte string
-  (:func:`analysis.checkpoint.to_safetensors`: tensors, config and vocabulary; no pickle
+  (:func:`rnnscope.analysis.checkpoint.to_safetensors`: tensors, config and vocabulary; no pickle
   crosses the pipe), which the server loads with ``load_bytes``, checking it again as it
   checks any upload.
 - **A time limit.** A read that uses more than ``cpu_limit_s`` seconds of CPU
@@ -45,10 +45,11 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.checkpoint import CheckpointError, check_container, load_bytes, read_file
+import rnnscope
+from rnnscope.analysis.checkpoint import CheckpointError, check_container, load_bytes, read_file
 
 if TYPE_CHECKING:
-    from analysis.model import Model
+    from rnnscope.analysis.model import Model
 
 #: CPU priority of the reading process (0 = the server's; 19 = lowest).
 NICE = 10
@@ -100,7 +101,7 @@ class CheckpointReader:
 
     # --- the API -------------------------------------------------------------------------
     def load_bytes(self, data: bytes, filename: str = "", *, max_bytes: int) -> Model:
-        """Like :func:`analysis.checkpoint.load_bytes`; a ``.pt`` is read in the child.
+        """Like :func:`rnnscope.analysis.checkpoint.load_bytes`; a ``.pt`` is read in the child.
 
         Raises CheckpointError with a message in words for every problem, including the
         time limit and a busy reader.
@@ -113,7 +114,7 @@ class CheckpointReader:
         return model
 
     def load(self, path: str | os.PathLike, *, max_bytes: int) -> Model:
-        """Like :func:`analysis.checkpoint.load`, reading a ``.pt`` in the child."""
+        """Like :func:`rnnscope.analysis.checkpoint.load`, reading a ``.pt`` in the child."""
         return self.load_bytes(read_file(path, max_bytes), Path(path).name, max_bytes=max_bytes)
 
     def close(self) -> None:
@@ -184,7 +185,7 @@ class CheckpointReader:
     def _child(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "workers.checkpoint_reader"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "rnnscope.workers.checkpoint_reader"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, bufsize=0, close_fds=True, env=_child_env())
         return self._proc
 
@@ -241,7 +242,7 @@ def _read_exact(fd: int, n: int, deadline: float = float("inf")) -> bytes:
 def _child_env() -> dict[str, str]:
     """What the reading process needs: no secrets, no Redis URL, one thread, this package."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(rnnscope.__file__).resolve().parent.parent)  # where the rnnscope package lies
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     return {**keep, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1"}
@@ -287,7 +288,7 @@ def _next_request(fd: int) -> tuple[dict, bytes] | None:
 
 
 def _answer(header: dict, data: bytes, budget: _Budget) -> tuple[bytes, bytes]:
-    from analysis.checkpoint import to_safetensors
+    from rnnscope.analysis.checkpoint import to_safetensors
 
     budget.limit, budget.started = float(header["cpu_s"]), time.process_time()
     try:
@@ -308,9 +309,9 @@ def _warm_up() -> None:
 
     import torch
 
-    from analysis.checkpoint import FORMAT, to_safetensors
-    from analysis.model import RNNClassifier
-    from analysis.tokenizer import PAD, UNK, Tokenizer
+    from rnnscope.analysis.checkpoint import FORMAT, to_safetensors
+    from rnnscope.analysis.model import RNNClassifier
+    from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
 
     net = RNNClassifier("gru", 3, 2, 2, 1)
     config = {"format": FORMAT, **net.shape_config(), "tokenizer": Tokenizer().to_config()}

@@ -48,11 +48,11 @@ class Settings:
     home : Path
         Cache root.
     store : Path
-        Root of the :class:`workers.store.ArtifactStore`.
+        Root of the :class:`rnnscope.workers.store.ArtifactStore`.
     redis_url : str or None
         Celery broker and result backend; ``None`` means embedded mode.
     soft_time_limit_s, hard_time_limit_s : int
-        Per-job time limits in seconds, for embedded jobs (``workers.embedded``) and Celery
+        Per-job time limits in seconds, for embedded jobs (``rnnscope.workers.embedded``) and Celery
         tasks alike; the soft one raises inside the job, the hard one kills its process.
     max_upload_bytes : int
         Largest checkpoint upload accepted, in bytes.
@@ -61,10 +61,10 @@ class Settings:
         of at most 6); a model larger than this is loaded for each request and not kept.
     parse_limit_s : float
         CPU seconds the reading of one ``.pt`` checkpoint may take
-        (``workers.checkpoint_reader``); a longer read is stopped and refused.
+        (``rnnscope.workers.checkpoint_reader``); a longer read is stopped and refused.
     click_max_state : int
         Largest state size D for which selecting a fixed point computes its input Jacobian
-        in the web process (``app.services.compute_point_modes``: a D x D Jacobian on the way,
+        in the web process (``rnnscope.app.services.compute_point_modes``: a D x D Jacobian on the way,
         0.2 s and ~200 MB at D = 2,048); larger networks show the analysis job's numbers only.
     lock_ttl_s : float
         Seconds a Redis compute lock outlives its last renewal (bounds the wait after the

@@ -2,7 +2,7 @@
 
 Reading a CSV/JSON file is pure Python: in the web process a file at the upload cap
 (200 MB) would hold the interpreter lock for seconds and its rows would take several times
-its size in memory. ``check_file`` runs ``analysis.data.load_checked`` in a fresh
+its size in memory. ``check_file`` runs ``rnnscope.analysis.data.load_checked`` in a fresh
 ``python -m workers.dataset_check PATH NAME`` instead: at a lower CPU priority
 (nice :data:`NICE`), with a CPU-time limit (:data:`CPU_LIMIT_S`, ``RLIMIT_CPU``) and a
 wall-clock one, an environment without the server's secrets, and no descriptor of the
@@ -44,11 +44,11 @@ def check_file(path: str | os.PathLike, display_name: str, *, wall_limit_s: floa
     analysis.data.DataError
         The loader's message, or why the check itself stopped (time limit, crash).
     """
-    from analysis.data import DataError
+    from rnnscope.analysis.data import DataError
 
     env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
     try:
-        proc = subprocess.run([sys.executable, "-m", "workers.dataset_check", str(path), str(display_name)],
+        proc = subprocess.run([sys.executable, "-m", "rnnscope.workers.dataset_check", str(path), str(display_name)],
                               capture_output=True, text=True, timeout=wall_limit_s, env=env, close_fds=True,
                               stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
     except subprocess.TimeoutExpired:
@@ -67,7 +67,7 @@ def check_file(path: str | os.PathLike, display_name: str, *, wall_limit_s: floa
 
 
 def summarize(dataset) -> dict:
-    """Counts of a checked ``analysis.data.Dataset`` (JSON-able)."""
+    """Counts of a checked ``rnnscope.analysis.data.Dataset`` (JSON-able)."""
     splits = {k: len(v) for k, v in dataset.splits().items()}
     positives = sum(float(v.labels.sum()) for v in dataset.splits().values())
     total = sum(splits.values())
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
 
     os.nice(NICE)
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 1))
-    from analysis.data import DataError, load_checked
+    from rnnscope.analysis.data import DataError, load_checked
 
     path, name = argv
     try:

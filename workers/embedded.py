@@ -22,7 +22,7 @@ job does anything:
 3. **A time limit.** ``RNNSCOPE_JOB_SOFT_LIMIT_S`` (default 3600) raises :class:`JobTimeLimit`
    in the job (``SIGALRM``), which the page shows in words; ``RNNSCOPE_JOB_HARD_LIMIT_S``
    (default soft + 300) kills the job if it is still running then (a long C call delays a
-   Python exception). Celery tasks have the same two limits (``workers.celery_app``).
+   Python exception). Celery tasks have the same two limits (``rnnscope.workers.celery_app``).
 
 A killed job leaves nothing half-written (the store writes a temp file or directory and
 renames it into place) and no lock behind (its per-key ``flock`` is released by the

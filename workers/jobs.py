@@ -1,11 +1,11 @@
 """Job functions: plain Python, each taking a ``progress(fraction, message)`` callable.
 
-The same function runs in a Celery task (``workers.tasks``), a Dash background callback,
+The same function runs in a Celery task (``rnnscope.workers.tasks``), a Dash background callback,
 the CLI (``rnnscope analyze``) or a test. Every job:
 
 1. resolves its parameters (``AnalysisParams`` defaults filled in, unknown keys refused),
-2. computes its content key (:func:`workers.store.content_key`: job name, checkpoint
-   sha256, parameters, data identity, ``analysis.pipeline.ANALYSIS_VERSION``),
+2. computes its content key (:func:`rnnscope.workers.store.content_key`: job name, checkpoint
+   sha256, parameters, data identity, ``rnnscope.analysis.pipeline.ANALYSIS_VERSION``),
 3. returns that key at once if the artifact is stored, else computes it once under the
    store's per-key lock (a second caller waits and reads the result) and stores it.
 
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from workers.config import Settings
-from workers.store import ArtifactStore, content_key
+from rnnscope.workers.config import Settings
+from rnnscope.workers.store import ArtifactStore, content_key
 
 Progress = Callable[[float, str], None]
 
@@ -63,15 +63,15 @@ class _Monotone:
 
 
 def analysis_version() -> str:
-    """``analysis.pipeline.ANALYSIS_VERSION``: part of every key."""
-    from analysis.pipeline import ANALYSIS_VERSION
+    """``rnnscope.analysis.pipeline.ANALYSIS_VERSION``: part of every key."""
+    from rnnscope.analysis.pipeline import ANALYSIS_VERSION
 
     return str(ANALYSIS_VERSION)
 
 
 def resolve_params(params: dict | None) -> dict:
     """Every ``AnalysisParams`` field, defaults filled in; ValueError for bad or unknown keys."""
-    from analysis.pipeline import AnalysisParams
+    from rnnscope.analysis.pipeline import AnalysisParams
 
     if params is not None and not isinstance(params, dict):
         raise ValueError(f"analysis parameters must be a JSON object, not {type(params).__name__}")
@@ -98,9 +98,9 @@ def dataset_id(name_or_path: str | os.PathLike) -> str:
     A registered name gives ``name@sha256`` of its pinned archive; a local file the sha256
     of its bytes (``file:<sha256>``, which is also how a dataset in the store is named); a
     local directory the sha256 over its files' relative paths and digests. Anything else
-    raises ``analysis.data.DataError``.
+    raises ``rnnscope.analysis.data.DataError``.
     """
-    from analysis.data import SOURCES, DataError
+    from rnnscope.analysis.data import SOURCES, DataError
 
     name = str(name_or_path)
     if name in SOURCES:
@@ -142,7 +142,7 @@ def load_model(store: ArtifactStore, checkpoint_sha: str):
     """The checkpoint ``checkpoint_sha`` from ``store``, on ``RNNSCOPE_DEVICE``, in eval mode."""
     import torch
 
-    from analysis.checkpoint import DEFAULT_MAX_BYTES, load
+    from rnnscope.analysis.checkpoint import DEFAULT_MAX_BYTES, load
 
     settings = Settings.from_env()
     model = load(store.checkpoint_path(checkpoint_sha),
@@ -157,8 +157,8 @@ def _load_dataset(data_name: str, progress: Progress, store: ArtifactStore | Non
                   fetch_missing: bool = True):
     """The dataset ``data_name`` names: a registered one (downloaded only if ``fetch_missing``),
     a stored one (``file:<sha256>``, checked as an upload is) or a local path."""
-    from analysis.data import DataError, load, load_checked
-    from workers.store import ArtifactNotFound
+    from rnnscope.analysis.data import DataError, load, load_checked
+    from rnnscope.workers.store import ArtifactNotFound
 
     sha = stored_dataset_sha(data_name)
     if sha is None:
@@ -192,7 +192,7 @@ def analysis_key(checkpoint_sha: str, data_name: str, params: dict | None = None
 def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
                   store: ArtifactStore | None = None, progress: Progress | None = None,
                   fetch_missing: bool = True) -> str:
-    """Run ``analysis.pipeline.run_analysis`` on a stored checkpoint; returns the report key.
+    """Run ``rnnscope.analysis.pipeline.run_analysis`` on a stored checkpoint; returns the report key.
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
     progress : callable, optional
         ``progress(fraction, message)``, fraction non-decreasing from 0 to 1.0.
     fetch_missing : bool
-        Download a registered dataset that is not cached (``analysis.data.fetch``); when
+        Download a registered dataset that is not cached (``rnnscope.analysis.data.fetch``); when
         False such a dataset raises ``DataError`` naming ``rnnscope data fetch NAME``.
 
     Returns
@@ -223,7 +223,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from analysis.pipeline import AnalysisParams, run_analysis
+        from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
 
         p(0.01, "loading the checkpoint")
         model = load_model(store, checkpoint_sha)
@@ -238,7 +238,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
 # --------------------------------------------------------------------------- sub-jobs
 def _test_docs(model, dataset, params: dict) -> tuple[list[np.ndarray], np.ndarray]:
     """The held-out documents ``run_analysis`` collects states on (same seed, same order)."""
-    from analysis.tokenizer import encode_texts
+    from rnnscope.analysis.tokenizer import encode_texts
 
     seqs = encode_texts(dataset.test.texts, model.tokenizer, model.vocab)
     docs = np.random.default_rng(params["seed"]).permutation(len(seqs))[: params["n_docs"]]
@@ -247,7 +247,7 @@ def _test_docs(model, dataset, params: dict) -> tuple[list[np.ndarray], np.ndarr
 
 def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
                        store: ArtifactStore | None = None, progress: Progress | None = None) -> str:
-    """States visited on ``n_docs`` held-out documents (``analysis.states.collect_states``).
+    """States visited on ``n_docs`` held-out documents (``rnnscope.analysis.states.collect_states``).
 
     Returns the key of arrays named after the ``VisitedStates`` fields: ``states``
     float32 (N, D), ``doc``, ``position``, ``token``, ``label`` (N,), ``final`` (n_docs, D),
@@ -259,7 +259,7 @@ def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None 
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from analysis.states import collect_states
+        from rnnscope.analysis.states import collect_states
 
         p(0.0, "loading the checkpoint and the dataset")
         model = load_model(store, checkpoint_sha)
@@ -287,8 +287,8 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from analysis.fixed_points import find_fixed_points
-        from analysis.states import draw_seeds
+        from rnnscope.analysis.fixed_points import find_fixed_points
+        from rnnscope.analysis.states import draw_seeds
 
         states = store.get_arrays(collect_states_job(checkpoint_sha, data_name, full, store=store,
                                                      progress=p.part(0.0, 0.3)))["states"]
@@ -311,7 +311,7 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
                   store: ArtifactStore | None = None, progress: Progress | None = None) -> str:
     """Eigenmodes of J_rec at the fixed points of :func:`find_fixed_points_job`.
 
-    Returns the key of arrays (``analysis.linearize.linearize``): ``eigvals`` complex128
+    Returns the key of arrays (``rnnscope.analysis.linearize.linearize``): ``eigvals`` complex128
     (K, D) sorted by |λ| descending, ``tau`` (K, D) in tokens, ``right`` (K, D, M) unit-norm
     columns, ``left`` (K, M, D) rows of R⁻¹, ``left_inp`` (K, M, E) = ℓ_aᵀ J_inp. The sign of
     each mode is arbitrary here (the full report signs them along the manifold axis).
@@ -323,7 +323,7 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from analysis.linearize import linearize
+        from rnnscope.analysis.linearize import linearize
 
         points = store.get_arrays(find_fixed_points_job(
             checkpoint_sha, data_name, full, store=store, progress=p.part(0.0, 0.7)))["points"]
@@ -350,7 +350,7 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
                          progress: Progress | None = None) -> str:
     """Input projection of every vocabulary word x at every point of a stored report.
 
-    ``mode=0``: on the integration mode, signed (``mode_coef``, ``analysis.modes``: the
+    ``mode=0``: on the integration mode, signed (``mode_coef``, ``rnnscope.analysis.modes``: the
     report's ``input_projection`` for the whole vocabulary). ``mode=a > 0``: ℓ_aᵀ J_inp x
     on the a-th largest-|λ| mode (the report's ``left_inp``, real part, signed by the readout).
 
@@ -365,7 +365,7 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
                       f"report:{report_key}", analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from analysis.projections import input_projection
+        from rnnscope.analysis.projections import input_projection
 
         arrays = store.get_report(report_key).arrays
         left_inp = arrays["left_inp"]

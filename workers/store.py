@@ -51,10 +51,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analysis.atomic import atomic_open
+from rnnscope.analysis.atomic import atomic_open
 
 if TYPE_CHECKING:  # analysis.report is imported lazily: the store works without it
-    from analysis.report import Report
+    from rnnscope.analysis.report import Report
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ Progress = Callable[[float, str], None]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
-#: How a stored dataset file is read (``analysis.data.read_table`` by suffix; txt: sniffed).
+#: How a stored dataset file is read (``rnnscope.analysis.data.read_table`` by suffix; txt: sniffed).
 DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 _LOG_NAME = "computations.jsonl"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -132,7 +132,7 @@ def checkpoint_format(data: bytes) -> str:
     """``"pt"`` (torch zip) or ``"safetensors"`` from the leading bytes; ValueError otherwise.
 
     Only the container is recognized here; the contents are validated by
-    ``analysis.checkpoint`` when the checkpoint is loaded.
+    ``rnnscope.analysis.checkpoint`` when the checkpoint is loaded.
     """
     if data[:4] == _ZIP_MAGIC:
         return "pt"
@@ -160,7 +160,7 @@ class ArtifactStore:
 
     def __init__(self, root: str | os.PathLike, *, redis_url: str | None = None,
                  lock_ttl_s: float | None = None):
-        from workers.config import Settings
+        from rnnscope.workers.config import Settings
 
         env = Settings.from_env() if redis_url is None or lock_ttl_s is None else None
         self.root = Path(root).expanduser().resolve()
@@ -175,7 +175,7 @@ class ArtifactStore:
     @classmethod
     def from_env(cls) -> ArtifactStore:
         """The store at ``RNNSCOPE_STORE`` (default ``$RNNSCOPE_HOME/store``)."""
-        from workers.config import Settings
+        from rnnscope.workers.config import Settings
 
         return cls(Settings.from_env().store)
 
@@ -301,7 +301,7 @@ class ArtifactStore:
 
     def get_report(self, key: str) -> Report:
         """The report under ``key``; :class:`ArtifactNotFound` if absent."""
-        from analysis.report import Report
+        from rnnscope.analysis.report import Report
 
         return Report.load(self._read(self.report_dir(key), key))
 

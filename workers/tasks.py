@@ -1,4 +1,4 @@
-"""Celery tasks ``rnnscope.<job>`` wrapping :mod:`workers.jobs`, and helpers to use them.
+"""Celery tasks ``rnnscope.<job>`` wrapping :mod:`rnnscope.workers.jobs`, and helpers to use them.
 
 Each task runs its job function with a progress callback that publishes
 ``state="PROGRESS", meta={"fraction": f, "message": m}`` (throttled), and returns a small
@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from celery import Celery, signals
 
-from workers import jobs
-from workers.celery_app import celery_app
-from workers.config import Settings
-from workers.store import ArtifactStore
+from rnnscope.workers import jobs
+from rnnscope.workers.celery_app import celery_app
+from rnnscope.workers.config import Settings
+from rnnscope.workers.store import ArtifactStore
 
 #: Publish at most this often, unless the message changes (seconds).
 PROGRESS_INTERVAL_S = 0.5
@@ -148,7 +148,7 @@ def submit_full_analysis(checkpoint_sha: str, data_name: str, params: dict | Non
     """Queue ``rnnscope.full_analysis``; returns the Celery task id.
 
     Parameters are validated here first, so a typo fails at once instead of on a worker.
-    ``app`` defaults to :data:`workers.celery_app.celery_app` (likewise below).
+    ``app`` defaults to :data:`rnnscope.workers.celery_app.celery_app` (likewise below).
     """
     jobs.resolve_params(params)
     return (app or celery_app).send_task(

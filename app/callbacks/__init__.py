@@ -2,7 +2,7 @@
 
 Each module exposes plain functions (``svc`` and the callback's inputs in, the outputs
 out), which the tests call directly, and ``register(app, svc)``, which wires them to the
-components named in ``app.ids``.
+components named in ``rnnscope.app.ids``.
 
 ``figure_output`` wraps the functions that build figures. plotly validates a named
 template (``plotly_white``) by deep-copying it into every new figure, which costs far more
@@ -21,7 +21,7 @@ import threading
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from app.figures import style
+from rnnscope.app.figures import style
 
 _LOOK_NAME = style.TEMPLATE
 _LOOK = pio.templates[_LOOK_NAME].to_plotly_json()  # the look the figures ask for
@@ -81,7 +81,7 @@ def per_report(fn):
 
     @functools.wraps(fn)
     def wrapper(svc, report_ref):
-        from app.services import report_or_none
+        from rnnscope.app.services import report_or_none
 
         if report_or_none(svc, report_ref) is None:
             return built(svc, report_ref)

@@ -1,13 +1,13 @@
-"""The attractor verdict beside the manifold, and its evidence (``analysis.attractors``)."""
+"""The attractor verdict beside the manifold, and its evidence (``rnnscope.analysis.attractors``)."""
 from __future__ import annotations
 
 from dash import Input, Output
 
-from app import ids
-from app.callbacks import per_report
-from app.figures.attractor import attractor_evidence_of
-from app.layout import NO_REPORT, attractor_verdict, placeholder
-from app.services import Services, report_or_none
+from rnnscope.app import ids
+from rnnscope.app.callbacks import per_report
+from rnnscope.app.figures.attractor import attractor_evidence_of
+from rnnscope.app.layout import NO_REPORT, attractor_verdict, placeholder
+from rnnscope.app.services import Services, report_or_none
 
 
 @per_report

@@ -4,19 +4,19 @@ from __future__ import annotations
 import numpy as np
 from dash import Input, Output
 
-from app import figures, ids
-from app.callbacks import figure_output
-from app.layout import compare_table, placeholder
-from app.services import Services, report_or_none
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import figure_output
+from rnnscope.app.layout import compare_table, placeholder
+from rnnscope.app.services import Services, report_or_none
 
 
 def word_shares(svc: Services, key: str) -> dict[str, float]:
-    """Mean ``analysis.projections.readout_share`` of each word set in report ``key``:
+    """Mean ``rnnscope.analysis.projections.readout_share`` of each word set in report ``key``:
     {"positive", "negative", "neutral"} -> the logit change one word of the set makes along
     the integration mode, as a share of the logit range over the report's points (NaN when
     undefined or the report cannot be read). Memoized per key (reports never change)."""
     def make() -> dict[str, float]:
-        from analysis.projections import readout_share
+        from rnnscope.analysis.projections import readout_share
 
         report = report_or_none(svc, {"key": key})
         if report is None:

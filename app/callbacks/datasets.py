@@ -1,8 +1,8 @@
 """The user's own data (a dataset upload) and opening a stored analysis from Compare.
 
 Flow: the browser checks an upload's size (as for checkpoints), the server checks and
-stores it (``app.datasets.accept_dataset``) and selects it, which files an analysis of the
-selected model on it (``app.callbacks.model``). Clicking a model in the Compare table
+stores it (``rnnscope.app.datasets.accept_dataset``) and selects it, which files an analysis of the
+selected model on it (``rnnscope.app.callbacks.model``). Clicking a model in the Compare table
 selects that analysis's model, dataset and point set and leaves the opened report in
 ``ids.OPENED``, which ``resolve_analysis`` puts on screen.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
-from app import ids
-from app.callbacks.model import UPLOAD_SIZE_CHECK
-from app.datasets import accept_dataset, dataset_options, open_analysis
-from app.layout import alert, pct
-from app.services import Services, UploadError
+from rnnscope.app import ids
+from rnnscope.app.callbacks.model import UPLOAD_SIZE_CHECK
+from rnnscope.app.datasets import accept_dataset, dataset_options, open_analysis
+from rnnscope.app.layout import alert, pct
+from rnnscope.app.services import Services, UploadError
 
 
 def dataset_upload(svc: Services, payload) -> tuple:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from dash import Input, Output, Patch, State, no_update
 
-from analysis.summary import read as read_summary
-from app import figures, ids
-from app.callbacks import per_report
-from app.figures import manifold as manifold_figs
-from app.figures import projections, spectra, style
-from app.layout import NO_REPORT, fp_summary, placeholder
-from app.services import Services, point_index, report_or_none, valid_key
+from rnnscope.analysis.summary import read as read_summary
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import per_report
+from rnnscope.app.figures import manifold as manifold_figs
+from rnnscope.app.figures import projections, spectra, style
+from rnnscope.app.layout import NO_REPORT, fp_summary, placeholder
+from rnnscope.app.services import Services, point_index, report_or_none, valid_key
 
 
 def clickable(fig) -> dict:
@@ -159,7 +159,7 @@ def select_point(svc: Services, selection: dict | None) -> tuple:
     """-> Patches of Fig. 2c and 3c (the "selected" rings), the summary strip, and the
     new traces of Fig. 3b, 3d, 4a, 4b for the selected point.
 
-    Only the traces are rebuilt (``*_traces`` builders of ``app.figures``); the figures'
+    Only the traces are rebuilt (``*_traces`` builders of ``rnnscope.app.figures``); the figures'
     layouts were sent with the report, which keeps a click to a few milliseconds.
     """
     report, k = _selection(svc, selection)

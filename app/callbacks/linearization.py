@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dash import Input, Output
 
-from app import figures, ids
-from app.callbacks import per_report
-from app.figures.linearization import error_variants
-from app.layout import linearization_summary, placeholder
-from app.services import Services, report_or_none
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import per_report
+from rnnscope.app.figures.linearization import error_variants
+from rnnscope.app.layout import linearization_summary, placeholder
+from rnnscope.app.services import Services, report_or_none
 
 
 @per_report

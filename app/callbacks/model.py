@@ -13,11 +13,11 @@ import time
 
 from dash import Input, Output, Patch, State, html, no_update
 
-from app import ids
-from app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
+from rnnscope.app import ids
+from rnnscope.app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
                           point_set_choice, report_or_none, valid_key)
-from app.datasets import not_downloaded
-from app.layout import alert, model_card, status_line
+from rnnscope.app.datasets import not_downloaded
+from rnnscope.app.layout import alert, model_card, status_line
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
 PROGRESS_EVERY_S = 0.25
@@ -68,7 +68,7 @@ def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFA
     the ref says so (``"key": None``): no view goes on showing the previous model's report
     while the job runs, after Cancel or after a failure (they say ``layout.NO_REPORT``).
     A selection that cannot be analysed clears the ref (None) with an alert. ``opened``
-    (``app.datasets.open_analysis``, from Compare) is shown while its model, dataset and
+    (``rnnscope.app.datasets.open_analysis``, from Compare) is shown while its model, dataset and
     point set are the ones selected, whatever parameters it was computed with. A
     registered dataset that is not downloaded files no job unless the server may fetch it.
     """

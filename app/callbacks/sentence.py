@@ -12,12 +12,12 @@ import html as html_text
 import numpy as np
 from dash import Input, Output, Patch, State, html, no_update
 
-from app import figures, ids
-from app.callbacks import figure_output
-from app.layout import alert, fmt, placeholder, token_detail
-from app.sentence_account import readout_account
-from analysis.sentence import SentenceTrace
-from app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, clip_sentence, report_or_none
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import figure_output
+from rnnscope.app.layout import alert, fmt, placeholder, token_detail
+from rnnscope.app.sentence_account import readout_account
+from rnnscope.analysis.sentence import SentenceTrace
+from rnnscope.app.services import MAX_SENTENCE_CHARS, MAX_SENTENCE_TOKENS, Services, clip_sentence, report_or_none
 
 #: Rows shown in the per-token table (the trace itself runs up to MAX_SENTENCE_TOKENS).
 TABLE_ROWS = 400

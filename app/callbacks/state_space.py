@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dash import Input, Output
 
-from app import figures, ids
-from app.callbacks import per_report
-from app.services import Services, report_or_none
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import per_report
+from rnnscope.app.services import Services, report_or_none
 
 
 @per_report
@@ -13,7 +13,7 @@ def state_space_figures(svc: Services, report_ref: dict | None) -> tuple:
     """Fig. 2a and 2b of the report on screen (placeholders when there is none)."""
     report = report_or_none(svc, report_ref)
     if report is None:
-        from app.layout import placeholder
+        from rnnscope.app.layout import placeholder
 
         return placeholder(), placeholder()
     a = report.arrays

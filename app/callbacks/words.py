@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dash import Input, Output
 
-from app import figures, ids
-from app.callbacks import per_report
-from app.layout import NO_REPORT, placeholder, word_result
-from app.services import MAX_LOOKUP_WORDS, Services, point_index, report_or_none
+from rnnscope.app import figures, ids
+from rnnscope.app.callbacks import per_report
+from rnnscope.app.layout import NO_REPORT, placeholder, word_result
+from rnnscope.app.services import MAX_LOOKUP_WORDS, Services, point_index, report_or_none
 
 
 @per_report

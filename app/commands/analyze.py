@@ -3,11 +3,11 @@
     rnnscope analyze CKPT --data NAME|PATH --out DIR [--seeds 512] [--docs 1000]
                      [--param KEY=VALUE ...] [--store DIR]
 
-Runs ``workers.jobs.full_analysis`` in this process (no Redis needed). The checkpoint is
+Runs ``rnnscope.workers.jobs.full_analysis`` in this process (no Redis needed). The checkpoint is
 copied into the artifact store by its sha256 and the report is stored under its content
 key, so running the same command again computes nothing and says so. Writes
 ``DIR/report.json``, ``DIR/arrays.npz`` and ``DIR/report.html``. A single-file dataset is
-copied into the store too (``app.datasets.store_cli_dataset``), so the dashboard on that
+copied into the store too (``rnnscope.app.datasets.store_cli_dataset``), so the dashboard on that
 store lists it and opens this analysis from Compare. Prints the attractor verdict, the
 share of the dataset's tokens the model reads as ``<unk>`` and the accuracy against chance.
 """
@@ -20,8 +20,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from analysis.data_checks import fit_lines
-from analysis.summary import read as read_summary
+from rnnscope.analysis.data_checks import fit_lines
+from rnnscope.analysis.summary import read as read_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -67,9 +67,9 @@ def parse_params(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse, print where the report is; 0 on success, 2 on bad input."""
-    from analysis.checkpoint import CheckpointError
-    from analysis.data import DataError
-    from workers.store import StoreError
+    from rnnscope.analysis.checkpoint import CheckpointError
+    from rnnscope.analysis.data import DataError
+    from rnnscope.workers.store import StoreError
 
     try:
         return _analyze(args)
@@ -79,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from analysis.checkpoint import load
-    from app.datasets import store_cli_dataset
-    from workers import jobs
-    from workers.store import ArtifactStore
+    from rnnscope.analysis.checkpoint import load
+    from rnnscope.app.datasets import store_cli_dataset
+    from rnnscope.workers import jobs
+    from rnnscope.workers.store import ArtifactStore
 
     params = parse_params(args)
     jobs.resolve_params(params)  # fail on a typo before any work
@@ -133,7 +133,7 @@ def write_outputs(store, key: str, out: Path) -> Path:
         shutil.copyfile(src / name, tmp)
         os.replace(tmp, out / name)  # a reader of DIR never sees half a file
     try:
-        from app.report_html import render_report_html
+        from rnnscope.app.report_html import render_report_html
     except ImportError as exc:
         print(f"note: report.html not written ({exc})", file=sys.stderr)
         return out

@@ -38,16 +38,16 @@ def run(args: argparse.Namespace) -> int:
     """Fit and report; 0 on success, 2 on bad input."""
     import numpy as np
 
-    from analysis.baseline import fit_bow
-    from analysis.data import DataError, load
-    from analysis.tokenizer import Tokenizer
+    from rnnscope.analysis.baseline import fit_bow
+    from rnnscope.analysis.data import DataError, load
+    from rnnscope.analysis.tokenizer import Tokenizer
 
     try:
         if args.top < 0:
             raise ValueError(f"--top must be >= 0, got {args.top}")
         tokenizer, vocab = Tokenizer(), None
         if args.model:
-            from analysis.checkpoint import load as load_checkpoint
+            from rnnscope.analysis.checkpoint import load as load_checkpoint
             model = load_checkpoint(args.model)
             tokenizer, vocab = model.tokenizer, model.vocab.tokens
         dataset = load(args.data, home=args.home, text_col=args.text_col, label_col=args.label_col, seed=args.seed)

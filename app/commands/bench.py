@@ -1,56 +1,44 @@
-"""``rnnscope bench NAME [ARGS...]``: run a benchmark from ``bench/``.
+"""``rnnscope bench NAME [ARGS...]``: run a benchmark from ``bench/`` (``rnnscope.bench``).
 
-Every ``bench/<name>.py`` that defines ``main(argv) -> int`` is a sub-subcommand, spelled
-with dashes (``bench/fixed_points.py`` -> ``rnnscope bench fixed-points``); the remaining
-arguments go to its ``main`` unchanged, so ``rnnscope bench fixed-points --help`` shows the
-benchmark's own options. Adding a benchmark is adding a file. The modules are found as the
-``bench`` package when it is importable, otherwise by path in the source tree.
+Every module of ``rnnscope.bench`` that defines ``main(argv) -> int`` is a sub-subcommand,
+spelled with dashes (``bench/fixed_points.py`` -> ``rnnscope bench fixed-points``); the
+remaining arguments go to its ``main`` unchanged, so ``rnnscope bench fixed-points --help``
+shows the benchmark's own options. Adding a benchmark is adding a file. The list is read
+from the modules' source (``ast``, nothing imported) so ``rnnscope --help`` stays fast; the
+one benchmark asked for is imported as a module of the installed package.
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import importlib
-import importlib.util
-import sys
+import pkgutil
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
+import rnnscope.bench
 
 
 def available() -> dict[str, str]:
-    """``{command name: first docstring line}`` of the benchmarks in ``bench/``."""
+    """``{command name: first docstring line}`` of the benchmarks in ``rnnscope.bench``."""
     out = {}
-    for path in sorted(BENCH_DIR.glob("*.py")):
-        if path.name.startswith("_"):
+    for info in sorted(pkgutil.iter_modules(rnnscope.bench.__path__), key=lambda i: i.name):
+        path = Path(info.module_finder.path) / f"{info.name}.py"
+        if info.name.startswith("_") or not path.is_file():
             continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError):
-            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         if not any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body):
             continue
         doc = (ast.get_docstring(tree) or "").strip().splitlines()
-        out[path.stem.replace("_", "-")] = doc[0] if doc else ""
+        out[info.name.replace("_", "-")] = doc[0] if doc else ""
     return out
 
 
 def load(name: str):
     """The module of benchmark ``name`` (dashes or underscores)."""
     module = name.replace("-", "_")
-    try:
-        return importlib.import_module(f"bench.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bench", f"bench.{module}"):
-            raise
-    path = BENCH_DIR / f"{module}.py"
-    if not path.exists():
+    if module.replace("_", "-") not in available():
         raise SystemExit(f"no benchmark {name!r}; available: {', '.join(available()) or 'none'}")
-    spec = importlib.util.spec_from_file_location(f"bench.{module}", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"rnnscope.bench.{module}")
 
 
 def add_parser(subparsers) -> None:

@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run a ``data`` subcommand; 0 on success, 2 on a data error."""
-    from analysis.data import DataError
+    from rnnscope.analysis.data import DataError
 
     try:
         if args.data_command == "list":
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(home: str | None) -> int:
-    from analysis.data import SOURCES, cache_path, is_cached
+    from rnnscope.analysis.data import SOURCES, cache_path, is_cached
 
     for name, source in SOURCES.items():
         state = f"cached at {cache_path(name, home)}" if is_cached(name, home) else "not cached"
@@ -68,7 +68,7 @@ def _list(home: str | None) -> int:
 
 
 def _fetch(names: list[str], home: str | None) -> int:
-    from analysis import data
+    from rnnscope.analysis import data
 
     if "all" in names:
         names = list(data.SOURCES)
@@ -84,7 +84,7 @@ def _fetch(names: list[str], home: str | None) -> int:
 def _fetch_with_bar(name: str, home: str | None):
     from tqdm import tqdm
 
-    from analysis.data import fetch
+    from rnnscope.analysis.data import fetch
 
     with tqdm(total=100, desc=name, unit="%", leave=False, file=sys.stderr,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
@@ -97,7 +97,7 @@ def _fetch_with_bar(name: str, home: str | None):
 
 
 def _describe_cached(name: str, home: str | None) -> str:
-    from analysis import data
+    from rnnscope.analysis import data
 
     kind = data.SOURCES[name].kind
     if kind == "dataset":
@@ -111,7 +111,7 @@ def _describe_cached(name: str, home: str | None) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from analysis.data import SOURCES, load
+    from rnnscope.analysis.data import SOURCES, load
 
     progress = None
     if args.dataset in SOURCES and not args.no_fetch:

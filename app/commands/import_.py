@@ -51,8 +51,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Convert, validate and save; prints a one-line summary. Returns 0, or 2 on a bad input."""
-    from analysis.checkpoint import CheckpointError, import_state_dict, save
-    from analysis.tokenizer import Tokenizer
+    from rnnscope.analysis.checkpoint import CheckpointError, import_state_dict, save
+    from rnnscope.analysis.tokenizer import Tokenizer
 
     try:
         key_map = _parse_map(args.map)

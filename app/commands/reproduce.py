@@ -9,7 +9,7 @@ For each (dataset, architecture) it reuses ``<models-dir>/<dataset>/<arch>-<data
 else reports it missing; fits the bag-of-words baseline per dataset; analyses every model
 through the cached job layer (a second run computes nothing); writes one summary figure per
 model to ``<out>/figures/<arch>-<dataset>.<format>`` and the document ``<out>/REPRODUCTION.md``
-(see :mod:`app.reproduction.run` and :mod:`app.reproduction.markdown`). Exit status 0 on success (missing models are reported in the
+(see :mod:`rnnscope.app.reproduction.run` and :mod:`rnnscope.app.reproduction.markdown`). Exit status 0 on success (missing models are reported in the
 document, not errors), 2 on bad input.
 """
 from __future__ import annotations
@@ -75,8 +75,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the reproduction and write the document; 0 on success, 2 on bad input."""
-    from analysis.data import DataError
-    from workers.store import StoreError
+    from rnnscope.analysis.data import DataError
+    from rnnscope.workers.store import StoreError
 
     try:
         return _reproduce(args)
@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from app.reproduction.markdown import write_markdown
-    from app.reproduction.run import ARCHS, run_reproduction
-    from workers.store import ArtifactStore
+    from rnnscope.app.reproduction.markdown import write_markdown
+    from rnnscope.app.reproduction.run import ARCHS, run_reproduction
+    from rnnscope.workers.store import ArtifactStore
 
     datasets, archs = _split(args.data, "data"), _split(args.arch, "arch")
     bad = [a for a in archs if a not in ARCHS]

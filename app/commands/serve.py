@@ -6,7 +6,7 @@
 The server binds the loopback interface unless told otherwise: uploads are checked, but a
 research dashboard has no login, so exposing it is a deliberate choice and gets a warning.
 ``--workers 1`` (the default) is Dash's threaded server; ``--workers N`` runs gunicorn with
-N processes of 4 threads (``app.wsgi:server``, as docker-compose.yml does), sharing one
+N processes of 4 threads (``rnnscope.app.wsgi:server``, as docker-compose.yml does), sharing one
 ``RNNSCOPE_SECRET_KEY`` (a random one when unset) so any process can answer a background
 job's polls. Measured with ``bench/load.py`` (20 users): see the README.
 
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
               "who can reach this address can use it and upload checkpoints.", file=sys.stderr)
     if args.fetch_data:
         os.environ["RNNSCOPE_FETCH_DATA"] = "1"  # read by every process of this server (Settings)
-    from app.dashboard import create_app
-    from workers.store import StoreError
+    from rnnscope.app.dashboard import create_app
+    from rnnscope.workers.store import StoreError
 
     try:
         dash_app = create_app()
@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register_datasets(store, specs: list[str]) -> None:
-    """Check and store each ``--dataset NAME=PATH`` (``app.datasets.register_operator_dataset``)."""
-    from app.datasets import register_operator_dataset
+    """Check and store each ``--dataset NAME=PATH`` (``rnnscope.app.datasets.register_operator_dataset``)."""
+    from rnnscope.app.datasets import register_operator_dataset
 
     for spec in specs:
         ref = register_operator_dataset(store, spec)
@@ -112,7 +112,7 @@ def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
     """The gunicorn command line ``--workers N`` runs (same settings as docker-compose.yml)."""
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
-            "--timeout", "120", "app.wsgi:server"]
+            "--timeout", "120", "rnnscope.app.wsgi:server"]
 
 
 def exec_gunicorn(host: str, port: int, workers: int) -> int:

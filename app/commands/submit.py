@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.commands.analyze import parse_params
+from rnnscope.app.commands.analyze import parse_params
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,10 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Submit / inspect / cancel; 0 on success, 1 if the job failed, 2 on bad input."""
-    from analysis.checkpoint import CheckpointError
-    from analysis.data import DataError
-    from workers.config import Settings
-    from workers.store import StoreError
+    from rnnscope.analysis.checkpoint import CheckpointError
+    from rnnscope.analysis.data import DataError
+    from rnnscope.workers.config import Settings
+    from rnnscope.workers.store import StoreError
 
     try:
         settings = Settings.from_env()
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace, settings) -> int:
-    from analysis.checkpoint import load
-    from workers import jobs, tasks
-    from workers.store import ArtifactStore
+    from rnnscope.analysis.checkpoint import load
+    from rnnscope.workers import jobs, tasks
+    from rnnscope.workers.store import ArtifactStore
 
     params = parse_params(args)
     jobs.resolve_params(params)
@@ -109,7 +109,7 @@ def _follow(tasks, task_id: str) -> dict:
 
 
 def _print_status(task_id: str) -> int:
-    from workers import tasks
+    from rnnscope.workers import tasks
 
     status = tasks.job_status(task_id)
     line = f"{status['state']} {100 * status['fraction']:.0f}% {status['message']}"
@@ -122,7 +122,7 @@ def _print_status(task_id: str) -> int:
 
 
 def _cancel(task_id: str) -> int:
-    from workers import tasks
+    from rnnscope.workers import tasks
 
     tasks.cancel(task_id)
     print(f"cancel sent for {task_id}", file=sys.stderr)

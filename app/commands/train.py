@@ -99,8 +99,8 @@ def check_output_path(out: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, print the test accuracy last; 0 on success, 2 on bad input."""
-    from analysis.data import DataError, load
-    from analysis.training import TrainConfig
+    from rnnscope.analysis.data import DataError, load
+    from rnnscope.analysis.training import TrainConfig
 
     defaults = TrainConfig(arch=args.arch)
     for _, field, _, _ in _HYPERPARAMETERS:  # unset options take TrainConfig's defaults
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_and_save(dataset, config, out: Path, command: str, split_seed: int, quiet: bool) -> int:
-    from analysis import checkpoint
-    from analysis.training import train
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.training import train
 
     sizes = {k: len(v) for k, v in dataset.splits().items()}
     print(f"data {dataset.name}: {sizes['train']} train, {sizes['validation']} validation, {sizes['test']} test")

@@ -3,8 +3,8 @@
     REDIS_URL=redis://host:6379/0 rnnscope worker [--concurrency N] [--device cpu|cuda]
                                                   [--queues rnnscope] [--loglevel info]
 
-Imports ``workers.tasks`` (the ``rnnscope.*`` jobs) and the dashboard (``app.wsgi``), so the
-Dash background callbacks that ``CeleryManager`` registered on ``workers.celery_app`` exist
+Imports ``rnnscope.workers.tasks`` (the ``rnnscope.*`` jobs) and the dashboard (``rnnscope.app.wsgi``), so the
+Dash background callbacks that ``CeleryManager`` registered on ``rnnscope.workers.celery_app`` exist
 here under the same names. Web and workers must share the artifact store
 (``RNNSCOPE_STORE``: a shared volume) and ``REDIS_URL``. Run one worker per GPU.
 """
@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Start the worker (blocks until it is stopped); 2 when it cannot start."""
-    from workers.config import Settings
+    from rnnscope.workers.config import Settings
 
     if args.concurrency < 1:
         print(f"error: --concurrency must be >= 1, got {args.concurrency}", file=sys.stderr)
@@ -63,17 +63,17 @@ def run(args: argparse.Namespace) -> int:
     # threads to pay, and on a busy machine they make a job many times slower
     # (bench/worker_throughput.py); use --concurrency to use more cores.
     os.environ.setdefault("RNNSCOPE_TORCH_THREADS", "1")
-    from workers.store import ArtifactStore, StoreError
+    from rnnscope.workers.store import ArtifactStore, StoreError
 
     try:
         ArtifactStore(settings.store)  # a worker that cannot write results must not start
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from workers.celery_app import QUEUE, celery_app
+    from rnnscope.workers.celery_app import QUEUE, celery_app
 
-    importlib.import_module("workers.tasks")
-    for module in ("analysis.pipeline", "analysis.fixed_points", "analysis.linearize"):
+    importlib.import_module("rnnscope.workers.tasks")
+    for module in ("rnnscope.analysis.pipeline", "rnnscope.analysis.fixed_points", "rnnscope.analysis.linearize"):
         importlib.import_module(module)  # heavy imports once, before the pool forks
     _register_dashboard_callbacks()
     hostname = args.hostname or f"rnnscope@{socket.gethostname()}-{os.getpid()}"
@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _register_dashboard_callbacks() -> None:
     """Build the dashboard so its background callbacks become tasks of ``celery_app`` here."""
-    for module in ("app.wsgi", "app.dashboard"):
+    for module in ("rnnscope.app.wsgi", "rnnscope.app.dashboard"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name == module:
                 continue  # not built yet: analysis jobs still work
             raise
-        if module == "app.dashboard" and hasattr(mod, "create_app"):
+        if module == "rnnscope.app.dashboard" and hasattr(mod, "create_app"):
             mod.create_app()
         print(f"registered the dashboard's background callbacks from {module}", file=sys.stderr)
         return

@@ -1,5 +1,5 @@
 """The evidence behind the attractor verdict: where the seeds ended, what the tolerance
-chooses, and what the zero-input dynamics do to the points (``analysis.attractors``)."""
+chooses, and what the zero-input dynamics do to the points (``rnnscope.analysis.attractors``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from . import _checks, style
 
-#: Colour of each seed class (``analysis.slow_points.CLASSES``).
+#: Colour of each seed class (``rnnscope.analysis.slow_points.CLASSES``).
 CLASS_COLOURS = {"fixed": style.TRAINED, "slow": style.HIGHLIGHT, "outlier": style.GREY,
                  "stalled": style.NEGATIVE, "max_iter": style.UNTRAINED, "nonfinite": style.INK}
 

@@ -128,7 +128,7 @@ def sentence_trajectory(traj_pc, tokens, logit, *, drift_pc=None, push=None, poi
         from the state before, then the token's push as an arrow from there to the state
         after (green if ``push`` > 0, red otherwise).
     push : ndarray of shape (T,), optional
-        The token's own readout change (``analysis.sentence``), logit units.
+        The token's own readout change (``rnnscope.analysis.sentence``), logit units.
     points_pc : ndarray of shape (K, >=2), optional
         The analysis's fixed and slow points on the same PCs.
     point_logit : ndarray of shape (K,), optional
@@ -249,7 +249,7 @@ def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
     logit : ndarray of shape (T,)
         Readout logit after each token.
     push, drift : ndarray of shape (T,)
-        The two parts of each step's readout change (``analysis.sentence``); push + drift is
+        The two parts of each step's readout change (``rnnscope.analysis.sentence``); push + drift is
         the change from the readout before the token, in logit units.
     start_logit : float
         Readout of the initial state (x = 0, "start").

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.summary import Summary, read, value_at
+from rnnscope.analysis.summary import Summary, read, value_at
 
 from . import manifold, projections, spectra, state_space, style
 
@@ -279,7 +279,7 @@ WORD_SHARE_NOTE = ("Words: the logit change one word's push along the integratio
                    "its size follows each network's state scale, not its sentiment (hover: the raw mean).")
 
 #: (panel title, y axis type, [(series name, where its value is, colour), ...]). A path is
-#: read in the typed summary (``analysis.summary.value_at``); ("word_share", set) in ``compare_models``'s
+#: read in the typed summary (``rnnscope.analysis.summary.value_at``); ("word_share", set) in ``compare_models``'s
 #: ``word_shares``. Every series has a colour of its own: a colour means one thing.
 COMPARE_PANELS = (
     ("Accuracy", None, [("network", ("accuracy", "test"), style.TRAINED),
@@ -326,13 +326,13 @@ def compare_models(summaries: Sequence[Mapping], labels: Sequence[str] | None = 
     Parameters
     ----------
     summaries : sequence of dict or Summary
-        ``Report.summary`` of each model, read strictly (``analysis.summary``); undefined
+        ``Report.summary`` of each model, read strictly (``rnnscope.analysis.summary``); undefined
         (null) metrics leave a gap.
     labels : sequence of str, optional
         Group label per model (default ``model_label``; repeated labels get ``#2``...).
     word_shares : sequence of dict, optional
         Per model, ``{"positive", "negative", "neutral"}``: the mean of
-        ``analysis.projections.readout_share`` over the points and the words of each set
+        ``rnnscope.analysis.projections.readout_share`` over the points and the words of each set
         (dimensionless). Missing: that panel has gaps.
     """
     summaries = [read(s) for s in summaries]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.summary import complete
+from rnnscope.analysis.summary import complete
 
 
 def _orthonormal_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def _n_for(variances: np.ndarray, fraction: float) -> int:
 def synthetic_report(n_points: int = 200, state_size: int = 64, embed_dim: int = 16,
                      n_words: int = 60, bins: int = 40, n_steps: int = 2000, seed: int = 0
                      ) -> tuple[dict, dict[str, np.ndarray]]:
-    """A (summary, arrays) pair shaped like ``analysis.report.Report``.
+    """A (summary, arrays) pair shaped like ``rnnscope.analysis.report.Report``.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def synthetic_report(n_points: int = 200, state_size: int = 64, embed_dim: int =
 
     Returns
     -------
-    summary : dict (every field of ``analysis.summary``; those not set here are blank)
+    summary : dict (every field of ``rnnscope.analysis.summary``; those not set here are blank)
     arrays : dict of str to ndarray
     """
     rng = np.random.default_rng(seed)

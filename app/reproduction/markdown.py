@@ -2,7 +2,7 @@
 
 :func:`render_markdown` writes the accuracy table beside the paper's Table 1, the findings
 of each model read from its typed report summary, a grade per finding with the criteria
-spelled out (``analysis.claims``), training times and settings, analysis times, and how to
+spelled out (``rnnscope.analysis.claims``), training times and settings, analysis times, and how to
 regenerate. It is tested on hand-made summaries; nothing in the document is typed by hand.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from analysis.atomic import write_text
-from analysis.claims import CRITERIA, overall, verdicts
-from analysis.summary import Summary
-from analysis.text import count, fmt, pct
-from app.reproduction.run import ARCH_NAMES, ARCH_ORDER, DATASET_NAMES, PAPER_ROW, PAPER_ROW_NOTE, PAPER_TABLE1, \
+from rnnscope.analysis.atomic import write_text
+from rnnscope.analysis.claims import CRITERIA, overall, verdicts
+from rnnscope.analysis.summary import Summary
+from rnnscope.analysis.text import count, fmt, pct
+from rnnscope.app.reproduction.run import ARCH_NAMES, ARCH_ORDER, DATASET_NAMES, PAPER_ROW, PAPER_ROW_NOTE, PAPER_TABLE1, \
     ModelResult, Reproduction, trained_on_gpu
 
 

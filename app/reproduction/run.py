@@ -5,14 +5,14 @@ For each (dataset, architecture) pair:
 1. find the checkpoint (``<models>/<dataset>/<arch>-<dataset>.safetensors``; for MR also the
    demo models ``<models>/demo/<arch>-mr.safetensors``), or train it when asked
    (``train_missing``), else report it missing;
-2. analyse it with ``workers.jobs.full_analysis`` in the content-addressed artifact store, so
+2. analyse it with ``rnnscope.workers.jobs.full_analysis`` in the content-addressed artifact store, so
    a second run computes nothing;
-3. export its Fig. 7 summary (``app.report_html.export_summary_image``; the image bytes are
+3. export its Fig. 7 summary (``rnnscope.app.report_html.export_summary_image``; the image bytes are
    cached in the store too);
 
-and per dataset fit the bag-of-words baseline (``analysis.baseline.fit_bow``; its accuracy
+and per dataset fit the bag-of-words baseline (``rnnscope.analysis.baseline.fit_bow``; its accuracy
 is cached in the store). The result is a :class:`Reproduction`, which
-``app.reproduction.markdown`` turns into ``docs/REPRODUCTION.md``.
+``rnnscope.app.reproduction.markdown`` turns into ``docs/REPRODUCTION.md``.
 """
 from __future__ import annotations
 
@@ -23,18 +23,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis import checkpoint
-from analysis.atomic import write_bytes
-from analysis.baseline import fit_bow
-from analysis.checkpoint import CheckpointError
-from analysis.data import SOURCES
-from analysis.data import load as load_data
-from analysis.summary import Summary, read
-from analysis.tokenizer import encode_texts
-from analysis.training import TrainConfig, train
-from app.report_html import ImageExportError, export_summary_image
-from workers import jobs
-from workers.store import ArtifactStore, content_key
+from rnnscope.analysis import checkpoint
+from rnnscope.analysis.atomic import write_bytes
+from rnnscope.analysis.baseline import fit_bow
+from rnnscope.analysis.checkpoint import CheckpointError
+from rnnscope.analysis.data import SOURCES
+from rnnscope.analysis.data import load as load_data
+from rnnscope.analysis.summary import Summary, read
+from rnnscope.analysis.tokenizer import encode_texts
+from rnnscope.analysis.training import TrainConfig, train
+from rnnscope.app.report_html import ImageExportError, export_summary_image
+from rnnscope.workers import jobs
+from rnnscope.workers.store import ArtifactStore, content_key
 
 Log = Callable[[str], None]
 Progress = Callable[[float, str], None]
@@ -208,7 +208,7 @@ def train_model(dataset, data: str, arch: str, out: Path, *, quick: bool = False
 
 
 def analyse(store, path: Path, data: str, params: dict, progress: Progress | None = None):
-    """Analyse the checkpoint at ``path`` through ``workers.jobs.full_analysis``.
+    """Analyse the checkpoint at ``path`` through ``rnnscope.workers.jobs.full_analysis``.
 
     Returns (report, report_key, cached) where ``cached`` says nothing was computed.
     """

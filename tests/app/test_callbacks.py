@@ -1,6 +1,6 @@
 """The dashboard's callbacks, called as plain functions on a tiny real model and report.
 
-The model is a GRU trained on MR and analysed by ``workers.jobs.full_analysis`` with small
+The model is a GRU trained on MR and analysed by ``rnnscope.workers.jobs.full_analysis`` with small
 parameters (``tests/app/tiny.py``); every expected number is recomputed here from the
 model with the analysis functions, independently of the dashboard code.
 """
@@ -18,12 +18,12 @@ import pytest
 import torch
 from dash import Patch, no_update
 
-from app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
+from rnnscope.app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
-from analysis.summary import complete
-from app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
+from rnnscope.analysis.summary import complete
+from rnnscope.app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 MAX_FIGURE_BYTES = 500_000
 
@@ -143,7 +143,7 @@ def test_point_set_choice_is_its_own_analysis(svc, tiny, ref):
 
 
 def test_job_failure_is_an_alert_not_an_exception(svc, tiny, monkeypatch):
-    from analysis.data import DataError
+    from rnnscope.analysis.data import DataError
 
     def broken(*_args, **_kw):
         raise DataError("mr.csv line 3: no label column")
@@ -167,7 +167,7 @@ def test_dataset_must_be_a_listed_name_never_a_path(svc, tiny):
 
 
 def test_upload_of_garbage_returns_the_loader_message(svc):
-    from analysis.checkpoint import CheckpointError, load_bytes
+    from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
 
     garbage = b"\x00garbage" * 100
     with pytest.raises(CheckpointError) as refused:
@@ -237,7 +237,7 @@ def test_model_card_shows_architecture_and_analysis(svc, tiny, ref):
 
 
 def test_clicking_fixed_point_i_shows_the_spectrum_of_point_i(svc, tiny, ref):
-    from analysis.linearize import linearize
+    from rnnscope.analysis.linearize import linearize
 
     report = svc.report(tiny.key)
     points = report.arrays["fixed_points"]
@@ -291,7 +291,7 @@ def test_highlight_patch_moves_the_ring_to_the_selected_point(svc, tiny):
 
 
 def test_word_effects_project_with_the_input_jacobian(svc, tiny):
-    from analysis.linearize import jacobians_at
+    from rnnscope.analysis.linearize import jacobians_at
 
     report, model = svc.report(tiny.key), svc.model_of(tiny.key)
     point = report.arrays["fixed_points"][:1]
@@ -351,7 +351,7 @@ def test_each_word_of_a_phrase_is_looked_up_on_its_own(svc, tiny):
 
 
 def test_figures_go_out_with_the_white_template_and_leave_the_figures_module_as_it_was(svc, ref):
-    from app.figures import style
+    from rnnscope.app.figures import style
 
     fig = json.loads(_json(state_space.state_space_figures(svc, ref)[0]))
     assert fig["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
@@ -383,8 +383,8 @@ def test_sentence_gives_one_point_per_token_and_marks_unknown_tokens(svc, tiny, 
 
 
 def test_sentence_steps_match_the_analysis_functions(svc, tiny, ref):
-    from analysis.linearization_error import linearized_step
-    from analysis.pca import project
+    from rnnscope.analysis.linearization_error import linearized_step
+    from rnnscope.analysis.pca import project
 
     report, model = svc.report(tiny.key), svc.model_of(tiny.key)
     a, net = report.arrays, model.net
@@ -497,8 +497,8 @@ def test_lru_keeps_the_most_recent_entries():
 
 
 def test_serve_binds_loopback_by_default():
-    from app.cli import build_parser
-    from app.commands.serve import is_loopback
+    from rnnscope.app.cli import build_parser
+    from rnnscope.app.commands.serve import is_loopback
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.debug) == ("127.0.0.1", 8050, False)
@@ -507,14 +507,14 @@ def test_serve_binds_loopback_by_default():
 
 
 def test_serve_refuses_a_bad_port(capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port must be in 1..65535" in capsys.readouterr().err
 
 
 def test_upload_cap_is_enforced_by_the_server(tiny):
-    from app.dashboard import create_app, max_request_bytes
+    from rnnscope.app.dashboard import create_app, max_request_bytes
 
     settings = dataclasses.replace(Settings.from_env(), max_upload_bytes=1000)
     app = create_app(settings)
@@ -528,7 +528,7 @@ def test_upload_cap_is_enforced_by_the_server(tiny):
 
 def test_linearization_errors_are_one_unit_everywhere():
     """The figure's x axis is the relative error (1.15); the cards must say 1.15, not 115.12%."""
-    from app.layout import compare_table, linearization_summary
+    from rnnscope.app.layout import compare_table, linearization_summary
 
     summary = complete({"linearization": {"one_step_rel_error_median": 1.1512, "input_part_median": 0.5}})
     text = str(linearization_summary(summary))

@@ -15,11 +15,11 @@ import plotly.utils
 import pytest
 from dash import no_update
 
-from app import datasets as ds
-from app.callbacks import compare, datasets as datasets_cb, model as model_cb
-from app.services import Services, UploadError
+from rnnscope.app import datasets as ds
+from rnnscope.app.callbacks import compare, datasets as datasets_cb, model as model_cb
+from rnnscope.app.services import Services, UploadError
 from tests.app.tiny import TINY_PARAMS, active_env
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))
 
@@ -39,7 +39,7 @@ def mr_rows_csv(home, start: int, stop: int) -> bytes:
     """Real MR test snippets ``start:stop`` as a CSV (text,label)."""
     import io
 
-    from analysis import data
+    from rnnscope.analysis import data
 
     test = data.load("mr", home=home).test
     out = io.StringIO(newline="")

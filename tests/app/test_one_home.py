@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.linearization_error import nearest_fixed_point, one_step_errors, step_rel_errors
-from analysis.model import binary_logit, binary_logit_from_logits, pad_batch
-from analysis.point_modes import point_modes_at, word_input_effects
-from analysis.sentence import trace_sentence
-from analysis.states import collect_states
-from analysis.words import rank_of, vocabulary_projection
-from app.services import MAX_SENTENCE_TOKENS, Services
+from rnnscope.analysis.linearization_error import nearest_fixed_point, one_step_errors, step_rel_errors
+from rnnscope.analysis.model import binary_logit, binary_logit_from_logits, pad_batch
+from rnnscope.analysis.point_modes import point_modes_at, word_input_effects
+from rnnscope.analysis.sentence import trace_sentence
+from rnnscope.analysis.states import collect_states
+from rnnscope.analysis.words import rank_of, vocabulary_projection
+from rnnscope.app.services import MAX_SENTENCE_TOKENS, Services
 from tests.app.tiny import TINY_PARAMS, active_env
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 TEXT = "not bad at all , a wonderful and moving film"
 

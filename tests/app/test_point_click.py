@@ -17,10 +17,10 @@ import plotly.utils
 import pytest
 from dash import no_update
 
-from app.callbacks import fixed_points
-from app.services import Services
+from rnnscope.app.callbacks import fixed_points
+from rnnscope.app.services import Services
 from tests.app.tiny import TINY_PARAMS, active_env
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def services(limit: int | None = None) -> Services:
 
 
 def test_a_click_reads_the_spectrum_from_the_report_and_computes_only_j_inp(tiny):
-    from analysis.linearize import jacobians_at, time_constants
+    from rnnscope.analysis.linearize import jacobians_at, time_constants
 
     svc = services()
     report, net = svc.report(tiny.key), svc.model_of(tiny.key).net
@@ -82,7 +82,7 @@ def test_at_the_limit_the_jacobian_is_computed():
 def test_the_limit_reaches_a_real_server(tiny, tmp_path):
     """``RNNSCOPE_CLICK_MAX_STATE=8`` in the environment of ``rnnscope serve``: the page says
     why Fig. 4a is empty, and a click on another point is answered (HTTP 200)."""
-    from bench.load import DashClient
+    from rnnscope.bench.load import DashClient
     from tests.security.conftest import serve, server_env
 
     with serve(server_env(tiny, RNNSCOPE_CLICK_MAX_STATE="8"), tmp_path / "server.log") as server:

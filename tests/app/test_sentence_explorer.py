@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.callbacks import sentence
-from app.services import Services
+from rnnscope.app.callbacks import sentence
+from rnnscope.app.services import Services
 from tests.app.test_callbacks import _traces
 from tests.app.tiny import TINY_PARAMS, active_env
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 
 @pytest.fixture(scope="module")

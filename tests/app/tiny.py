@@ -56,8 +56,8 @@ def train_tiny(path: Path, arch: str = "gru", seed: int = 0, epochs: int = 3) ->
     """Train the tiny model on MR (once per process) and save it to ``path``; returns its sha256."""
     import hashlib
 
-    from analysis import checkpoint, data
-    from analysis.training import TrainConfig, train
+    from rnnscope.analysis import checkpoint, data
+    from rnnscope.analysis.training import TrainConfig, train
 
     spec = (arch, seed, epochs)
     if spec not in _TRAINED:
@@ -77,8 +77,8 @@ def train_tiny(path: Path, arch: str = "gru", seed: int = 0, epochs: int = 3) ->
 
 def make_env(root: Path, home: Path) -> TinyEnv:
     """Build the tiny model, a store and its analysis under ``root`` (datasets in ``home``)."""
-    from workers.jobs import demo_checkpoints, full_analysis
-    from workers.store import ArtifactStore
+    from rnnscope.workers.jobs import demo_checkpoints, full_analysis
+    from rnnscope.workers.store import ArtifactStore
 
     store_dir, demo_dir = root / "store", root / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)

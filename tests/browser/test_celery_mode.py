@@ -22,17 +22,17 @@ import dash
 import numpy as np
 import pytest
 
-from app import ids
+from rnnscope.app import ids
 from tests.app.tiny import TINY_PARAMS, TinyEnv, environ, train_tiny
 from tests.browser.test_dashboard import JOB_TIMEOUT, TIMEOUT, graph_data, trace, wait_for
 from tests.celery_helpers import running_worker
-from workers.celery_app import QUEUE
-from workers.jobs import analysis_key
+from rnnscope.workers.celery_app import QUEUE
+from rnnscope.workers.jobs import analysis_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-#: What a job says while another process holds its compute lock (``workers.store``).
+#: What a job says while another process holds its compute lock (``rnnscope.workers.store``).
 WAITING = "waiting for another worker computing the same job"
 
 #: Records every (stage text, progress value, progress class) the page shows, every 25 ms.
@@ -71,13 +71,13 @@ def site(rnnscope_home, tmp_path_factory) -> tuple[TinyEnv, dict]:
 def celery_page(dash_duo, site, monkeypatch):
     """The dashboard as ``rnnscope serve`` builds it with ``REDIS_URL`` set, on ``dash_duo``.
 
-    ``workers.celery_app.celery_app`` is made from the environment when that module is first
+    ``rnnscope.workers.celery_app.celery_app`` is made from the environment when that module is first
     imported; in a test session that may have happened without ``REDIS_URL``, so it is
     rebuilt here from this test's environment, as a fresh ``rnnscope serve`` process would.
     """
-    import workers.celery_app as celery_module
-    from app.dashboard import create_app
-    from workers.config import Settings
+    import rnnscope.workers.celery_app as celery_module
+    from rnnscope.app.dashboard import create_app
+    from rnnscope.workers.config import Settings
 
     tiny, env = site
     for name, value in env.items():

@@ -3,7 +3,7 @@
 The tiny GRU demo (``tests/app/tiny.py``, analysed on MR) and a tiny LSTM uploaded through
 the page as ``my-lstm.safetensors`` (its analysis runs as a real background job). The
 comparison must put both on one scale for the word sets (the readout change of a word's
-push as a share of each model's logit range, ``analysis.projections.readout_share``, not
+push as a share of each model's logit range, ``rnnscope.analysis.projections.readout_share``, not
 ℓ1ᵀ J_inp x in state units), say so, give every series a colour of its own, and name the
 upload by its file name.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import ids
-from app.dashboard import create_app
-from app.figures.summary import WORD_SHARE_NOTE
+from rnnscope.app import ids
+from rnnscope.app.dashboard import create_app
+from rnnscope.app.figures.summary import WORD_SHARE_NOTE
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from tests.browser.test_dashboard import JOB_TIMEOUT, TIMEOUT, upload, wait_for
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

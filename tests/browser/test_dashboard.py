@@ -13,10 +13,10 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from app import ids
-from app.dashboard import create_app
+from rnnscope.app import ids
+from rnnscope.app.dashboard import create_app
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

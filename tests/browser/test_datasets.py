@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from app import ids
-from app.dashboard import create_app
-from app.datasets import dataset_options
+from rnnscope.app import ids
+from rnnscope.app.dashboard import create_app
+from rnnscope.app.datasets import dataset_options
 from tests.app.tiny import TINY_PARAMS, active_env
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def tiny(rnnscope_home, tmp_path_factory):
 
 def write_mr_csv(path: Path, home, start: int, stop: int, invert: bool = False) -> Path:
     """Real MR test snippets ``start:stop`` as text,label (labels inverted if asked)."""
-    from analysis import data
+    from rnnscope.analysis import data
 
     test = data.load("mr", home=home).test
     with open(path, "w", newline="", encoding="utf-8") as fh:

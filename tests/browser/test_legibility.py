@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 
-from app import ids
-from app.dashboard import create_app
-from app.services import DATASETS, POINT_SETS
+from rnnscope.app import ids
+from rnnscope.app.dashboard import create_app
+from rnnscope.app.services import DATASETS, POINT_SETS
 from tests.app.tiny import TINY_PARAMS, active_env, environ
 from tests.browser.test_dashboard import TIMEOUT, wait_for
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -33,8 +33,8 @@ PARAMS = {**TINY_PARAMS, "vader": True}
 @pytest.fixture(scope="module")
 def tiny(rnnscope_home, tmp_path_factory):
     """The tiny demo, analysed with ``PARAMS`` from a data cache that has MR but no VADER."""
-    from workers.jobs import full_analysis
-    from workers.store import ArtifactStore
+    from rnnscope.workers.jobs import full_analysis
+    from rnnscope.workers.store import ArtifactStore
 
     # a home as users have them: a path with no hyphen, where a browser may not break a line
     home = tmp_path_factory.mktemp("vaderless") / "home" / "alexandrasmith" / ".cache" / "rnnscope"

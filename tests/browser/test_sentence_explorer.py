@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import ids
+from rnnscope.app import ids
 from tests.app.test_sentence_explorer import expected_split
 from tests.browser.test_dashboard import TIMEOUT, page, tiny, trace, type_text, wait_for  # noqa: F401 (fixtures)
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 
-from app import ids
-from app.dashboard import create_app
-from app.layout import NO_REPORT
+from rnnscope.app import ids
+from rnnscope.app.dashboard import create_app
+from rnnscope.app.layout import NO_REPORT
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from tests.browser.test_dashboard import TIMEOUT, graph_data, trace, upload, wait_for
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
 Redis database 11 on 127.0.0.1:6379 is flushed first. The worker runs as a subprocess with
 ``REDIS_URL``, ``RNNSCOPE_STORE`` and a short ``RNNSCOPE_LOCK_TTL_S``; the test talks to it
-through its own Celery client (``workers.celery_app.make_celery``) and reads results from
+through its own Celery client (``rnnscope.workers.celery_app.make_celery``) and reads results from
 the same store. Analyses use a tiny GRU trained on a synthetic corpus so jobs take seconds.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from tests.celery_helpers import RNNSCOPE, running_worker
 from tests.corpus import SMALL_PARAMS, write_corpus
-from workers.config import Settings
+from rnnscope.workers.config import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 SMALL = SMALL_PARAMS
@@ -41,14 +41,14 @@ def env(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def client(env):
-    from workers.celery_app import make_celery
+    from rnnscope.workers.celery_app import make_celery
 
     return make_celery(Settings.from_env(env))
 
 
 @pytest.fixture(scope="module")
 def store(env):
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
     return ArtifactStore(env["RNNSCOPE_STORE"], redis_url=REDIS_URL, lock_ttl_s=2)
 
@@ -56,9 +56,9 @@ def store(env):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, store) -> dict:
     """A trained GRU-8 checkpoint (in the shared store) and its CSV corpus."""
-    from analysis import checkpoint
-    from analysis.data import load
-    from analysis.training import TrainConfig, train
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("tiny")
     data = write_corpus(root / "corpus.csv")
@@ -79,7 +79,7 @@ def worker(env, client, tmp_path_factory):
 
 def follow(task_id: str, client, timeout_s: float = 300) -> tuple[dict, list[dict]]:
     """Poll every 50 ms until the task ends: (final status, every status seen)."""
-    from workers.tasks import job_status
+    from rnnscope.workers.tasks import job_status
 
     seen, deadline = [], time.monotonic() + timeout_s
     while True:
@@ -93,7 +93,7 @@ def follow(task_id: str, client, timeout_s: float = 300) -> tuple[dict, list[dic
 
 def wait_for_progress(task_id: str, client, after: str, timeout_s: float = 120) -> dict:
     """The first PROGRESS status whose message contains ``after``."""
-    from workers.tasks import job_status
+    from rnnscope.workers.tasks import job_status
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -109,8 +109,8 @@ def start_slow_job(tiny, client, seed: int) -> tuple[str, str, dict]:
     """Submit a ``SLOW`` analysis and wait until it is in its fixed-point stage.
 
     Returns (content key, task id, the running status with the pool child's ``pid``)."""
-    from workers import jobs
-    from workers.tasks import submit_full_analysis
+    from rnnscope.workers import jobs
+    from rnnscope.workers.tasks import submit_full_analysis
 
     params = {**SLOW, "seed": seed}
     task_id = submit_full_analysis(tiny["sha"], tiny["data"], params, app=client)
@@ -143,9 +143,9 @@ def test_worker_needs_redis_url():
 
 @pytest.mark.redis
 def test_submitted_analysis_reports_progress_and_equals_the_embedded_run(worker, client, store, tiny, tmp_path):
-    from workers import jobs
-    from workers.store import ArtifactStore
-    from workers.tasks import submit_full_analysis
+    from rnnscope.workers import jobs
+    from rnnscope.workers.store import ArtifactStore
+    from rnnscope.workers.tasks import submit_full_analysis
 
     task_id = submit_full_analysis(tiny["sha"], tiny["data"], SMALL, app=client)
     final, seen = follow(task_id, client)
@@ -170,7 +170,7 @@ def test_submitted_analysis_reports_progress_and_equals_the_embedded_run(worker,
 
 @pytest.mark.redis
 def test_two_identical_submissions_compute_once(worker, client, store, tiny):
-    from workers.tasks import submit_full_analysis
+    from rnnscope.workers.tasks import submit_full_analysis
 
     params = {**SMALL, "seed": 1}  # not computed by any other test
     ids = [submit_full_analysis(tiny["sha"], tiny["data"], params, app=client) for _ in range(2)]
@@ -183,7 +183,7 @@ def test_two_identical_submissions_compute_once(worker, client, store, tiny):
 
 @pytest.mark.redis
 def test_cancel_terminates_the_job_and_the_worker_goes_on(worker, client, store, tiny):
-    from workers.tasks import cancel, submit_full_analysis
+    from rnnscope.workers.tasks import cancel, submit_full_analysis
 
     key, task_id, running = start_slow_job(tiny, client, seed=2)
     cancel(task_id, app=client)
@@ -237,7 +237,7 @@ def test_a_job_that_keeps_killing_its_worker_stops_being_retried(env, monkeypatc
     import uuid
     from types import SimpleNamespace
 
-    from workers import tasks
+    from rnnscope.workers import tasks
 
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     task = SimpleNamespace(request=SimpleNamespace(id=str(uuid.uuid4())))
@@ -251,8 +251,8 @@ def test_a_job_that_keeps_killing_its_worker_stops_being_retried(env, monkeypatc
 def test_worker_registers_the_dashboards_background_callbacks(worker, client, env):
     """In scale-out mode the dashboard's background callbacks are Celery tasks; the worker
     must know each of them by the same name, or clicking "analyse" would hang."""
-    from app.dashboard import create_app
-    from workers.celery_app import celery_app
+    from rnnscope.app.dashboard import create_app
+    from rnnscope.workers.celery_app import celery_app
 
     create_app(Settings.from_env(env))  # CeleryManager registers the callbacks on celery_app
     web = {name for name in celery_app.tasks if name.startswith("background_callback_")}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import data
+from rnnscope.analysis import data
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from analysis.data import Dataset, Split
-from analysis.pipeline import AnalysisParams, run_analysis
-from analysis.report import ARRAY_KEYS, REPORT_FORMAT, SUMMARY_KEYS, Report
-from analysis.training import TrainConfig, train
+from rnnscope.analysis.data import Dataset, Split
+from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
+from rnnscope.analysis.report import ARRAY_KEYS, REPORT_FORMAT, SUMMARY_KEYS, Report
+from rnnscope.analysis.training import TrainConfig, train
 
 POS = [f"good{i}" for i in range(10)]
 NEG = [f"bad{i}" for i in range(10)]
@@ -196,8 +196,8 @@ def test_params_validation():
 
 
 def test_no_converged_fixed_point_gives_an_empty_but_valid_report(corpus, tmp_path):
-    from analysis.model import Model, RNNClassifier
-    from analysis.tokenizer import Tokenizer, build_vocab
+    from rnnscope.analysis.model import Model, RNNClassifier
+    from rnnscope.analysis.tokenizer import Tokenizer, build_vocab
 
     tok = Tokenizer()
     vocab = build_vocab((tok(t) for t in corpus.train.texts), max_size=100)

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.hostile_upload import padded_pickle
+from rnnscope.bench.hostile_upload import padded_pickle
 from tests.unit.test_checkpoint import MALFORMED, Evil, _st_from_payload, make_model, pt_bytes, \
     pt_payload, st_bytes
 

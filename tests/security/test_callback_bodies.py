@@ -1,7 +1,7 @@
 """Malformed callback bodies through the real HTTP path: HTTP 400 in words, one log line.
 
 Each body below is POSTed to ``/_dash-update-component`` of a real ``rnnscope serve`` (the
-session's ``tiny_server``). Before ``app.callback_guard`` every one of them raised inside
+session's ``tiny_server``). Before ``rnnscope.app.callback_guard`` every one of them raised inside
 Dash: HTTP 500 and a 22-34 line traceback in the server log per request (issue 11 item 6).
 Now each gets HTTP 400 with a sentence saying what is wrong, and the server logs exactly
 two lines for it: one ``refused a callback request ...`` line and the web server's access
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.load import DashClient
+from rnnscope.bench.load import DashClient
 
 UPDATE = "/_dash-update-component"
 WORD = "word-result.children"  # a one-output server callback: inputs word-input.value, selected-fp-store.data
@@ -134,7 +134,7 @@ def test_other_content_types_are_still_refused_with_415(tiny_server):
 
 
 def test_the_pages_own_requests_pass_the_guard(tiny_server, tiny_env):
-    """What the renderer sends (``bench.load.DashClient`` builds it from ``/_dash-dependencies``)
+    """What the renderer sends (``rnnscope.bench.load.DashClient`` builds it from ``/_dash-dependencies``)
     is answered: the page's start-up callbacks, a word lookup at a selected point, a click."""
     client = DashClient(tiny_server.url)
     client.initial_callbacks()
@@ -153,7 +153,7 @@ def test_pattern_matching_callbacks_pass_and_their_ids_are_checked():
     import dash
     from dash import ALL, MATCH, Input, Output, html
 
-    from app import callback_guard
+    from rnnscope.app import callback_guard
 
     app = dash.Dash(__name__)
     app.layout = html.Div([html.Button(id={"type": "open", "key": k}) for k in ("a", "b")]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.load import DashClient, DashError
+from rnnscope.bench.load import DashClient, DashError
 from tests.security.conftest import RNNSCOPE, serve, server_env
 
 CAP_MB = 1
@@ -73,7 +73,7 @@ def bare_env(tiny, home: Path, index: RecordingIndex) -> dict:
 @pytest.fixture(scope="module")
 def mr_csv(rnnscope_home) -> bytes:
     """200 real MR test snippets as a CSV (text,label)."""
-    from analysis import data
+    from rnnscope.analysis import data
 
     test = data.load("mr", home=rnnscope_home).test
     out = io.StringIO(newline="")

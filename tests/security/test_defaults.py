@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import requests
 
-from bench.load import DashClient, walk_layout
+from rnnscope.bench.load import DashClient, walk_layout
 from tests.security.conftest import serve, server_env
 from tests.unit.test_checkpoint import Evil
 
@@ -21,7 +21,7 @@ SECRET = "test-secret-4f1c2b7e9a0d"
 
 
 def _settings(tmp_path, **env):
-    from workers.config import Settings
+    from rnnscope.workers.config import Settings
 
     return Settings.from_env({"RNNSCOPE_HOME": str(tmp_path / "home"), "RNNSCOPE_STORE": str(tmp_path / "store"),
                               "RNNSCOPE_DEMO_DIR": str(tmp_path / "no-demos"), **env})
@@ -53,7 +53,7 @@ def twin_servers(tiny_env, tmp_path_factory):
 def test_serve_binds_loopback_by_default(twin_servers):
     import psutil
 
-    from app.cli import build_parser
+    from rnnscope.app.cli import build_parser
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
     server = twin_servers[0]
@@ -94,7 +94,7 @@ def test_serve_with_workers_runs_gunicorn_processes_on_loopback(tiny_env, tmp_pa
 @pytest.mark.parametrize("extra, message", [(["--workers", "0"], "--workers must be in 1..64"),
                                             (["--workers", "2", "--debug"], "use it with --workers 1")])
 def test_bad_worker_options_exit_2(extra, message, capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     assert main(["serve", *extra]) == 2
     assert message in capsys.readouterr().err
@@ -115,11 +115,11 @@ class _FakeApp:
                                           ("example.org", True), ("127.0.0.1", False),
                                           ("localhost", False), ("::1", False), ("127.0.0.2", False)])
 def test_non_loopback_host_gets_a_warning(monkeypatch, capsys, host, warned):
-    import app.dashboard
-    from app.cli import main
+    import rnnscope.app.dashboard as dashboard
+    from rnnscope.app.cli import main
 
     fake = _FakeApp()
-    monkeypatch.setattr(app.dashboard, "create_app", lambda: fake)
+    monkeypatch.setattr(dashboard, "create_app", lambda: fake)
     assert main(["serve", "--host", host, "--port", "8123"]) == 0
     err = capsys.readouterr().err
     assert ("warning: binding" in err and "no authentication" in err) == warned
@@ -130,7 +130,7 @@ def test_non_loopback_host_gets_a_warning(monkeypatch, capsys, host, warned):
 
 
 def test_secret_key_comes_from_the_environment(monkeypatch, tmp_path):
-    from app.dashboard import create_app
+    from rnnscope.app.dashboard import create_app
 
     monkeypatch.delenv("RNNSCOPE_SECRET_KEY", raising=False)
     random_keys = {create_app(_settings(tmp_path)).server.secret_key for _ in range(2)}
@@ -182,7 +182,7 @@ def test_secret_key_is_shared_across_processes(twin_servers, tiny_env):
 
 @pytest.mark.parametrize("mb", [1, 3, 200])
 def test_upload_cap_follows_the_environment(tmp_path, mb):
-    from app.dashboard import create_app, max_request_bytes
+    from rnnscope.app.dashboard import create_app, max_request_bytes
 
     app = create_app(_settings(tmp_path, RNNSCOPE_MAX_UPLOAD_MB=str(mb)))
     cap = mb * 2**20
@@ -204,7 +204,7 @@ def test_default_upload_cap_is_200_mib(tmp_path):
 
 @pytest.mark.parametrize("value", ["0", "-5", "lots", "1.5"])
 def test_bad_upload_cap_stops_serve_with_a_message(monkeypatch, capsys, tmp_path, value):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     for key, val in {"RNNSCOPE_HOME": tmp_path / "h", "RNNSCOPE_STORE": tmp_path / "s",
                      "RNNSCOPE_MAX_UPLOAD_MB": value}.items():
@@ -220,7 +220,7 @@ def test_celery_accepts_json_only(tmp_path):
     from kombu.exceptions import ContentDisallowed
     from kombu.serialization import dumps, loads, prepare_accept_content
 
-    from workers.celery_app import celery_app, make_celery
+    from rnnscope.workers.celery_app import celery_app, make_celery
 
     accept = prepare_accept_content(celery_app.conf.accept_content)  # as the worker's consumer does
     for app in (celery_app, make_celery(_settings(tmp_path, REDIS_URL="redis://127.0.0.1:1/0"))):
@@ -304,10 +304,10 @@ def test_product_code_never_unpickles():
 
 
 def test_store_is_private_whatever_the_umask(tmp_path):
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
-    from analysis.report import Report
-    from app.dashboard import create_app
+    from rnnscope.analysis.report import Report
+    from rnnscope.app.dashboard import create_app
 
     old = os.umask(0o022)
     try:
@@ -334,7 +334,7 @@ def test_callbacks_refuse_bodies_a_cross_site_form_can_send(tmp_path, content_ty
 
     (``application/json`` from another origin needs a preflight, which this server never grants.)
     """
-    from app.dashboard import create_app
+    from rnnscope.app.dashboard import create_app
 
     client = create_app(_settings(tmp_path)).server.test_client()
     body = '{"output": "job-alert.children", "outputs": {}, "inputs": [], "changedPropIds": []}'

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.load import DashClient, DashError
+from rnnscope.bench.load import DashClient, DashError
 from tests.security.conftest import RNNSCOPE, free_port, serve, server_env, stop
 
 #: Enough work that the job is still in its fixed-point stage when Redis goes away.
@@ -48,7 +48,7 @@ def fresh_store_env(tiny, root: Path, **extra: str) -> dict:
 
 def analysis_key(tiny, data: str, analysis_params: dict) -> str:
     from tests.app.tiny import environ
-    from workers.jobs import analysis_key as key_of
+    from rnnscope.workers.jobs import analysis_key as key_of
 
     with environ(tiny.environ()):
         return key_of(tiny.sha, data, analysis_params)
@@ -93,9 +93,9 @@ def start_redis(port: int, log: Path) -> subprocess.Popen:
 @contextlib.contextmanager
 def celery_worker(env: dict, log: Path) -> Iterator[subprocess.Popen]:
     """``rnnscope worker --concurrency 1`` until the block ends."""
-    from workers.celery_app import make_celery
-    from workers.config import Settings
-    from workers.tasks import workers_online
+    from rnnscope.workers.celery_app import make_celery
+    from rnnscope.workers.config import Settings
+    from rnnscope.workers.tasks import workers_online
 
     client = make_celery(Settings.from_env(env))
     with open(log, "w") as out:
@@ -125,7 +125,7 @@ def polled(client, poll: dict, query: dict) -> dict:
 @pytest.mark.redis
 def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted(tiny_env, tmp_path):
     from tests.app.tiny import TINY_PARAMS
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
     port = free_port()
     slow = {**TINY_PARAMS, **SLOW}
@@ -177,9 +177,9 @@ def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted
             assert len(store.computations(key, "finished")) == 1
             assert len(store.computations(key, "started")) <= 2
             # the workers client recovers too: a plain job through the same worker
-            from workers.celery_app import make_celery
-            from workers.config import Settings
-            from workers.tasks import submit_full_analysis, wait
+            from rnnscope.workers.celery_app import make_celery
+            from rnnscope.workers.config import Settings
+            from rnnscope.workers.tasks import submit_full_analysis, wait
 
             app = make_celery(Settings.from_env(env))
             task = submit_full_analysis(tiny_env.sha, "mr", {**TINY_PARAMS, "seed": 12}, app=app)
@@ -191,7 +191,7 @@ def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted
 
 def test_restarted_web_process_reuses_cached_analyses(tiny_env, tmp_path):
     from tests.app.tiny import TINY_PARAMS
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
     analysis_params = {**TINY_PARAMS, "seed": 3}
     env = fresh_store_env(tiny_env, tmp_path, RNNSCOPE_ANALYSIS_PARAMS=json.dumps(analysis_params))

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from analysis.checkpoint import CheckpointError, load_bytes
+from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
 from tests.security.hostile import replace_entry, valid_pt, valid_safetensors
 from tests.security.test_callback_bodies import post_counted
 from tests.unit.test_checkpoint import make_model, pt_bytes, pt_payload
@@ -193,7 +193,7 @@ def test_fuzzed_checkpoints_load_or_raise_checkpoint_error_in_bounded_memory(war
 @pytest.fixture(scope="module")
 def page(tiny_server, tiny_env):
     """The page's server callbacks (from /_dash-dependencies) and values that make sense."""
-    from bench.load import DashClient
+    from rnnscope.bench.load import DashClient
 
     client = DashClient(tiny_server.url)
     server_side = [cb for cb in client.callbacks if not cb.clientside and not cb.background]
@@ -303,7 +303,7 @@ def test_broken_callback_bodies_are_refused_in_words(tiny_server, page):
 
 def _server_still_serves(server, page) -> None:
     """A new visitor gets the page and a word lookup; the server's memory stayed bounded."""
-    from bench.load import DashClient
+    from rnnscope.bench.load import DashClient
 
     fresh = DashClient(server.url)
     fresh.initial_callbacks()

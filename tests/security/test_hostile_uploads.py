@@ -23,7 +23,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from bench.load import DashClient, DashError, sentence
+from rnnscope.bench.load import DashClient, DashError, sentence
 from tests.security import hostile
 from tests.security.conftest import RNNSCOPE, serve, server_env
 
@@ -249,9 +249,9 @@ def test_dataset_name_from_the_client_cannot_read_server_files(client):
 @pytest.fixture(scope="module")
 def explorer(tiny_env):
     """The sentence explorer's service object and report ref, in process."""
-    from app.services import Services
+    from rnnscope.app.services import Services
     from tests.app.tiny import TINY_PARAMS, environ
-    from workers.config import Settings
+    from rnnscope.workers.config import Settings
 
     with environ(tiny_env.environ()):
         svc = Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
@@ -267,8 +267,8 @@ MAX_RESPONSE_BYTES = 2_000_000
 def _check_explorer_output(svc, ref, text: str) -> None:
     import plotly.utils
 
-    from app.callbacks import sentence
-    from app.services import MAX_SENTENCE_TOKENS
+    from rnnscope.app.callbacks import sentence
+    from rnnscope.app.services import MAX_SENTENCE_TOKENS
 
     out = sentence.run(svc, text, ref)
     size = len(json.dumps(out, cls=plotly.utils.PlotlyJSONEncoder))
@@ -323,7 +323,7 @@ def test_long_text_is_cut_before_it_is_cached_or_echoed(client, tiny_env, explor
     """300k x U+FDFA (18 characters each after NFKC) and a 50 kB sentence: the response stays
     under the bound, the text sent back and the cache key hold at most MAX_SENTENCE_CHARS, and
     the page says the text was cut."""
-    from app.services import MAX_SENTENCE_CHARS
+    from rnnscope.app.services import MAX_SENTENCE_CHARS
 
     svc, ref = explorer
     client.set("report-store.data", ref)
@@ -334,7 +334,7 @@ def test_long_text_is_cut_before_it_is_cached_or_echoed(client, tiny_env, explor
     echoed = [v for v in updates.values() if isinstance(v, dict) and "text" in v]
     assert echoed and all(len(v["text"]) <= MAX_SENTENCE_CHARS for v in echoed)
     assert f"longer than {MAX_SENTENCE_CHARS:,} characters" in json.dumps(updates)
-    from app.callbacks import sentence  # the same callback in process: what it caches
+    from rnnscope.app.callbacks import sentence  # the same callback in process: what it caches
 
     sentence.run(svc, text, ref)
     assert svc.sentences.keys() and all(len(key[1]) <= MAX_SENTENCE_CHARS for key in svc.sentences.keys())
@@ -345,7 +345,7 @@ def test_long_text_is_cut_before_it_is_cached_or_echoed(client, tiny_env, explor
 def test_hostile_point_index_is_answered_not_a_500(client, explorer, index):
     """The word lookup and the point selection with an index the page never sends: HTTP 200,
     the lookup asks for a point, the selection leaves the views as they are."""
-    from bench.load import DashError
+    from rnnscope.bench.load import DashError
 
     svc, ref = explorer
     selection = {"key": ref["key"]} if index is None else {"key": ref["key"], "index": index}
@@ -388,7 +388,7 @@ def test_train_on_a_bad_data_file_exits_2_and_writes_nothing(tmp_path, content, 
 
 def test_load_tool_drives_the_server_without_errors(server):
     """A short ``bench/load.py`` run: 3 users, every action, zero errors (no timing asserted)."""
-    from bench.load import main, run_load, summarize
+    from rnnscope.bench.load import main, run_load, summarize
 
     mix = {"sentence": 1, "click": 1, "switch": 1}
     timings, failures, wall, models = run_load(server.url, 3, 20.0, think_ms=50, mix=mix, match="(demo)",

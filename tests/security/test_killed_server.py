@@ -30,7 +30,7 @@ import psutil
 import pytest
 import requests
 
-from bench.load import DashClient
+from rnnscope.bench.load import DashClient
 from tests.security.conftest import serve, server_env
 from tests.security.test_faults import SLOW, analysis_key, job_callback, polled, progress_text
 
@@ -102,9 +102,9 @@ def job_process(server_pid: int, workers: int) -> psutil.Process:
 def test_sigkilled_web_process_restarts_at_once_and_its_job_dies(tiny_env, tmp_path, workers):
     """``--workers 1``: the web process is SIGKILLed. ``--workers 2``: gunicorn's arbiter is;
     its workers see it and exit, and must not wait for (or keep the port for) their jobs."""
-    from analysis.report import Report
+    from rnnscope.analysis.report import Report
     from tests.app.tiny import TINY_PARAMS
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
     slow = {**TINY_PARAMS, **SLOW, "seed": 20 + workers}  # uncached: a fresh analysis must run
     env = fresh_env(tiny_env, tmp_path, slow)
@@ -148,7 +148,7 @@ def test_sigkilled_web_process_restarts_at_once_and_its_job_dies(tiny_env, tmp_p
 
 def test_embedded_job_is_stopped_by_its_time_limit(tiny_env, tmp_path):
     from tests.app.tiny import TINY_PARAMS
-    from workers.store import ArtifactStore
+    from rnnscope.workers.store import ArtifactStore
 
     slow = {**TINY_PARAMS, **SLOW, "seed": 22}
     env = fresh_env(tiny_env, tmp_path, slow, RNNSCOPE_JOB_SOFT_LIMIT_S="1",

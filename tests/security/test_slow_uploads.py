@@ -4,7 +4,7 @@ through the real HTTP path of a running ``rnnscope serve`` (upload cap 64 MiB).
 - A ``.pt`` whose ``data.pkl`` is padded with one-byte pickle operations (the issue's 40 MB
   file took 25.8 s of the web process's CPU and was stored) is refused in words, by its size
   or its operation count, and nothing is stored.
-- A ``.pt`` is read in the server's reading process (``workers.checkpoint_reader``), not in
+- A ``.pt`` is read in the server's reading process (``rnnscope.workers.checkpoint_reader``), not in
   the web process: the parse's CPU time is spent there, at a lower priority, and normal
   requests keep being answered meanwhile.
 - A read over ``RNNSCOPE_PARSE_LIMIT_S`` is stopped and refused in words; the next upload works.
@@ -22,8 +22,8 @@ import time
 import psutil
 import pytest
 
-from bench import hostile_upload as h
-from bench.load import DashClient
+from rnnscope.bench import hostile_upload as h
+from rnnscope.bench.load import DashClient
 from tests.security.conftest import serve, server_env
 from tests.security.test_hostile_uploads import Traffic, alert_of, stored_files, upload
 
@@ -47,7 +47,7 @@ def reader_of(server) -> psutil.Process | None:
     """The server's reading process, if it runs."""
     for child in psutil.Process(server.proc.pid).children(recursive=True):
         try:
-            if "workers.checkpoint_reader" in " ".join(child.cmdline()):
+            if "rnnscope.workers.checkpoint_reader" in " ".join(child.cmdline()):
                 return child
         except psutil.Error:
             continue
@@ -148,8 +148,8 @@ def test_load_tool_compares_a_run_with_hostile_uploads(server, tiny_env):
     in words, zero errors (no timing asserted)."""
     import io
 
-    from bench.hostile_upload import compare
-    from bench.load import run_load
+    from rnnscope.bench.hostile_upload import compare
+    from rnnscope.bench.load import run_load
 
     def run():
         return run_load(server.url, 2, 8.0, think_ms=50, match="(demo)", warmup_timeout_s=600,

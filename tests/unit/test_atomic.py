@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from analysis.atomic import atomic_open, replace_dir, write_bytes, write_text
+from rnnscope.analysis.atomic import atomic_open, replace_dir, write_bytes, write_text
 
 
 def _mode(path) -> int:

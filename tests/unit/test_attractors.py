@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.attractors import (VerdictRule, attractor_verdict, extent, inner_extent, spread_sample,
+from rnnscope.analysis.attractors import (VerdictRule, attractor_verdict, extent, inner_extent, spread_sample,
                                  tolerance_half_width, tolerance_sweep, iterate_zero_input)
-from analysis.fixed_points import find_fixed_points, q_values
-from analysis.linearize import linearize
-from analysis.model import RNNClassifier
-from analysis.reference_models import (drifting_line, isolated_slow_point, line_attractor_linear,
+from rnnscope.analysis.fixed_points import find_fixed_points, q_values
+from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.reference_models import (drifting_line, isolated_slow_point, line_attractor_linear,
                                        line_attractor_lstm, saddle_line, linear_rnn)
-from analysis.slow_points import choose_point_set
+from rnnscope.analysis.slow_points import choose_point_set
 
 TOL = 1e-8
 

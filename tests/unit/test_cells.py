@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from analysis.cells import ARCHS, make_cell
-from analysis.model import RNNClassifier, pad_batch
+from rnnscope.analysis.cells import ARCHS, make_cell
+from rnnscope.analysis.model import RNNClassifier, pad_batch
 
 E, H, B = 5, 7, 4
 

@@ -16,11 +16,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from analysis import checkpoint as ckpt
-from analysis.cells import ARCHS
-from analysis.checkpoint import CheckpointError, expected_tensors, import_state_dict, load, load_bytes, save
-from analysis.model import Model, RNNClassifier, pad_batch
-from analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
+from rnnscope.analysis import checkpoint as ckpt
+from rnnscope.analysis.cells import ARCHS
+from rnnscope.analysis.checkpoint import CheckpointError, expected_tensors, import_state_dict, load, load_bytes, save
+from rnnscope.analysis.model import Model, RNNClassifier, pad_batch
+from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
 
 V, E, H = 30, 6, 5
 WORDS = ["the", "movie", "was", "good", "bad", "not", "great", "awful", "!", ".", "a", "plot", "acting",
@@ -532,7 +532,7 @@ def test_import_matches_the_original_module(tmp_path, arch):
     _assert_same_logits(model, module)
 
     # the CLI writes a checkpoint that loads to the same network
-    from app.cli import main
+    from rnnscope.app.cli import main
     out = tmp_path / "imported.safetensors"
     assert main(["import", "--state-dict", str(sd_path), "--vocab", str(vocab_path), "--arch", arch,
                  "--out", str(out)]) == 0
@@ -551,7 +551,7 @@ def test_import_with_key_map_json_vocab_and_wrappers(tmp_path, capsys):
                               key_map={"module.tok": "embedding", "module.core": "cell", "module.head": "readout"})
     _assert_same_logits(model, module)
 
-    from app.cli import main
+    from rnnscope.app.cli import main
     out = tmp_path / "m.pt"
     assert main(["import", "--state-dict", str(sd_path), "--vocab", str(vocab_path), "--arch", "lstm",
                  "--out", str(out), "--map", "module.tok=embedding", "module.core=cell",
@@ -624,7 +624,7 @@ def test_import_refuses_evil_pickle(tmp_path, capsys):
     torch.save({"embed.weight": torch.zeros(V, E), "x": Evil(sentinel)}, sd_path)
     with pytest.raises(CheckpointError, match="Python objects other than tensors"):
         import_state_dict(sd_path, vocab_path, "lstm")
-    from app.cli import main
+    from rnnscope.app.cli import main
     assert main(["import", "--state-dict", str(sd_path), "--vocab", str(vocab_path), "--arch", "lstm",
                  "--out", str(tmp_path / "o.pt")]) == 2
     assert "error: The .pt file contains Python objects" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from analysis.checkpoint import CheckpointError, load_bytes
+from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
 from tests.security.hostile import replace_entry, valid_pt, valid_safetensors
 from tests.unit.test_checkpoint import make_model, pt_bytes, pt_payload
 

@@ -1,4 +1,4 @@
-"""The reading process for untrusted ``.pt`` files (``workers.checkpoint_reader``): real child
+"""The reading process for untrusted ``.pt`` files (``rnnscope.workers.checkpoint_reader``): real child
 processes, real files; the same models and messages as reading in process (issue 11 item 3)."""
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import psutil
 import pytest
 import torch
 
-from analysis.checkpoint import CheckpointError, load_bytes
-from bench import hostile_upload as h
+from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
+from rnnscope.bench import hostile_upload as h
 from tests.security import hostile
-from workers.checkpoint_reader import NICE, CheckpointReader
+from rnnscope.workers.checkpoint_reader import NICE, CheckpointReader
 
 MB = 2**20
 
@@ -114,7 +114,7 @@ def test_child_exits_when_its_server_is_killed(tmp_path):
         import sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
         from tests.security import hostile
-        from workers.checkpoint_reader import CheckpointReader
+        from rnnscope.workers.checkpoint_reader import CheckpointReader
         r = CheckpointReader(30.0)
         r.load_bytes(hostile.valid_pt(), "m.pt", max_bytes=2**26)
         print(r.pid, flush=True)

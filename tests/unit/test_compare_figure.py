@@ -1,4 +1,4 @@
-"""The model comparison (``app.figures.compare_models``; issue 12 item 9): one colour per
+"""The model comparison (``rnnscope.app.figures.compare_models``; issue 12 item 9): one colour per
 meaning, the word sets on a per-model scale that the figure names, log axes labelled in full."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from app import figures as F
-from app.figures import style
-from app.figures.summary import COMPARE_PANELS, WORD_SHARE_TITLE
+from rnnscope.app import figures as F
+from rnnscope.app.figures import style
+from rnnscope.app.figures.summary import COMPARE_PANELS, WORD_SHARE_TITLE
 from tests.summaries import typed
 
 A = typed({"model": {"arch": "lstm", "hidden_size": 64}, "data": {"name": "imdb"},
@@ -47,7 +47,7 @@ def test_the_word_panel_shows_the_shares_given_and_says_what_they_are():
 
 
 def test_a_summary_missing_a_field_is_an_error_not_a_gap():
-    from analysis.summary import SummaryError
+    from rnnscope.analysis.summary import SummaryError
 
     broken = A.to_dict()
     del broken["spectra"]["tau1_median"]

@@ -72,7 +72,7 @@ def test_one_image_shared_store_and_redis_url(services, compose):
 def test_web_runs_gunicorn_on_the_dash_server_on_loopback(services):
     cmd = command(services["web"])
     assert cmd[0] == "gunicorn"
-    assert cmd[-1] == "app.wsgi:server"
+    assert cmd[-1] == "rnnscope.app.wsgi:server"
     assert "--bind" in cmd and cmd[cmd.index("--bind") + 1].endswith(":8050")
     assert services["web"]["ports"] == ["127.0.0.1:8050:8050"]
 
@@ -109,7 +109,7 @@ def test_redis_is_internal_and_healthchecked(services):
 
 
 def test_worker_commands_parse_with_the_real_cli(services):
-    from app.cli import build_parser
+    from rnnscope.app.cli import build_parser
 
     parser = build_parser()
     for name in ("worker", "worker-cpu"):

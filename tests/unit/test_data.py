@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import data
-from analysis.data import DataError, Dataset, Split, load
+from rnnscope.analysis import data
+from rnnscope.analysis.data import DataError, Dataset, Split, load
 
 # --------------------------------------------------------------------------- helpers
 
@@ -584,7 +584,7 @@ def test_lexicon_loaders_from_cache(tmp_path):
 
 
 def run_cli(argv: list[str]) -> int:
-    from app.commands import data as command
+    from rnnscope.app.commands import data as command
 
     parser = argparse.ArgumentParser(prog="rnnscope")
     command.add_parser(parser.add_subparsers(dest="command"))

@@ -1,4 +1,4 @@
-"""Vocabulary coverage and the at-or-below-chance check (``analysis.data_checks``), with known
+"""Vocabulary coverage and the at-or-below-chance check (``rnnscope.analysis.data_checks``), with known
 answers, on the shipped demo GRU with real MR and tweets, and in a real report."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import checkpoint, data
-from analysis.data_checks import UNK_WARN_FRACTION, chance_level, fit_warnings, vocabulary_coverage
-from analysis.pipeline import AnalysisParams, run_analysis
-from analysis.tokenizer import encode_texts
+from rnnscope.analysis import checkpoint, data
+from rnnscope.analysis.data_checks import UNK_WARN_FRACTION, chance_level, fit_warnings, vocabulary_coverage
+from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
+from rnnscope.analysis.tokenizer import encode_texts
 
 DEMO_GRU = "models/demo/gru-mr.safetensors"
 SMALL = AnalysisParams(n_docs=60, max_len=40, n_seeds=24, n_words=10, n_frequent=200, min_doc_freq=2,
@@ -116,9 +116,9 @@ def test_report_of_the_mr_model_on_tweets_warns_about_coverage(demo_gru, rnnscop
 
 
 def test_report_html_shows_coverage_and_chance_with_their_warnings():
-    from analysis.report import Report
-    from analysis.summary import SummaryError, complete
-    from app.report_html import render_report_html
+    from rnnscope.analysis.report import Report
+    from rnnscope.analysis.summary import SummaryError, complete
+    from rnnscope.app.report_html import render_report_html
 
     cov = vocabulary_coverage([np.array([1, 1, 1, 2, 3])])  # 60% <unk>
     summary = complete({"model": {"arch": "gru", "hidden_size": 16}, "data": {"name": "tweets", "vocabulary": cov},

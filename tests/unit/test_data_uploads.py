@@ -1,4 +1,4 @@
-"""The user's own data: ``analysis.data.load_checked`` (the rules for a file from an untrusted
+"""The user's own data: ``rnnscope.analysis.data.load_checked`` (the rules for a file from an untrusted
 source), datasets in the artifact store, and their identity in cache keys. Real MR rows."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import data
-from analysis.data import DataError, load_checked
-from workers import jobs
-from workers.store import ArtifactStore, dataset_format
+from rnnscope.analysis import data
+from rnnscope.analysis.data import DataError, load_checked
+from rnnscope.workers import jobs
+from rnnscope.workers.store import ArtifactStore, dataset_format
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_any_bytes_give_a_dataset_or_a_data_error(tmp_path, content, suffix):
 
 
 def test_check_file_reads_in_a_child_process_and_answers_in_words(tmp_path, mr_rows):
-    from workers.dataset_check import check_file
+    from rnnscope.workers.dataset_check import check_file
 
     good = write_csv(tmp_path / "good.csv", mr_rows)
     assert check_file(good, "good.csv") == {"name": "good", "rows": 200,

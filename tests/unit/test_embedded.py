@@ -1,4 +1,4 @@
-"""``workers.embedded``: the guard of job processes forked from the web server.
+"""``rnnscope.workers.embedded``: the guard of job processes forked from the web server.
 
 Real forked processes (``fork``, as Dash's ``DiskcacheManager`` starts jobs), real sockets
 and real signals. The end-to-end proof through ``rnnscope serve`` is
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from workers.embedded import JobTimeLimit, release_inherited_sockets, run_guarded
+from rnnscope.workers.embedded import JobTimeLimit, release_inherited_sockets, run_guarded
 
 FORK = multiprocessing.get_context("fork")
 #: Safety net for a process to finish or die (never a speed assertion).

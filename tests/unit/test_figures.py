@@ -1,4 +1,4 @@
-"""app.figures: each figure carries exactly the data it was given (known-answer checks)."""
+"""rnnscope.app.figures: each figure carries exactly the data it was given (known-answer checks)."""
 from __future__ import annotations
 
 import copy
@@ -8,11 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from analysis.summary import complete
+from rnnscope.analysis.summary import complete
 
-from app import figures as F
-from app.figures import spectra, style
-from app.figures.synthetic import synthetic_report
+from rnnscope.app import figures as F
+from rnnscope.app.figures import spectra, style
+from rnnscope.app.figures.synthetic import synthetic_report
 
 PAYLOAD_LIMIT = 500_000  # bytes of figure JSON
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-import analysis.fixed_points as fp_module
-from analysis.cells import ARCHS
-from analysis.fixed_points import (FixedPointFinder, adam_fixed_points, find_fixed_points, gmres,
+import rnnscope.analysis.fixed_points as fp_module
+from rnnscope.analysis.cells import ARCHS
+from rnnscope.analysis.fixed_points import (FixedPointFinder, adam_fixed_points, find_fixed_points, gmres,
                                    q_values)
-from analysis.reference_models import (LinearCell, drifting_line, identity_rnn, line_attractor_linear, line_attractor_lstm,
+from rnnscope.analysis.reference_models import (LinearCell, drifting_line, identity_rnn, line_attractor_linear, line_attractor_lstm,
                                        linear_rnn, random_linear_rnn, trained_like_net)
 
 TOL = 1e-8

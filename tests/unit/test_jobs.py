@@ -9,12 +9,12 @@ import shutil
 import numpy as np
 import pytest
 
-from analysis import checkpoint
-from analysis.data import DataError, load
-from analysis.pipeline import AnalysisParams, run_analysis
-from workers import jobs
+from rnnscope.analysis import checkpoint
+from rnnscope.analysis.data import DataError, load
+from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
+from rnnscope.workers import jobs
 from tests.corpus import FILLER, NEGATIVE, POSITIVE, SMALL_PARAMS, write_corpus
-from workers.store import ArtifactNotFound, ArtifactStore
+from rnnscope.workers.store import ArtifactNotFound, ArtifactStore
 
 PARAMS = SMALL_PARAMS
 
@@ -22,7 +22,7 @@ PARAMS = SMALL_PARAMS
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict:
     """A trained GRU-8 checkpoint and the CSV corpus it was trained on."""
-    from analysis.training import TrainConfig, train
+    from rnnscope.analysis.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("tiny")
     data = write_corpus(root / "corpus.csv")
@@ -234,7 +234,7 @@ def test_demo_checkpoints_are_registered_once(store, tiny, tmp_path):
 
 
 def test_cli_analyze_writes_the_report_and_caches(tmp_path, tiny, capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     store_dir, out = tmp_path / "store", tmp_path / "out"
     argv = ["analyze", str(tiny["ckpt"]), "--data", tiny["data"], "--out", str(out),
@@ -245,7 +245,7 @@ def test_cli_analyze_writes_the_report_and_caches(tmp_path, tiny, capsys):
     first = capsys.readouterr()
     assert f"report: {out}" in first.out and "cached" not in first.err
     assert {"report.json", "arrays.npz"} <= {p.name for p in out.iterdir()}
-    from analysis.report import Report
+    from rnnscope.analysis.report import Report
 
     written = Report.load(out)
     assert f"dynamics: {written.summary['attractor']['text']}" in first.err  # the verdict, in words
@@ -262,7 +262,7 @@ def test_cli_analyze_writes_the_report_and_caches(tmp_path, tiny, capsys):
 
 
 def test_cli_analyze_bad_input_exits_2(tmp_path, tiny, capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a model at all")

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.linearization_error import (linearized_accuracy, linearized_step, nearest_fixed_point,
+from rnnscope.analysis.linearization_error import (linearized_accuracy, linearized_step, nearest_fixed_point,
                                           one_step_errors, step_error_vectors, summarize_one_step)
-from analysis.model import RNNClassifier
-from analysis.states import collect_states
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.states import collect_states
 
 
 def _tanh_net(scale, seed=0, H=6, E=4, V=40):
@@ -124,7 +124,7 @@ def test_linearized_model_diverges_cleanly_when_unstable():
 
 def test_linear_rnn_is_its_own_linearization():
     # F(s, x) = A s + B x: the linearization at the fixed point 0 is exact, at any distance
-    from analysis.reference_models import line_attractor_linear, random_linear_rnn
+    from rnnscope.analysis.reference_models import line_attractor_linear, random_linear_rnn
 
     net = random_linear_rnn(D=6, E=2, spectral_radius=0.95, seed=0)
     docs = [np.random.default_rng(i).integers(2, 6, size=12) for i in range(20)]
@@ -149,7 +149,7 @@ ARCHS = ["gru", "lstm", "ugrnn", "vrnn"]
 
 def _trained_like_steps(arch, n_docs=6, seed=0):
     """A float64 trained-like net, its visited states and (h, x) of every step."""
-    from analysis.reference_models import trained_like_net
+    from rnnscope.analysis.reference_models import trained_like_net
 
     net = trained_like_net(arch, seed=seed).eval()
     v = collect_states(net, _docs(n_docs, seed=seed, V=30))
@@ -173,7 +173,7 @@ def test_linear_rnn_with_bias_every_variant_is_exact_away_from_fixed_points():
     # F(s, x) = A s + B x + b with b != 0 and "points" that are not fixed points
     # (F(p, 0) != p): every expansion of an affine map is exact, so all four variants are
     # round-off only, and the F(h*, 0) term is what makes it so.
-    from analysis.reference_models import random_linear_rnn
+    from rnnscope.analysis.reference_models import random_linear_rnn
 
     net = random_linear_rnn(D=6, E=2, spectral_radius=0.95, seed=0)
     rng = np.random.default_rng(0)
@@ -276,7 +276,7 @@ def test_at_the_point_itself_only_the_input_part_remains(arch):
 
 
 def test_zero_next_state_gives_nan_in_every_variant_and_summary_skips_it():
-    from analysis.reference_models import random_linear_rnn
+    from rnnscope.analysis.reference_models import random_linear_rnn
 
     net = random_linear_rnn(D=4, E=2, seed=0)  # no bias; token 1 embeds as 0
     v = collect_states(net, [np.array([1, 2, 3]), np.array([2, 3])])

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from analysis.cells import ARCHS
-from analysis.fixed_points import find_fixed_points
-from analysis.linearize import eigenmodes_at, jacobians_at, linearize, time_constants
-from analysis.reference_models import (line_attractor_linear, line_attractor_lstm, random_linear_rnn,
+from rnnscope.analysis.cells import ARCHS
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.linearize import eigenmodes_at, jacobians_at, linearize, time_constants
+from rnnscope.analysis.reference_models import (line_attractor_linear, line_attractor_lstm, random_linear_rnn,
                                        trained_like_net)
 
 
@@ -156,7 +156,7 @@ def test_empty_points():
 def test_left_eigenvectors_with_two_threads_at_d256():
     """torch 2.13's oneMKL batched complex LU solve fails at D = 256 with 2 threads (it broke
     the demo LSTM's analysis in the dashboard); the left eigenvectors must not depend on it."""
-    from analysis.model import RNNClassifier
+    from rnnscope.analysis.model import RNNClassifier
 
     torch.manual_seed(0)
     net = RNNClassifier("lstm", 30, 8, 128).eval()  # state [h; c]: D = 256

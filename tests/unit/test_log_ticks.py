@@ -1,4 +1,4 @@
-"""Log axes label every tick with its whole value (``app.figures.style.log_ticks``; issue 12 item 8).
+"""Log axes label every tick with its whole value (``rnnscope.app.figures.style.log_ticks``; issue 12 item 8).
 
 plotly's own log ticks label the steps inside a decade with bare digits ("7 8 9 0.1 2 3 …");
 ``tests/browser/test_legibility.py`` reads the labels Chromium draws. Here: which tick rule
@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import figures as F
-from app.figures import style
-from app.figures.attractor import attractor_evidence_of
-from app.figures.linearization import error_variants
-from app.figures.synthetic import synthetic_report
+from rnnscope.app import figures as F
+from rnnscope.app.figures import style
+from rnnscope.app.figures.attractor import attractor_evidence_of
+from rnnscope.app.figures.linearization import error_variants
+from rnnscope.app.figures.synthetic import synthetic_report
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from analysis.manifold import fit_manifold, knn_components, lle_coordinate, main_axis
-from analysis.pca import fit_pca, n_components_for, project, variance_in_subspace
+from rnnscope.analysis.manifold import fit_manifold, knn_components, lle_coordinate, main_axis
+from rnnscope.analysis.pca import fit_pca, n_components_for, project, variance_in_subspace
 
 
 def _curve(K=200, D=40, noise=1e-3, seed=0):

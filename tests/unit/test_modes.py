@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.linearize import linearize
-from analysis.modes import local_tangents, select_integration_modes
-from analysis.reference_models import isolated_slow_point, line_attractor_linear, linear_rnn, saddle_line
+from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.modes import local_tangents, select_integration_modes
+from rnnscope.analysis.reference_models import isolated_slow_point, line_attractor_linear, linear_rnn, saddle_line
 
 
 def _select(net, points, readout, **kw):

@@ -15,10 +15,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from analysis import checkpoint as ckpt
-from analysis.checkpoint import CheckpointError, load_bytes
-from analysis.tokenizer import PAD, UNK
-from bench import hostile_upload as h
+from rnnscope.analysis import checkpoint as ckpt
+from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
+from rnnscope.analysis.tokenizer import PAD, UNK
+from rnnscope.bench import hostile_upload as h
 
 MB = 2**20
 

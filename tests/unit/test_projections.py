@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from analysis.projections import (abs_cosine, input_projection, mean_projection_by_set, null_overlap,
+from rnnscope.analysis.projections import (abs_cosine, input_projection, mean_projection_by_set, null_overlap,
                                   overlap_percentile, r1_m_overlap)
 
 
@@ -80,7 +80,7 @@ def test_readout_share_is_the_settled_logit_change_over_the_points_logit_range()
     the system settle, and the logit moved by readout_share × the points' logit range;
     the share does not change when the state is scaled (as an LSTM's cell state is) or
     when the mode's sign is flipped."""
-    from analysis.projections import readout_share
+    from rnnscope.analysis.projections import readout_share
 
     R, lam, A, B = _linear_system(seed=2)
     L = np.linalg.inv(R)

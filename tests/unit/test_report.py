@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis.report import ARRAYS_FILE, REPORT_FORMAT, SUMMARY_FILE, Report, ReportError
+from rnnscope.analysis.report import ARRAYS_FILE, REPORT_FORMAT, SUMMARY_FILE, Report, ReportError
 
 
 def _report() -> Report:

@@ -1,4 +1,4 @@
-"""app.report_html: one self-contained page with the numbers and one figure per panel."""
+"""rnnscope.app.report_html: one self-contained page with the numbers and one figure per panel."""
 from __future__ import annotations
 
 import re
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 
-from analysis.report import Report
-from analysis.summary import complete
-from app import report_html as R
-from app.figures.synthetic import synthetic_report
+from rnnscope.analysis.report import Report
+from rnnscope.analysis.summary import complete
+from rnnscope.app import report_html as R
+from rnnscope.app.figures.synthetic import synthetic_report
 
 PANEL_IDS = [p[0] for p in R.PANELS]
 

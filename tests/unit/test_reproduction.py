@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
-from analysis.claims import overall, verdicts
-from analysis.text import fmt, pct
-from app.reproduction import markdown as M
-from app.reproduction import run as R
+from rnnscope.analysis.claims import overall, verdicts
+from rnnscope.analysis.text import fmt, pct
+from rnnscope.app.reproduction import markdown as M
+from rnnscope.app.reproduction import run as R
 from tests.corpus import SMALL_PARAMS, write_corpus
 from tests.summaries import typed
 
@@ -249,9 +249,9 @@ def _can_export_images() -> bool:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict:
     """A corpus CSV and a models dir holding a trained GRU-8 for it (``gru-corpus``)."""
-    from analysis import checkpoint
-    from analysis.data import load
-    from analysis.training import TrainConfig, train
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("repro")
     data = write_corpus(root / "corpus.csv")
@@ -264,9 +264,9 @@ def tiny(tmp_path_factory) -> dict:
 
 
 def test_orchestration_end_to_end_then_fully_cached(tiny, tmp_path):
-    from analysis.checkpoint import load
-    from analysis.data import load as load_data
-    from workers.store import ArtifactStore
+    from rnnscope.analysis.checkpoint import load
+    from rnnscope.analysis.data import load as load_data
+    from rnnscope.workers.store import ArtifactStore
 
     store = ArtifactStore(tmp_path / "store", redis_url="")
     out = tmp_path / "docs"
@@ -316,8 +316,8 @@ def test_orchestration_end_to_end_then_fully_cached(tiny, tmp_path):
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
-    from analysis.data import DataError
-    from workers.store import ArtifactStore
+    from rnnscope.analysis.data import DataError
+    from rnnscope.workers.store import ArtifactStore
 
     store = ArtifactStore(tmp_path / "store", redis_url="")
     with pytest.raises(ValueError, match="unknown architecture"):
@@ -328,7 +328,7 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
 
 
 def test_cli_reports_bad_arguments(capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     assert main(["reproduce", "--arch", "lstm,rnn"]) == 2
     assert "unknown architecture" in capsys.readouterr().err
@@ -363,7 +363,7 @@ def test_a_collapsing_point_set_is_no_line_attractor_whatever_its_pc1():
 
 
 def test_gpu_reference_found_under_models_dir(tiny, tmp_path):
-    from analysis import checkpoint
+    from rnnscope.analysis import checkpoint
 
     model = checkpoint.load(tiny["models"] / "corpus" / "gru-corpus.safetensors")
     model.provenance = {**model.provenance, "config": {**model.provenance["config"], "device": "cuda"}}

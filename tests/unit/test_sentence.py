@@ -1,10 +1,10 @@
-"""The per-token readout split of ``analysis.sentence`` against answers worked out by hand."""
+"""The per-token readout split of ``rnnscope.analysis.sentence`` against answers worked out by hand."""
 import numpy as np
 import pytest
 import torch
 
-from analysis.model import RNNClassifier
-from analysis.sentence import drift_after, readout_account, readout_steps
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.sentence import drift_after, readout_account, readout_steps
 
 
 class LinearNet:

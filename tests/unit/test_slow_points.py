@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.fixed_points import find_fixed_points
-from analysis.reference_models import drifting_line, isolated_slow_point
-from analysis.slow_points import (auto_slow_q, choose_point_set, classify_seeds, range_coverage,
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.reference_models import drifting_line, isolated_slow_point
+from rnnscope.analysis.slow_points import (auto_slow_q, choose_point_set, classify_seeds, range_coverage,
                                   typical_step)
 
 
@@ -61,7 +61,7 @@ def test_range_coverage():
 
 
 def test_max_points_thins_the_set_evenly_and_keeps_its_ends():
-    from analysis.reference_models import line_attractor_linear
+    from rnnscope.analysis.reference_models import line_attractor_linear
 
     net, u = line_attractor_linear(D=4)
     seeds = np.outer(np.linspace(-3, 3, 40), u) + 0.1 * np.random.default_rng(0).normal(size=(40, 4))
@@ -75,7 +75,7 @@ def test_max_points_thins_the_set_evenly_and_keeps_its_ends():
 
 
 def test_rows_locate_every_point_among_the_candidates():
-    from analysis.reference_models import line_attractor_linear
+    from rnnscope.analysis.reference_models import line_attractor_linear
 
     net, u = line_attractor_linear(D=4)
     seeds = np.outer(np.linspace(-3, 3, 40), u) + 0.1 * np.random.default_rng(0).normal(size=(40, 4))

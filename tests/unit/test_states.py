@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.model import RNNClassifier
-from analysis.states import collect_states, draw_seeds, untrained_like
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.states import collect_states, draw_seeds, untrained_like
 
 
 def _net(arch="gru", seed=0):

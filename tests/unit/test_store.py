@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.store import (ArtifactNotFound, ArtifactStore, StoreError, checkpoint_format,
+from rnnscope.workers.store import (ArtifactNotFound, ArtifactStore, StoreError, checkpoint_format,
                            content_key)
 
 # spawn, not fork: the parent may hold threads (Celery clients, torch) that a fork would copy mid-lock
@@ -89,7 +89,7 @@ def test_object_arrays_are_refused(store):
 
 
 def test_report_round_trip_and_second_put_keeps_one(store):
-    from analysis.report import Report
+    from rnnscope.analysis.report import Report
 
     report = Report(summary={"version": "t", "n": 2},
                     arrays={"fixed_points": np.ones((2, 3), np.float32), "words": np.array(["a", "b"])})
@@ -172,7 +172,7 @@ def test_sigkill_during_report_write_leaves_no_partial_artifact(store):
         store.get_report(KEY)
     # the half-written report is only in tmp/, and a fresh writer succeeds
     assert any((store.root / "tmp").iterdir())
-    from analysis.report import Report
+    from rnnscope.analysis.report import Report
 
     ArtifactStore(store.root, redis_url="").put_report(KEY, Report({"ok": 1}, {"a": np.zeros(2)}))
     assert store.get_report(KEY).summary["ok"] == 1

@@ -5,7 +5,7 @@ import typing
 
 import pytest
 
-from analysis.summary import Summary, SummaryError, read
+from rnnscope.analysis.summary import Summary, SummaryError, read
 
 FILL = {str: "x", int: 3, float: 0.25, bool: True, dict: {"a": 1}, list: [0.5, 0.25, 0.125, 0.0625]}
 

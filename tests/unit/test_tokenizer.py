@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.tokenizer import MAX_TEXT_CHARS, PAD, UNK, Tokenizer, Vocab, build_vocab, encode_texts
+from rnnscope.analysis.tokenizer import MAX_TEXT_CHARS, PAD, UNK, Tokenizer, Vocab, build_vocab, encode_texts
 
 tok = Tokenizer()
 

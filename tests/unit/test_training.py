@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import checkpoint
-from analysis.data import Dataset, Split
-from analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, sorted_batches, train)
+from rnnscope.analysis import checkpoint
+from rnnscope.analysis.data import Dataset, Split
+from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, sorted_batches, train)
 
 POSITIVE = ("good", "great", "superb", "lovely", "fine")
 NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
@@ -173,7 +173,7 @@ def _write_csv(path, split: Split) -> None:
 
 
 def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     data = tmp_path / "reviews.csv"
     _write_csv(data, synthetic_split(800, 5))
@@ -201,7 +201,7 @@ def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
     (["--device", "cuda:7" if torch.cuda.is_available() else "cuda"], ""),
 ])
 def test_cli_bad_input_exits_2_with_message(tmp_path, capsys, extra, message):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     data = tmp_path / "reviews.csv"
     _write_csv(data, synthetic_split(60, 5))
@@ -218,7 +218,7 @@ def test_cli_bad_input_exits_2_with_message(tmp_path, capsys, extra, message):
 
 
 def test_cli_defaults_mirror_train_config():
-    from app.commands import train as command
+    from rnnscope.app.commands import train as command
 
     defaults = TrainConfig()
     assert command._DEFAULTS == {k: getattr(defaults, k) for k in command._DEFAULTS}
@@ -229,7 +229,7 @@ def test_cli_defaults_mirror_train_config():
 
 
 def test_benchmark_flop_count_and_table(capsys):
-    from bench import train_throughput as bench
+    from rnnscope.bench import train_throughput as bench
 
     # LSTM, H=128, E=64, T=50: 4 gates x 128 x (64 + 128) multiply-adds = 98,304, x2 FLOPs,
     # plus a 128-wide readout once per 50 tokens; training = 3 x forward.

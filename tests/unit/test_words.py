@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from analysis.baseline import bow_matrix, fit_bow
-from analysis.data import Dataset, Split
-from analysis.tokenizer import Tokenizer, encode_texts
-from analysis.words import WordSets, select_words, vader_agreement
+from rnnscope.analysis.baseline import bow_matrix, fit_bow
+from rnnscope.analysis.data import Dataset, Split
+from rnnscope.analysis.tokenizer import Tokenizer, encode_texts
+from rnnscope.analysis.words import WordSets, select_words, vader_agreement
 
 POS = [f"good{i}" for i in range(8)]
 NEG = [f"bad{i}" for i in range(8)]
@@ -116,7 +116,7 @@ def test_vader_agreement():
 
 
 def test_baseline_command(tmp_path, capsys, corpus):
-    from app.cli import main
+    from rnnscope.app.cli import main
 
     path = tmp_path / "planted.csv"
     rows = ["text,label"] + [f"{t},{y}" for t, y in zip(corpus.train.texts, corpus.train.labels)]
