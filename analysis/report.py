@@ -255,11 +255,12 @@ import math
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from rnnscope.analysis.atomic import replace_dir
 
 REPORT_FORMAT = "rnnscope-report/1"
 
@@ -341,7 +342,7 @@ class Report:
                 json.dump(summary, fh, indent=1, allow_nan=False)
             with open(tmp / ARRAYS_FILE, "wb") as fh:
                 np.savez_compressed(fh, **self.arrays)
-            _replace_dir(tmp, target)
+            replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -364,18 +365,3 @@ class Report:
             found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
             raise ReportError(f"{path} is not an {REPORT_FORMAT} report (format: {found!r})")
         return cls(summary=summary, arrays=arrays)
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Rename ``tmp`` to ``target``, moving an existing ``target`` aside first."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

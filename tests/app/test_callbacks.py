@@ -21,27 +21,11 @@ from dash import Patch, no_update
 from rnnscope.app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
 from rnnscope.analysis.summary import complete
-from rnnscope.app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, Services, UploadError, decode_upload
-from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
+from rnnscope.app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, UploadError, decode_upload
+from tests.app.tiny import train_tiny
 from rnnscope.workers.config import Settings
 
 MAX_FIGURE_BYTES = 500_000
-
-
-@pytest.fixture(scope="module")
-def tiny(rnnscope_home, tmp_path_factory):
-    with active_env(tmp_path_factory.mktemp("tiny-app"), rnnscope_home) as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def svc(tiny):
-    return Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
-
-
-@pytest.fixture(scope="module")
-def ref(tiny):
-    return {"key": tiny.key, "sha": tiny.sha, "data": "mr", "points": "auto"}
 
 
 def _payload(obj) -> int:

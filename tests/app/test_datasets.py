@@ -17,22 +17,10 @@ from dash import no_update
 
 from rnnscope.app import datasets as ds
 from rnnscope.app.callbacks import compare, datasets as datasets_cb, model as model_cb
-from rnnscope.app.services import Services, UploadError
-from tests.app.tiny import TINY_PARAMS, active_env
-from rnnscope.workers.config import Settings
+from rnnscope.app.services import UploadError
+from tests.app.tiny import TINY_PARAMS
 
 RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))
-
-
-@pytest.fixture(scope="module")
-def tiny(rnnscope_home, tmp_path_factory):
-    with active_env(tmp_path_factory.mktemp("tiny-datasets"), rnnscope_home) as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def svc(tiny):
-    return Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
 
 
 def mr_rows_csv(home, start: int, stop: int) -> bytes:

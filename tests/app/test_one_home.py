@@ -12,22 +12,9 @@ from rnnscope.analysis.point_modes import point_modes_at, word_input_effects
 from rnnscope.analysis.sentence import trace_sentence
 from rnnscope.analysis.states import collect_states
 from rnnscope.analysis.words import rank_of, vocabulary_projection
-from rnnscope.app.services import MAX_SENTENCE_TOKENS, Services
-from tests.app.tiny import TINY_PARAMS, active_env
-from rnnscope.workers.config import Settings
+from rnnscope.app.services import MAX_SENTENCE_TOKENS
 
 TEXT = "not bad at all , a wonderful and moving film"
-
-
-@pytest.fixture(scope="module")
-def tiny(rnnscope_home, tmp_path_factory):
-    with active_env(tmp_path_factory.mktemp("one-home"), rnnscope_home) as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def svc(tiny):
-    return Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
 
 
 def test_the_sentence_trace_is_the_analysis_trace(tiny, svc):

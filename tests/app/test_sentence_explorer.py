@@ -13,26 +13,7 @@ import pytest
 import torch
 
 from rnnscope.app.callbacks import sentence
-from rnnscope.app.services import Services
 from tests.app.test_callbacks import _traces
-from tests.app.tiny import TINY_PARAMS, active_env
-from rnnscope.workers.config import Settings
-
-
-@pytest.fixture(scope="module")
-def tiny(rnnscope_home, tmp_path_factory):
-    with active_env(tmp_path_factory.mktemp("tiny-sentence"), rnnscope_home) as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def svc(tiny):
-    return Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
-
-
-@pytest.fixture(scope="module")
-def ref(tiny):
-    return {"key": tiny.key, "sha": tiny.sha, "data": "mr", "points": "auto"}
 
 
 def expected_split(model, text: str) -> dict:
