@@ -19,8 +19,37 @@ import pytest
 from rnnscope.workers.embedded import JobTimeLimit, release_inherited_sockets, run_guarded
 
 FORK = multiprocessing.get_context("fork")
+SPAWN = multiprocessing.get_context("spawn")
 #: Safety net for a process to finish or die (never a speed assertion).
 SAFETY_S = 60
+
+
+def _fresh(case, *args) -> None:
+    """Run ``case(*args)`` in a new interpreter and re-raise its failure here.
+
+    The cases fork, as Dash's ``DiskcacheManager`` does; forking the test runner itself, late
+    in a suite whose browser tests left server threads behind, can deadlock the child on a
+    lock another thread held at the fork (seen: jobs that never started). A fresh interpreter
+    has one thread, so its forks are clean; it is killed if it outlives the safety net.
+    """
+    queue = SPAWN.Queue()
+    proc = SPAWN.Process(target=_report, args=(queue, case, args))
+    proc.start()
+    try:
+        ok, message = queue.get(timeout=3 * SAFETY_S)
+    finally:
+        proc.kill()
+        proc.join(SAFETY_S)
+    assert ok, message
+
+
+def _report(queue, case, args) -> None:
+    try:
+        case(*args)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the test
+        queue.put((False, f"{type(exc).__name__}: {exc}"))
+    else:
+        queue.put((True, ""))
 
 
 def _spin() -> None:
@@ -75,6 +104,10 @@ def _listening(pid: int) -> set[int]:
 
 
 def test_soft_time_limit_raises_in_the_job(tmp_path):
+    _fresh(_case_soft_time_limit_raises_in_the_job, tmp_path)
+
+
+def _case_soft_time_limit_raises_in_the_job(tmp_path):
     out = tmp_path / "message"
     job = FORK.Process(target=_report_soft_limit, args=(os.getpid(), out))
     job.start()
@@ -85,6 +118,10 @@ def test_soft_time_limit_raises_in_the_job(tmp_path):
 
 
 def test_hard_time_limit_kills_a_job_that_swallows_the_soft_one():
+    _fresh(_case_hard_time_limit_kills_a_job_that_swallows_the_soft_one)
+
+
+def _case_hard_time_limit_kills_a_job_that_swallows_the_soft_one():
     job = FORK.Process(target=run_guarded, args=(_stubborn, os.getpid(), 1, 2))
     job.start()
     job.join(SAFETY_S)
@@ -92,6 +129,10 @@ def test_hard_time_limit_kills_a_job_that_swallows_the_soft_one():
 
 
 def test_job_whose_server_died_during_the_fork_is_killed_at_once():
+    _fresh(_case_job_whose_server_died_during_the_fork_is_killed_at_once)
+
+
+def _case_job_whose_server_died_during_the_fork_is_killed_at_once():
     not_the_parent = os.getpid() + 1_000_000  # the job's parent is this process, not that one
     job = FORK.Process(target=run_guarded, args=(_spin, not_the_parent, 600, 900))
     job.start()
@@ -100,6 +141,10 @@ def test_job_whose_server_died_during_the_fork_is_killed_at_once():
 
 
 def test_job_holds_no_socket_of_its_server_and_dies_with_it(tmp_path):
+    _fresh(_case_job_holds_no_socket_of_its_server_and_dies_with_it, tmp_path)
+
+
+def _case_job_holds_no_socket_of_its_server_and_dies_with_it(tmp_path):
     port_file, pid_file = tmp_path / "port", tmp_path / "pid"
     server = FORK.Process(target=_server, args=(port_file, pid_file))
     server.start()
@@ -162,6 +207,10 @@ def _server_with_handlers(pid_file: Path) -> None:
 
 
 def test_job_does_not_keep_the_servers_signal_handlers(tmp_path):
+    _fresh(_case_job_does_not_keep_the_servers_signal_handlers, tmp_path)
+
+
+def _case_job_does_not_keep_the_servers_signal_handlers(tmp_path):
     pid_file = tmp_path / "pid"
     server = FORK.Process(target=_server_with_handlers, args=(pid_file,))
     server.start()
