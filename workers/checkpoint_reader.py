@@ -6,7 +6,7 @@ pickle operation) and slow every other visitor's requests. The bounds of
 :mod:`rnnscope.analysis.checkpoint` (``PKL_*``) keep that work proportional to the tensors a file
 holds (about a second at most); this module moves it out of the web process:
 
-- :class:`CheckpointReader` keeps one child process (``python -m workers.checkpoint_reader``)
+- :class:`CheckpointReader` keeps one child process (``python -m rnnscope.workers.checkpoint_reader``)
   that reads one checkpoint at a time (further requests wait their turn, at most
   :data:`MAX_WAITING` of them) at a lower CPU priority (nice :data:`NICE`), with one torch
   thread and an environment without the server's secrets. It is started with
