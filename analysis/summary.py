@@ -16,6 +16,7 @@ distances in state units. The meaning of each field is in ``rnnscope.analysis.re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -278,7 +279,7 @@ def blank(cls=Summary) -> dict:
     """Every field of ``cls`` in JSON form: numbers null (read as nan), counts 0, text empty."""
     out = {}
     for f in dataclasses.fields(cls):
-        kind = typing.get_type_hints(cls)[f.name]
+        kind = _hints(cls)[f.name]
         args = typing.get_args(kind)
         inner = next((k for k in args if k is not type(None)), kind)
         out[f.name] = (None if type(None) in args else blank(inner) if dataclasses.is_dataclass(inner)
@@ -314,7 +315,7 @@ def _read(cls, raw, where: str):
     if not isinstance(raw, Mapping):
         raise SummaryError(f"report summary{' field ' + where if where else ''} is "
                            f"{type(raw).__name__}, not an object")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
         name = f"{where}.{f.name}" if where else f.name
@@ -322,6 +323,12 @@ def _read(cls, raw, where: str):
             raise SummaryError(f"report summary has no field {name!r} (made by another analysis version?)")
         values[f.name] = _value(hints[f.name], raw[f.name], name)
     return cls(**values)
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    """The resolved field types of a summary dataclass (resolving them is slow: once per class)."""
+    return typing.get_type_hints(cls)
 
 
 def _value(kind, value, name: str):

@@ -463,7 +463,7 @@ class Services:
         paths = [p for p in root.iterdir() if valid_key(p.name)] if root.is_dir() else []
         for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
             summary = self.memo.get(("summary", path.name), lambda p=path: _read_json(p / SUMMARY_FILE))
-            if not _current(summary):  # unreadable, or made by another analysis version: never misread
+            if not self.memo.get(("current", path.name), lambda s=summary: _current(s)):  # unreadable, or made by another analysis version: never misread
                 continue
             pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
             if pair not in latest or latest[pair][0] != keep:

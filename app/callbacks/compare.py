@@ -32,11 +32,21 @@ def word_shares(svc: Services, key: str) -> dict[str, float]:
     return svc.memo.get(("word-shares", key), make)
 
 
-@figure_output
 def compare_view(svc: Services, report_ref: dict | None) -> tuple:
-    """-> (comparison figure, table) over all stored analyses; the one on screen marked."""
+    """-> (comparison figure, table) over all stored analyses; the one on screen marked.
+
+    Built once per set of analyses (and the one on screen): reports never change under
+    their keys, so the same rows give the same outputs."""
     current = report_ref.get("key") if isinstance(report_ref, dict) else None
     rows = svc.analysed_reports(keep=current)
+    if not rows:
+        return _compare_outputs(svc, rows, current)
+    marker = ("compare", tuple((key, label) for key, label, _ in rows), current)
+    return svc.memo.get(marker, lambda: _compare_outputs(svc, rows, current))
+
+
+@figure_output
+def _compare_outputs(svc: Services, rows: list, current: str | None) -> tuple:
     if not rows:
         return placeholder("no analysed model yet"), None
     fig = figures.compare_models([summary for _, _, summary in rows], [label for _, label, _ in rows],
