@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
 from rnnscope.app.layout import NO_REPORT
-from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
+from tests.app.tiny import TINY_PARAMS, active_env
 from tests.browser.test_dashboard import TIMEOUT, graph_data, trace, upload, wait_for
 from rnnscope.workers.config import Settings
 
@@ -60,6 +60,23 @@ def choose(duo, dropdown_id: str, label: str) -> None:
     option.click()
 
 
+def wide_untrained(like, path, hidden: int = 384) -> str:
+    """An untrained UGRNN with ``hidden`` units and the tiny model's vocabulary, saved to
+    ``path``; -> its sha256. Its analysis takes many seconds (eigendecompositions of
+    384 x 384 Jacobians at every point), so a Cancel always reaches the job before it ends;
+    the tiny models' analyses finished in about a second, and a fast machine could finish
+    one before the click arrived (seen once in CI)."""
+    import torch
+
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.model import Model, RNNClassifier
+
+    base = checkpoint.load(like)
+    torch.manual_seed(7)
+    net = RNNClassifier("ugrnn", base.net.embedding.num_embeddings, base.net.embed_dim, hidden)
+    return checkpoint.save(Model(net, base.vocab, base.tokenizer, provenance={"command": "untrained"}), path)
+
+
 def test_after_cancel_no_view_shows_the_previous_models_report(dash_duo, tiny, tmp_path):
     app = create_app(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
     dash_duo.start_server(app)
@@ -68,7 +85,7 @@ def test_after_cancel_no_view_shows_the_previous_models_report(dash_duo, tiny, t
     wait_for(duo, lambda: trace(duo, ids.FIG_MANIFOLD, "fixed points") is not None)
 
     path = tmp_path / "other-ugrnn.safetensors"
-    other = train_tiny(path, arch="ugrnn", seed=7, epochs=1)  # not analysed in this store
+    other = wide_untrained(tiny.checkpoint, path)  # not analysed in this store
     assert svc.stored_analysis(other, "mr") is None
     upload(duo, path)  # selects it and starts its analysis
     cancel = duo.find_element(f"#{ids.JOB_CANCEL}")
