@@ -163,7 +163,10 @@ def job_status(task_id: str, *, app: Celery | None = None) -> dict:
     ``hostname`` say which worker process runs it (while in PROGRESS).
     """
     res = (app or celery_app).AsyncResult(task_id)
-    state, info = res.state, res.info
+    # One read of the backend: ``res.state`` then ``res.info`` are two reads, and a task that
+    # finishes between them pairs PROGRESS with the result dict (fraction 0 after 0.99).
+    meta = res.backend.get_task_meta(res.id)
+    state, info = meta["status"], meta["result"]
     status = {"state": state, "fraction": 0.0, "message": state.lower(), "result": None,
               "error": None, "pid": None, "hostname": None}
     if state == "PROGRESS" and isinstance(info, dict):
