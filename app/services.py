@@ -40,7 +40,7 @@ from rnnscope.analysis.sentence import SentenceTrace, trace_sentence
 from rnnscope.analysis.summary import SummaryError
 from rnnscope.analysis.summary import read as read_summary
 from rnnscope.analysis.words import WordLookup, look_up_words, vocabulary_projection
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ UNKNOWN_DATASET = ("Choose one of the listed datasets (" + ", ".join(dict(DATASE
 #: Preferred demo model on start (file stem in ``models/demo``), and the demo order.
 DEFAULT_DEMO = "lstm-mr"
 DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
-#: Environment variable with JSON overrides of the analysis parameters (tests, small demos).
-PARAMS_ENV = "RNNSCOPE_ANALYSIS_PARAMS"
 #: Word-set codes of the report's ``word_valence``.
 #: Most words the word lookup answers for at once (each on its own).
 MAX_LOOKUP_WORDS = 12
@@ -435,7 +433,7 @@ class Services:
         """
         if self.settings.redis_url:
             return
-        torch.set_num_threads(int(os.environ.get("RNNSCOPE_TORCH_THREADS") or 1))
+        torch.set_num_threads(self.settings.torch_threads or 1)
 
     @staticmethod
     def explain(exc: BaseException) -> str:
@@ -526,16 +524,7 @@ def _read_json(path: Path):
 
 def params_from_env(env: dict | None = None) -> dict:
     """JSON object in ``$RNNSCOPE_ANALYSIS_PARAMS`` (``{}`` when unset); ValueError if malformed."""
-    raw = (os.environ if env is None else env).get(PARAMS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"{PARAMS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{PARAMS_ENV} must be a JSON object, got {type(value).__name__}")
-    return value
+    return dict(Settings.from_env(env).analysis_params)
 
 
 def finite_or_none(value) -> float | None:
