@@ -4,7 +4,7 @@ The files (all generated, nothing hostile is stored in the repository):
 
 - :func:`padded_pickle`: a valid rnnscope/1 ``.pt`` of a tiny network whose metrics hold
   ``n`` ``None`` values: ``n`` one-byte pickle operations. Before the bounds on ``data.pkl``
-  (``rnnscope.analysis.checkpoint.PKL_*``) a 40 MB one took 25.8 s of the web process's CPU and
+  (``rnnscope.analysis.pt_format.PKL_*``) a 40 MB one took 25.8 s of the web process's CPU and
   was stored; now its size alone refuses it.
 - :func:`padded_beside_spare_tensor`: the same padding (1M operations), next to a spare
   1 MiB tensor entry that raises the token allowance to its cap, so it passes the checks

@@ -3,7 +3,7 @@
 Reading a ``.pt`` runs torch's weights-only unpickler, which is pure Python: in the web
 process it would hold the interpreter lock for as long as it runs (about 0.6 µs of CPU per
 pickle operation) and slow every other visitor's requests. The bounds of
-:mod:`rnnscope.analysis.checkpoint` (``PKL_*``) keep that work proportional to the tensors a file
+:mod:`rnnscope.analysis.pt_format` (``PKL_*``) keep that work proportional to the tensors a file
 holds (about a second at most); this module moves it out of the web process:
 
 - :class:`CheckpointReader` keeps one child process (``python -m rnnscope.workers.checkpoint_reader``)
@@ -309,7 +309,8 @@ def _warm_up() -> None:
 
     import torch
 
-    from rnnscope.analysis.checkpoint import FORMAT, to_safetensors
+    from rnnscope.analysis.checkpoint import to_safetensors
+    from rnnscope.analysis.checkpoint_spec import FORMAT
     from rnnscope.analysis.model import RNNClassifier
     from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
 

@@ -51,7 +51,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Convert, validate and save; prints a one-line summary. Returns 0, or 2 on a bad input."""
-    from rnnscope.analysis.checkpoint import CheckpointError, import_state_dict, save
+    from rnnscope.analysis.checkpoint import CheckpointError, save
+    from rnnscope.analysis.checkpoint_import import import_state_dict
     from rnnscope.analysis.tokenizer import Tokenizer
 
     try:

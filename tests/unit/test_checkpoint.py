@@ -16,9 +16,10 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from rnnscope.analysis import checkpoint as ckpt
+from rnnscope.analysis import checkpoint as ckpt, pt_format
 from rnnscope.analysis.cells import ARCHS
-from rnnscope.analysis.checkpoint import CheckpointError, expected_tensors, import_state_dict, load, load_bytes, save
+from rnnscope.analysis.checkpoint import CheckpointError, expected_tensors, load, load_bytes, save
+from rnnscope.analysis.checkpoint_import import import_state_dict
 from rnnscope.analysis.model import Model, RNNClassifier, pad_batch
 from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer, Vocab
 
@@ -148,8 +149,8 @@ def test_save_overwrites_atomically(tmp_path):
 
 
 def test_torch_version_gate():
-    assert ckpt._torch_version_ok("2.10.0+cpu") and ckpt._torch_version_ok("2.13.0") and ckpt._torch_version_ok("3.0")
-    assert not ckpt._torch_version_ok("2.9.1") and not ckpt._torch_version_ok("1.13.1")
+    assert pt_format._torch_version_ok("2.10.0+cpu") and pt_format._torch_version_ok("2.13.0") and pt_format._torch_version_ok("3.0")
+    assert not pt_format._torch_version_ok("2.9.1") and not pt_format._torch_version_ok("1.13.1")
 
 
 # --- hostile pickles -------------------------------------------------------------------------

@@ -15,8 +15,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from rnnscope.analysis import checkpoint as ckpt
+from rnnscope.analysis import checkpoint as ckpt, pt_format
 from rnnscope.analysis.checkpoint import CheckpointError, load_bytes
+from rnnscope.analysis.safetensors_format import parse_safetensors_header
 from rnnscope.analysis.tokenizer import PAD, UNK
 from rnnscope.bench import hostile_upload as h
 
@@ -49,7 +50,7 @@ def test_largest_vocabulary_with_smallest_embedding_passes():
     """500,000 words and E = 1 in float16: the most pickle per stored byte a real file has."""
     data = h.big_vocabulary()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        _, tokens = ckpt.pickle_tokens(zf.infolist())
+        _, tokens = pt_format.pickle_tokens(zf.infolist())
     assert tokens == ckpt.MAX_VOCAB_SIZE
     model = load_bytes(data, "vocab.pt", max_bytes=256 * MB)
     assert len(model.vocab) == 500_000 and model.net.embedding.weight.dtype == torch.float32
@@ -69,7 +70,7 @@ def test_longest_tokens_in_four_byte_characters_pass():
             vocab.append(token)
     data = h.pt_bytes(h.payload("gru", vocab, embed=1, hidden=2, dtype=torch.float16))
     pkl = data_pkl(data)
-    assert len(pkl) > 0.95 * (ckpt.PKL_BASE_BYTES + ckpt.PKL_BYTES_PER_TOKEN * 20_000) - ckpt.PKL_BASE_BYTES
+    assert len(pkl) > 0.95 * (pt_format.PKL_BASE_BYTES + pt_format.PKL_BYTES_PER_TOKEN * 20_000) - pt_format.PKL_BASE_BYTES
     model = load_bytes(data, "long.pt", max_bytes=256 * MB)
     assert model.vocab.tokens == vocab
 
@@ -78,8 +79,8 @@ def test_padded_pickle_is_refused_by_its_size_before_parsing(monkeypatch):
     """The issue's file: 40 MB of one-byte operations in a valid tiny checkpoint (25.8 s and
     accepted before). Refused from the zip directory alone: the parser never runs."""
     data = h.padded_pickle(40 * MB)
-    monkeypatch.setattr(ckpt.pickletools, "genops", lambda *_: pytest.fail("the pickle was walked"))
-    monkeypatch.setattr(ckpt.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
+    monkeypatch.setattr(pt_format.pickletools, "genops", lambda *_: pytest.fail("the pickle was walked"))
+    monkeypatch.setattr(pt_format.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
     with pytest.raises(CheckpointError, match=r"data\.pkl .* is 40\.\d MiB, more than the 4\.\d MiB its "
                                               r"tensors allow .* at most 360 vocabulary words"):
         load_bytes(data, "padded.pt", max_bytes=256 * MB)
@@ -88,25 +89,25 @@ def test_padded_pickle_is_refused_by_its_size_before_parsing(monkeypatch):
 def test_padded_pickle_within_the_size_bound_is_refused_by_its_operations(monkeypatch):
     """400,000 operations in 0.4 MB: under the size bound, over the count; torch never parses it."""
     data = h.padded_pickle(400_000)
-    monkeypatch.setattr(ckpt.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
-    bound = ckpt.PKL_BASE_OPS + ckpt.PKL_OPS_PER_TOKEN * 360
+    monkeypatch.setattr(pt_format.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
+    bound = pt_format.PKL_BASE_OPS + pt_format.PKL_OPS_PER_TOKEN * 360
     with pytest.raises(CheckpointError, match=f"holds more than {bound:,} pickle operations"):
         load_bytes(data, "padded.pt", max_bytes=256 * MB)
 
 
 def test_count_stops_at_the_bound(monkeypatch):
     """The walk over a padded stream stops one operation past the bound (its cost is bounded)."""
-    genops = ckpt.pickletools.genops
+    genops = pt_format.pickletools.genops
     seen = []
 
     def counting(stream):
         for op in genops(stream):
             seen.append(1)
             yield op
-    monkeypatch.setattr(ckpt.pickletools, "genops", counting)
+    monkeypatch.setattr(pt_format.pickletools, "genops", counting)
     with pytest.raises(CheckpointError):
         load_bytes(h.padded_pickle(400_000), "padded.pt", max_bytes=256 * MB)
-    assert len(seen) == ckpt.PKL_BASE_OPS + ckpt.PKL_OPS_PER_TOKEN * 360 + 1
+    assert len(seen) == pt_format.PKL_BASE_OPS + pt_format.PKL_OPS_PER_TOKEN * 360 + 1
 
 
 def test_spare_tensor_entry_does_not_buy_a_padded_vocabulary():
@@ -114,7 +115,7 @@ def test_spare_tensor_entry_does_not_buy_a_padded_vocabulary():
     then parses, and is refused against the 30 words the file really has."""
     data = h.padded_beside_spare_tensor()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert ckpt.pickle_tokens(zf.infolist())[1] == ckpt.MAX_VOCAB_SIZE
+        assert pt_format.pickle_tokens(zf.infolist())[1] == ckpt.MAX_VOCAB_SIZE
     with pytest.raises(CheckpointError, match=r"takes 1,00\d,\d{3} pickle operations, more than a 30-word "
                                               r"vocabulary needs"):
         load_bytes(data, "spare.pt", max_bytes=256 * MB)
@@ -132,7 +133,7 @@ def test_to_safetensors_round_trip_keeps_dtypes_and_gives_the_same_model():
     direct = load_bytes(data, "m.pt")
     encoded = ckpt.to_safetensors(data, "m.pt")
     assert ckpt.check_container(encoded) == "safetensors"
-    entries, _, _ = ckpt.parse_safetensors_header(encoded)
+    entries, _, _ = parse_safetensors_header(encoded)
     assert {e["dtype"] for e in entries.values()} == {"F16"}
     again = load_bytes(encoded, "m.safetensors")
     assert again.config() == direct.config() and again.vocab.tokens == direct.vocab.tokens
@@ -156,7 +157,7 @@ def test_vocabulary_checks_name_the_first_bad_entry_after_the_bulk_check():
 def test_stream_the_count_cannot_walk_is_refused_as_damaged(monkeypatch, stream):
     """Never left to torch uncounted: an unknown operation or a cut argument is refused."""
     data = _replace_pkl(h.pt_bytes(h.payload()), stream)
-    monkeypatch.setattr(ckpt.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
+    monkeypatch.setattr(pt_format.torch, "load", lambda *a, **k: pytest.fail("torch.load ran"))
     with pytest.raises(CheckpointError, match="could not be read: its data.pkl is damaged"):
         load_bytes(data, "damaged.pt")
 
@@ -181,7 +182,7 @@ def test_fuzzed_data_pkl_gets_a_message_and_torch_never_sees_an_uncounted_stream
     answer is a model or a CheckpointError, and whatever torch parses was walked to its end."""
     stream = _VALID_PKL[:2] + op * repeat + _VALID_PKL[2:cut] + junk + _VALID_PKL[cut:]
     walked, uncounted = [], []
-    real_load, real_genops = ckpt.torch.load, ckpt.pickletools.genops
+    real_load, real_genops = pt_format.torch.load, pt_format.pickletools.genops
 
     def genops(data):
         for item in real_genops(data):
@@ -192,8 +193,8 @@ def test_fuzzed_data_pkl_gets_a_message_and_torch_never_sees_an_uncounted_stream
         if not walked:  # recorded, not raised: the loader turns any exception into a message
             uncounted.append(True)
         return real_load(*args, **kwargs)
-    monkeypatch.setattr(ckpt.pickletools, "genops", genops)
-    monkeypatch.setattr(ckpt.torch, "load", load)
+    monkeypatch.setattr(pt_format.pickletools, "genops", genops)
+    monkeypatch.setattr(pt_format.torch, "load", load)
     try:
         load_bytes(_replace_pkl(h.pt_bytes(h.payload()), stream), "fuzz.pt")
     except CheckpointError as exc:
