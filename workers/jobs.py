@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
 from rnnscope.workers.store import ArtifactStore, content_key
 
 Progress = Callable[[float, str], None]
@@ -100,7 +100,8 @@ def dataset_id(name_or_path: str | os.PathLike) -> str:
     local directory the sha256 over its files' relative paths and digests. Anything else
     raises ``rnnscope.analysis.data.DataError``.
     """
-    from rnnscope.analysis.data import SOURCES, DataError
+    from rnnscope.analysis.data import DataError
+    from rnnscope.analysis.data_sources import SOURCES
 
     name = str(name_or_path)
     if name in SOURCES:

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnscope.analysis.atomic import atomic_open
+from rnnscope.settings import Settings
 
 if TYPE_CHECKING:  # analysis.report is imported lazily: the store works without it
     from rnnscope.analysis.report import Report
@@ -62,7 +63,7 @@ Progress = Callable[[float, str], None]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
-#: How a stored dataset file is read (``rnnscope.analysis.data.read_table`` by suffix; txt: sniffed).
+#: How a stored dataset file is read (``rnnscope.analysis.data_readers.read_table`` by suffix; txt: sniffed).
 DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 _LOG_NAME = "computations.jsonl"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -160,8 +161,6 @@ class ArtifactStore:
 
     def __init__(self, root: str | os.PathLike, *, redis_url: str | None = None,
                  lock_ttl_s: float | None = None):
-        from rnnscope.workers.config import Settings
-
         env = Settings.from_env() if redis_url is None or lock_ttl_s is None else None
         self.root = Path(root).expanduser().resolve()
         self.redis_url = env.redis_url if redis_url is None else (redis_url or None)
@@ -175,8 +174,6 @@ class ArtifactStore:
     @classmethod
     def from_env(cls) -> ArtifactStore:
         """The store at ``RNNSCOPE_STORE`` (default ``$RNNSCOPE_HOME/store``)."""
-        from rnnscope.workers.config import Settings
-
         return cls(Settings.from_env().store)
 
     # --- setup --------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(home: str | None) -> int:
-    from rnnscope.analysis.data import SOURCES, cache_path, is_cached
+    from rnnscope.analysis.data_sources import SOURCES, cache_path, is_cached
 
     for name, source in SOURCES.items():
         state = f"cached at {cache_path(name, home)}" if is_cached(name, home) else "not cached"
@@ -68,12 +68,12 @@ def _list(home: str | None) -> int:
 
 
 def _fetch(names: list[str], home: str | None) -> int:
-    from rnnscope.analysis import data
+    from rnnscope.analysis.data_sources import SOURCES, registered_source
 
     if "all" in names:
-        names = list(data.SOURCES)
+        names = list(SOURCES)
     for name in names:
-        data._source(name)  # unknown names fail before anything downloads
+        registered_source(name)  # unknown names fail before anything downloads
     for name in names:
         path = _fetch_with_bar(name, home)
         print(f"{name}: {path}")
@@ -98,8 +98,9 @@ def _fetch_with_bar(name: str, home: str | None):
 
 def _describe_cached(name: str, home: str | None) -> str:
     from rnnscope.analysis import data
+    from rnnscope.analysis.data_sources import SOURCES
 
-    kind = data.SOURCES[name].kind
+    kind = SOURCES[name].kind
     if kind == "dataset":
         return _format_summary(data.load(name, home=home, fetch_missing=False).summary())
     if name == "vader":
@@ -111,7 +112,8 @@ def _describe_cached(name: str, home: str | None) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from rnnscope.analysis.data import SOURCES, load
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.data_sources import SOURCES
 
     progress = None
     if args.dataset in SOURCES and not args.no_fetch:

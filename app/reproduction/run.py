@@ -27,8 +27,8 @@ from rnnscope.analysis import checkpoint
 from rnnscope.analysis.atomic import write_bytes
 from rnnscope.analysis.baseline import fit_bow
 from rnnscope.analysis.checkpoint import CheckpointError
-from rnnscope.analysis.data import SOURCES
 from rnnscope.analysis.data import load as load_data
+from rnnscope.analysis.data_sources import SOURCES
 from rnnscope.analysis.summary import Summary, read
 from rnnscope.analysis.tokenizer import encode_texts
 from rnnscope.analysis.training import TrainConfig, train

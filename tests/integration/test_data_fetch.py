@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnscope.analysis import data
+from rnnscope.analysis import data, data_sources
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def home(rnnscope_home: Path) -> Path:
 
 def cached_labels(name: str, home: Path) -> np.ndarray:
     path = data.fetch(name, home)
-    rows = data._read_cache(path, data.SOURCES[name].header)
+    rows = data_sources._read_cache(path, data_sources.SOURCES[name].header)
     return np.array([int(r[1]) for r in rows])
 
 
@@ -34,8 +34,8 @@ def test_mr_counts_and_split(home):
     labels = cached_labels("mr", home)
     assert len(labels) == 12_808
     assert (labels == 1).sum() == 7_403 and (labels == 0).sum() == 5_405
-    meta = json.loads((data.cache_path("mr", home).parent / "source.json").read_text())
-    assert meta["sha256"] == data.SOURCES["mr"].sha256 and meta["rows"] == 12_808
+    meta = json.loads((data_sources.cache_path("mr", home).parent / "source.json").read_text())
+    assert meta["sha256"] == data_sources.SOURCES["mr"].sha256 and meta["rows"] == 12_808
     ds = data.load("mr", home=home)
     assert (len(ds.train), len(ds.validation), len(ds.test)) == (10_246, 1_281, 1_281)
     again = data.load("mr", home=home, seed=0)

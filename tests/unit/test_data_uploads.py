@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnscope.analysis import data
+from rnnscope.analysis import data, data_readers
 from rnnscope.analysis.data import DataError, load_checked
 from rnnscope.workers import jobs
 from rnnscope.workers.store import ArtifactStore, dataset_format
@@ -80,7 +80,7 @@ def test_bad_files_are_refused_in_words_naming_the_file_not_the_path(tmp_path, c
 
 def test_file_over_the_size_cap_is_refused(tmp_path, monkeypatch, mr_rows):
     path = write_csv(tmp_path / "big.csv", mr_rows)
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    monkeypatch.setattr(data_readers, "MAX_FILE_BYTES", path.stat().st_size - 1)
     with pytest.raises(DataError, match="is over the .*-byte cap"):
         load_checked(path, "big.csv")
 
