@@ -23,8 +23,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from rnnscope.app.services import (DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, UploadError, decode_upload,
-                          display_filename, valid_key)
+from rnnscope.app.report_index import stored_summary
+from rnnscope.app.services import DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, valid_key
+from rnnscope.app.uploads import UploadError, display_filename, receive
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,7 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
     from rnnscope.workers.dataset_check import check_file
     from rnnscope.workers.store import ArtifactNotFound, dataset_format, sha256_bytes
 
-    data = decode_upload(contents, svc.max_upload_bytes, what="a labelled dataset")
-    name = display_filename(filename)
+    data, name = receive(contents, filename, svc.max_upload_bytes, "a labelled dataset")
     fmt = dataset_format(filename if isinstance(filename, str) else None)  # the suffix only, before any cut
     with tempfile.TemporaryDirectory(dir=svc.store.root / "tmp", prefix="dataset-") as tmp:
         path = Path(tmp) / f"upload.{fmt}"
@@ -179,14 +179,12 @@ def open_analysis(svc: Services, key) -> dict | None:
     no listed dataset does: a directory, or a file not in the store), and the point-set
     choice matching its ``slow_q_max``. None if ``key`` is not a stored report.
     """
-    from rnnscope.analysis.report import SUMMARY_FILE
-    from rnnscope.app.services import _read_json
     from rnnscope.workers.jobs import dataset_id, resolve_params
     from rnnscope.workers.store import content_key
 
     if not valid_key(key) or not svc.store.report_dir(key).is_dir():
         return None
-    summary = svc.memo.get(("summary", key), lambda: _read_json(svc.store.report_dir(key) / SUMMARY_FILE))
+    summary = stored_summary(svc, key)
     if not isinstance(summary, dict) or not valid_key((summary.get("model") or {}).get("sha256")):
         return None
     sha, params = summary["model"]["sha256"], summary.get("params") or {}

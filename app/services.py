@@ -1,31 +1,28 @@
-"""Thin glue between the dashboard and the engine: load, cache, compute small things.
+"""Thin glue between the dashboard and the engine: load, cache and call.
 
 Callbacks call these functions and hand the results to ``rnnscope.app.figures``; nothing here
-draws. Heavy work (the full analysis) runs as ``rnnscope.workers.jobs.full_analysis``; what is
-computed here is small and per-request, and its ingredients are cached in memory:
+draws, and nothing here computes: every number comes from ``rnnscope.analysis`` (a sentence's
+trace, a point's modes, word ranks) or from a job of ``rnnscope.workers.jobs`` (the full
+analysis). What this module keeps is their ingredients and results, in memory:
 
-- loaded models and reports, by checkpoint sha256 / report key (bounded LRU),
+- loaded models and reports, by checkpoint sha256 / report key (``rnnscope.app.model_cache``:
+  bounded LRUs, the models also by bytes),
 - the linearization at one fixed point (its spectrum from the report, J_inp computed when
-  the state is small enough: ``compute_point_modes``) and the words' J_inp x there, by
+  the state is small enough: ``point_modes_at``) and the words' J_inp x there, by
   (report key, index),
 - the vocabulary's input projections at one fixed point, by (report key, index),
 - sentence traces, by (report key, text).
 
-Every cache is bounded, so a long-running server does not grow without limit.
+Every cache is bounded, so a long-running server does not grow without limit. Its
+neighbours: ``rnnscope.app.uploads`` (an upload's bytes and name), ``rnnscope.app.report_index``
+(the analyses in the store, labelled for Compare), ``rnnscope.app.datasets`` (the datasets offered).
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import math
-import os
-import re
-import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,12 +31,15 @@ import numpy as np
 import torch
 
 from rnnscope.analysis.model import Model
-from rnnscope.analysis.pipeline import ANALYSIS_VERSION
 from rnnscope.analysis.point_modes import PointModes, point_modes_at, word_input_effects
 from rnnscope.analysis.sentence import SentenceTrace, trace_sentence
-from rnnscope.analysis.summary import SummaryError
-from rnnscope.analysis.summary import read as read_summary
 from rnnscope.analysis.words import WordLookup, look_up_words, vocabulary_projection
+from rnnscope.app import report_index
+from rnnscope.app.model_cache import LRU, model_cache
+from rnnscope.app.model_cache import TOKEN_OVERHEAD_BYTES, model_nbytes  # noqa: F401 - importable from here, as before
+from rnnscope.app.report_index import valid_key
+from rnnscope.app.uploads import UploadError, receive, upload_label
+from rnnscope.app.uploads import decode_upload, display_filename  # noqa: F401 - importable from here, as before
 from rnnscope.settings import Settings
 
 Progress = Callable[[float, str], None]
@@ -71,139 +71,6 @@ DEMO_ORDER = ("lstm", "gru", "ugrnn", "vrnn")
 MAX_LOOKUP_WORDS = 12
 
 
-class UploadError(ValueError):
-    """An upload was refused; the message is meant for the user as it is."""
-
-
-# --------------------------------------------------------------------------- caches
-
-
-class LRU:
-    """A thread-safe least-recently-used cache of at most ``maxsize`` entries and, when
-    ``max_bytes`` is given, at most that many bytes as ``sizeof(value)`` counts them.
-
-    ``get(key, make)`` returns the cached value or computes ``make()`` and stores it.
-    Two threads asking for the same missing key may both compute it (the computation is
-    pure); only one result is kept. A value larger than ``max_bytes`` on its own is
-    returned to its caller but not kept (nothing else is evicted for it).
-    """
-
-    def __init__(self, maxsize: int, max_bytes: int | None = None,
-                 sizeof: Callable[[object], int] | None = None):
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
-        if max_bytes is not None and (max_bytes < 1 or sizeof is None):
-            raise ValueError("max_bytes must be >= 1 and comes with sizeof")
-        self.maxsize, self.max_bytes, self.sizeof = maxsize, max_bytes, sizeof
-        self._data: OrderedDict = OrderedDict()
-        self._sizes: dict = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-        self.refused = 0
-
-    def get(self, key: Hashable, make: Callable[[], object]):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
-        value = make()
-        size = self.sizeof(value) if self.max_bytes is not None else 0
-        with self._lock:
-            if self.max_bytes is not None and size > self.max_bytes:
-                self.refused += 1
-                return value
-            self._data[key], self._sizes[key] = value, size
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize or sum(self._sizes.values()) > (self.max_bytes or math.inf):
-                old, _ = self._data.popitem(last=False)
-                del self._sizes[old]
-        return value
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held, as ``sizeof`` counts them (0 without a byte bound)."""
-        with self._lock:
-            return sum(self._sizes.values())
-
-    def keys(self) -> list:
-        """The cached keys, oldest first."""
-        with self._lock:
-            return list(self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self._sizes.clear()
-
-
-#: Bytes one vocabulary token holds in memory besides its characters: the string object, its
-#: list slot, its entry and id in ``Vocab.index`` (measured: 124 for 200,000 short tokens).
-TOKEN_OVERHEAD_BYTES = 128
-
-
-def model_nbytes(model: Model) -> int:
-    """Memory a loaded model holds, in bytes: its parameters and buffers (numel x element
-    size) plus its vocabulary (characters + ``TOKEN_OVERHEAD_BYTES`` per token)."""
-    tensors = [*model.net.parameters(), *model.net.buffers()]
-    tokens = model.vocab.tokens
-    return (sum(t.numel() * t.element_size() for t in tensors) + sum(map(len, tokens))
-            + TOKEN_OVERHEAD_BYTES * len(tokens))
-
-
-# --------------------------------------------------------------------------- uploads
-
-
-def decode_upload(contents: str | None, max_bytes: int, what: str = "a checkpoint") -> bytes:
-    """Bytes of a ``dcc.Upload`` payload (``data:<mime>;base64,<data>``); ``what`` names the
-    expected kind of file in the messages.
-
-    Raises
-    ------
-    UploadError
-        Empty, not base64, or larger than ``max_bytes`` once decoded.
-    """
-    if not contents or not isinstance(contents, str):
-        raise UploadError("No file was received.")
-    _, sep, payload = contents.partition(",")
-    if not sep:
-        raise UploadError("The upload is malformed (no data part).")
-    if len(payload) * 3 // 4 > max_bytes + 3:  # check before decoding a huge string
-        raise UploadError(f"The file is larger than the {_mib(max_bytes)} upload limit.")
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise UploadError("The upload is malformed (not base64 data).") from None
-    if not data:
-        raise UploadError(f"The file is empty; it is not {what}.")
-    if len(data) > max_bytes:
-        raise UploadError(f"The file is {_mib(len(data))}, larger than the "
-                          f"{_mib(max_bytes)} upload limit.")
-    return data
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
-
-
-def display_filename(filename: object, limit: int = 80) -> str:
-    """The uploaded file's name as display text: one line, printable, at most ``limit`` chars."""
-    text = "".join(ch for ch in str(filename or "upload") if ch.isprintable()).strip()
-    text = os.path.basename(text.replace("\\", "/")) or "upload"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --------------------------------------------------------------------------- sentences
-
-
-# --------------------------------------------------------------------------- words
-
-
 # --------------------------------------------------------------------------- the service object
 
 
@@ -233,7 +100,7 @@ class Services:
         if self.analysis_params is None:
             self.analysis_params = params_from_env()
         if self.models is None:
-            self.models = LRU(6, max_bytes=int(self.settings.model_cache_bytes), sizeof=model_nbytes)
+            self.models = model_cache(self.settings.model_cache_bytes)
 
     @cached_property
     def store(self):
@@ -322,8 +189,7 @@ class Services:
         from rnnscope.workers.store import ArtifactNotFound, StoreError, sha256_bytes
 
         cap = self.max_upload_bytes
-        data = decode_upload(contents, cap)
-        name = display_filename(filename)
+        data, name = receive(contents, filename, cap, "a checkpoint")
         try:
             model = self.reader.load_bytes(data, name, max_bytes=cap)
         except CheckpointError as exc:
@@ -443,83 +309,25 @@ class Services:
             return text
         return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
-    # --- analyses in the store -------------------------------------------------------
+    # --- analyses in the store (``rnnscope.app.report_index``) -----------------------------
     def analysed_reports(self, keep: str | None = None) -> list[tuple[str, str, dict]]:
-        """(key, label, summary) of the analyses in the store, oldest first.
-
-        One per checkpoint and dataset: the newest, or ``keep`` (the report on screen)
-        when it is one of them; older parameter sets of the same pair are left out.
-        Labels are ``rnnscope.app.figures.model_label`` ("LSTM-128 mr") for the demos and the file
-        name for uploads (``upload_report_label``: "my-gru mr"), with the architecture and
-        file name (``report_label``) where two would otherwise share a label.
-        """
-        from rnnscope.analysis.report import SUMMARY_FILE
-        from rnnscope.app.figures import model_label
-
-        root = self.store.root / "reports"
-        latest: dict[tuple, tuple] = {}
-        paths = [p for p in root.iterdir() if valid_key(p.name)] if root.is_dir() else []
-        for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
-            summary = self.memo.get(("summary", path.name), lambda p=path: _read_json(p / SUMMARY_FILE))
-            if not self.memo.get(("current", path.name), lambda s=summary: _current(s)):  # unreadable, or made by another analysis version: never misread
-                continue
-            pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
-            if pair not in latest or latest[pair][0] != keep:
-                latest[pair] = (path.name, summary)
-        demos = {sha for sha, _ in self.demo_models()}
-        labels = [model_label(summary) if summary["model"].get("sha256") in demos else self.upload_report_label(summary)
-                  for _, summary in latest.values()]
-        return [(key, label if labels.count(label) == 1 else self.report_label(summary), summary)
-                for (key, summary), label in zip(latest.values(), labels)]
+        """(key, label, summary) of the analyses in the store, oldest first; one per checkpoint
+        and dataset: the newest, or ``keep`` (the report on screen) when it is one of them."""
+        return report_index.analysed_reports(self, keep)
 
     def upload_report_label(self, summary: dict) -> str:
-        """"my-gru mr": an uploaded checkpoint's analysis by its file name (without the
-        suffix) and dataset; ``model_label`` when the store has no name for it."""
-        from rnnscope.app.figures import model_label
-
-        name = str(self.checkpoint_info(str(summary.get("model", {}).get("sha256", ""))).get("filename") or "")
-        if not name:
-            return model_label(summary)
-        stem = display_filename(re.sub(r"\.(safetensors|pt|pth)$", "", name, flags=re.IGNORECASE), 32)
-        data = summary.get("data", {}).get("name") if isinstance(summary.get("data"), dict) else None
-        return f"{stem} {data}" if data else stem
+        """"my-gru mr": an uploaded checkpoint's analysis by its file name and dataset."""
+        return report_index.upload_report_label(self, summary)
 
     def report_label(self, summary: dict) -> str:
         """"LSTM-64 mr · lstm-mr": architecture, size, dataset and the checkpoint's name."""
-        from rnnscope.app.figures import model_label
-
-        name = str(self.checkpoint_info(summary.get("model", {}).get("sha256", "")).get("filename", ""))
-        stem = name.rsplit(".", 1)[0][:24]
-        return f"{model_label(summary)} · {stem}" if stem else model_label(summary)
+        return report_index.report_label(self, summary)
 
 
 def demo_label(stem: str) -> str:
     """"lstm-mr" -> "LSTM · MR (demo)"."""
     arch, _, data = stem.partition("-")
     return f"{arch.upper()} · {data.upper()} (demo)" if data else f"{stem} (demo)"
-
-
-def upload_label(info: dict) -> str:
-    """Display label of an uploaded checkpoint: its file name and short sha256."""
-    return f"{display_filename(info.get('filename'), 48)} · {str(info.get('sha256', ''))[:8]}"
-
-
-def _current(summary) -> bool:
-    """The summary reads as this analysis version's (``rnnscope.analysis.summary``)."""
-    if not isinstance(summary, dict) or summary.get("version") != ANALYSIS_VERSION:
-        return False
-    try:
-        read_summary(summary)
-    except SummaryError:
-        return False
-    return True
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def params_from_env(env: dict | None = None) -> dict:
@@ -537,11 +345,6 @@ def finite_or_none(value) -> float | None:
 
 
 # --------------------------------------------------------------------------- report references
-
-
-def valid_key(value) -> bool:
-    """True for a 64-character lowercase hex string (a content key or sha256)."""
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def clip_sentence(text) -> str:

@@ -8,13 +8,13 @@ selects that analysis's model, dataset and point set and leaves the opened repor
 """
 from __future__ import annotations
 
-from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, Input, Output, ctx, html, no_update
 
 from rnnscope.app import ids
-from rnnscope.app.callbacks.model import UPLOAD_SIZE_CHECK
+from rnnscope.app.callbacks.uploads import register_upload, upload_reply
 from rnnscope.app.datasets import accept_dataset, dataset_options, open_analysis
 from rnnscope.app.layout import alert, pct
-from rnnscope.app.services import Services, UploadError
+from rnnscope.app.services import Services
 
 
 def dataset_upload(svc: Services, payload) -> tuple:
@@ -22,19 +22,17 @@ def dataset_upload(svc: Services, payload) -> tuple:
 
     Any problem gives an error alert in words and leaves the list and selection unchanged.
     """
-    payload = payload if isinstance(payload, dict) else {}
-    try:
-        ref, label, is_new, info = accept_dataset(svc, payload.get("contents"), payload.get("filename"))
-    except UploadError as exc:
-        return no_update, no_update, alert("error", "Dataset refused: ", str(exc))
-    options = Patch()
-    if is_new:
-        options.append({"label": label, "value": ref})
+    return upload_reply(payload, lambda contents, filename: accept_dataset(svc, contents, filename),
+                        "Dataset refused: ", _uploaded)
+
+
+def _uploaded(label: str, info: dict) -> tuple:
+    """The success alert's children after "Uploaded ": the name, rows, splits and balance."""
     splits = info.get("splits") or {}
     text = (f": {info.get('rows', 0):,} labelled rows ({splits.get('train', 0):,} train / "
             f"{splits.get('validation', 0):,} validation / {splits.get('test', 0):,} test), "
             f"{pct(info.get('positive_fraction'))} positive. It is selected for the analysis.")
-    return options, ref, alert("success", "Uploaded ", html.B(label), text)
+    return html.B(label), text
 
 
 def open_from_compare(svc: Services, key) -> tuple:
@@ -50,18 +48,8 @@ def open_from_compare(svc: Services, key) -> tuple:
 
 
 def register(app, svc: Services) -> None:
-    app.clientside_callback(
-        UPLOAD_SIZE_CHECK,
-        Output(ids.DATASET_UPLOAD_PAYLOAD, "data"), Output(ids.DATASET_UPLOAD_ALERT, "children"),
-        Input(ids.DATASET_UPLOAD, "contents"), State(ids.DATASET_UPLOAD, "filename"),
-        State(ids.UPLOAD_LIMIT, "data"), prevent_initial_call=True)
-
-    @app.callback(Output(ids.DATASET_SELECT, "options"), Output(ids.DATASET_SELECT, "value"),
-                  Output(ids.DATASET_UPLOAD_ALERT, "children", allow_duplicate=True),
-                  Output(ids.DATASET_UPLOAD, "contents"),
-                  Input(ids.DATASET_UPLOAD_PAYLOAD, "data"), prevent_initial_call=True)
-    def _dataset_upload(payload):
-        return (*dataset_upload(svc, payload), None)  # clear contents: the same file may come again
+    register_upload(app, ids.DATASET_UPLOAD, ids.DATASET_UPLOAD_PAYLOAD, ids.DATASET_UPLOAD_ALERT,
+                    ids.DATASET_SELECT, lambda payload: dataset_upload(svc, payload))
 
     @app.callback(Output(ids.MODEL_SELECT, "value", allow_duplicate=True),
                   Output(ids.DATASET_SELECT, "options", allow_duplicate=True),

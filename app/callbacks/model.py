@@ -11,33 +11,17 @@ from __future__ import annotations
 
 import time
 
-from dash import Input, Output, Patch, State, html, no_update
+from dash import Input, Output, State, html, no_update
 
 from rnnscope.app import ids
-from rnnscope.app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, UploadError, known_dataset, model_or_none,
-                          point_set_choice, report_or_none, valid_key)
+from rnnscope.app.callbacks.uploads import register_upload, upload_reply
 from rnnscope.app.datasets import not_downloaded
 from rnnscope.app.layout import alert, model_card, status_line
+from rnnscope.app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, known_dataset, model_or_none,
+                                   point_set_choice, report_or_none, valid_key)
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
 PROGRESS_EVERY_S = 0.25
-
-# A 200 MB data URL must not travel to the server only to be refused there: the browser
-# checks the size first and says so; the server still enforces MAX_CONTENT_LENGTH.
-UPLOAD_SIZE_CHECK = """
-function(contents, filename, limit) {
-    const nu = window.dash_clientside.no_update;
-    if (!contents) { return [nu, nu]; }
-    const comma = contents.indexOf(',');
-    const bytes = Math.floor((contents.length - comma - 1) * 3 / 4);
-    if (bytes > limit) {
-        const mib = (n) => (n / 1048576).toFixed(1) + ' MiB';
-        return [nu, 'The file is ' + mib(bytes) + ', larger than the ' + mib(limit)
-                    + ' upload limit. Nothing was uploaded.'];
-    }
-    return [{contents: contents, filename: filename}, ''];
-}
-"""
 
 
 # --------------------------------------------------------------------------- plain functions
@@ -49,15 +33,7 @@ def accept_upload(svc: Services, payload: dict | None) -> tuple:
     Any problem (not base64, too large, not a checkpoint, hostile content) gives an error
     alert in plain words and leaves the model list and selection unchanged.
     """
-    payload = payload if isinstance(payload, dict) else {}
-    try:
-        sha, label, is_new = svc.accept_upload(payload.get("contents"), payload.get("filename"))
-    except UploadError as exc:
-        return no_update, no_update, alert("error", "Upload refused: ", str(exc))
-    options = Patch()
-    if is_new:
-        options.append({"label": label, "value": sha})
-    return options, sha, alert("success", "Uploaded ", html.B(label), ".")
+    return upload_reply(payload, svc.accept_upload, "Upload refused: ", lambda label: (html.B(label), "."))
 
 
 def resolve_analysis(svc: Services, sha, data_name, _clicks=None, point_set=DEFAULT_POINT_SET,
@@ -157,18 +133,8 @@ def card_and_status(svc: Services, sha, report_ref) -> tuple:
 
 
 def register(app, svc: Services) -> None:
-    app.clientside_callback(
-        UPLOAD_SIZE_CHECK,
-        Output(ids.UPLOAD_PAYLOAD, "data"), Output(ids.UPLOAD_ALERT, "children"),
-        Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"),
-        State(ids.UPLOAD_LIMIT, "data"), prevent_initial_call=True)
-
-    @app.callback(Output(ids.MODEL_SELECT, "options"), Output(ids.MODEL_SELECT, "value"),
-                  Output(ids.UPLOAD_ALERT, "children", allow_duplicate=True),
-                  Output(ids.UPLOAD, "contents"),
-                  Input(ids.UPLOAD_PAYLOAD, "data"), prevent_initial_call=True)
-    def _upload(payload):
-        return (*accept_upload(svc, payload), None)  # clear contents: the same file may come again
+    register_upload(app, ids.UPLOAD, ids.UPLOAD_PAYLOAD, ids.UPLOAD_ALERT, ids.MODEL_SELECT,
+                    lambda payload: accept_upload(svc, payload))
 
     @app.callback(Output(ids.REPORT, "data"), Output(ids.JOB_REQUEST, "data"),
                   Output(ids.JOB_ALERT, "children"),
