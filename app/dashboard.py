@@ -27,7 +27,7 @@ import torch
 from rnnscope.app import callback_guard, layout
 from rnnscope.app.callbacks import attractor, compare, datasets, fixed_points, linearization, model, sentence, state_space, words
 from rnnscope.app.services import Services
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
 from rnnscope.workers.embedded import run_guarded
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
     )
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(settings.max_upload_bytes)
-    server.config["SECRET_KEY"] = os.environ.get("RNNSCOPE_SECRET_KEY") or secrets.token_hex(32)
+    server.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.layout = lambda: layout.build_layout(svc)
     for module in (model, datasets, state_space, attractor, fixed_points, words, sentence, linearization, compare):
         module.register(app, svc)

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rnnscope.analysis import data as data_mod
     from rnnscope.app.services import Services
-    from rnnscope.workers.config import Settings
+    from rnnscope.settings import Settings
 
     torch.set_num_threads(1)
     settings = Settings.from_env()

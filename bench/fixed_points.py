@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -59,6 +58,7 @@ import torch
 from rnnscope.analysis.atomic import atomic_open  # noqa: E402
 from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points  # noqa: E402
 from rnnscope.analysis.model import RNNClassifier, pad_batch  # noqa: E402
+from rnnscope.settings import Settings  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "ugrnn": 2, "vrnn": 1}
 # steps, learning rate: the vanilla RNN needs a smaller rate and more steps to integrate
@@ -114,7 +114,7 @@ def accuracy(net: RNNClassifier, seqs, y) -> float:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RNNSCOPE_HOME") or "~/.cache/rnnscope").expanduser() / "bench"
+    return Settings.from_env().home / "bench"
 
 
 def synthetic_network(arch: str, hidden: int, steps: int, lr: float, use_cache: bool = True) -> tuple[RNNClassifier, dict]:

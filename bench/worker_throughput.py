@@ -77,15 +77,15 @@ def run_pool(concurrency: int, threads: int, n: int, ckpt: Path, data: str, para
     of ``threads`` torch/BLAS threads each."""
     import redis
 
+    from rnnscope.settings import Settings
     from rnnscope.workers.celery_app import make_celery
-    from rnnscope.workers.config import Settings
     from rnnscope.workers.store import ArtifactStore
     from rnnscope.workers.tasks import submit_full_analysis, workers_online
 
     redis.Redis.from_url(redis_url).flushdb()
-    env = {**os.environ, "REDIS_URL": redis_url, "RNNSCOPE_STORE": str(root / f"store-{seed0}"),
-           "RNNSCOPE_TORCH_THREADS": str(threads),
-           "RNNSCOPE_HOME": os.environ.get("RNNSCOPE_HOME", str(root / "home"))}
+    # the worker's environment: this one's, a home under root unless one is set, and the pool's settings
+    env = {"RNNSCOPE_HOME": str(root / "home"), **os.environ, "REDIS_URL": redis_url,
+           "RNNSCOPE_STORE": str(root / f"store-{seed0}"), "RNNSCOPE_TORCH_THREADS": str(threads)}
     client = make_celery(Settings.from_env(env))
     sha = ArtifactStore(env["RNNSCOPE_STORE"], redis_url="").put_checkpoint(ckpt.read_bytes(), ckpt.name)
     rnnscope = str(Path(sys.executable).with_name("rnnscope"))

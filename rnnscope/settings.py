@@ -212,28 +212,24 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return value
+    return _positive(env, name, default, int, "a positive integer")
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _positive(env, name, default, float, "a positive number")
+
+
+def _positive(env: Mapping[str, str], name: str, default, parse: type, what: str):
+    """``parse(env[name])`` if set and finite > 0, ``default`` if unset or empty; else ValueError."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
     if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+        raise ValueError(f"{name} must be {what}, got {raw!r}")
     return value
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
+from rnnscope.workers.config import visibility_timeout_s
 
 QUEUE = "rnnscope"
 
@@ -46,8 +47,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.soft_time_limit_s,
         task_time_limit=settings.hard_time_limit_s,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={"visibility_timeout": visibility_timeout_s(settings)},
+        result_backend_transport_options={"visibility_timeout": visibility_timeout_s(settings)},
         result_expires=settings.result_ttl_s,
         result_extended=True,
         task_track_started=True,

@@ -18,9 +18,10 @@ from collections.abc import Callable
 
 from celery import Celery, signals
 
+from rnnscope.settings import Settings
 from rnnscope.workers import jobs
 from rnnscope.workers.celery_app import celery_app
-from rnnscope.workers.config import Settings
+from rnnscope.workers.config import visibility_timeout_s
 from rnnscope.workers.store import ArtifactStore
 
 #: Publish at most this often, unless the message changes (seconds).
@@ -44,7 +45,7 @@ def _count_delivery(task) -> None:
     name = f"rnnscope:deliveries:{task.request.id}"
     with redis.Redis.from_url(url) as client:
         count = client.incr(name)
-        client.expire(name, Settings.from_env().visibility_timeout_s)
+        client.expire(name, visibility_timeout_s(Settings.from_env()))
     if count > MAX_DELIVERIES:
         raise TooManyDeliveries(f"this job's worker process died {count - 1} times (out of memory? "
                                 "killed?); it is not retried again")
@@ -133,13 +134,13 @@ def _limit_threads(**_) -> None:
     Without a limit every child would start one thread per core (torch and OpenBLAS each),
     and N children on N cores would fight over them.
     """
-    threads = os.environ.get("RNNSCOPE_TORCH_THREADS")
+    threads = Settings.from_env().torch_threads
     if threads:
         import torch
         from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(max(1, int(threads)))
-        threadpool_limits(max(1, int(threads)))
+        torch.set_num_threads(threads)
+        threadpool_limits(threads)
 
 
 # --------------------------------------------------------------------------- client helpers

@@ -24,6 +24,8 @@ import os
 import secrets
 import sys
 
+from rnnscope.settings import export
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: binding {args.host}: the dashboard has no authentication and anyone "
               "who can reach this address can use it and upload checkpoints.", file=sys.stderr)
     if args.fetch_data:
-        os.environ["RNNSCOPE_FETCH_DATA"] = "1"  # read by every process of this server (Settings)
+        export(fetch_data=True)  # read by every process of this server (Settings)
     from rnnscope.app.dashboard import create_app
     from rnnscope.workers.store import StoreError
 
@@ -117,7 +119,7 @@ def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
 
 def exec_gunicorn(host: str, port: int, workers: int) -> int:
     """Replace this process by gunicorn; the workers share one secret key."""
-    os.environ.setdefault("RNNSCOPE_SECRET_KEY", secrets.token_hex(32))
+    export(secret_key=secrets.token_hex(32), replace=False)
     sys.stderr.flush()
     os.execv(sys.executable, gunicorn_command(host, port, workers))
     return 0  # not reached

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     """Submit / inspect / cancel; 0 on success, 1 if the job failed, 2 on bad input."""
     from rnnscope.analysis.checkpoint import CheckpointError
     from rnnscope.analysis.data import DataError
-    from rnnscope.workers.config import Settings
+    from rnnscope.settings import Settings
     from rnnscope.workers.store import StoreError
 
     try:

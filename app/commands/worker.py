@@ -16,6 +16,8 @@ import os
 import socket
 import sys
 
+from rnnscope.settings import Settings, export
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``worker``."""
@@ -39,13 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Start the worker (blocks until it is stopped); 2 when it cannot start."""
-    from rnnscope.workers.config import Settings
-
     if args.concurrency < 1:
         print(f"error: --concurrency must be >= 1, got {args.concurrency}", file=sys.stderr)
         return 2
     if args.device:
-        os.environ["RNNSCOPE_DEVICE"] = args.device
+        export(device=args.device)  # for the pool children too
     try:
         settings = Settings.from_env()
     except ValueError as exc:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     # One torch/BLAS thread per pool process: the per-token work is too small for intra-op
     # threads to pay, and on a busy machine they make a job many times slower
     # (bench/worker_throughput.py); use --concurrency to use more cores.
-    os.environ.setdefault("RNNSCOPE_TORCH_THREADS", "1")
+    export(torch_threads=1, replace=False)
     from rnnscope.workers.store import ArtifactStore, StoreError
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rnnscope.app.services import Services
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env
 
 

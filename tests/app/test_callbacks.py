@@ -22,8 +22,8 @@ from rnnscope.app.callbacks import compare, fixed_points, linearization, model a
     state_space, words
 from rnnscope.analysis.summary import complete
 from rnnscope.app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, UploadError, decode_upload
+from rnnscope.settings import Settings
 from tests.app.tiny import train_tiny
-from rnnscope.workers.config import Settings
 
 MAX_FIGURE_BYTES = 500_000
 

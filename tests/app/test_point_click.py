@@ -19,8 +19,8 @@ from dash import no_update
 
 from rnnscope.app.callbacks import fixed_points
 from rnnscope.app.services import Services
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env
-from rnnscope.workers.config import Settings
 
 
 @pytest.fixture(scope="module")

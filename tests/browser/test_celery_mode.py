@@ -77,7 +77,7 @@ def celery_page(dash_duo, site, monkeypatch):
     """
     import rnnscope.workers.celery_app as celery_module
     from rnnscope.app.dashboard import create_app
-    from rnnscope.workers.config import Settings
+    from rnnscope.settings import Settings
 
     tiny, env = site
     for name, value in env.items():

@@ -15,9 +15,9 @@ import pytest
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
 from rnnscope.app.figures.summary import WORD_SHARE_NOTE
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
 from tests.browser.test_dashboard import JOB_TIMEOUT, TIMEOUT, upload, wait_for
-from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

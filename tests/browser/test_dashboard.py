@@ -15,8 +15,8 @@ from selenium.webdriver.common.keys import Keys
 
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
-from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -19,8 +19,8 @@ from selenium.webdriver.common.by import By
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
 from rnnscope.app.datasets import dataset_options
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env
-from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

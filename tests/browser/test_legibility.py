@@ -21,9 +21,9 @@ from selenium.webdriver.common.by import By
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
 from rnnscope.app.services import DATASETS, POINT_SETS
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env, environ
 from tests.browser.test_dashboard import TIMEOUT, wait_for
-from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -13,9 +13,9 @@ from selenium.webdriver.common.by import By
 from rnnscope.app import ids
 from rnnscope.app.dashboard import create_app
 from rnnscope.app.layout import NO_REPORT
+from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env
 from tests.browser.test_dashboard import TIMEOUT, graph_data, trace, upload, wait_for
-from rnnscope.workers.config import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnscope.settings import Settings
 from tests.celery_helpers import RNNSCOPE, running_worker
 from tests.corpus import SMALL_PARAMS, write_corpus
-from rnnscope.workers.config import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 SMALL = SMALL_PARAMS

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
+from rnnscope.settings import Settings
 from rnnscope.workers.celery_app import make_celery
-from rnnscope.workers.config import Settings
 from rnnscope.workers.tasks import job_status
 
 REDIS_URL = "redis://127.0.0.1:6379/12"

@@ -93,8 +93,8 @@ def start_redis(port: int, log: Path) -> subprocess.Popen:
 @contextlib.contextmanager
 def celery_worker(env: dict, log: Path) -> Iterator[subprocess.Popen]:
     """``rnnscope worker --concurrency 1`` until the block ends."""
+    from rnnscope.settings import Settings
     from rnnscope.workers.celery_app import make_celery
-    from rnnscope.workers.config import Settings
     from rnnscope.workers.tasks import workers_online
 
     client = make_celery(Settings.from_env(env))
@@ -177,8 +177,8 @@ def test_redis_restart_mid_job_dashboard_recovers_and_the_job_can_be_resubmitted
             assert len(store.computations(key, "finished")) == 1
             assert len(store.computations(key, "started")) <= 2
             # the workers client recovers too: a plain job through the same worker
+            from rnnscope.settings import Settings
             from rnnscope.workers.celery_app import make_celery
-            from rnnscope.workers.config import Settings
             from rnnscope.workers.tasks import submit_full_analysis, wait
 
             app = make_celery(Settings.from_env(env))

@@ -250,8 +250,8 @@ def test_dataset_name_from_the_client_cannot_read_server_files(client):
 def explorer(tiny_env):
     """The sentence explorer's service object and report ref, in process."""
     from rnnscope.app.services import Services
+    from rnnscope.settings import Settings
     from tests.app.tiny import TINY_PARAMS, environ
-    from rnnscope.workers.config import Settings
 
     with environ(tiny_env.environ()):
         svc = Services(Settings.from_env(), analysis_params=dict(TINY_PARAMS))
