@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnscope.analysis.checkpoint import parse_safetensors_header
+from rnnscope.analysis.safetensors_format import parse_safetensors_header
 from rnnscope.app.services import LRU, TOKEN_OVERHEAD_BYTES, Services, model_nbytes
-from rnnscope.workers.config import Settings
+from rnnscope.settings import Settings
 
 DEMOS = sorted((Path(__file__).resolve().parents[2] / "models" / "demo").glob("*.safetensors"))
 ITEM = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
