@@ -111,7 +111,7 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
     """
     from rnnscope.analysis.data import DataError
     from rnnscope.workers.dataset_check import check_file
-    from rnnscope.workers.store import ArtifactNotFound, dataset_format, sha256_bytes
+    from rnnscope.workers.store import dataset_format, sha256_bytes
 
     data, name = receive(contents, filename, svc.max_upload_bytes, "a labelled dataset")
     fmt = dataset_format(filename if isinstance(filename, str) else None)  # the suffix only, before any cut
@@ -123,11 +123,7 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
         except DataError as exc:
             raise UploadError(str(exc)) from None
     sha = sha256_bytes(data)
-    try:
-        svc.store.dataset_path(sha)
-        is_new = False
-    except ArtifactNotFound:
-        is_new = True
+    is_new = not svc.store.has_dataset(sha)
     svc.store.put_dataset(data, {**counts, "filename": name, "origin": "upload", "format": fmt})
     info = svc.store.dataset_info(sha)
     return "file:" + sha, dataset_label(info), is_new, info

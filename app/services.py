@@ -186,7 +186,7 @@ class Services:
             With the checkpoint loader's own plain-words message when it refuses the file.
         """
         from rnnscope.analysis.checkpoint import CheckpointError
-        from rnnscope.workers.store import ArtifactNotFound, StoreError, sha256_bytes
+        from rnnscope.workers.store import StoreError, sha256_bytes
 
         cap = self.max_upload_bytes
         data, name = receive(contents, filename, cap, "a checkpoint")
@@ -198,11 +198,7 @@ class Services:
             log.warning("unexpected error loading upload %r: %r", name, exc)
             raise UploadError(f"{name} could not be read as a checkpoint.") from None
         sha = sha256_bytes(data)
-        try:
-            self.store.checkpoint_path(sha)
-            is_new = False
-        except ArtifactNotFound:
-            is_new = True
+        is_new = not self.store.has_checkpoint(sha)
         try:
             self.store.put_checkpoint(data, name, max_bytes=cap)
         except (ValueError, StoreError) as exc:

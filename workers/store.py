@@ -23,27 +23,25 @@ Every write goes to ``tmp/`` first and is moved into place with ``os.replace`` /
 or nothing. Only raw bytes, ``.npz`` (loaded with ``allow_pickle=False``) and JSON are
 written; nothing is ever unpickled.
 
-``compute_once(key, fn)`` serializes work per key: an exclusive ``fcntl.flock`` on
-``locks/<key>.lock`` (released by the kernel when the holder dies, so a SIGKILLed worker
-never blocks anyone) and, when ``REDIS_URL`` is set, also a Redis lock (``SET NX PX``,
-renewed by a thread while held, expiring ``lock_ttl_s`` after its holder stops renewing)
-for stores on network filesystems where ``flock`` is not reliable across machines.
+``compute_once(key, fn)`` serializes work per key (``rnnscope.workers.locks``): an
+exclusive ``fcntl.flock`` on ``locks/<key>.lock`` (released by the kernel when the holder
+dies, so a SIGKILLed worker never blocks anyone) and, when ``REDIS_URL`` is set, also a
+Redis lock (``SET NX PX``, renewed by a thread while held, expiring ``lock_ttl_s`` after its
+holder stops renewing) for stores on network filesystems where ``flock`` is not reliable
+across machines.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
-import logging
 import os
 import re
 import shutil
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -53,18 +51,17 @@ import numpy as np
 
 from rnnscope.analysis.atomic import atomic_open
 from rnnscope.settings import Settings
+from rnnscope.workers.locks import LockTimeout, Progress, file_lock, redis_client, redis_lock
 
 if TYPE_CHECKING:  # analysis.report is imported lazily: the store works without it
     from rnnscope.analysis.report import Report
-
-log = logging.getLogger(__name__)
-
-Progress = Callable[[float, str], None]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
 #: How a stored dataset file is read (``rnnscope.analysis.data_readers.read_table`` by suffix; txt: sniffed).
 DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+_CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
+_DATASET_SUFFIXES = tuple(f".data.{fmt}" for fmt in sorted(set(DATASET_FORMATS.values())) + ["txt"])
 _LOG_NAME = "computations.jsonl"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_SAFETENSORS_HEADER = 100 * 1024**2  # safetensors' own limit on the JSON header
@@ -214,6 +211,12 @@ class ArtifactStore:
         suffix = {"blobs": "", "arrays": ".npz", "json": ".json", "reports": ""}[kind]
         return self.root / kind / f"{key}{suffix}"
 
+    def _stored_file(self, kind: str, sha256: str, suffixes: tuple[str, ...]) -> Path | None:
+        """The first existing ``<kind>/<sha256><suffix>`` (checkpoints, datasets), or None."""
+        self._check_hex(sha256, f"{kind[:-1]} sha256")
+        return next((path for path in (self.root / kind / f"{sha256}{suffix}" for suffix in suffixes)
+                     if path.exists()), None)
+
     def report_dir(self, key: str) -> Path:
         """Directory of the report under ``key`` (may not exist yet)."""
         return self._path("reports", key)
@@ -333,12 +336,15 @@ class ArtifactStore:
 
     def checkpoint_path(self, sha256: str) -> Path:
         """Path of the stored checkpoint (suffix tells its format); ArtifactNotFound if absent."""
-        self._check_hex(sha256, "checkpoint sha256")
-        for fmt in ("safetensors", "pt"):
-            path = self.root / "checkpoints" / f"{sha256}.{fmt}"
-            if path.exists():
-                return path
-        raise ArtifactNotFound(f"no checkpoint {sha256} in the store")
+        path = self._stored_file("checkpoints", sha256, _CHECKPOINT_SUFFIXES)
+        if path is None:
+            raise ArtifactNotFound(f"no checkpoint {sha256} in the store")
+        return path
+
+    def has_checkpoint(self, sha256: str) -> bool:
+        """True if the checkpoint ``sha256`` is stored (in either format); ValueError if
+        ``sha256`` is not 64 lowercase hex characters."""
+        return self._stored_file("checkpoints", sha256, _CHECKPOINT_SUFFIXES) is not None
 
     def checkpoint_info(self, sha256: str) -> dict:
         """Sidecar of a stored checkpoint: ``sha256``, ``filename``, ``size``, ``format``."""
@@ -386,9 +392,7 @@ class ArtifactStore:
     def _put_dataset(self, sha: str, size: int, info: Mapping[str, Any], write) -> str:
         fmt = info.get("format") if info.get("format") in (*DATASET_FORMATS.values(), "txt") \
             else dataset_format(info.get("filename"))
-        try:
-            self.dataset_path(sha)
-        except ArtifactNotFound:  # same bytes under another suffix: the first one stays
+        if not self.has_dataset(sha):  # same bytes under another suffix: the first one stays
             self._write_file(self.root / "datasets" / f"{sha}.data.{fmt}", write)
         sidecar = self.root / "datasets" / f"{sha}.json"
         if not sidecar.exists() or info.get("origin") == "operator":
@@ -399,12 +403,15 @@ class ArtifactStore:
 
     def dataset_path(self, sha256: str) -> Path:
         """Path of a stored dataset file (its suffix says how to read it); ArtifactNotFound if absent."""
-        self._check_hex(sha256, "dataset sha256")
-        for fmt in sorted(set(DATASET_FORMATS.values())) + ["txt"]:
-            path = self.root / "datasets" / f"{sha256}.data.{fmt}"
-            if path.exists():
-                return path
-        raise ArtifactNotFound(f"no dataset {sha256} in the store")
+        path = self._stored_file("datasets", sha256, _DATASET_SUFFIXES)
+        if path is None:
+            raise ArtifactNotFound(f"no dataset {sha256} in the store")
+        return path
+
+    def has_dataset(self, sha256: str) -> bool:
+        """True if the dataset file ``sha256`` is stored (in any format); ValueError if
+        ``sha256`` is not 64 lowercase hex characters."""
+        return self._stored_file("datasets", sha256, _DATASET_SUFFIXES) is not None
 
     def dataset_info(self, sha256: str) -> dict:
         """Sidecar of a stored dataset (``filename``, ``name``, ``origin``, ``size``, ``format`` ...)."""
@@ -492,81 +499,20 @@ class ArtifactStore:
     @contextlib.contextmanager
     def lock(self, key: str, *, on_wait: Progress | None = None,
              timeout_s: float | None = None) -> Iterator[None]:
-        """Exclusive per-key lock across processes (flock) and machines (Redis, if set)."""
+        """Exclusive per-key lock across processes (flock) and machines (Redis, if set):
+        ``rnnscope.workers.locks``. Raises :class:`StoreError` past ``timeout_s``."""
         self._check_hex(key)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with contextlib.ExitStack() as stack:
-            if self.redis_url:
-                stack.enter_context(self._redis_lock(key, on_wait, deadline))
-            stack.enter_context(self._file_lock(key, on_wait, deadline))
-            yield
-
-    @contextlib.contextmanager
-    def _file_lock(self, key: str, on_wait: Progress | None,
-                   deadline: float | None) -> Iterator[None]:
-        fd = os.open(self.root / "locks" / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            _wait_for(lambda: _try_flock(fd), on_wait, deadline, key)
             try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-    @contextlib.contextmanager
-    def _redis_lock(self, key: str, on_wait: Progress | None,
-                    deadline: float | None) -> Iterator[None]:
-        import redis
-
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(self.redis_url)
-        lock = self._redis.lock(f"rnnscope:lock:{key}", timeout=self.lock_ttl_s,
-                                sleep=0.1, thread_local=False)
-        _wait_for(lambda: lock.acquire(blocking=False), on_wait, deadline, key)
-        stop = threading.Event()
-        renewer = threading.Thread(target=_renew, args=(lock, stop, self.lock_ttl_s / 3),
-                                   name=f"lock-renew-{key[:8]}", daemon=True)
-        renewer.start()
-        try:
+                if self.redis_url:
+                    if self._redis is None:
+                        self._redis = redis_client(self.redis_url)
+                    stack.enter_context(redis_lock(self._redis, key, self.lock_ttl_s, on_wait, deadline))
+                stack.enter_context(file_lock(self.root / "locks" / f"{key}.lock", key, on_wait, deadline))
+            except LockTimeout as exc:
+                raise StoreError(str(exc)) from None
             yield
-        finally:
-            stop.set()
-            renewer.join()
-            with contextlib.suppress(redis.exceptions.LockError):
-                lock.release()  # LockError: it expired (we stalled past the TTL)
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _wait_for(try_acquire: Callable[[], bool], on_wait: Progress | None,
-              deadline: float | None, key: str) -> None:
-    """Poll ``try_acquire`` every 0.1 s until it succeeds or ``deadline`` passes."""
-    told = False
-    while not try_acquire():
-        if not told and on_wait is not None:
-            on_wait(0.0, "waiting for another worker computing the same job")
-        told = True
-        if deadline is not None and time.monotonic() > deadline:
-            raise StoreError(f"timed out waiting for the lock on {key}")
-        time.sleep(0.1)
-
-
-def _renew(lock, stop: threading.Event, every_s: float) -> None:
-    """Reset the Redis lock's TTL every ``every_s`` seconds until ``stop`` is set."""
-    import redis
-
-    while not stop.wait(every_s):
-        try:
-            lock.reacquire()
-        except redis.exceptions.RedisError as exc:  # lost it: the holder carries on, logged
-            log.warning("could not renew compute lock %s: %s", lock.name, exc)
 
 
 def _fsync_tree(path: Path) -> None:

@@ -191,6 +191,27 @@ def test_checkpoints_are_stored_by_sha256(store):
     assert [i["sha256"] for i in store.list_checkpoints()] == [sha]
 
 
+def test_has_checkpoint_and_has_dataset_say_whether_the_bytes_are_stored(store):
+    data = safetensors_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    assert not store.has_checkpoint(sha) and not store.has_dataset(sha)
+    assert store.put_checkpoint(data, "m.safetensors") == sha
+    assert store.has_checkpoint(sha) and not store.has_dataset(sha)  # each kind in its own place
+    pt = b"PK\x03\x04" + b"\x00" * 20  # the other container: found under its own suffix
+    assert store.has_checkpoint(store.put_checkpoint(pt, "m.pt"))
+    rows = b"text,label\ngood,1\nbad,0\n"
+    ds = store.put_dataset(rows, {"filename": "reviews.tsv", "format": "csv"})
+    assert store.has_dataset(ds) and not store.has_checkpoint(ds)
+    assert store.dataset_path(ds).name == f"{ds}.data.csv"
+    txt = store.put_dataset(b"good\t1\n", {"filename": "notes"})  # no known suffix: txt, sniffed
+    assert store.has_dataset(txt) and store.dataset_path(txt).suffix == ".txt"
+    for bad in ("0" * 63, "G" * 64, "../" + "0" * 61, None):  # a malformed sha256 is an error, as for the paths
+        with pytest.raises(ValueError, match="expected 64 lowercase hex"):
+            store.has_checkpoint(bad)
+        with pytest.raises(ValueError, match="expected 64 lowercase hex"):
+            store.has_dataset(bad)
+
+
 def test_checkpoint_format_and_rejections(store):
     assert checkpoint_format(b"PK\x03\x04" + b"\x00" * 20) == "pt"
     assert checkpoint_format(safetensors_bytes()) == "safetensors"
