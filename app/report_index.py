@@ -61,7 +61,8 @@ def latest_per_pair(svc, keep: str | None = None) -> list[tuple[str, dict]]:
     latest: dict[tuple, tuple] = {}
     for key in _report_keys(svc):
         summary = stored_summary(svc, key)
-        if not svc.memo.get(("current", key), lambda s=summary: is_current(s)):  # unreadable, or made by another analysis version: never misread
+        # unreadable, or made by another analysis version: never misread
+        if not svc.memo.get(("current", key), lambda s=summary: is_current(s)):
             continue
         pair = (summary["model"].get("sha256"), str(summary.get("data", {}).get("name")))
         if pair not in latest or latest[pair][0] != keep:
