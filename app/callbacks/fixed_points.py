@@ -28,15 +28,18 @@ def clickable(fig) -> dict:
     index, so a click would arrive without the fixed point's index.
     """
     out = fig.to_plotly_json()
-    out["data"] = [_plain_customdata(trace, source) for trace, source in zip(out["data"], fig.data)]
+    out["data"] = [_plain_customdata(trace) for trace in fig.data]
     return out
 
 
-def _plain_customdata(trace: dict, source) -> dict:
-    """``trace`` (the JSON of plotly trace ``source``) with ``customdata`` as a plain list."""
-    if getattr(source, "customdata", None) is not None:
-        trace["customdata"] = np.asarray(source.customdata).tolist()
-    return trace
+def _plain_customdata(trace) -> dict:
+    """A trace (plotly object or plain dict) as JSON with ``customdata`` as a plain list
+    (read from the trace itself: its JSON may already hold the base64 form)."""
+    data = trace.get("customdata") if isinstance(trace, dict) else trace.customdata
+    out = dict(trace) if isinstance(trace, dict) else trace.to_plotly_json()
+    if data is not None:
+        out["customdata"] = np.asarray(data).tolist()
+    return out
 
 
 def _trace_index(fig, name: str) -> int:
@@ -141,7 +144,7 @@ def too_large_for_a_click(svc: Services, report) -> str:
 def _data_patch(traces) -> Patch:
     """A Patch replacing a figure's traces (layout, axes and title stay as sent)."""
     patch = Patch()
-    patch["data"] = [_plain_customdata(t.to_plotly_json(), t) for t in traces]
+    patch["data"] = [_plain_customdata(t) for t in traces]
     return patch
 
 

@@ -43,7 +43,7 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
         th = _checks.vector("theta", theta, length=k)
         hover += "<br>θ %{marker.color:.3f}" if color_by_theta else ""
         if color_by_theta:
-            marker.update(color=style.f32(th), colorscale=style.THETA_SCALE, cmin=-1.0, cmax=1.0,
+            marker.update(color=style.f32(th), colorscale=style.theta_colors(), cmin=-1.0, cmax=1.0,
                           showscale=showscale,
                           colorbar=colorbar or dict(title=dict(text="θ"), thickness=12, len=0.8))
     extra = {}
@@ -52,13 +52,13 @@ def fixed_point_traces(fp_pc, theta=None, *, selected=None, color_by_theta: bool
             raise ValueError(f"labels has {len(labels)} entries for {k} points")
         extra["text"] = [str(t) for t in labels]
         hover += "<br>%{text}"
-    scatter = style.scatter_cls(k, webgl)
-    traces = [scatter(x=style.f32(pc[:, 0]), y=style.f32(pc[:, 1]), mode="markers",
-                      name="fixed points", marker=marker, customdata=np.arange(k, dtype=np.int32),
-                      hovertemplate=hover + "<extra></extra>", showlegend=False, **extra)]
+    traces = [dict(type=style.scatter_type(k, webgl), x=style.f32(pc[:, 0]), y=style.f32(pc[:, 1]),
+                   mode="markers", name="fixed points", marker=marker,
+                   customdata=np.arange(k, dtype=np.int32), hovertemplate=hover + "<extra></extra>",
+                   showlegend=False, **extra)]
     if sel.size:
-        traces.append(go.Scatter(
-            x=style.f32(pc[sel, 0]), y=style.f32(pc[sel, 1]), mode="markers", name="selected",
+        traces.append(dict(
+            type="scatter", x=style.f32(pc[sel, 0]), y=style.f32(pc[sel, 1]), mode="markers", name="selected",
             customdata=sel.astype(np.int32), showlegend=False,
             marker=dict(size=15, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
             hovertemplate="selected fixed point %{customdata}<extra></extra>",
@@ -134,8 +134,8 @@ def right_eigenvector_traces(fp_pc, selected, r1_pc, *, scale: float | None = No
                                   "eigenvector)", showlegend=first, legendgroup="r1"))
         traces.append(style.arrow(start, -scale * v, color=style.EIGVEC, name="r1",
                                   showlegend=False, legendgroup="r1"))
-        traces.append(go.Scatter(
-            x=[float(start[0])], y=[float(start[1])], mode="markers", name=f"fixed point {k}",
+        traces.append(dict(
+            type="scatter", x=[float(start[0])], y=[float(start[1])], mode="markers", name=f"fixed point {k}",
             customdata=[int(k)],
             marker=dict(size=11, color=color, line=dict(color="white", width=1)),
             showlegend=show_legend, hovertemplate="fixed point %{customdata}<extra></extra>",

@@ -29,8 +29,8 @@ def input_effect_traces(jinp_x_pc, valence, l1_pc=None, words: Sequence[str] | N
         name, color = VALENCE[code]
         rows = np.flatnonzero(val == code)
         text = None if words is None else [html.escape(str(words[i])) for i in rows]
-        traces.append(go.Scatter(
-            x=style.f32(xy[rows, 0]), y=style.f32(xy[rows, 1]), mode="markers",
+        traces.append(dict(
+            type="scatter", x=style.f32(xy[rows, 0]), y=style.f32(xy[rows, 1]), mode="markers",
             name=f"{name} words", hovertext=text, hoverinfo="text" if text else "x+y",
             marker=dict(size=6, color=color, opacity=0.75), showlegend=show_legend,
             legendgroup=name,
@@ -50,7 +50,7 @@ def input_effect_traces(jinp_x_pc, valence, l1_pc=None, words: Sequence[str] | N
             traces.append(style.arrow((0.0, 0.0), l1 / norm * (reach or 1.0), color=style.EIGVEC,
                                       name="ℓ1 (top left eigenvector)", showlegend=show_legend,
                                       width=3))
-    traces.append(go.Scatter(x=[0.0], y=[0.0], mode="markers", name="fixed point",
+    traces.append(dict(type="scatter", x=[0.0], y=[0.0], mode="markers", name="fixed point",
                              marker=dict(symbol="cross-thin", size=12,
                                          line=dict(color=style.INK, width=2)),
                              hoverinfo="name", showlegend=False))

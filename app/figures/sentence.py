@@ -12,7 +12,7 @@ from .state_space import _line_in_box
 
 #: Every explorer figure colours by P(positive) on this one fixed scale (0.5 = readout 0),
 #: whatever the sentence: the same colour is the same readout from one text to the next.
-PROBABILITY_AXIS = dict(cmin=0.0, cmax=1.0, colorscale=style.THETA_SCALE,
+PROBABILITY_AXIS = dict(cmin=0.0, cmax=1.0, colorscale=style.theta_colors(),
                         colorbar=dict(title=dict(text="P(positive)"), thickness=12, len=0.8, y=0.55,
                                       tickvals=[0, 0.25, 0.5, 0.75, 1],
                                       ticktext=["0", "0.25", "0.5 (readout 0)", "0.75", "1"]))
@@ -47,8 +47,8 @@ def _push_traces(before: np.ndarray, after: np.ndarray, push: np.ndarray) -> lis
         if not keep.any():
             continue
         x, y = _segments(before[keep], after[keep])
-        traces.append(go.Scatter(
-            x=x, y=y, mode="lines+markers", name=name, line=dict(color=color, width=2.5),
+        traces.append(dict(
+            type="scatter", x=x, y=y, mode="lines+markers", name=name, line=dict(color=color, width=2.5),
             marker=dict(symbol="arrow", size=[0, 12, 0] * int(keep.sum()), angleref="previous",
                         color=color), hoverinfo="skip", legendgroup="push"))
     return traces
@@ -67,8 +67,9 @@ def _point_traces(points_pc, point_probability, point_is_fixed, point_labels, we
         idx = np.flatnonzero(keep)
         if not idx.size:
             continue
-        traces.append(style.scatter_cls(idx.size, webgl)(
-            x=style.f32(pc[idx, 0]), y=style.f32(pc[idx, 1]), mode="markers",
+        traces.append(dict(
+            type=style.scatter_type(idx.size, webgl), x=style.f32(pc[idx, 0]), y=style.f32(pc[idx, 1]),
+            mode="markers",
             name=f"{name} ({idx.size})", customdata=idx.astype(np.int32),
             text=[labels[i] for i in idx],
             marker=dict(symbol=symbol, size=7, opacity=0.6, color=style.f32(prob[idx]),
@@ -91,8 +92,8 @@ def _readout_traces(readout_pc, arrow, origin, readout_zero, box) -> list:
     if readout_zero is not None:
         ends = _line_in_box(readout_pc, float(readout_zero), box)
         if ends is not None:
-            traces.append(go.Scatter(
-                x=ends[:, 0], y=ends[:, 1], mode="lines", name="readout = 0",
+            traces.append(dict(
+                type="scatter", x=ends[:, 0], y=ends[:, 1], mode="lines", name="readout = 0",
                 line=dict(color=style.INK, width=1.5, dash="dash"),
                 hovertemplate="readout = 0 in this plane (the off-plane part of a state moves the "
                               "readout too)<extra></extra>"))
@@ -170,12 +171,12 @@ def sentence_trajectory(traj_pc, tokens, logit, *, drift_pc=None, push=None, poi
         pts, 1.0 / (1.0 + np.exp(-_checks.vector("point_logit", point_logit, length=len(pts)))),
         point_is_fixed, point_labels, webgl)
     line = xy if start is None else np.vstack([start, xy])
-    traces.append(go.Scatter(x=style.f32(line[:, 0]), y=style.f32(line[:, 1]), mode="lines",
-                             line=dict(color=style.INK, width=1.2), name="trajectory", hoverinfo="skip"))
+    traces.append(dict(type="scatter", x=style.f32(line[:, 0]), y=style.f32(line[:, 1]), mode="lines",
+                       line=dict(color=style.INK, width=1.2), name="trajectory", hoverinfo="skip"))
     if drift is not None and start is not None:
         x, y = _segments(line[:-1], drift)
-        traces.append(go.Scatter(x=x, y=y, mode="lines", name="zero-input step F(h, 0)", hoverinfo="skip",
-                                 line=dict(color=style.NULL, width=1, dash="dot")))
+        traces.append(dict(type="scatter", x=x, y=y, mode="lines", name="zero-input step F(h, 0)",
+                           hoverinfo="skip", line=dict(color=style.NULL, width=1, dash="dot")))
         traces.extend(_push_traces(drift, xy, push if push is not None else np.zeros(n)))
     origin = start if start is not None else xy.mean(0)
     readout_pc = None if readout_pc is None else _checks.vector("readout_pc", readout_pc, length=2)
@@ -185,33 +186,31 @@ def sentence_trajectory(traj_pc, tokens, logit, *, drift_pc=None, push=None, poi
         tip = origin + 0.25 * min(box[1] - box[0], box[3] - box[2]) * direction
         box = _box(line, drift, pts, tip[None, :])
     if start is not None:
-        traces.append(go.Scatter(x=[float(start[0])], y=[float(start[1])], mode="markers",
-                                 name="initial state", hoverinfo="name",
-                                 marker=dict(symbol="star", size=15, color=style.INK,
-                                             line=dict(color="white", width=1))))
+        traces.append(dict(type="scatter", x=[float(start[0])], y=[float(start[1])], mode="markers",
+                           name="initial state", hoverinfo="name",
+                           marker=dict(symbol="star", size=15, color=style.INK,
+                                       line=dict(color="white", width=1))))
     if direction is not None:
         traces.extend(_readout_traces(readout_pc, tip - origin, origin, readout_zero, box))
     traces.append(_token_trace(xy, tokens, logit, prob, push, unk))
     if step is not None:
         traces.append(_ring(xy, tokens, n, step))
-    fig = go.Figure(traces)
-    fig.update_layout(**style.layout("Sentence trajectory on the points (PC1/PC2 of the visited states)",
-                                     legend=dict(orientation="h", y=-0.16, x=0.0, font_size=10)),
-                      xaxis_title="PC1", yaxis_title="PC2", coloraxis=PROBABILITY_AXIS)
-    fig.update_xaxes(range=[box[0], box[1]])
-    fig.update_yaxes(range=[box[2], box[3]])
-    return fig
+    return style.quick_figure(traces, style.layout(
+        "Sentence trajectory on the points (PC1/PC2 of the visited states)",
+        legend=dict(orientation="h", y=-0.16, x=0.0, font=dict(size=10)),
+        xaxis=dict(title=dict(text="PC1"), range=[box[0], box[1]]),
+        yaxis=dict(title=dict(text="PC2"), range=[box[2], box[3]]), coloraxis=PROBABILITY_AXIS))
 
 
-def _token_trace(xy, tokens, logit, prob, push, unk) -> go.Scatter:
+def _token_trace(xy, tokens, logit, prob, push, unk) -> dict:
     """One marker per token, coloured by P(positive); labelled (all, or the largest pushes)."""
     n = len(tokens)
     if n <= LABEL_ALL_MAX or push is None:
         shown = set(range(min(n, LABEL_ALL_MAX)))
     else:
         shown = set(np.argsort(-np.abs(push), kind="stable")[:LABELLED_TOP].tolist())
-    return go.Scatter(
-        x=style.f32(xy[:, 0]), y=style.f32(xy[:, 1]), mode="markers+text", name="tokens",
+    return dict(
+        type="scatter", x=style.f32(xy[:, 0]), y=style.f32(xy[:, 1]), mode="markers+text", name="tokens",
         customdata=np.arange(n, dtype=np.int32),
         text=[html.escape(t) if i in shown else "" for i, t in enumerate(tokens)],
         # alternate above / below, so that neighbouring tokens' labels overlap less
@@ -225,12 +224,12 @@ def _token_trace(xy, tokens, logit, prob, push, unk) -> go.Scatter:
     )
 
 
-def _ring(xy, tokens, n: int, step: int) -> go.Scatter:
+def _ring(xy, tokens, n: int, step: int) -> dict:
     if not 0 <= int(step) < n:
         raise ValueError(f"step {step} out of range for {n} tokens")
     s = int(step)
-    return go.Scatter(
-        x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="current token",
+    return dict(
+        type="scatter", x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="current token",
         text=[html.escape(tokens[s])], textposition="middle right", customdata=[s],
         marker=dict(size=20, symbol="circle-open", color=style.HIGHLIGHT, line=dict(width=3)),
         hoverinfo="skip", showlegend=False,
@@ -270,21 +269,20 @@ def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
     names = [f"{i} {html.escape(t)}" + (" (unk)" if u else "") for i, t, u in zip(x, tokens, unk)]
     hover = "%{customdata}: %{y:+.3f}<extra>%{fullData.name}</extra>"
     traces = [
-        go.Bar(x=x, y=style.f32(drift), name="zero-input drift", marker_color=style.GREY,
-               customdata=names, hovertemplate=hover),
-        go.Bar(x=x, y=style.f32(push), name="token's push", customdata=names, hovertemplate=hover,
-               marker_color=[style.POSITIVE if p > 0 else style.NEGATIVE for p in push]),
-        go.Scatter(x=np.r_[0, x].astype(np.int32), y=style.f32(np.r_[start_logit, logit]),
-                   name="readout after the token", mode="lines+markers",
-                   line=dict(color=style.INK, width=1.5), marker=dict(size=6),
-                   customdata=["start", *names], hovertemplate=hover),
+        dict(type="bar", x=x, y=style.f32(drift), name="zero-input drift", marker=dict(color=style.GREY),
+             customdata=names, hovertemplate=hover),
+        dict(type="bar", x=x, y=style.f32(push), name="token's push", customdata=names, hovertemplate=hover,
+             marker=dict(color=[style.POSITIVE if p > 0 else style.NEGATIVE for p in push])),
+        dict(type="scatter", x=np.r_[0, x].astype(np.int32), y=style.f32(np.r_[start_logit, logit]),
+             name="readout after the token", mode="lines+markers",
+             line=dict(color=style.INK, width=1.5), marker=dict(size=6),
+             customdata=["start", *names], hovertemplate=hover),
     ]
-    fig = go.Figure(traces)
-    fig.update_layout(**style.layout("What moved the readout (logit units)",
-                                     legend=dict(orientation="h", y=-0.3, x=0.0)),
-                      barmode="relative", xaxis_title="token", yaxis_title="readout change / readout")
     ticks = x if n <= 40 else x[:: int(np.ceil(n / 40))]
-    fig.update_xaxes(tickvals=np.r_[0, ticks].tolist(),
-                     ticktext=["start", *[names[i - 1] for i in ticks]], tickangle=-45)
-    fig.add_hline(y=0, line=dict(color=style.INK, width=1, dash="dash"))
-    return fig
+    zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0,
+                line=dict(color=style.INK, width=1, dash="dash"))
+    return style.quick_figure(traces, style.layout(
+        "What moved the readout (logit units)", legend=dict(orientation="h", y=-0.3, x=0.0),
+        barmode="relative", shapes=[zero], yaxis=dict(title=dict(text="readout change / readout")),
+        xaxis=dict(title=dict(text="token"), tickvals=np.r_[0, ticks].tolist(),
+                   ticktext=["start", *[names[i - 1] for i in ticks]], tickangle=-45)))

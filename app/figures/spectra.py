@@ -21,10 +21,10 @@ def _labels(labels, n: int) -> list[str]:
     return labels
 
 
-def unit_circle_trace(**kwargs) -> go.Scatter:
+def unit_circle_trace(**kwargs) -> dict:
     """The unit circle |λ| = 1 as a closed black line (float64, exact to ~1e-16)."""
     angle = np.linspace(0.0, 2.0 * np.pi, CIRCLE_POINTS)
-    return go.Scatter(x=np.cos(angle), y=np.sin(angle), mode="lines", name="unit circle",
+    return dict(type="scatter", x=np.cos(angle), y=np.sin(angle), mode="lines", name="unit circle",
                       line=dict(color=style.INK, width=1), hoverinfo="skip", **kwargs)
 
 
@@ -36,8 +36,8 @@ def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None
     traces = [unit_circle_trace(showlegend=False)]
     for i, (lam, label) in enumerate(zip(eigvals_for_points, labels)):
         lam = np.asarray(lam).astype(np.complex128).reshape(-1)
-        traces.append(go.Scatter(
-            x=style.f32(lam.real), y=style.f32(lam.imag), mode="markers", name=label,
+        traces.append(dict(
+            type="scatter", x=style.f32(lam.real), y=style.f32(lam.imag), mode="markers", name=label,
             marker=dict(size=7, color=style.QUALITATIVE[i % len(style.QUALITATIVE)], opacity=0.8,
                         line=dict(color="white", width=0.5)),
             customdata=style.f32(np.abs(lam)),
@@ -46,8 +46,8 @@ def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None
         ))
     if highlight is not None and np.isfinite(highlight):
         lam = np.unique(np.array([highlight, np.conj(highlight)], np.complex128))
-        traces.append(go.Scatter(
-            x=lam.real, y=lam.imag, mode="markers", name="integration mode",
+        traces.append(dict(
+            type="scatter", x=lam.real, y=lam.imag, mode="markers", name="integration mode",
             marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=style.HIGHLIGHT, width=2.5)),
             hovertemplate=f"integration mode: |λ| = {abs(highlight):.5f}<extra></extra>"))
     return traces
@@ -140,8 +140,8 @@ def time_constant_traces(tau_for_points: Sequence, labels: Sequence[str] | None 
     traces = []
     for i, (tau, label) in enumerate(zip(tau_for_points, labels)):
         t = np.sort(_checks.vector(f"tau[{i}]", tau))[::-1]
-        traces.append(go.Scatter(
-            x=np.arange(1, len(t) + 1, dtype=np.int32), y=_finite_tau(t), mode="lines+markers",
+        traces.append(dict(
+            type="scatter", x=np.arange(1, len(t) + 1, dtype=np.int32), y=_finite_tau(t), mode="lines+markers",
             name=label, line=dict(color=style.QUALITATIVE[i % len(style.QUALITATIVE)], width=1.5),
             marker=dict(size=4), hovertemplate="mode %{x}: τ %{y:.3g} tokens<extra>"
                                                + label + "</extra>",

@@ -6,10 +6,13 @@ fixed points grey when another element is highlighted (Figs. 3a, 4b).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
+import plotly.io as pio
 
 TRAINED = "#1f5fbf"
 UNTRAINED = "#8e44ad"
@@ -31,6 +34,9 @@ QUALITATIVE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
 WEBGL_MIN_POINTS = 1000
 
 TEMPLATE = "plotly_white"
+#: The look every figure has (``TEMPLATE`` is swapped to ``"none"`` while the dashboard
+#: builds figures, see ``rnnscope.app.callbacks``; this name never changes).
+LOOK = "plotly_white"
 FONT = dict(family="Helvetica, Arial, sans-serif", size=12, color=INK)
 
 
@@ -97,8 +103,13 @@ def scatter_cls(n_points: int, webgl: bool | None = None):
         Force WebGL on (True) or off (False, e.g. for static image export); None picks
         WebGL at ``WEBGL_MIN_POINTS`` points or more.
     """
+    return go.Scattergl if scatter_type(n_points, webgl) == "scattergl" else go.Scatter
+
+
+def scatter_type(n_points: int, webgl: bool | None = None) -> str:
+    """``"scattergl"`` or ``"scatter"``: the plain-dict form of :func:`scatter_cls`."""
     use = n_points >= WEBGL_MIN_POINTS if webgl is None else webgl
-    return go.Scattergl if use else go.Scatter
+    return "scattergl" if use else "scatter"
 
 
 def f32(values) -> np.ndarray:
@@ -106,13 +117,41 @@ def f32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
+def theta_colors() -> list:
+    """``THETA_SCALE`` as plotly's [[position, colour], ...] list (figures built as plain
+    dicts are not validated, which is what resolves a scale's name, and plotly.js does not
+    know every name plotly does)."""
+    return plotly.colors.get_colorscale(THETA_SCALE)
+
+
+@functools.cache
+def look_json() -> dict:
+    """The ``LOOK`` template as plain JSON, resolved once."""
+    return pio.templates[LOOK].to_plotly_json()
+
+
+def quick_figure(traces: Sequence[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace dicts (``{"type": "scatter", ...}``) and a layout dict,
+    without plotly's per-property validation, in the ``LOOK`` template.
+
+    Validating costs most of a request's CPU on the figures rebuilt per request (the
+    sentence explorer: ~8x the build itself); the figures built this way are validated in
+    the tests instead (``tests/unit/test_figures.py``). Nested properties must be given
+    nested (``xaxis=dict(title=dict(text=...))``): plotly's magic underscores are not
+    expanded here.
+    """
+    return go.Figure(data=list(traces), layout={**layout, "template": look_json()}, _validate=False)
+
+
 def arrow(start: Sequence[float], vector: Sequence[float], *, color: str, name: str,
           width: float = 2.5, showlegend: bool = True, dash: str | None = None,
-          legendgroup: str | None = None, **kwargs) -> go.Scatter:
-    """A straight arrow as a line trace with an arrow-head marker at the tip.
+          legendgroup: str | None = None, **kwargs) -> dict:
+    """A straight arrow as a line trace (a plain ``scatter`` dict) with an arrow-head
+    marker at the tip.
 
     Drawn as a trace (not a layout annotation) so it lands on the right axes inside
-    ``make_subplots`` and shows in the legend.
+    ``make_subplots`` and shows in the legend. ``kwargs`` must be nested plotly
+    properties (no magic underscores).
 
     Parameters
     ----------
@@ -123,12 +162,13 @@ def arrow(start: Sequence[float], vector: Sequence[float], *, color: str, name: 
     """
     x0, y0 = float(start[0]), float(start[1])
     x1, y1 = x0 + float(vector[0]), y0 + float(vector[1])
-    return go.Scatter(
-        x=[x0, x1], y=[y0, y1], mode="lines+markers", name=name,
-        line=dict(color=color, width=width, dash=dash),
+    trace = dict(
+        type="scatter", x=[x0, x1], y=[y0, y1], mode="lines+markers", name=name,
+        line=dict(color=color, width=width) | ({} if dash is None else {"dash": dash}),
         marker=dict(symbol="arrow", size=[0, 13], angleref="previous", color=color),
-        hoverinfo="name", showlegend=showlegend, legendgroup=legendgroup, **kwargs,
+        hoverinfo="name", showlegend=showlegend, **kwargs,
     )
+    return trace | ({} if legendgroup is None else {"legendgroup": legendgroup})
 
 
 def empty_note(fig: go.Figure, text: str, **kwargs) -> go.Figure:

@@ -11,7 +11,7 @@ import pytest
 from rnnscope.analysis.summary import complete
 
 from rnnscope.app import figures as F
-from rnnscope.app.figures import spectra, style
+from rnnscope.app.figures import manifold, projections, spectra, style
 from rnnscope.app.figures.synthetic import synthetic_report
 
 PAYLOAD_LIMIT = 500_000  # bytes of figure JSON
@@ -413,6 +413,45 @@ def test_sentence_readout_steps_carry_push_drift_and_readout():
     assert labels[0] == "start" and labels[1] == "1 the" and labels[4] == "4 &lt;script&gt;x&lt;/script&gt; (unk)"
     with pytest.raises(ValueError, match="drift"):
         F.sentence_readout_steps(tokens, logit, push, drift[:3], 0.3)
+
+
+def _as_sent(fig: go.Figure) -> dict:
+    """The JSON the page receives for ``fig``."""
+    import plotly.utils
+
+    return json.loads(json.dumps(fig, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+def test_figures_built_without_validation_are_valid_plotly():
+    """``style.quick_figure`` skips plotly's checks for speed; here every property of the
+    figures built that way goes through them, and the validated figure sends the same JSON."""
+    tokens, traj, logit, unknown, drift, push = _sentence_inputs()
+    points = np.array([[0.0, 4.0], [1.0, 5.0], [3.0, 0.0]])
+    built = [
+        F.sentence_trajectory(traj, tokens, logit, drift_pc=drift, push=push, points_pc=points,
+                              point_logit=np.array([-2.0, 0.0, 1.0]),
+                              point_is_fixed=np.array([True, True, False]),
+                              readout_pc=np.array([0.6, 0.8]), readout_zero=5.0, unknown=unknown, step=2),
+        F.sentence_readout_steps(tokens, logit, push, np.diff(np.r_[0.3, logit]) - push, 0.3, unknown=unknown),
+    ]
+    lam = np.array([0.99 + 0.0j, 0.5 + 0.2j, 0.5 - 0.2j])
+    traces = [  # the per-click trace builders, sent as plain dicts in a Patch
+        *spectra.eigenvalue_traces([lam], ["point 3"], lam[1]),
+        *spectra.time_constant_traces([spectra.tau_from_eigvals(lam)], ["point 3"]),
+        *projections.input_effect_traces(np.array([[0.1, 0.2], [-0.3, 0.1], [0.0, 0.05]]), np.array([1, -1, 0]),
+                               np.array([0.5, 0.5]), ["good", "<b>bad</b>", "the"]),
+        *manifold.right_eigenvector_traces(points, [1], np.array([[0.6, 0.8]])),
+        *manifold.fixed_point_traces(points, np.array([-0.5, 0.0, 0.9]), selected=[2], labels=["a", "b", "c"]),
+    ]
+    assert all(isinstance(t, dict) for t in traces)
+    built.append(style.quick_figure(traces, style.layout("traces")))
+    for fig in built:
+        sent = _as_sent(fig)
+        assert sent["layout"]["template"] == _as_sent(go.Figure(layout=dict(template=style.LOOK)))["layout"]["template"]
+        assert _as_sent(go.Figure(sent)) == sent  # validation passes and changes nothing
+    bad = style.quick_figure([dict(type="scatter", x=[1], colour="red")], style.layout())
+    with pytest.raises(ValueError, match="colour"):
+        go.Figure(_as_sent(bad))
 
 
 # ------------------------------------------------------------------- Fig. 6 / Fig. 7
