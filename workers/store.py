@@ -60,8 +60,9 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
 #: How a stored dataset file is read (``rnnscope.analysis.data_readers.read_table`` by suffix; txt: sniffed).
 DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
-_CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
-_DATASET_SUFFIXES = tuple(f".data.{fmt}" for fmt in sorted(set(DATASET_FORMATS.values())) + ["txt"])
+#: File name endings of a stored checkpoint or dataset after its sha256, in lookup order.
+_STORED_SUFFIXES = {"checkpoints": (".safetensors", ".pt"),
+                    "datasets": tuple(f".data.{fmt}" for fmt in sorted(set(DATASET_FORMATS.values())) + ["txt"])}
 _LOG_NAME = "computations.jsonl"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_SAFETENSORS_HEADER = 100 * 1024**2  # safetensors' own limit on the JSON header
@@ -211,11 +212,19 @@ class ArtifactStore:
         suffix = {"blobs": "", "arrays": ".npz", "json": ".json", "reports": ""}[kind]
         return self.root / kind / f"{key}{suffix}"
 
-    def _stored_file(self, kind: str, sha256: str, suffixes: tuple[str, ...]) -> Path | None:
-        """The first existing ``<kind>/<sha256><suffix>`` (checkpoints, datasets), or None."""
+    def _stored_file(self, kind: str, sha256: str) -> Path | None:
+        """The first existing ``<kind>/<sha256><suffix>`` of ``kind`` checkpoints or datasets
+        (``_STORED_SUFFIXES``), or None; ValueError for a malformed ``sha256``."""
         self._check_hex(sha256, f"{kind[:-1]} sha256")
-        return next((path for path in (self.root / kind / f"{sha256}{suffix}" for suffix in suffixes)
+        return next((path for path in (self.root / kind / f"{sha256}{suffix}" for suffix in _STORED_SUFFIXES[kind])
                      if path.exists()), None)
+
+    def _stored_path(self, kind: str, sha256: str) -> Path:
+        """``_stored_file``, or :class:`ArtifactNotFound` ("no checkpoint <sha256> in the store")."""
+        path = self._stored_file(kind, sha256)
+        if path is None:
+            raise ArtifactNotFound(f"no {kind[:-1]} {sha256} in the store")
+        return path
 
     def report_dir(self, key: str) -> Path:
         """Directory of the report under ``key`` (may not exist yet)."""
@@ -336,15 +345,12 @@ class ArtifactStore:
 
     def checkpoint_path(self, sha256: str) -> Path:
         """Path of the stored checkpoint (suffix tells its format); ArtifactNotFound if absent."""
-        path = self._stored_file("checkpoints", sha256, _CHECKPOINT_SUFFIXES)
-        if path is None:
-            raise ArtifactNotFound(f"no checkpoint {sha256} in the store")
-        return path
+        return self._stored_path("checkpoints", sha256)
 
     def has_checkpoint(self, sha256: str) -> bool:
         """True if the checkpoint ``sha256`` is stored (in either format); ValueError if
         ``sha256`` is not 64 lowercase hex characters."""
-        return self._stored_file("checkpoints", sha256, _CHECKPOINT_SUFFIXES) is not None
+        return self._stored_file("checkpoints", sha256) is not None
 
     def checkpoint_info(self, sha256: str) -> dict:
         """Sidecar of a stored checkpoint: ``sha256``, ``filename``, ``size``, ``format``."""
@@ -403,15 +409,12 @@ class ArtifactStore:
 
     def dataset_path(self, sha256: str) -> Path:
         """Path of a stored dataset file (its suffix says how to read it); ArtifactNotFound if absent."""
-        path = self._stored_file("datasets", sha256, _DATASET_SUFFIXES)
-        if path is None:
-            raise ArtifactNotFound(f"no dataset {sha256} in the store")
-        return path
+        return self._stored_path("datasets", sha256)
 
     def has_dataset(self, sha256: str) -> bool:
         """True if the dataset file ``sha256`` is stored (in any format); ValueError if
         ``sha256`` is not 64 lowercase hex characters."""
-        return self._stored_file("datasets", sha256, _DATASET_SUFFIXES) is not None
+        return self._stored_file("datasets", sha256) is not None
 
     def dataset_info(self, sha256: str) -> dict:
         """Sidecar of a stored dataset (``filename``, ``name``, ``origin``, ``size``, ``format`` ...)."""
