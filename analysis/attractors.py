@@ -55,7 +55,7 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial import cKDTree
 
-from rnnscope.analysis.fixed_points import _cell_copy, _input, _net_device, _residual
+from rnnscope.analysis.fixed_point_residual import cell_copy, constant_input, net_device, residual
 
 #: Steps of ``F(·, 0)`` at which the extent curve is recorded (those <= n_steps, and n_steps).
 CURVE_STEPS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000)
@@ -392,17 +392,17 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
 def _own_precision(net, states) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     """A frozen copy of the cell in the network's own dtype, the states (n, D) and a zero
     input (n, E) in that dtype: the network as it runs."""
-    device = _net_device(net)
+    device = net_device(net)
     dtype = next(net.cell.parameters()).dtype
     s = torch.as_tensor(np.asarray(states), dtype=dtype, device=device).reshape(-1, net.state_size)
-    return _cell_copy(net, dtype, device), s, _input(net, None, dtype, device).expand(s.shape[0], -1)
+    return cell_copy(net, dtype, device), s, constant_input(net, None, dtype, device).expand(s.shape[0], -1)
 
 
 @torch.no_grad()
 def _speed_q(net, states: np.ndarray) -> np.ndarray:
     """``q`` of states (n, D) in the network's own precision (what its iteration can reach)."""
     cell, s, x = _own_precision(net, states)
-    return _residual(cell, s, x)[1].double().cpu().numpy()
+    return residual(cell, s, x)[1].double().cpu().numpy()
 
 
 def _pct(x: float) -> str:

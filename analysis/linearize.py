@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnscope.analysis.fixed_points import _as_tensor, _cell_copy, _input, _net_device
+from rnnscope.analysis.fixed_point_residual import as_tensor, cell_copy, constant_input, net_device
 
 # Bytes one chunk of (chunk, D, D) complex128 work may take (eig, R, solve).
 _CHUNK_BYTES = 128 * 2**20
@@ -105,10 +105,10 @@ def _chunk_size(D: int, chunk: int | None) -> int:
 
 def _iter_jacobians(net, points, x, chunk: int | None) -> Iterator[tuple[slice, Tensor, Tensor]]:
     """Yield ``(rows, J_rec (c, D, D), J_inp (c, D, E))`` in float64 over chunks of points."""
-    device = _net_device(net)
-    cell = _cell_copy(net, torch.float64, device)
-    P = _as_tensor(points, torch.float64, device).reshape(-1, net.state_size)
-    xin = _input(net, x, torch.float64, device)
+    device = net_device(net)
+    cell = cell_copy(net, torch.float64, device)
+    P = as_tensor(points, torch.float64, device).reshape(-1, net.state_size)
+    xin = constant_input(net, x, torch.float64, device)
     c = _chunk_size(net.state_size, chunk)
     for a in range(0, P.shape[0], c):
         s = P[a: a + c]

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from rnnscope.analysis.attractors import spread_sample
-from rnnscope.analysis.fixed_points import FixedPointResult, _deduplicate
+from rnnscope.analysis.fixed_point_dedup import deduplicate
+from rnnscope.analysis.fixed_point_types import FixedPointResult
 
 CLASSES = ("fixed", "outlier", "slow", "stalled", "max_iter", "nonfinite")
 
@@ -143,7 +144,7 @@ def unique_slow_points(fp: FixedPointResult, seed_class: np.ndarray, q_max: floa
     if sel.size == 0:
         return np.zeros((0, fp.seed_points.shape[1])), np.zeros(0)
     order = sel[np.argsort(fp.seed_q[sel], kind="stable")]
-    _, reps = _deduplicate(torch.as_tensor(fp.seed_points[order], dtype=torch.float64), unique_tol)
+    _, reps = deduplicate(torch.as_tensor(fp.seed_points[order], dtype=torch.float64), unique_tol)
     rows = order[reps]
     return fp.seed_points[rows].astype(np.float64), fp.seed_q[rows].astype(np.float64)
 

@@ -7,8 +7,8 @@ import torch
 
 import rnnscope.analysis.fixed_points as fp_module
 from rnnscope.analysis.cells import ARCHS
-from rnnscope.analysis.fixed_points import (FixedPointFinder, adam_fixed_points, find_fixed_points, gmres,
-                                   q_values)
+from rnnscope.analysis.fixed_points import FixedPointFinder, adam_fixed_points, find_fixed_points, q_values
+from rnnscope.analysis.krylov import gmres
 from rnnscope.analysis.reference_models import (LinearCell, drifting_line, identity_rnn, line_attractor_linear, line_attractor_lstm,
                                        linear_rnn, random_linear_rnn, trained_like_net)
 
