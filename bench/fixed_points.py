@@ -56,7 +56,8 @@ import torch
 
 
 from rnnscope.analysis.atomic import atomic_open  # noqa: E402
-from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points  # noqa: E402
+from rnnscope.analysis.fixed_point_dedup import deduplicate  # noqa: E402
+from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points, q_values  # noqa: E402
 from rnnscope.analysis.model import RNNClassifier, pad_batch  # noqa: E402
 from rnnscope.settings import Settings  # noqa: E402
 
@@ -275,8 +276,6 @@ def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
     import copy
     import io
 
-    from rnnscope.analysis.fixed_points import _deduplicate, q_values
-
     cell = copy.deepcopy(net.cell).float()
     finder = fpf_cls(_FPFCell(cell), verbose=False, do_compute_jacobians=False, do_decompose_jacobians=False)
     inputs = np.zeros((1, net.embed_dim), dtype=np.float32)
@@ -288,7 +287,7 @@ def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
     out = _FPFResult()
     out.n_converged = int(conv.sum())
     order = np.argsort(q[conv], kind="stable")
-    out.n_unique = int(len(_deduplicate(torch.as_tensor(xstar[conv][order]), 1e-3)[1])) if conv.any() else 0
+    out.n_unique = int(len(deduplicate(torch.as_tensor(xstar[conv][order]), 1e-3)[1])) if conv.any() else 0
     out.own_unique = int(unique_fps.n)
     out.iters = int(np.max(all_fps.n_iters)) if len(xstar) else 0
     return out
