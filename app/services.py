@@ -36,10 +36,8 @@ from rnnscope.analysis.sentence import SentenceTrace, trace_sentence
 from rnnscope.analysis.words import WordLookup, look_up_words, vocabulary_projection
 from rnnscope.app import report_index
 from rnnscope.app.model_cache import LRU, model_cache
-from rnnscope.app.model_cache import TOKEN_OVERHEAD_BYTES, model_nbytes  # noqa: F401 - importable from here, as before
 from rnnscope.app.report_index import valid_key
 from rnnscope.app.uploads import UploadError, receive, upload_label
-from rnnscope.app.uploads import decode_upload, display_filename  # noqa: F401 - importable from here, as before
 from rnnscope.settings import Settings
 
 Progress = Callable[[float, str], None]

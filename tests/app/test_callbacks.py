@@ -21,7 +21,9 @@ from dash import Patch, no_update
 from rnnscope.app.callbacks import compare, fixed_points, linearization, model as model_cb, sentence, \
     state_space, words
 from rnnscope.analysis.summary import complete
-from rnnscope.app.services import LRU, MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS, UploadError, decode_upload
+from rnnscope.app.model_cache import LRU
+from rnnscope.app.services import MAX_LOOKUP_WORDS, MAX_SENTENCE_TOKENS
+from rnnscope.app.uploads import UploadError, decode_upload
 from rnnscope.settings import Settings
 from tests.app.tiny import train_tiny
 

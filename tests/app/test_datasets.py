@@ -17,7 +17,7 @@ from dash import no_update
 
 from rnnscope.app import datasets as ds
 from rnnscope.app.callbacks import compare, datasets as datasets_cb, model as model_cb
-from rnnscope.app.services import UploadError
+from rnnscope.app.uploads import UploadError
 from tests.app.tiny import TINY_PARAMS
 
 RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))

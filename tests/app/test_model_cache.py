@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from rnnscope.analysis.safetensors_format import parse_safetensors_header
-from rnnscope.app.services import LRU, TOKEN_OVERHEAD_BYTES, Services, model_nbytes
+from rnnscope.app.model_cache import LRU, TOKEN_OVERHEAD_BYTES, model_nbytes
+from rnnscope.app.services import Services
 from rnnscope.settings import Settings
 
 DEMOS = sorted((Path(__file__).resolve().parents[2] / "models" / "demo").glob("*.safetensors"))
