@@ -140,7 +140,15 @@ def quick_figure(traces: Sequence[dict], layout: dict) -> go.Figure:
     nested (``xaxis=dict(title=dict(text=...))``): plotly's magic underscores are not
     expanded here.
     """
-    return go.Figure(data=list(traces), layout={**layout, "template": look_json()}, _validate=False)
+    return go.Figure(data=list(traces), layout={**layout, "template": _build_look()}, _validate=False)
+
+
+def _build_look() -> dict:
+    """The template a quick figure is built with: the ``LOOK`` JSON, or nothing while the
+    dashboard builds figures (``TEMPLATE`` is then ``"none"``): it puts the look into what
+    it sends, once per response (``rnnscope.app.callbacks.restyle``), where a template in
+    the figure itself would be copied twice more on the way (~40% of a sentence request)."""
+    return look_json() if TEMPLATE == LOOK else {}
 
 
 def arrow(start: Sequence[float], vector: Sequence[float], *, color: str, name: str,
