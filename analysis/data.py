@@ -19,12 +19,12 @@ import os
 from pathlib import Path
 
 from rnnscope.analysis.data_readers import load_checked, load_path
-from rnnscope.analysis.data_sources import (SOURCES, Progress, fetch, is_cached, load_bing_lexicon,
+from rnnscope.analysis.data_sources import (SOURCES, Progress, fetch, load_bing_lexicon,
                                             load_mr_valence, load_registered, load_vader_lexicon)
 from rnnscope.analysis.data_splits import DataError, Dataset, Split
 
-__all__ = ["SOURCES", "DataError", "Dataset", "Split", "fetch", "is_cached", "load", "load_bing_lexicon",
-           "load_checked", "load_mr_valence", "load_vader_lexicon"]
+__all__ = ["DataError", "Dataset", "Split", "fetch", "load", "load_bing_lexicon", "load_checked",
+           "load_mr_valence", "load_vader_lexicon"]
 
 
 def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = None,

@@ -49,7 +49,7 @@ def dataset_label(info: dict) -> str:
 def dataset_options(svc: Services) -> list[dict]:
     """Registered datasets (marked when not downloaded and the server may not fetch them),
     then every dataset in the store, oldest first."""
-    from rnnscope.analysis.data import is_cached
+    from rnnscope.analysis.data_sources import is_cached
 
     options = []
     for name, label in DATASETS:
@@ -62,7 +62,7 @@ def dataset_options(svc: Services) -> list[dict]:
 
 def not_downloaded(svc: Services, name) -> str | None:
     """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
-    from rnnscope.analysis.data import is_cached
+    from rnnscope.analysis.data_sources import is_cached
 
     labels = dict(DATASETS)
     if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
@@ -152,7 +152,7 @@ def register_operator_dataset(store, spec: str) -> str:
 def store_cli_dataset(store, path: str | Path) -> str | None:
     """Copy a single-file dataset analysed by ``rnnscope analyze`` into the store (so the
     dashboard can list it and reopen its analyses); None for anything but a readable file."""
-    from rnnscope.analysis.data import SOURCES
+    from rnnscope.analysis.data_sources import SOURCES
 
     file = Path(path).expanduser()
     if str(path) in SOURCES or not file.is_file():
