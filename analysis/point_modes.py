@@ -75,5 +75,6 @@ def point_modes_at(net: RNNClassifier, arrays: dict[str, np.ndarray], index: int
 
 def word_input_effects(net: RNNClassifier, word_ids: np.ndarray, j_inp: np.ndarray) -> np.ndarray:
     """J_inp x_w (W, D), float64, for the words ``word_ids`` (W,) with the input Jacobian ``j_inp`` (D, E)."""
-    emb = net.embedding.weight.detach().cpu().numpy().astype(np.float64)
-    return emb[np.asarray(word_ids)] @ np.asarray(j_inp, np.float64).T
+    rows = torch.as_tensor(np.asarray(word_ids, dtype=np.int64))  # only these rows: V x E is large
+    emb = net.embedding.weight.detach()[rows].cpu().numpy().astype(np.float64)
+    return emb @ np.asarray(j_inp, np.float64).T
