@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from rnnscope.settings import SettingsError
+
 COMMANDS = (
     "data", "train", "baseline", "import_", "analyze", "bench",
     "serve", "worker", "submit", "reproduce",
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
+    except SettingsError as exc:  # a bad environment variable: say which, no traceback
+        print(f"rnnscope: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -52,6 +52,10 @@ from pathlib import Path
 DEVICES = ("cpu", "cuda")
 
 
+class SettingsError(ValueError):
+    """An environment variable with a value rnnscope cannot use; the message names it."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with :meth:`from_env`.
@@ -126,18 +130,18 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from ``env`` (default ``os.environ``); bad values raise ValueError."""
+        """Read settings from ``env`` (default ``os.environ``); bad values raise SettingsError (a ValueError)."""
         env = os.environ if env is None else env
         home = Path(env.get("RNNSCOPE_HOME") or "~/.cache/rnnscope").expanduser()
         store = Path(env.get("RNNSCOPE_STORE") or home / "store").expanduser()
         soft = _positive_int(env, "RNNSCOPE_JOB_SOFT_LIMIT_S", 3600)
         hard = _positive_int(env, "RNNSCOPE_JOB_HARD_LIMIT_S", soft + 300)
         if hard <= soft:
-            raise ValueError(f"RNNSCOPE_JOB_HARD_LIMIT_S ({hard}) must exceed "
+            raise SettingsError(f"RNNSCOPE_JOB_HARD_LIMIT_S ({hard}) must exceed "
                              f"RNNSCOPE_JOB_SOFT_LIMIT_S ({soft})")
         device = (env.get("RNNSCOPE_DEVICE") or "cpu").strip().lower()
         if device not in DEVICES:
-            raise ValueError(f"RNNSCOPE_DEVICE must be one of {', '.join(DEVICES)}, got {device!r}")
+            raise SettingsError(f"RNNSCOPE_DEVICE must be one of {', '.join(DEVICES)}, got {device!r}")
         archives = env.get("RNNSCOPE_ARCHIVES")
         return cls(
             home=home, store=store, redis_url=(env.get("REDIS_URL") or "").strip() or None,
@@ -208,7 +212,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"{name} must be 1 or 0, got {env.get(name)!r}")
+    raise SettingsError(f"{name} must be 1 or 0, got {env.get(name)!r}")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
@@ -227,9 +231,9 @@ def _positive(env: Mapping[str, str], name: str, default, parse: type, what: str
     try:
         value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
     if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be {what}, got {raw!r}")
+        raise SettingsError(f"{name} must be {what}, got {raw!r}")
     return value
 
 
@@ -241,7 +245,7 @@ def _json_object(env: Mapping[str, str], name: str) -> dict:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} is not valid JSON: {exc}") from None
+        raise SettingsError(f"{name} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+        raise SettingsError(f"{name} must be a JSON object, got {type(value).__name__}")
     return value

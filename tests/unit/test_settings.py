@@ -163,3 +163,20 @@ def test_export_writes_the_process_environment_by_default(monkeypatch):
     monkeypatch.delenv("RNNSCOPE_TORCH_THREADS")
     export(torch_threads=1, replace=False)
     assert Settings.from_env().torch_threads == 1
+
+
+def test_a_bad_setting_stops_the_cli_in_words_without_a_traceback():
+    """Every command reads the whole Settings: one bad variable is named, exit status 2."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RNNSCOPE_DEVICE": "tpu"}
+    done = subprocess.run([sys.executable, "-m", "rnnscope.app.cli", "data", "list"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "RNNSCOPE_DEVICE must be one of cpu, cuda, got 'tpu'" in done.stderr
+    assert "Traceback" not in done.stderr
+    ok = subprocess.run([sys.executable, "-m", "rnnscope.app.cli", "data", "list"],
+                        env={**env, "RNNSCOPE_DEVICE": "cpu"}, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
