@@ -16,7 +16,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from rnnscope.analysis import checkpoint as ckpt, pt_format
+from rnnscope.analysis import pt_format
 from rnnscope.analysis.cells import ARCHS
 from rnnscope.analysis.checkpoint import CheckpointError, expected_tensors, load, load_bytes, save
 from rnnscope.analysis.checkpoint_import import import_state_dict
