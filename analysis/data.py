@@ -22,6 +22,8 @@ from rnnscope.analysis.data_readers import load_checked, load_path
 from rnnscope.analysis.data_sources import (SOURCES, Progress, fetch, load_bing_lexicon,
                                             load_mr_valence, load_registered, load_vader_lexicon)
 from rnnscope.analysis.data_splits import DataError, Dataset, Split
+from rnnscope.analysis.toy_language import NAME as TOY_NAME
+from rnnscope.analysis.toy_language import toy_dataset
 
 __all__ = ["DataError", "Dataset", "Split", "fetch", "load", "load_bing_lexicon", "load_checked",
            "load_mr_valence", "load_vader_lexicon"]
@@ -40,7 +42,9 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
     ----------
     name_or_path
         ``imdb``, ``mr`` or ``tweets`` (a registered name wins over a same-named local
-        path; write ``./mr`` for the path), or a local path: an ``aclImdb`` directory,
+        path; write ``./mr`` for the path), ``toy`` (the built-in synthetic language with
+        modifier words, ``rnnscope.analysis.toy_language``: generated, never downloaded;
+        ``seed`` draws its documents), or a local path: an ``aclImdb`` directory,
         a directory with ``train.*`` and ``dev.*``/``validation.*``/``test.*`` files
         (GLUE SST-2, Yelp polarity), or a single CSV/TSV/JSONL file.
     home
@@ -61,6 +65,8 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
         Labels are int64, 0 = negative and 1 = positive.
     """
     key = str(name_or_path)
+    if key == TOY_NAME:
+        return toy_dataset(seed=seed)
     if key in SOURCES:
         return load_registered(key, home, seed, fetch_missing, progress)
     path = Path(name_or_path).expanduser()
