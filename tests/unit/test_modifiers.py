@@ -1,0 +1,157 @@
+"""Modifier detection, the deflection's modes and the ablation, against known answers.
+
+Hand-built networks first, whose answers are exact. The state is (h, n, m): h integrates
+the valence input with a gain ``1 + g n``, n and m are two memories that the word "not"
+writes (n' = λ_n n + z, m' = λ_m m + z) and that decay under every other token. Only n
+modulates. g = −2 makes "not" a negator (the next word counts with the opposite sign),
+g = +1 an intensifier, g = 0 nothing modulates. The readout is h. At the fixed points
+(h, 0, 0) J_rec = diag(1, λ_n, λ_m): the integration mode is h, and whether the modulating
+memory n is the slow mode or the fast one is set by λ_n and λ_m.
+
+Then the GRU trained on the toy language (``models/toy/gru-toy.safetensors``).
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rnnscope.analysis import modifiers as mod
+from rnnscope.analysis.modifier_dynamics import mode_masks, modifier_dynamics, plane_cosines
+from rnnscope.analysis.model import RNNClassifier
+
+WORDS = ["<pad>", "<unk>", "good", "bad", "not", "the", "a", "awesome"]
+GOOD, BAD, NOT, THE, A, AWESOME = 2, 3, 4, 5, 6, 7
+EMBED = [[0, 0], [0, 0], [1, 0], [-1, 0], [0, 1], [0, 0], [0, 0], [2, 0]]  # (valence, "not")
+
+
+class MemoryCell(nn.Module):
+    """h' = h + (1 + g n) v, n' = λ_n n + z, m' = λ_m m + z, for x = (v, z)."""
+
+    def __init__(self, gain: float, lam_n: float, lam_m: float):
+        super().__init__()
+        self.gain, self.lam_n, self.lam_m = gain, lam_n, lam_m
+        self.hidden_size = self.state_size = 3
+        self.unused = nn.Parameter(torch.zeros(1))  # gives the cell a dtype and device
+
+    def hidden(self, s):
+        return s
+
+    def step(self, s, x):
+        h, n, m = s[:, :1], s[:, 1:2], s[:, 2:]
+        v, z = x[:, :1], x[:, 1:]
+        return torch.cat([h + (1 + self.gain * n) * v, self.lam_n * n + z, self.lam_m * m + z], 1)
+
+    def jacobians(self, s, x):
+        one = lambda a, b: self.step(a[None], b[None])[0]  # noqa: E731
+        return torch.func.vmap(torch.func.jacrev(one, argnums=(0, 1)))(s, x)
+
+
+def memory_net(gain: float, lam_n: float = 0.0, lam_m: float = 0.0) -> RNNClassifier:
+    net = RNNClassifier("vrnn", len(WORDS), 2, 3)
+    net.cell = MemoryCell(gain, lam_n, lam_m)
+    with torch.no_grad():
+        net.embedding.weight.copy_(torch.tensor(EMBED, dtype=torch.float32))
+        net.readout.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+        net.readout.bias.zero_()
+    return net.eval()
+
+
+def memory_setup(net: RNNClassifier, settle: int = 5) -> mod.ProbeSetup:
+    """40 contexts of random words other than "not" (so they end on the line n = m = 0),
+    probes good/bad, fillers the/a, the line of fixed points (h, 0, 0), h in [-20, 20]."""
+    rng = np.random.default_rng(0)
+    docs = [rng.choice([GOOD, BAD, THE, A, AWESOME], 10) for _ in range(80)]
+    contexts = mod.sample_contexts(docs, 40, seed=1)
+    points = np.column_stack([np.linspace(-20, 20, 41), np.zeros(41), np.zeros(41)])
+    modes = mod.point_integration_modes(net, points)
+    return mod.probe_setup(net, mod.context_states(net, contexts), [GOOD, BAD], [THE, A], points, modes.left,
+                           settle=settle)
+
+
+def test_a_hand_built_negator_is_detected_with_its_exact_ratios():
+    net = memory_net(gain=-2.0)
+    effects = mod.detect_modifiers(net, memory_setup(net), [GOOD, BAD, NOT, THE, A, AWESOME])
+    row = effects.row(NOT)
+    np.testing.assert_allclose(effects.ratio_readout[row], [-1, 1, 1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(effects.ratio_linear[row], [-1, 1, 1, 1, 1], atol=1e-6)
+    assert effects.kind[row] == "negator" and effects.peak[row] == 1 and effects.reach[row] == 1
+    assert effects.modifiers().tolist() == [row]
+    others = [effects.row(w) for w in (GOOD, BAD, THE, A, AWESOME)]
+    np.testing.assert_allclose(effects.ratio_readout[others], 1.0, atol=1e-6)
+    np.testing.assert_allclose(effects.profile(NOT, GOOD), [-1, 1, 1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(effects.base_readout[:, 0], 1.0, atol=1e-6)  # one "good" = +1 logit
+    assert effects.text(WORDS).startswith("1 modifier: not (negator, ratio -1.00 at 1, reach 1)")
+
+
+def test_a_slow_memory_gives_a_decaying_negation_and_an_intensifier_scales():
+    slow = memory_net(gain=-2.0, lam_n=0.9)
+    effects = mod.detect_modifiers(slow, memory_setup(slow), [NOT, THE])
+    expected = 1 - 2 * 0.9 ** np.arange(5)                            # [-1, -0.8, -0.62, ...]
+    np.testing.assert_allclose(effects.ratio_readout[0], expected, atol=1e-5)
+    assert effects.kind[0] == "negator" and effects.reach[0] == 5
+    booster = memory_net(gain=1.0)
+    effects = mod.detect_modifiers(booster, memory_setup(booster), [NOT, THE])
+    np.testing.assert_allclose(effects.ratio_readout[0], [2, 1, 1, 1, 1], atol=1e-6)
+    assert effects.kind.tolist() == ["intensifier", "none"]
+
+
+def test_a_network_without_modifiers_says_so():
+    net = memory_net(gain=0.0)                                        # "not" still moves n and m
+    effects = mod.detect_modifiers(net, memory_setup(net), [GOOD, BAD, NOT, THE, A, AWESOME])
+    np.testing.assert_allclose(effects.ratio_readout, 1.0, atol=1e-6)
+    np.testing.assert_allclose(effects.ratio_linear, 1.0, atol=1e-6)
+    assert set(effects.kind) == {"none"} and effects.modifiers().size == 0
+    assert effects.text(WORDS).startswith("No modifiers")
+
+
+@pytest.mark.parametrize("lam_n, lam_m, slow_left, fastest_left", [
+    (0.9, 0.0, 0.0, 1.0),    # the modulating memory is the slow mode: removing it removes the effect
+    (0.0, 0.9, 1.0, 0.0),    # it is the fast mode: removing the slow mode changes nothing
+])
+def test_ablation_removes_the_effect_only_along_the_modes_that_carry_it(lam_n, lam_m, slow_left, fastest_left):
+    net = memory_net(gain=-2.0, lam_n=lam_n, lam_m=lam_m)
+    dyn = modifier_dynamics(net, memory_setup(net), NOT, n_modes=1)
+    assert dyn.remaining_readout["slow"] == pytest.approx(slow_left, abs=1e-6)
+    assert dyn.remaining_readout["fastest"] == pytest.approx(fastest_left, abs=1e-6)
+    assert dyn.remaining_linear["slow"] == pytest.approx(slow_left, abs=1e-6)
+    np.testing.assert_allclose(dyn.deflection_norm, math.sqrt(2))  # d_0 = (0, 1, 1)
+    np.testing.assert_allclose(dyn.abs_eigvals[0], [1.0, 0.9, 0.0], atol=1e-9)
+    np.testing.assert_allclose(dyn.cosines[0], [0, 1 / math.sqrt(2), 1 / math.sqrt(2)], atol=1e-9)
+    np.testing.assert_allclose(dyn.parts["integration"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(dyn.parts["slow"], 1 / math.sqrt(2), atol=1e-9)
+    # transient (0, λ_n^t, λ_m^t) / √2 falls below 1/e when 0.9^t <= √2 / e: after 7 tokens
+    assert dyn.decay_tokens == 7
+    np.testing.assert_allclose(dyn.decay_curve[:3], 0.9 ** np.arange(3) / math.sqrt(2) * [math.sqrt(2), 1, 1],
+                               atol=1e-6)
+
+
+def test_mode_sets_close_complex_pairs_and_cosines_see_planes():
+    eig = np.array([1.0, 0.8 + 0.3j, 0.8 - 0.3j, 0.5, 0.1])
+    masks = mode_masks(eig, integration=0, n_modes=1)
+    assert masks["integration"].tolist() == [True, False, False, False, False]
+    assert masks["slow"].tolist() == [False, True, True, False, False]     # the pair, both members
+    assert masks["fast"].tolist() == [False, False, False, True, True]
+    assert masks["fastest"].tolist() == [False, False, False, False, True]
+    r = np.zeros((3, 2), complex)
+    r[:, 0] = [1, 1j, 0] / np.sqrt(2)                                       # plane e1, e2
+    r[:, 1] = [0, 0, 1]
+    cos = plane_cosines(r, np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]))
+    np.testing.assert_allclose(cos, [[1, 0], [1 / math.sqrt(2), 1 / math.sqrt(2)]], atol=1e-12)
+
+
+def test_inputs_frequency_filter_contexts_and_fillers():
+    seqs = [np.array([2, 3, 3, 4]), np.array([3, 5, 0, 1]), np.array([3, 5])]
+    assert mod.frequent_words(seqs, min_count=2).tolist() == [3, 5]      # no <pad>, <unk>
+    assert mod.frequent_words(seqs, min_count=1, max_words=3).tolist() == [3, 5, 2]  # ties by id
+    contexts = mod.sample_contexts(seqs, 50, seed=0, min_len=2)
+    assert all(2 <= len(c) and any(np.array_equal(c, s[: len(c)]) for s in seqs) for c in contexts)
+    assert [c.tolist() for c in contexts] == [c.tolist() for c in mod.sample_contexts(seqs, 50, seed=0, min_len=2)]
+    fill = mod.draw_fillers([5, 6], 4, 3, seed=0)
+    assert fill.shape == (4, 3) and set(fill.ravel()) <= {5, 6}
+    ratio = np.array([[-1.0, -0.9, 1.0], [1.05, 1.1, 0.9], [0.5, 1.0, 1.0], [np.nan] * 3])
+    kind, peak, strength, reach = mod.classify(ratio, 0.25)
+    assert kind.tolist() == ["negator", "none", "attenuator", "none"]
+    assert peak[:3].tolist() == [1, 2, 1] and reach.tolist() == [2, 0, 1, 0]
+    assert np.isnan(strength[3])
