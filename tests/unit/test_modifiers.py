@@ -11,15 +11,23 @@ memory n is the slow mode or the fast one is set by λ_n and λ_m.
 Then the GRU trained on the toy language (``models/toy/gru-toy.safetensors``).
 """
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from rnnscope.analysis import checkpoint
 from rnnscope.analysis import modifiers as mod
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.linearize import eigenmodes_at
 from rnnscope.analysis.modifier_dynamics import mode_masks, modifier_dynamics, plane_cosines
 from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.slow_points import choose_point_set, typical_step
+from rnnscope.analysis.states import collect_states, draw_seeds, untrained_like
+from rnnscope.analysis.toy_language import FILLER, VALENCE, token_contributions, toy_split
 
 WORDS = ["<pad>", "<unk>", "good", "bad", "not", "the", "a", "awesome"]
 GOOD, BAD, NOT, THE, A, AWESOME = 2, 3, 4, 5, 6, 7
@@ -155,3 +163,94 @@ def test_inputs_frequency_filter_contexts_and_fillers():
     assert kind.tolist() == ["negator", "none", "attenuator", "none"]
     assert peak[:3].tolist() == [1, 2, 1] and reach.tolist() == [2, 0, 1, 0]
     assert np.isnan(strength[3])
+
+
+# --------------------------------------------------------------------------- the toy GRU
+TOY_MODEL = Path(__file__).resolve().parents[2] / "models" / "toy" / "gru-toy.safetensors"
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """The toy GRU, its fixed points (48 seeds from the states of 300 held-out documents),
+    their integration modes, and the probe setup: 80 real contexts at the attractor's centre
+    (prefixes of held-out documents whose exact sum is 0 and that end in no modifier),
+    probes good/bad/awesome/awful, filler words between and after (10 settling tokens)."""
+    t0 = time.perf_counter()
+    model = checkpoint.load(TOY_MODEL)
+    net = model.net.eval()
+    seqs = [model.encode(t) for t in toy_split(300, seed=99).texts]
+    visited = collect_states(net, seqs)
+    fp = find_fixed_points(net, draw_seeds(visited, 48, 0), tol=1e-8)
+    points = choose_point_set(fp, typical_step(visited.states, visited.previous())).points
+    modes = mod.point_integration_modes(net, points)
+    words = lambda c: model.vocab.decode(c)  # noqa: E731
+    contexts = [c for c in mod.sample_contexts(seqs, 2000, seed=1)
+                if token_contributions(words(c)).sum() == 0 and not {"not", "very"} & set(words(c)[-4:])][:80]
+    ids = lambda ws: model.vocab.encode(list(ws))  # noqa: E731
+    setup = mod.probe_setup(net, mod.context_states(net, contexts), ids(VALENCE), ids(FILLER), points,
+                            modes.left, settle=10)
+    effects = mod.detect_modifiers(net, setup, np.arange(2, len(model.vocab)))
+    print(f"toy GRU: {len(points)} points, {len(contexts)} contexts, {time.perf_counter() - t0:.1f} s")
+    return dict(model=model, net=net, points=points, modes=modes, setup=setup, effects=effects,
+                id={w: int(model.vocab.index[w]) for w in model.vocab.tokens[2:]})
+
+
+def test_toy_gru_integrates_along_a_slow_mode_the_readout_sees(toy):
+    net, modes = toy["net"], toy["modes"]
+    lam = np.abs(modes.eigval)
+    print("integration |λ| median", np.median(lam), "visibility median", np.median(modes.visibility))
+    assert np.median(lam) == pytest.approx(1.0, abs=0.01)
+    assert np.median(modes.visibility) > 1 / math.sqrt(net.state_size)  # above chance for a random direction
+    # False case: the same GRU untrained has no slow mode at its fixed point.
+    fresh = untrained_like(net, seed=0)
+    fixed = find_fixed_points(fresh, np.zeros((1, net.state_size), np.float32), tol=1e-8).points
+    assert np.abs(eigenmodes_at(fresh, fixed[0]).eigvals[0]) < 0.9
+
+
+def test_toy_gru_finds_not_as_negator_and_very_as_intensifier(toy):
+    effects, id_ = toy["effects"], toy["id"]
+    model = toy["model"]
+    print(effects.text(model.vocab.tokens))
+    for r in effects.ranking():
+        print(model.vocab.tokens[effects.word_ids[r]], effects.kind[r], effects.ratio_readout[r].round(2),
+              effects.ratio_linear[r].round(2))
+    no, very = effects.row(id_["not"]), effects.row(id_["very"])
+    assert effects.kind[no] == "negator" and effects.reach[no] == 4       # the language's span
+    assert np.all(effects.ratio_readout[no, :4] < -0.7) and effects.ratio_readout[no, 4] == pytest.approx(1, abs=0.2)
+    assert np.all(effects.ratio_linear[no, :4] < 0)                       # the linearized measure agrees in sign
+    assert effects.kind[very] == "intensifier" and effects.peak[very] == 1 and effects.reach[very] == 1
+    assert effects.ratio_readout[very, 0] > 1.3 and effects.ratio_linear[very, 0] > 1.5
+    np.testing.assert_allclose(effects.ratio_readout[very, 1:], 1, atol=0.1)
+    assert effects.modifiers()[:2].tolist() == [no, very] or effects.modifiers()[:2].tolist() == [very, no]
+    fillers = [effects.row(id_[w]) for w in FILLER]
+    assert set(effects.kind[fillers]) == {"none"}
+    np.testing.assert_allclose(effects.ratio_readout[fillers], 1, atol=0.2)
+
+
+def test_toy_gru_counts_good_as_one_and_against_after_not(toy):
+    effects, id_ = toy["effects"], toy["id"]
+    base = effects.base_readout.mean(0)                                   # (P,) good, bad, awesome, awful
+    in_good = base / base[0]
+    print("effects in units of one 'good':", in_good.round(2), "(language: 1, -1, 2, -2)")
+    np.testing.assert_allclose(in_good, [1, -1, 2, -2], atol=0.45)
+    after_not = effects.profile(id_["not"], id_["good"])
+    print("'good' k tokens after 'not':", after_not.round(2))
+    np.testing.assert_allclose(after_not[:4], -1, atol=0.5)               # flipped within 4 tokens
+    assert after_not[4] == pytest.approx(1, abs=0.3)                      # and counted again at 5
+    after_the = effects.profile(id_["the"], id_["good"])                  # false case: a filler flips nothing
+    np.testing.assert_allclose(after_the, 1, atol=0.2)
+
+
+def test_toy_gru_not_lives_in_fast_modes_not_in_the_top_modes(toy):
+    """The issue expects that removing the modifier's deflection along the top (slowest)
+    modes removes most of its effect. On this GRU it does not: "not" must flip exactly the
+    next 4 tokens, and the network holds that window in fast, non-normal modes (a shift
+    register) while its top modes are slow memories the deflection hardly touches."""
+    net, setup, id_ = toy["net"], toy["setup"], toy["id"]
+    dyn = modifier_dynamics(net, setup, id_["not"], n_modes=3)
+    summary = dyn.summary()
+    print("not:", summary)
+    assert summary["parts"]["slow"] < 0.3 < summary["parts"]["fast"]
+    assert dyn.remaining_readout["slow"] > 0.8                             # top-mode ablation leaves it
+    assert dyn.remaining_readout["fastest"] < 0.7                          # the fastest modes carry much of it
+    assert 4 <= dyn.decay_tokens <= 10                                     # the trace outlasts the 4-token window
