@@ -33,6 +33,7 @@ a copy of the bytes). Messages (parent -> child): 8-byte big-endian length + JSO
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import select
@@ -43,13 +44,14 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import torch
 
 import rnnscope
-from rnnscope.analysis.checkpoint import CheckpointError, check_container, load_bytes, read_file
-
-if TYPE_CHECKING:
-    from rnnscope.analysis.model import Model
+from rnnscope.analysis.checkpoint import CheckpointError, check_container, load_bytes, read_file, to_safetensors
+from rnnscope.analysis.checkpoint_spec import FORMAT
+from rnnscope.analysis.model import Model, RNNClassifier
+from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
 
 #: CPU priority of the reading process (0 = the server's; 19 = lowest).
 NICE = 10
@@ -288,8 +290,6 @@ def _next_request(fd: int) -> tuple[dict, bytes] | None:
 
 
 def _answer(header: dict, data: bytes, budget: _Budget) -> tuple[bytes, bytes]:
-    from rnnscope.analysis.checkpoint import to_safetensors
-
     budget.limit, budget.started = float(header["cpu_s"]), time.process_time()
     try:
         return b"M", to_safetensors(data, header["filename"], max_bytes=int(header["max_bytes"]))
@@ -305,15 +305,6 @@ def _answer(header: dict, data: bytes, budget: _Budget) -> tuple[bytes, bytes]:
 def _warm_up() -> None:
     """Read one tiny ``.pt`` before the first request, so that no read is charged for the
     modules torch and safetensors import on first use."""
-    import io
-
-    import torch
-
-    from rnnscope.analysis.checkpoint import to_safetensors
-    from rnnscope.analysis.checkpoint_spec import FORMAT
-    from rnnscope.analysis.model import RNNClassifier
-    from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
-
     net = RNNClassifier("gru", 3, 2, 2, 1)
     config = {"format": FORMAT, **net.shape_config(), "tokenizer": Tokenizer().to_config()}
     buf = io.BytesIO()
@@ -328,8 +319,6 @@ def main() -> int:
     os.dup2(2, 1)
     parent = os.getppid()
     os.nice(NICE)
-    import torch
-
     torch.set_num_threads(1)
     _warm_up()
     budget = _Budget()

@@ -31,9 +31,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from rnnscope.analysis.analysis_params import AnalysisParams
+from rnnscope.analysis.checkpoint import DEFAULT_MAX_BYTES
+from rnnscope.analysis.checkpoint import load as load_checkpoint
+from rnnscope.analysis.data import DataError, load_checked
+from rnnscope.analysis.data import load as load_data
+from rnnscope.analysis.data_sources import SOURCES
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.projections import input_projection
+from rnnscope.analysis.states import collect_states, draw_seeds
+from rnnscope.analysis.tokenizer import encode_texts
 from rnnscope.settings import Settings
-from rnnscope.workers.store import ArtifactStore, content_key
+from rnnscope.workers.store import ArtifactNotFound, ArtifactStore, content_key
 
 Progress = Callable[[float, str], None]
 
@@ -64,6 +76,9 @@ class _Monotone:
 
 def analysis_version() -> str:
     """``rnnscope.analysis.pipeline.ANALYSIS_VERSION``: part of every key."""
+    # lazy: rnnscope.analysis.pipeline brings scipy and scikit-learn, +2.3 s after torch
+    # (measured); `rnnscope submit --status/--cancel` imports this module through
+    # rnnscope.workers.tasks and took 6.8 s instead of 4.5 s with it at the top
     from rnnscope.analysis.pipeline import ANALYSIS_VERSION
 
     return str(ANALYSIS_VERSION)
@@ -71,8 +86,6 @@ def analysis_version() -> str:
 
 def resolve_params(params: dict | None) -> dict:
     """Every ``AnalysisParams`` field, defaults filled in; ValueError for bad or unknown keys."""
-    from rnnscope.analysis.pipeline import AnalysisParams
-
     if params is not None and not isinstance(params, dict):
         raise ValueError(f"analysis parameters must be a JSON object, not {type(params).__name__}")
     return AnalysisParams.from_dict(dict(params or {})).to_dict()
@@ -100,9 +113,6 @@ def dataset_id(name_or_path: str | os.PathLike) -> str:
     local directory the sha256 over its files' relative paths and digests. Anything else
     raises ``rnnscope.analysis.data.DataError``.
     """
-    from rnnscope.analysis.data import DataError
-    from rnnscope.analysis.data_sources import SOURCES
-
     name = str(name_or_path)
     if name in SOURCES:
         if SOURCES[name].kind != "dataset":
@@ -141,13 +151,9 @@ def _store(store: ArtifactStore | None) -> ArtifactStore:
 
 def load_model(store: ArtifactStore, checkpoint_sha: str):
     """The checkpoint ``checkpoint_sha`` from ``store``, on ``RNNSCOPE_DEVICE``, in eval mode."""
-    import torch
-
-    from rnnscope.analysis.checkpoint import DEFAULT_MAX_BYTES, load
-
     settings = Settings.from_env()
-    model = load(store.checkpoint_path(checkpoint_sha),
-                 max_bytes=max(settings.max_upload_bytes, DEFAULT_MAX_BYTES))
+    model = load_checkpoint(store.checkpoint_path(checkpoint_sha),
+                            max_bytes=max(settings.max_upload_bytes, DEFAULT_MAX_BYTES))
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("RNNSCOPE_DEVICE=cuda but torch sees no CUDA device on this worker")
     model.net.to(settings.device).eval()
@@ -158,12 +164,9 @@ def _load_dataset(data_name: str, progress: Progress, store: ArtifactStore | Non
                   fetch_missing: bool = True):
     """The dataset ``data_name`` names: a registered one (downloaded only if ``fetch_missing``),
     a stored one (``file:<sha256>``, checked as an upload is) or a local path."""
-    from rnnscope.analysis.data import DataError, load, load_checked
-    from rnnscope.workers.store import ArtifactNotFound
-
     sha = stored_dataset_sha(data_name)
     if sha is None:
-        return load(data_name, progress=progress, fetch_missing=fetch_missing)
+        return load_data(data_name, progress=progress, fetch_missing=fetch_missing)
     store = _store(store)
     try:
         path, info = store.dataset_path(sha), store.dataset_info(sha)
@@ -224,7 +227,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
+        from rnnscope.analysis.pipeline import run_analysis  # lazy: see analysis_version
 
         p(0.01, "loading the checkpoint")
         model = load_model(store, checkpoint_sha)
@@ -239,8 +242,6 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
 # --------------------------------------------------------------------------- sub-jobs
 def _test_docs(model, dataset, params: dict) -> tuple[list[np.ndarray], np.ndarray]:
     """The held-out documents ``run_analysis`` collects states on (same seed, same order)."""
-    from rnnscope.analysis.tokenizer import encode_texts
-
     seqs = encode_texts(dataset.test.texts, model.tokenizer, model.vocab)
     docs = np.random.default_rng(params["seed"]).permutation(len(seqs))[: params["n_docs"]]
     return [seqs[i] for i in docs], np.asarray(dataset.test.labels)[docs]
@@ -260,8 +261,6 @@ def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None 
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from rnnscope.analysis.states import collect_states
-
         p(0.0, "loading the checkpoint and the dataset")
         model = load_model(store, checkpoint_sha)
         seqs, labels = _test_docs(model, _load_dataset(data_name, p.part(0.0, 0.2), store), params)
@@ -288,9 +287,6 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from rnnscope.analysis.fixed_points import find_fixed_points
-        from rnnscope.analysis.states import draw_seeds
-
         states = store.get_arrays(collect_states_job(checkpoint_sha, data_name, full, store=store,
                                                      progress=p.part(0.0, 0.3)))["states"]
         model = load_model(store, checkpoint_sha)
@@ -324,8 +320,6 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from rnnscope.analysis.linearize import linearize
-
         points = store.get_arrays(find_fixed_points_job(
             checkpoint_sha, data_name, full, store=store, progress=p.part(0.0, 0.7)))["points"]
         model = load_model(store, checkpoint_sha)
@@ -366,8 +360,6 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
                       f"report:{report_key}", analysis_version())
 
     def compute(p: _Monotone) -> None:
-        from rnnscope.analysis.projections import input_projection
-
         arrays = store.get_report(report_key).arrays
         left_inp = arrays["left_inp"]
         if not 0 <= mode < left_inp.shape[1]:

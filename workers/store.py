@@ -45,16 +45,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rnnscope.analysis.atomic import atomic_open
+from rnnscope.analysis.report import Report
 from rnnscope.settings import Settings
 from rnnscope.workers.locks import LockTimeout, Progress, file_lock, redis_client, redis_lock
-
-if TYPE_CHECKING:  # analysis.report is imported lazily: the store works without it
-    from rnnscope.analysis.report import Report
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
@@ -310,8 +308,6 @@ class ArtifactStore:
 
     def get_report(self, key: str) -> Report:
         """The report under ``key``; :class:`ArtifactNotFound` if absent."""
-        from rnnscope.analysis.report import Report
-
         return Report.load(self._read(self.report_dir(key), key))
 
     def exists(self, key: str) -> bool:

@@ -16,7 +16,10 @@ import socket
 import time
 from collections.abc import Callable
 
+import redis
+import torch
 from celery import Celery, signals
+from threadpoolctl import threadpool_limits
 
 from rnnscope.settings import Settings
 from rnnscope.workers import jobs
@@ -40,8 +43,6 @@ def _count_delivery(task) -> None:
     url = Settings.from_env().redis_url
     if not url or not task.request.id:
         return
-    import redis
-
     name = f"rnnscope:deliveries:{task.request.id}"
     with redis.Redis.from_url(url) as client:
         count = client.incr(name)
@@ -136,9 +137,6 @@ def _limit_threads(**_) -> None:
     """
     threads = Settings.from_env().torch_threads
     if threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
         torch.set_num_threads(threads)
         threadpool_limits(threads)
 
