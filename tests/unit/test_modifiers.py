@@ -174,7 +174,18 @@ def toy():
     """The toy GRU, its fixed points (48 seeds from the states of 300 held-out documents),
     their integration modes, and the probe setup: 80 real contexts at the attractor's centre
     (prefixes of held-out documents whose exact sum is 0 and that end in no modifier),
-    probes good/bad/awesome/awful, filler words between and after (10 settling tokens)."""
+    probes good/bad/awesome/awful, filler words between and after (10 settling tokens).
+    One torch thread: on a shared 2-core machine two threads made the fixed-point search
+    1.5-5 times slower (10 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _toy_analysis()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _toy_analysis() -> dict:
     t0 = time.perf_counter()
     model = checkpoint.load(TOY_MODEL)
     net = model.net.eval()
