@@ -80,7 +80,9 @@ def memory_setup(net: RNNClassifier, settle: int = 5) -> mod.ProbeSetup:
 
 def test_a_hand_built_negator_is_detected_with_its_exact_ratios():
     net = memory_net(gain=-2.0)
-    effects = mod.detect_modifiers(net, memory_setup(net), [GOOD, BAD, NOT, THE, A, AWESOME])
+    setup = memory_setup(net)
+    effects = mod.detect_modifiers(net, setup, [GOOD, BAD, NOT, THE, A, AWESOME])
+    assert mod.strongest_words(net, setup, [THE, GOOD, BAD, AWESOME], n=2).tolist() == [AWESOME, BAD]
     row = effects.row(NOT)
     np.testing.assert_allclose(effects.ratio_readout[row], [-1, 1, 1, 1, 1], atol=1e-6)
     np.testing.assert_allclose(effects.ratio_linear[row], [-1, 1, 1, 1, 1], atol=1e-6)
