@@ -23,9 +23,14 @@ import re
 import tempfile
 from pathlib import Path
 
+from rnnscope.analysis.data import DataError, load_checked
+from rnnscope.analysis.data_sources import SOURCES
 from rnnscope.app.report_index import stored_summary
-from rnnscope.app.services import DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, valid_key
+from rnnscope.app.services import DATASETS, DEFAULT_POINT_SET, POINT_SETS, Services, not_downloaded, valid_key
 from rnnscope.app.uploads import UploadError, display_filename, receive
+from rnnscope.workers.dataset_check import check_file, summarize
+from rnnscope.workers.jobs import dataset_id, resolve_params
+from rnnscope.workers.store import content_key, dataset_format, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +54,13 @@ def dataset_label(info: dict) -> str:
 def dataset_options(svc: Services) -> list[dict]:
     """Registered datasets (marked when not downloaded and the server may not fetch them),
     then every dataset in the store, oldest first."""
-    from rnnscope.analysis.data_sources import is_cached
-
     options = []
     for name, label in DATASETS:
-        missing = not svc.settings.fetch_data and not is_cached(name, svc.settings.home)
+        missing = not_downloaded(svc, name) is not None
         options.append({"label": label + (" (not downloaded)" if missing else ""), "value": name})
     for info in svc.store.list_datasets():
         options.append({"label": dataset_label(info), "value": "file:" + info["sha256"]})
     return options
-
-
-def not_downloaded(svc: Services, name) -> str | None:
-    """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
-    from rnnscope.analysis.data_sources import is_cached
-
-    labels = dict(DATASETS)
-    if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
-        return None
-    return (f"{labels[name]} is not downloaded on this server, and the dashboard downloads nothing by itself. "
-            f"Whoever runs the server can get it with `rnnscope data fetch {name}`, or start it with "
-            "`rnnscope serve --fetch-data` to let analyses download the pinned datasets.")
 
 
 # --------------------------------------------------------------------------- putting files in the store
@@ -77,8 +68,6 @@ def not_downloaded(svc: Services, name) -> str | None:
 
 def _checked(path: Path, display_name: str):
     """``rnnscope.analysis.data.load_checked``: the dataset, or UploadError in words."""
-    from rnnscope.analysis.data import DataError, load_checked
-
     try:
         return load_checked(path, display_name)
     except DataError as exc:
@@ -89,8 +78,6 @@ def _checked(path: Path, display_name: str):
 
 
 def _info(dataset, filename: str, origin: str, name: str | None = None) -> dict:
-    from rnnscope.workers.dataset_check import summarize
-
     counts = summarize(dataset)
     return {**counts, "filename": filename, "name": name or counts["name"], "origin": origin}
 
@@ -109,10 +96,6 @@ def accept_dataset(svc: Services, contents, filename) -> tuple[str, str, bool, d
         In plain words: not base64, too large, not UTF-8, binary, no label column, one
         class, unknown labels, too few rows.
     """
-    from rnnscope.analysis.data import DataError
-    from rnnscope.workers.dataset_check import check_file
-    from rnnscope.workers.store import dataset_format, sha256_bytes
-
     data, name = receive(contents, filename, svc.max_upload_bytes, "a labelled dataset")
     fmt = dataset_format(filename if isinstance(filename, str) else None)  # the suffix only, before any cut
     with tempfile.TemporaryDirectory(dir=svc.store.root / "tmp", prefix="dataset-") as tmp:
@@ -152,8 +135,6 @@ def register_operator_dataset(store, spec: str) -> str:
 def store_cli_dataset(store, path: str | Path) -> str | None:
     """Copy a single-file dataset analysed by ``rnnscope analyze`` into the store (so the
     dashboard can list it and reopen its analyses); None for anything but a readable file."""
-    from rnnscope.analysis.data_sources import SOURCES
-
     file = Path(path).expanduser()
     if str(path) in SOURCES or not file.is_file():
         return None
@@ -175,9 +156,6 @@ def open_analysis(svc: Services, key) -> dict | None:
     no listed dataset does: a directory, or a file not in the store), and the point-set
     choice matching its ``slow_q_max``. None if ``key`` is not a stored report.
     """
-    from rnnscope.workers.jobs import dataset_id, resolve_params
-    from rnnscope.workers.store import content_key
-
     if not valid_key(key) or not svc.store.report_dir(key).is_dir():
         return None
     summary = stored_summary(svc, key)

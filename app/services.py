@@ -30,8 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnscope.analysis.checkpoint import CheckpointError
+from rnnscope.analysis.data import DataError
+from rnnscope.analysis.data_sources import is_cached
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.point_modes import PointModes, point_modes_at, word_input_effects
+from rnnscope.analysis.report import ReportError
 from rnnscope.analysis.sentence import SentenceTrace, trace_sentence
 from rnnscope.analysis.words import WordLookup, look_up_words, vocabulary_projection
 from rnnscope.app import report_index
@@ -39,6 +43,9 @@ from rnnscope.app.model_cache import LRU, model_cache
 from rnnscope.app.report_index import valid_key
 from rnnscope.app.uploads import UploadError, receive, upload_label
 from rnnscope.settings import Settings
+from rnnscope.workers.checkpoint_reader import CheckpointReader
+from rnnscope.workers.jobs import analysis_key, demo_checkpoints, full_analysis, stored_dataset_sha
+from rnnscope.workers.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_bytes
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -102,8 +109,6 @@ class Services:
 
     @cached_property
     def store(self):
-        from rnnscope.workers.store import ArtifactStore
-
         return ArtifactStore(self.settings.store)
 
     @property
@@ -113,8 +118,6 @@ class Services:
     @cached_property
     def reader(self):
         """Reads ``.pt`` checkpoints in a child process (``rnnscope.workers.checkpoint_reader``)."""
-        from rnnscope.workers.checkpoint_reader import CheckpointReader
-
         return CheckpointReader(self.settings.parse_limit_s)
 
     # --- models and reports ------------------------------------------------------------
@@ -137,8 +140,6 @@ class Services:
 
     def checkpoint_info(self, sha: str) -> dict:
         """Display name, size and format of a stored checkpoint ({} if unknown)."""
-        from rnnscope.workers.store import ArtifactNotFound
-
         try:
             return self.store.checkpoint_info(sha)
         except (ArtifactNotFound, ValueError):
@@ -147,8 +148,6 @@ class Services:
     # --- the model list ------------------------------------------------------------------
     def demo_models(self) -> list[tuple[str, str]]:
         """(sha256, label) of each bundled demo checkpoint (copied into the store once)."""
-        from rnnscope.workers.jobs import demo_checkpoints
-
         directory = Path(self.settings.demo_dir)
         files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
         stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
@@ -183,9 +182,6 @@ class Services:
         UploadError
             With the checkpoint loader's own plain-words message when it refuses the file.
         """
-        from rnnscope.analysis.checkpoint import CheckpointError
-        from rnnscope.workers.store import StoreError, sha256_bytes
-
         cap = self.max_upload_bytes
         data, name = receive(contents, filename, cap, "a checkpoint")
         try:
@@ -253,9 +249,6 @@ class Services:
 
     def stored_analysis(self, sha: str, data_name: str, point_set=DEFAULT_POINT_SET) -> str | None:
         """Key of the stored full analysis of ``sha`` on ``data_name``, or None if not stored."""
-        from rnnscope.analysis.data import DataError
-        from rnnscope.workers.jobs import analysis_key
-
         if not known_dataset(data_name):
             return None
         try:
@@ -272,9 +265,6 @@ class Services:
         otherwise): never a path. A registered dataset that is not cached is downloaded only
         when the operator allows it (``Settings.fetch_data``); otherwise ValueError says how.
         """
-        from rnnscope.app.datasets import not_downloaded
-        from rnnscope.workers.jobs import full_analysis
-
         if not known_dataset(data_name):
             raise ValueError(UNKNOWN_DATASET)
         missing = not_downloaded(self, data_name)
@@ -368,11 +358,19 @@ def point_index(report, selection) -> int | None:
     return index
 
 
+def not_downloaded(svc: Services, name) -> str | None:
+    """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
+    labels = dict(DATASETS)
+    if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
+        return None
+    return (f"{labels[name]} is not downloaded on this server, and the dashboard downloads nothing by itself. "
+            f"Whoever runs the server can get it with `rnnscope data fetch {name}`, or start it with "
+            "`rnnscope serve --fetch-data` to let analyses download the pinned datasets.")
+
+
 def known_dataset(name) -> bool:
     """True for a name in ``DATASETS`` or ``file:<sha256>`` (a dataset in the store, ``rnnscope.app.datasets``);
     the dashboard never takes a path from the client."""
-    from rnnscope.workers.jobs import stored_dataset_sha
-
     return isinstance(name, str) and (name in dict(DATASETS) or stored_dataset_sha(name) is not None)
 
 
@@ -380,9 +378,6 @@ def report_or_none(svc: Services, ref: dict | None):
     """The report a ``{"key": ...}`` store points at, or None (no ref, bad key, not found)."""
     if not isinstance(ref, dict) or not valid_key(ref.get("key")):
         return None
-    from rnnscope.workers.store import ArtifactNotFound
-    from rnnscope.analysis.report import ReportError
-
     try:
         return svc.report(ref["key"])
     except (ArtifactNotFound, ReportError):
@@ -393,9 +388,6 @@ def model_or_none(svc: Services, sha) -> Model | None:
     """The checkpoint ``sha`` from the store, or None when absent or unreadable."""
     if not valid_key(sha):
         return None
-    from rnnscope.analysis.checkpoint import CheckpointError
-    from rnnscope.workers.store import ArtifactNotFound
-
     try:
         return svc.model(sha)
     except (ArtifactNotFound, CheckpointError):

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from rnnscope.app.figures import style
+from rnnscope.app.services import report_or_none
 
 _LOOK_NAME = style.TEMPLATE
 _LOOK = pio.templates[_LOOK_NAME].to_plotly_json()  # the look the figures ask for
@@ -81,8 +82,6 @@ def per_report(fn):
 
     @functools.wraps(fn)
     def wrapper(svc, report_ref):
-        from rnnscope.app.services import report_or_none
-
         if report_or_none(svc, report_ref) is None:
             return built(svc, report_ref)
         return svc.memo.get(("view", fn.__qualname__, report_ref["key"]), lambda: built(svc, report_ref))

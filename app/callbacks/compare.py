@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from dash import Input, Output
 
+from rnnscope.analysis.projections import readout_share
 from rnnscope.app import figures, ids
 from rnnscope.app.callbacks import figure_output
 from rnnscope.app.layout import compare_table, placeholder
@@ -16,8 +17,6 @@ def word_shares(svc: Services, key: str) -> dict[str, float]:
     the integration mode, as a share of the logit range over the report's points (NaN when
     undefined or the report cannot be read). Memoized per key (reports never change)."""
     def make() -> dict[str, float]:
-        from rnnscope.analysis.projections import readout_share
-
         report = report_or_none(svc, {"key": key})
         if report is None:
             return {}

@@ -15,10 +15,9 @@ from dash import Input, Output, State, html, no_update
 
 from rnnscope.app import ids
 from rnnscope.app.callbacks.uploads import register_upload, upload_reply
-from rnnscope.app.datasets import not_downloaded
 from rnnscope.app.layout import alert, model_card, status_line
 from rnnscope.app.services import (DEFAULT_POINT_SET, UNKNOWN_DATASET, Services, known_dataset, model_or_none,
-                                   point_set_choice, report_or_none, valid_key)
+                                   not_downloaded, point_set_choice, report_or_none, valid_key)
 
 #: Minimum seconds between two progress writes (each is a cache write and a poll result).
 PROGRESS_EVERY_S = 0.25

@@ -5,6 +5,7 @@ from dash import Input, Output
 
 from rnnscope.app import figures, ids
 from rnnscope.app.callbacks import per_report
+from rnnscope.app.layout import placeholder
 from rnnscope.app.services import Services, report_or_none
 
 
@@ -13,8 +14,6 @@ def state_space_figures(svc: Services, report_ref: dict | None) -> tuple:
     """Fig. 2a and 2b of the report on screen (placeholders when there is none)."""
     report = report_or_none(svc, report_ref)
     if report is None:
-        from rnnscope.app.layout import placeholder
-
         return placeholder(), placeholder()
     a = report.arrays
     pca = figures.explained_variance(a["explained_variance_ratio"],

@@ -20,9 +20,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from rnnscope.analysis.data_checks import fit_lines
-from rnnscope.analysis.summary import read as read_summary
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``analyze``."""
@@ -65,6 +62,10 @@ def parse_params(args: argparse.Namespace) -> dict:
     return params
 
 
+# lazy imports: `rnnscope --help` imports every command module (app/cli.py) and runs in 0.2-0.3 s
+# without numpy; the analysis stack (checkpoint, jobs, store, datasets, report_html: torch,
+# scikit-learn, plotly) would add 5.8 s if imported at the top (measured with -X importtime on the
+# 2-core machine), so each function imports what it uses.
 def run(args: argparse.Namespace) -> int:
     """Analyse, print where the report is; 0 on success, 2 on bad input."""
     from rnnscope.analysis.checkpoint import CheckpointError
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     from rnnscope.analysis.checkpoint import load
+    from rnnscope.analysis.data_checks import fit_lines
+    from rnnscope.analysis.summary import read as read_summary
     from rnnscope.app.datasets import store_cli_dataset
     from rnnscope.workers import jobs
     from rnnscope.workers.store import ArtifactStore

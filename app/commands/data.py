@@ -42,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+# lazy imports: `rnnscope --help` imports every command module (app/cli.py) and runs in 0.2-0.3 s
+# without numpy; the data modules (numpy) and tqdm would add 0.28 s if imported at the top
+# (measured with -X importtime on the 2-core machine), so each function imports what it uses.
 def run(args: argparse.Namespace) -> int:
     """Run a ``data`` subcommand; 0 on success, 2 on a data error."""
     from rnnscope.analysis.data import DataError

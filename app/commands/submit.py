@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rnnscope.app.commands import redis_settings
 from rnnscope.app.commands.analyze import parse_params
 
 
@@ -38,21 +39,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+# lazy imports: `rnnscope --help` imports every command module (app/cli.py) and runs in 0.2-0.3 s
+# without numpy; the checkpoint loader, jobs and the Celery tasks (torch, celery) would add 7.4 s
+# if imported at the top (measured with -X importtime on the 2-core machine), so each function
+# imports what it uses.
 def run(args: argparse.Namespace) -> int:
     """Submit / inspect / cancel; 0 on success, 1 if the job failed, 2 on bad input."""
     from rnnscope.analysis.checkpoint import CheckpointError
     from rnnscope.analysis.data import DataError
-    from rnnscope.settings import Settings
     from rnnscope.workers.store import StoreError
 
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not settings.redis_url:
-        print("error: REDIS_URL is not set; `rnnscope submit` queues jobs for workers on Redis. "
-              "Run `rnnscope analyze` to analyse here instead.", file=sys.stderr)
+    settings = redis_settings("REDIS_URL is not set; `rnnscope submit` queues jobs for workers on Redis. "
+                              "Run `rnnscope analyze` to analyse here instead.")
+    if settings is None:
         return 2
     try:
         if args.cancel:
