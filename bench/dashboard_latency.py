@@ -29,15 +29,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import plotly.utils
+import torch
 
+from rnnscope.analysis import data as data_mod
+from rnnscope.app.callbacks import fixed_points, sentence
+from rnnscope.app.services import Services
+from rnnscope.settings import Settings
 
 TARGET_MS = 100.0
 
 
 def _encode(outputs) -> int:
     """Bytes of the JSON Dash sends for a callback's outputs."""
-    import plotly.utils
-
     return len(json.dumps(outputs, cls=plotly.utils.PlotlyJSONEncoder))
 
 
@@ -59,8 +63,6 @@ def _timed(fn, reps: int, before=None) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def bench_model(svc, sha: str, label: str, data: str, texts: list[str], reps: int) -> list[tuple]:
-    from rnnscope.app.callbacks import fixed_points, sentence
-
     def progress(fraction, message):
         print(f"\r  {label}: {message} ({100 * fraction:.0f}%)".ljust(100), end="", file=sys.stderr)
 
@@ -101,13 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=200, help="calls per callback (default 200)")
     parser.add_argument("--params", default="{}", help="AnalysisParams overrides, JSON")
     args = parser.parse_args(argv)
-
-    import torch
-
-    from rnnscope.analysis import data as data_mod
-    from rnnscope.app.services import Services
-    from rnnscope.settings import Settings
-
     torch.set_num_threads(1)
     settings = Settings.from_env()
     directory = Path(args.models or settings.demo_dir)

@@ -46,7 +46,11 @@ batched-LU rate measured in this process.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import io
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -54,12 +58,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-from rnnscope.analysis.atomic import atomic_open  # noqa: E402
-from rnnscope.analysis.fixed_point_dedup import deduplicate  # noqa: E402
-from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points, q_values  # noqa: E402
-from rnnscope.analysis.model import RNNClassifier, pad_batch  # noqa: E402
-from rnnscope.settings import Settings  # noqa: E402
+from rnnscope.analysis.atomic import atomic_open
+from rnnscope.analysis.checkpoint import load as load_checkpoint
+from rnnscope.analysis.data import load as load_data
+from rnnscope.analysis.fixed_point_dedup import deduplicate
+from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points, q_values
+from rnnscope.analysis.model import RNNClassifier, pad_batch
+from rnnscope.analysis.tokenizer import encode_texts
+from rnnscope.settings import Settings
 
 GATES = {"lstm": 4, "gru": 3, "ugrnn": 2, "vrnn": 1}
 # steps, learning rate: the vanilla RNN needs a smaller rate and more steps to integrate
@@ -162,7 +168,6 @@ def peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -267,15 +272,11 @@ def load_fpf(path: str):
     path = str(Path(path).expanduser().resolve())
     if path not in sys.path:
         sys.path.insert(0, path)
-    from FixedPointFinderTorch import FixedPointFinderTorch  # noqa: E402 (from --fpf-path only)
+    from FixedPointFinderTorch import FixedPointFinderTorch  # lazy: importable only once --fpf-path is on sys.path
     return FixedPointFinderTorch
 
 
 def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
-    import contextlib
-    import copy
-    import io
-
     cell = copy.deepcopy(net.cell).float()
     finder = fpf_cls(_FPFCell(cell), verbose=False, do_compute_jacobians=False, do_decompose_jacobians=False)
     inputs = np.zeros((1, net.embed_dim), dtype=np.float32)
@@ -357,12 +358,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def networks(args):
     """Yield (name, net, seeds, info) for the synthetic networks or the checkpoints."""
     if args.checkpoint:
-        from rnnscope.analysis.checkpoint import load
-        from rnnscope.analysis.data import load as load_data
-        from rnnscope.analysis.tokenizer import encode_texts
-
         for path in args.checkpoint:
-            model = load(path)
+            model = load_checkpoint(path)
             if args.data is None:
                 raise SystemExit("--checkpoint needs --data (the dataset whose test documents give the seeds)")
             test = load_data(args.data).test

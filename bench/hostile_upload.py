@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -31,6 +32,7 @@ import torch
 
 from rnnscope.analysis.model import RNNClassifier
 from rnnscope.analysis.tokenizer import PAD, UNK, Tokenizer
+from rnnscope.bench.load import UPDATE, DashClient, summarize
 
 WORDS = ["the", "movie", "was", "good", "bad", "not", "great", "awful", "!", ".", "a", "plot", "acting",
          "i", "loved", "hated", "it", "boring", "fun", "and", "but", "very", "this", "film", "so", "script",
@@ -107,8 +109,6 @@ class HostileUploader(threading.Thread):
         self.messages: list[str] = []
 
     def run(self) -> None:
-        from rnnscope.bench.load import UPDATE, DashClient
-
         client = DashClient(self.url, timeout_s=self.timeout_s)
         callback = client.find(input="upload-payload.data")
         bodies = []
@@ -157,10 +157,6 @@ def compare(url: str, run, *, log=print, out=None) -> int:
 
     Returns 1 if any request of either run failed or an upload got no answer, else 0.
     """
-    import sys
-
-    from rnnscope.bench.load import summarize
-
     out = out or sys.stdout
     files = hostile_files()
     log(f"hostile files: {', '.join(f'{n} ({len(d) / 2**20:.1f} MiB)' for n, d in files)}")

@@ -44,6 +44,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -646,9 +647,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def hostile_upload_module():
     """``rnnscope.bench.hostile_upload`` (imports torch and ``analysis``: only for ``--hostile-upload``)."""
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a source tree
+    # lazy: hostile_upload imports torch (+3 s measured, which a plain load run never needs) and
+    # imports this module (a cycle if both imported each other at the top)
     from rnnscope.bench import hostile_upload
 
     return hostile_upload

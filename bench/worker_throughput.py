@@ -27,6 +27,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import redis
+
+from rnnscope.analysis import checkpoint
+from rnnscope.analysis.data import load
+from rnnscope.analysis.training import TrainConfig, train
+from rnnscope.settings import Settings
+from rnnscope.workers.celery_app import make_celery
+from rnnscope.workers.store import ArtifactStore
+from rnnscope.workers.tasks import submit_full_analysis, wait, workers_online
 
 #: (pool processes, threads per process): the ratio column is relative to the first row.
 CONFIGS = ((1, 1), (2, 1), (1, 2))
@@ -37,10 +46,6 @@ SMALL = dict(n_docs=60, max_len=40, n_seeds=128, n_words=4, n_frequent=40, min_d
 
 def tiny_inputs(root: Path) -> tuple[Path, str]:
     """A GRU-16 trained briefly on a synthetic sentiment corpus: (checkpoint, corpus path)."""
-    from rnnscope.analysis import checkpoint
-    from rnnscope.analysis.data import load
-    from rnnscope.analysis.training import TrainConfig, train
-
     rng = np.random.default_rng(0)
     filler = [f"w{i}" for i in range(50)]
     pos, neg = ["good", "great", "superb", "lovely"], ["bad", "awful", "poor", "dull"]
@@ -63,8 +68,6 @@ def tiny_inputs(root: Path) -> tuple[Path, str]:
 
 def run_all(task_ids: list[str], client) -> None:
     """Wait for every task; raise if one did not succeed."""
-    from rnnscope.workers.tasks import wait
-
     for task_id in task_ids:
         status = wait(task_id, poll_s=0.1, app=client)
         if status["state"] != "SUCCESS":
@@ -75,13 +78,6 @@ def run_pool(concurrency: int, threads: int, n: int, ckpt: Path, data: str, para
              redis_url: str, root: Path, seed0: int) -> float:
     """Seconds for ``n`` distinct analyses through one worker with ``concurrency`` processes
     of ``threads`` torch/BLAS threads each."""
-    import redis
-
-    from rnnscope.settings import Settings
-    from rnnscope.workers.celery_app import make_celery
-    from rnnscope.workers.store import ArtifactStore
-    from rnnscope.workers.tasks import submit_full_analysis, workers_online
-
     redis.Redis.from_url(redis_url).flushdb()
     # the worker's environment: this one's, a home under root unless one is set, and the pool's settings
     env = {"RNNSCOPE_HOME": str(root / "home"), **os.environ, "REDIS_URL": redis_url,
