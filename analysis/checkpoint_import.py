@@ -9,6 +9,7 @@ the result exactly as a loaded checkpoint (:func:`rnnscope.analysis.checkpoint.b
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -236,7 +237,6 @@ def _shape2(tensors: Mapping[str, torch.Tensor], name: str) -> tuple[int, int]:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-        return version("rnnscope")
+        return importlib.metadata.version("rnnscope")
     except Exception:
         return "unknown"

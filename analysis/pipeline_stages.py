@@ -13,6 +13,7 @@ import torch
 from rnnscope.analysis import pca as pca_mod
 from rnnscope.analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
     spread_sample, tolerance_sweep
+from rnnscope.analysis.data_sources import load_vader_lexicon
 from rnnscope.analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
 from rnnscope.analysis.linearize import linearize
 from rnnscope.analysis.manifold import fit_manifold
@@ -156,8 +157,6 @@ def word_sets(bow, model, params, lexicon, warnings) -> tuple[WordSets, dict]:
 
 def _load_vader(warnings) -> dict | None:
     """The cached VADER lexicon, or None (never downloads inside an analysis)."""
-    from rnnscope.analysis.data import load_vader_lexicon
-
     try:
         return load_vader_lexicon(fetch_missing=False)
     except (ValueError, OSError) as exc:  # DataError is a ValueError; the cross-check is optional
