@@ -335,6 +335,37 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
     K, D = pts.shape
     if K == 0:
         return AttractorVerdict("none", "No fixed or slow point was found, so there is no attractor to describe.", 0)
+    v, radius, scale = _iterate_points(net, pts, q, eigvals, tol, rule)
+    start, end = pts[v.sample], v.end_states
+    finite = bool(np.all(np.isfinite(end))) and np.abs(end).max() <= 1e3 * scale
+    if not finite:
+        v.kind = "unstable"
+        v.text = (f"Unstable: iterating F(·, 0) from the {K} points for {v.n_steps} steps runs off "
+                  f"(the state grows without bound); {_pct(v.unstable_fraction)} of the points have an eigenvalue |λ| > 1.")
+        return v
+    e0 = v.extent_initial
+    v.displacement = float(np.median(np.linalg.norm(end - start, axis=1)))
+    v.extent_final = float(v.curve_extent[-1]) if len(v.curve_extent) else 0.0
+    if e0 > 0:
+        v.extent_ratio = v.extent_final / e0
+        v.inner_ratio = float(v.curve_inner[-1]) / e0
+    _, v.n_attractors = inner_extent(end, radius)
+    v.end_q = float(np.median(_speed_q(net, end)))
+    v.kind = _kind(v, tol, rule)
+    v.text = _verdict_text(v, tol, D)
+    return v
+
+
+def _iterate_points(net, pts: np.ndarray, q: np.ndarray, eigvals: np.ndarray, tol: float,
+                    rule: VerdictRule) -> tuple[AttractorVerdict, float, float]:
+    """Iterate ``F(·, 0)`` from a spread sample of the points (K, D) and record the curves.
+
+    Returns the verdict so far (kind "isolated", the spectrum's numbers, the extent curves
+    scaled to the whole set's initial extent, the sample and its end states), the grouping
+    radius (state units) and the state scale (1 + the largest |coordinate|): a state beyond
+    1e3 times it has run off.
+    """
+    K, D = pts.shape
     q = np.asarray(q, np.float64)
     mod = np.abs(np.asarray(eigvals))
     lam_slow = float(np.nanmedian(slowest_stable(eigvals))) if mod.size else float("nan")
@@ -365,28 +396,20 @@ def attractor_verdict(net, points: np.ndarray, q: np.ndarray, eigvals: np.ndarra
                          sample=sample, end_states=end,
                          curve_extent=curve_e / e_start * e0 if e_start > 0 else curve_e,
                          curve_inner=curve_i / e_start * e0 if e_start > 0 else curve_i)
-    finite = bool(np.all(np.isfinite(end))) and np.abs(end).max() <= 1e3 * scale
-    if not finite:
-        v.kind = "unstable"
-        v.text = (f"Unstable: iterating F(·, 0) from the {K} points for {v.n_steps} steps runs off "
-                  f"(the state grows without bound); {_pct(unstable)} of the points have an eigenvalue |λ| > 1.")
-        return v
-    v.displacement = float(np.median(np.linalg.norm(end - start, axis=1)))
-    v.extent_final = float(v.curve_extent[-1]) if len(v.curve_extent) else 0.0
-    if e0 > 0:
-        v.extent_ratio = v.extent_final / e0
-        v.inner_ratio = float(v.curve_inner[-1]) / e0
-    _, v.n_attractors = inner_extent(end, radius)
-    v.end_q = float(np.median(_speed_q(net, end)))
+    return v, radius, scale
+
+
+def _kind(v: AttractorVerdict, tol: float, rule: VerdictRule) -> str:
+    """The kind of a point set whose iterates stayed finite, from its measured verdict ``v``."""
+    K, e0 = v.n_points, v.extent_initial
     kept = rule.keep_frac <= v.extent_ratio <= 1 / rule.keep_frac
     if K >= 2 and e0 > 0 and v.extent_ratio > 1 / rule.keep_frac:
-        v.kind = "unstable"  # the set spreads out: it repels the state
-    elif K >= 2 and e0 > 0 and kept and v.inner_ratio >= rule.inner_frac:
-        v.kind = "line" if fixed >= 0.5 else "slow"
-    elif v.end_q > rule.settle_factor * tol:
-        v.kind = "unstable"  # collapsed or not, the state never comes to rest
-    v.text = _verdict_text(v, tol, D)
-    return v
+        return "unstable"  # the set spreads out: it repels the state
+    if K >= 2 and e0 > 0 and kept and v.inner_ratio >= rule.inner_frac:
+        return "line" if v.fixed_fraction >= 0.5 else "slow"
+    if v.end_q > rule.settle_factor * tol:
+        return "unstable"  # collapsed or not, the state never comes to rest
+    return v.kind
 
 
 def _own_precision(net, states) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:

@@ -362,12 +362,7 @@ def _resolve_columns(first: list[str], text_col, label_col, require_label: bool,
     if has_header:
         text_idx = _find_column(first, text_col, TEXT_COLUMNS)
         label_idx = _find_column(first, label_col, LABEL_COLUMNS)
-        if text_idx is None:
-            raise DataError(f"{path}:1: no text column {text_col or ' / '.join(TEXT_COLUMNS)!r}; "
-                            f"columns are {first}")
-        if label_idx is None and (require_label or label_col):
-            raise DataError(f"{path}:1: no label column "
-                            f"{label_col or ' / '.join(LABEL_COLUMNS)!r}; columns are {first}")
+        _require_found(f"{path}:1", "column", first, text_idx, label_idx, text_col, label_col, require_label)
         return True, text_idx, label_idx
     if text_col is not None and label_col is not None and text_col.isdigit() \
             and label_col.isdigit() and max(int(text_col), int(label_col)) < len(first):
@@ -383,6 +378,18 @@ def _resolve_columns(first: list[str], text_col, label_col, require_label: bool,
                     f"label,text file; first row is {_preview(first)}. Pass text_col/label_col.")
 
 
+def _require_found(where: str, noun: str, names: list, text, label, text_col, label_col,
+                   require_label: bool) -> None:
+    """DataError naming ``where`` when the text column (``noun``: "column" or "field") was not
+    found among ``names``, or the label column was not and is required or was asked for."""
+    if text is None:
+        raise DataError(f"{where}: no text {noun} {text_col or ' / '.join(TEXT_COLUMNS)!r}; "
+                        f"{noun}s are {names}")
+    if label is None and (require_label or label_col):
+        raise DataError(f"{where}: no label {noun} {label_col or ' / '.join(LABEL_COLUMNS)!r}; "
+                        f"{noun}s are {names}")
+
+
 def _preview(value: object, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
@@ -395,13 +402,8 @@ def _read_json(path: Path, fmt: str, text_col, label_col, require_label: bool) -
     keys = list(records[0][1])
     text_key = _find_key(keys, text_col, TEXT_COLUMNS)
     label_key = _find_key(keys, label_col, LABEL_COLUMNS)
-    where = f"{path}:{records[0][0]}"
-    if text_key is None:
-        raise DataError(f"{where}: no text field {text_col or ' / '.join(TEXT_COLUMNS)!r}; "
-                        f"fields are {keys}")
-    if label_key is None and (require_label or label_col):
-        raise DataError(f"{where}: no label field {label_col or ' / '.join(LABEL_COLUMNS)!r}; "
-                        f"fields are {keys}")
+    _require_found(f"{path}:{records[0][0]}", "field", keys, text_key, label_key, text_col, label_col,
+                   require_label)
     table = Table(path, [], [] if label_key is not None else None, [])
     for line, obj in records:
         text = obj.get(text_key)

@@ -22,6 +22,7 @@ Runs are deterministic for a given ``seed`` on a given device and thread count:
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import math
 import os
 import sys
@@ -253,8 +254,7 @@ def _encode(texts: Sequence[str], labels: np.ndarray, tokenizer: Tokenizer, voca
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-        return "rnnscope " + version("rnnscope")
+        return "rnnscope " + importlib.metadata.version("rnnscope")
     except Exception:  # not installed as a package (running from a source tree)
         return "rnnscope unknown"
 
@@ -329,17 +329,51 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
     threads = _set_threads(config)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    tokenizer, vocab, splits = _encode_splits(dataset, config)
 
+    # float32 explicitly: a caller may have changed torch's default dtype.
+    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden).to(device=device, dtype=torch.float32)
+    fit = _fit(net, splits, config, rng, device, progress, show_bar)
+    net.load_state_dict(fit.best_state)
+    net = net.cpu().eval()
+    metrics = _final_metrics(net, splits, fit.history, fit.best_epoch, t_start, fit.tokens, fit.train_seconds)
+    provenance = {"dataset": dataset.name,
+                  "dataset_sizes": {k: len(v.ids) for k, v in splits.items()},
+                  "split_seed": split_seed, "seed": config.seed, "command": command or "", "version": _version(),
+                  "config": {**config.to_dict(), "threads": threads}}
+    if progress:
+        progress(1.0, f"done: test accuracy {metrics['test_accuracy']:.4f}")
+    return Model(net=net, vocab=vocab, tokenizer=tokenizer, metrics=metrics, provenance=provenance), fit.history
+
+
+def _encode_splits(dataset, config: TrainConfig) -> tuple[Tokenizer, Vocab, dict[str, _Encoded]]:
+    """The tokenizer, the vocabulary of the training split (``config.vocab_size`` words) and
+    the train, validation and test splits encoded with them (cut to ``config.max_len``)."""
     tokenizer = Tokenizer()
     train_tokens = [tokenizer(t) for t in dataset.train.texts]
     vocab = build_vocab(train_tokens, config.vocab_size)
     splits = {"train": _encode(dataset.train.texts, dataset.train.labels, tokenizer, vocab, config.max_len, train_tokens),
               "validation": _encode(dataset.validation.texts, dataset.validation.labels, tokenizer, vocab, config.max_len),
               "test": _encode(dataset.test.texts, dataset.test.labels, tokenizer, vocab, config.max_len)}
-    del train_tokens
+    return tokenizer, vocab, splits
 
-    # float32 explicitly: a caller may have changed torch's default dtype.
-    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden).to(device=device, dtype=torch.float32)
+
+@dataclass
+class _Fit:
+    """What the epochs of :func:`_fit` leave behind."""
+
+    history: dict[str, list]
+    best_epoch: int  # the epoch of the best validation accuracy, 1-based
+    best_state: dict  # the network's weights after that epoch, on CPU
+    tokens: int  # training tokens seen
+    train_seconds: float  # wall time of the training steps (evaluation excluded)
+
+
+def _fit(net: RNNClassifier, splits: dict[str, _Encoded], config: TrainConfig, rng: np.random.Generator,
+         device: torch.device, progress: Progress | None, show_bar: bool) -> _Fit:
+    """Up to ``config.epochs`` epochs of AdamW on the training split, each followed by an
+    evaluation on the validation split (the training split when that is empty); stops after
+    ``config.patience`` epochs without a better validation accuracy."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     select = splits["validation"] if len(splits["validation"].ids) else splits["train"]
 
@@ -373,17 +407,7 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
                 break
     finally:
         bar.close()
-
-    net.load_state_dict(best["state"])
-    net = net.cpu().eval()
-    metrics = _final_metrics(net, splits, history, best["epoch"], t_start, tokens_total, train_seconds)
-    provenance = {"dataset": dataset.name,
-                  "dataset_sizes": {k: len(v.ids) for k, v in splits.items()},
-                  "split_seed": split_seed, "seed": config.seed, "command": command or "", "version": _version(),
-                  "config": {**config.to_dict(), "threads": threads}}
-    if progress:
-        progress(1.0, f"done: test accuracy {metrics['test_accuracy']:.4f}")
-    return Model(net=net, vocab=vocab, tokenizer=tokenizer, metrics=metrics, provenance=provenance), history
+    return _Fit(history, best["epoch"], best["state"], tokens_total, train_seconds)
 
 
 def _final_metrics(net, splits, history, best_epoch, t_start, tokens_total, train_seconds) -> dict:
