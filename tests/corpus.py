@@ -31,3 +31,19 @@ def write_corpus(path: Path, n: int = 400, seed: int = 0) -> Path:
                              str(rng.choice(POSITIVE if label else NEGATIVE)))
             out.writerow([" ".join(words), label])
     return path
+
+
+def train_tiny(root: Path) -> tuple[Path, Path]:
+    """A GRU-8 trained on :func:`write_corpus`'s corpus: (corpus CSV, ``.safetensors`` checkpoint)
+    under ``root``."""
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.training import TrainConfig, train
+
+    data = write_corpus(root / "corpus.csv")
+    model, _ = train(load(str(data)), TrainConfig(arch="gru", hidden=8, embed=8, epochs=6, batch_size=32,
+                                                  lr=2e-2, patience=6, seed=0, vocab_size=100),
+                     show_bar=False)
+    ckpt = root / "gru-tiny.safetensors"
+    checkpoint.save(model, ckpt)
+    return data, ckpt

@@ -175,6 +175,13 @@ def _load_dataset(data_name: str, progress: Progress, store: ArtifactStore | Non
     return load_checked(path, str(info.get("name") or info.get("filename") or sha[:12]))
 
 
+def _job_key(job: str, checkpoint_sha: str, params: dict, data_name: str) -> str:
+    """Content key of ``job`` on a checkpoint and a dataset: the job's name, the checkpoint's
+    sha256, the parameters the job depends on, the dataset's identity (:func:`dataset_id`) and
+    the analysis version."""
+    return content_key(job, checkpoint_sha, params, dataset_id(data_name), analysis_version())
+
+
 def _run_cached(store: ArtifactStore, key: str, label: str, compute: Callable[[_Monotone], Any],
                 progress: _Monotone) -> str:
     """Compute ``key`` once (``compute(progress)`` stores it) and report how it went."""
@@ -189,8 +196,7 @@ def _run_cached(store: ArtifactStore, key: str, label: str, compute: Callable[[_
 # --------------------------------------------------------------------------- full analysis
 def analysis_key(checkpoint_sha: str, data_name: str, params: dict | None = None) -> str:
     """Content key of ``full_analysis`` for these inputs (no computation)."""
-    return content_key("full_analysis", checkpoint_sha, resolve_params(params),
-                       dataset_id(data_name), analysis_version())
+    return _job_key("full_analysis", checkpoint_sha, resolve_params(params), data_name)
 
 
 def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
@@ -223,8 +229,7 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
     store, report = _store(store), _Monotone(progress)
     report(0.0, "checking the cache")
     params = resolve_params(params)
-    key = content_key("full_analysis", checkpoint_sha, params, dataset_id(data_name),
-                      analysis_version())
+    key = _job_key("full_analysis", checkpoint_sha, params, data_name)
 
     def compute(p: _Monotone) -> None:
         from rnnscope.analysis.pipeline import run_analysis  # lazy: see analysis_version
@@ -257,8 +262,7 @@ def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None 
     """
     store, report = _store(store), _Monotone(progress)
     params = _subset(resolve_params(params), STATES_PARAMS)
-    key = content_key("collect_states", checkpoint_sha, params, dataset_id(data_name),
-                      analysis_version())
+    key = _job_key("collect_states", checkpoint_sha, params, data_name)
 
     def compute(p: _Monotone) -> None:
         p(0.0, "loading the checkpoint and the dataset")
@@ -283,8 +287,7 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
     store, report = _store(store), _Monotone(progress)
     full = resolve_params(params)
     params = _subset(full, FIXED_POINT_PARAMS)
-    key = content_key("find_fixed_points", checkpoint_sha, params, dataset_id(data_name),
-                      analysis_version())
+    key = _job_key("find_fixed_points", checkpoint_sha, params, data_name)
 
     def compute(p: _Monotone) -> None:
         states = store.get_arrays(collect_states_job(checkpoint_sha, data_name, full, store=store,
@@ -316,8 +319,7 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
     store, report = _store(store), _Monotone(progress)
     full = resolve_params(params)
     params = _subset(full, LINEARIZE_PARAMS)
-    key = content_key("linearize", checkpoint_sha, params, dataset_id(data_name),
-                      analysis_version())
+    key = _job_key("linearize", checkpoint_sha, params, data_name)
 
     def compute(p: _Monotone) -> None:
         points = store.get_arrays(find_fixed_points_job(

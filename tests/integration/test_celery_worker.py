@@ -18,7 +18,7 @@ import pytest
 
 from rnnscope.settings import Settings
 from tests.celery_helpers import RNNSCOPE, running_worker
-from tests.corpus import SMALL_PARAMS, write_corpus
+from tests.corpus import SMALL_PARAMS, train_tiny
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 SMALL = SMALL_PARAMS
@@ -56,17 +56,7 @@ def store(env):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, store) -> dict:
     """A trained GRU-8 checkpoint (in the shared store) and its CSV corpus."""
-    from rnnscope.analysis import checkpoint
-    from rnnscope.analysis.data import load
-    from rnnscope.analysis.training import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_corpus(root / "corpus.csv")
-    model, _ = train(load(str(data)), TrainConfig(arch="gru", hidden=8, embed=8, epochs=6, batch_size=32,
-                                                  lr=2e-2, patience=6, seed=0, vocab_size=100),
-                     show_bar=False)
-    ckpt = root / "gru-tiny.safetensors"
-    checkpoint.save(model, ckpt)
+    data, ckpt = train_tiny(tmp_path_factory.mktemp("tiny"))
     return {"data": str(data), "ckpt": ckpt, "sha": store.put_checkpoint(ckpt.read_bytes(), ckpt.name)}
 
 

@@ -13,7 +13,7 @@ from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import DataError, load
 from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
 from rnnscope.workers import jobs
-from tests.corpus import FILLER, NEGATIVE, POSITIVE, SMALL_PARAMS, write_corpus
+from tests.corpus import FILLER, NEGATIVE, POSITIVE, SMALL_PARAMS, train_tiny, write_corpus
 from rnnscope.workers.store import ArtifactNotFound, ArtifactStore
 
 PARAMS = SMALL_PARAMS
@@ -22,15 +22,7 @@ PARAMS = SMALL_PARAMS
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict:
     """A trained GRU-8 checkpoint and the CSV corpus it was trained on."""
-    from rnnscope.analysis.training import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_corpus(root / "corpus.csv")
-    model, _ = train(load(str(data)), TrainConfig(arch="gru", hidden=8, embed=8, epochs=6, batch_size=32,
-                                                  lr=2e-2, patience=6, seed=0, vocab_size=100),
-                     show_bar=False)
-    ckpt = root / "gru-tiny.safetensors"
-    checkpoint.save(model, ckpt)
+    data, ckpt = train_tiny(tmp_path_factory.mktemp("tiny"))
     return {"data": str(data), "ckpt": ckpt}
 
 
