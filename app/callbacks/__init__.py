@@ -19,13 +19,11 @@ import functools
 import threading
 
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from rnnscope.app.figures import style
 from rnnscope.app.services import report_or_none
 
-_LOOK_NAME = style.TEMPLATE
-_LOOK = pio.templates[_LOOK_NAME].to_plotly_json()  # the look the figures ask for
+_LOOK = style.look_json()  # the look the figures ask for
 _lock = threading.Lock()
 _active = 0
 
@@ -45,7 +43,7 @@ class _plain_template:
         with _lock:
             _active -= 1
             if _active == 0:
-                style.TEMPLATE = _LOOK_NAME
+                style.TEMPLATE = style.LOOK
 
 
 def restyle(value):

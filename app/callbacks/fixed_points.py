@@ -28,14 +28,16 @@ def clickable(fig) -> dict:
     index, so a click would arrive without the fixed point's index.
     """
     out = fig.to_plotly_json()
-    out["data"] = [_plain_customdata(trace) for trace in fig.data]
+    out["data"] = [_plain_customdata(trace, source.customdata) for trace, source in zip(out["data"], fig.data)]
     return out
 
 
-def _plain_customdata(trace) -> dict:
-    """A trace (plotly object or plain dict) as JSON with ``customdata`` as a plain list
-    (read from the trace itself: its JSON may already hold the base64 form)."""
-    data = trace.get("customdata") if isinstance(trace, dict) else trace.customdata
+def _plain_customdata(trace, data=None) -> dict:
+    """A trace (plotly object or plain dict) as JSON with ``customdata`` as a plain list:
+    ``data``, or the trace's own (a figure's JSON may already hold the base64 form, so
+    ``clickable`` passes the trace object's array)."""
+    if data is None:
+        data = trace.get("customdata") if isinstance(trace, dict) else trace.customdata
     out = dict(trace) if isinstance(trace, dict) else trace.to_plotly_json()
     if data is not None:
         out["customdata"] = np.asarray(data).tolist()
