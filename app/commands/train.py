@@ -52,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "'test accuracy: 0.XXXX'.")
     parser.add_argument("--arch", required=True, choices=ARCH_CHOICES, help="recurrent architecture")
     parser.add_argument("--data", required=True, metavar="NAME|PATH",
-                        help="registered dataset (imdb, mr, tweets) or a local file/directory")
+                        help="registered dataset (imdb, mr, tweets), toy (the built-in synthetic language "
+                             "with modifier words 'not' and 'very', no download), or a local file/directory")
     parser.add_argument("--out", required=True, metavar="CKPT",
                         help="output checkpoint (.safetensors or .pt)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")

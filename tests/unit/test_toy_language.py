@@ -1,8 +1,12 @@
 """The toy language with modifier words: exact contributions, labels = sign of the exact sum."""
+import argparse
+
 import numpy as np
 import pytest
 
 from rnnscope.analysis import data
+from rnnscope.app.commands import data as data_command
+from rnnscope.app.commands import train as train_command
 from rnnscope.analysis.toy_language import (FILLER, ToyConfig, document_sum, label_of, token_contributions,
                                             toy_dataset, toy_split)
 
@@ -69,3 +73,37 @@ def test_toy_is_a_built_in_dataset():
     assert dataset.train.texts[:20] == toy_dataset(seed=0).train.texts[:20]
     assert 0.45 < dataset.train.positive_fraction < 0.55
     assert dataset.validation.texts[:20] != dataset.train.texts[:20]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rnnscope")
+    sub = parser.add_subparsers(dest="command")
+    data_command.add_parser(sub)
+    train_command.add_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_data_list_shows_toy_as_built_in_and_fetch_downloads_nothing(tmp_path, capsys):
+    home = tmp_path / "home"
+    assert run_cli(["data", "list", "--home", str(home)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "built in, no download" in rows["toy"] and "'not' flips the next 4 tokens" in rows["toy"]
+    assert "not cached" in rows["imdb"] and "built in" not in rows["imdb"]      # a registered source is not
+    assert run_cli(["data", "fetch", "toy", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert "toy: built in" in out and "no download needed" in out
+    assert not home.exists() or not any(home.rglob("*"))                      # nothing was written
+    assert run_cli(["data", "fetch", "toy", "sst", "--home", str(home)]) == 2  # unknown names still fail first
+    captured = capsys.readouterr()
+    assert "unknown data source 'sst'" in captured.err and "toy" not in captured.out
+
+
+def test_train_help_names_the_toy_language(capsys):
+    with pytest.raises(SystemExit):
+        run_cli(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # undo argparse's line wrapping
+    assert "toy (the built-in synthetic language" in text
