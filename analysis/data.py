@@ -22,6 +22,8 @@ from rnnscope.analysis.data_readers import load_checked, load_path
 from rnnscope.analysis.data_sources import (SOURCES, Progress, fetch, load_bing_lexicon,
                                             load_mr_valence, load_registered, load_vader_lexicon)
 from rnnscope.analysis.data_splits import DataError, Dataset, Split
+from rnnscope.analysis.multiclass_data import NAMES as MULTICLASS_NAMES
+from rnnscope.analysis.multiclass_data import load_multiclass
 from rnnscope.analysis.toy_language import NAME as TOY_NAME
 from rnnscope.analysis.toy_language import toy_dataset
 
@@ -44,7 +46,9 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
         ``imdb``, ``mr`` or ``tweets`` (a registered name wins over a same-named local
         path; write ``./mr`` for the path), ``toy`` (the built-in synthetic language with
         modifier words, ``rnnscope.analysis.toy_language``: generated, never downloaded;
-        ``seed`` draws its documents), or a local path: an ``aclImdb`` directory,
+        ``seed`` draws its documents), a multi-class set of ``rnnscope.analysis.multiclass_data``
+        (``tweets3``, ``mr-valence3``, ``mr-valence5``, ``counting-2``/``-3``/``-4``: labels
+        0..C-1), or a local path: an ``aclImdb`` directory,
         a directory with ``train.*`` and ``dev.*``/``validation.*``/``test.*`` files
         (GLUE SST-2, Yelp polarity), or a single CSV/TSV/JSONL file.
     home
@@ -67,6 +71,8 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
     key = str(name_or_path)
     if key == TOY_NAME:
         return toy_dataset(seed=seed)
+    if key in MULTICLASS_NAMES:
+        return load_multiclass(key, home, seed, fetch_missing, progress)
     if key in SOURCES:
         return load_registered(key, home, seed, fetch_missing, progress)
     path = Path(name_or_path).expanduser()

@@ -9,7 +9,9 @@ The recipe (one function, :func:`train`):
    batches, and shuffle the batches (:func:`bucket_batches`). Batches then hold documents
    of similar length, so little compute goes to padding, yet their make-up changes from
    epoch to epoch.
-3. Loss: binary cross-entropy on the single logit. Optimizer: Adam with decoupled weight
+3. Loss: binary cross-entropy on the single logit of a binary dataset; softmax cross-entropy
+   on C logits when the dataset has C > 2 classes (labels 0..C-1,
+   ``rnnscope.analysis.multiclass_data.num_classes``; the checkpoint's ``num_classes`` is C). Optimizer: Adam with decoupled weight
    decay (``torch.optim.AdamW``; ``weight_decay=0`` is plain Adam). Dropout on the input
    embeddings only. The gradient's global L2 norm is clipped to ``clip``.
 4. After each epoch the validation accuracy is measured; the weights of the best epoch
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 
 from rnnscope.analysis.cells import ARCHS
 from rnnscope.analysis.model import Model, RNNClassifier, pad_batch
+from rnnscope.analysis.multiclass_data import num_classes
 from rnnscope.analysis.tokenizer import Tokenizer, Vocab, build_vocab
 
 Progress = Callable[[float, str], None]
@@ -299,7 +302,7 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
     Parameters
     ----------
     dataset : analysis.data.Dataset
-        ``train``, ``validation`` and ``test`` splits of texts with 0/1 labels.
+        ``train``, ``validation`` and ``test`` splits of texts with 0/1 labels (or 0..C-1).
     config : TrainConfig
     progress : callable(fraction, message), optional
         Called as training advances (fraction of the maximum number of batches, in [0, 1]).
@@ -317,7 +320,8 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
         ``metrics`` {train_accuracy, validation_accuracy, test_accuracy, best_epoch,
         epochs_run, seconds, tokens_per_second} (accuracies in [0, 1], seconds of wall
         time, tokens per second of training steps) and ``provenance`` {dataset,
-        dataset_sizes, split_seed, seed, command, version, config}.
+        dataset_sizes, split_seed, seed, command, version, config; ``classes``, the class
+        names in label order, when C > 2}.
     history : dict of lists, one entry per epoch
         epoch, train_loss, train_accuracy_running (in training mode, during the epoch),
         validation_accuracy, validation_loss, train_seconds, tokens_per_second.
@@ -332,7 +336,10 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
     tokenizer, vocab, splits = _encode_splits(dataset, config)
 
     # float32 explicitly: a caller may have changed torch's default dtype.
-    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden).to(device=device, dtype=torch.float32)
+    classes = num_classes(dataset)
+    head = 1 if classes <= 2 else classes  # binary: one logit (BCE); C > 2: C logits (softmax CE)
+    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden, head).to(device=device,
+                                                                                      dtype=torch.float32)
     fit = _fit(net, splits, config, rng, device, progress, show_bar)
     net.load_state_dict(fit.best_state)
     net = net.cpu().eval()
@@ -341,6 +348,8 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
                   "dataset_sizes": {k: len(v.ids) for k, v in splits.items()},
                   "split_seed": split_seed, "seed": config.seed, "command": command or "", "version": _version(),
                   "config": {**config.to_dict(), "threads": threads}}
+    if head > 1:
+        provenance["classes"] = list(getattr(dataset, "class_names", ())) or [str(c) for c in range(head)]
     if progress:
         progress(1.0, f"done: test accuracy {metrics['test_accuracy']:.4f}")
     return Model(net=net, vocab=vocab, tokenizer=tokenizer, metrics=metrics, provenance=provenance), fit.history

@@ -128,6 +128,9 @@ def _train_and_save(dataset, config, out: Path, command: str, split_seed: int, q
 
     sizes = {k: len(v) for k, v in dataset.splits().items()}
     print(f"data {dataset.name}: {sizes['train']} train, {sizes['validation']} validation, {sizes['test']} test")
+    names = getattr(dataset, "class_names", ())
+    if len(names) > 2:
+        print(f"{len(names)} classes ({', '.join(names)}): {len(names)} logits, softmax cross-entropy")
     try:
         model, history = train(dataset, config, command=command, split_seed=split_seed, show_bar=not quiet)
     except ValueError as exc:  # e.g. CUDA asked for but absent, empty training split
