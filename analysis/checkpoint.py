@@ -96,25 +96,30 @@ def save(model: Model, path: str | os.PathLike) -> str:
         sha256 hex digest of the written file (also stored in ``model.sha256``).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    data = encode(model, path.suffix)
+    write_bytes(path, data)
+    model.sha256 = hashlib.sha256(data).hexdigest()
+    return model.sha256
+
+
+def encode(model: Model, suffix: str = ".safetensors") -> bytes:
+    """The bytes of ``model`` as an ``rnnscope/1`` checkpoint: ``.safetensors`` or ``.pt``
+    (``.pth``) by ``suffix``, as :func:`save` writes them."""
+    suffix = suffix.lower()
     config = {"format": FORMAT, **model.config()}
     tensors = {k: v.detach().to("cpu", v.dtype if v.dtype in FLOAT_DTYPES else torch.float32)
                .contiguous().clone() for k, v in model.net.state_dict().items()}
     vocab = list(model.vocab.tokens)
     if suffix == ".safetensors":
-        data = safetensors.torch.save(tensors, metadata={
+        return safetensors.torch.save(tensors, metadata={
             METADATA_CONFIG_KEY: json.dumps(config, sort_keys=True, default=_json_default),
             METADATA_VOCAB_KEY: json.dumps(vocab, ensure_ascii=False)})
-    elif suffix in (".pt", ".pth"):
+    if suffix in (".pt", ".pth"):
         buf = io.BytesIO()
         torch.save({"format": FORMAT, "config": json.loads(json.dumps(config, default=_json_default)), "vocab": vocab,
                     "state_dict": tensors}, buf)
-        data = buf.getvalue()
-    else:
-        raise CheckpointError(f"Unknown checkpoint file type {suffix or '(none)'!r}: use .safetensors or .pt.")
-    write_bytes(path, data)
-    model.sha256 = hashlib.sha256(data).hexdigest()
-    return model.sha256
+        return buf.getvalue()
+    raise CheckpointError(f"Unknown checkpoint file type {suffix or '(none)'!r}: use .safetensors or .pt.")
 
 
 def _json_default(value):
