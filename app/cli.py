@@ -15,7 +15,7 @@ from rnnscope.settings import SettingsError
 
 COMMANDS = (
     "data", "train", "baseline", "import_", "analyze", "bench",
-    "serve", "worker", "submit", "reproduce",
+    "serve", "worker", "submit", "sweep", "reproduce",
 )
 
 

@@ -11,6 +11,7 @@ Layout under ``root`` (every directory mode 0700)::
     arrays/<key>.npz                       named arrays (``put_arrays``), no pickle
     json/<key>.json                        small JSON documents (``put_json``)
     reports/<key>/report.json, arrays.npz  analysis reports (``put_report``)
+    sweeps/<sweep id>.json                 a sweep's manifest: its spec and job ids (``put_sweep``)
     locks/<key>.lock                       ``flock`` files for :meth:`ArtifactStore.compute_once`
     tmp/                                   writes in progress (never read as artifacts)
     computations.jsonl                     one line per computation started / finished
@@ -55,7 +56,7 @@ from rnnscope.settings import Settings
 from rnnscope.workers.locks import LockTimeout, Progress, file_lock, redis_client, redis_lock
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "locks", "tmp")
+_SUBDIRS = ("checkpoints", "datasets", "blobs", "arrays", "json", "reports", "sweeps", "locks", "tmp")
 #: How a stored dataset file is read (``rnnscope.analysis.data_readers.read_table`` by suffix; txt: sniffed).
 DATASET_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 #: File name endings of a stored checkpoint or dataset after its sha256, in lookup order.
@@ -207,7 +208,7 @@ class ArtifactStore:
 
     def _path(self, kind: str, key: str) -> Path:
         self._check_hex(key)
-        suffix = {"blobs": "", "arrays": ".npz", "json": ".json", "reports": ""}[kind]
+        suffix = {"blobs": "", "arrays": ".npz", "json": ".json", "reports": "", "sweeps": ".json"}[kind]
         return self.root / kind / f"{key}{suffix}"
 
     def _stored_file(self, kind: str, sha256: str) -> Path | None:
@@ -274,6 +275,23 @@ class ArtifactStore:
         """The JSON value under ``key``."""
         return json.loads(self._read(self._path("json", key), key).read_text())
 
+    # --- sweeps (the one mutable record: a manifest is rewritten as jobs are submitted) ---------
+    def put_sweep(self, sweep_id: str, manifest: Mapping[str, Any]) -> Path:
+        """Write (or replace, atomically) the manifest of sweep ``sweep_id``."""
+        text = json.dumps(dict(manifest), indent=1, sort_keys=True, allow_nan=False)
+        dest = self._path("sweeps", sweep_id)
+        self._write_file(dest, lambda fh: fh.write(text.encode()))
+        return dest
+
+    def get_sweep(self, sweep_id: str) -> dict:
+        """The manifest of sweep ``sweep_id``; :class:`ArtifactNotFound` if there is none."""
+        return json.loads(self._read(self._path("sweeps", sweep_id), sweep_id).read_text())
+
+    def list_sweeps(self) -> list[str]:
+        """Ids of the stored sweeps, newest first."""
+        paths = [p for p in (self.root / "sweeps").glob("*.json") if _HEX64.fullmatch(p.stem)]
+        return [p.stem for p in sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True)]
+
     @staticmethod
     def _read(path: Path, key: str) -> Path:
         if not path.exists():
@@ -309,6 +327,10 @@ class ArtifactStore:
     def get_report(self, key: str) -> Report:
         """The report under ``key``; :class:`ArtifactNotFound` if absent."""
         return Report.load(self._read(self.report_dir(key), key))
+
+    def get_report_summary(self, key: str) -> dict:
+        """The summary (``report.json``) of the report under ``key``, without its arrays."""
+        return json.loads(self._read(self.report_dir(key) / "report.json", key).read_text())
 
     def exists(self, key: str) -> bool:
         """True if any artifact (bytes, arrays, json or report) is stored under ``key``."""

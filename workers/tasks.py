@@ -22,7 +22,7 @@ from celery import Celery, signals
 from threadpoolctl import threadpool_limits
 
 from rnnscope.settings import Settings
-from rnnscope.workers import jobs
+from rnnscope.workers import jobs, sweeps
 from rnnscope.workers.celery_app import celery_app
 from rnnscope.workers.config import visibility_timeout_s
 from rnnscope.workers.store import ArtifactStore
@@ -69,7 +69,8 @@ class _TaskProgress:
         if self.task.request.id:  # called directly (not through a worker): nothing to publish
             self.task.update_state(state="PROGRESS", meta={
                 "fraction": float(fraction), "message": str(message),
-                "pid": os.getpid(), "hostname": socket.gethostname()})
+                "pid": os.getpid(), "hostname": socket.gethostname(),
+                "worker": self.task.request.hostname})
 
 
 def _result(store: ArtifactStore, key: str, kind: str) -> dict:
@@ -127,6 +128,13 @@ def word_projections(self, report_key: str, mode: int = 0) -> dict:
     return _result(store, key, "arrays")
 
 
+@celery_app.task(bind=True, name="rnnscope.sweep_cell")
+def sweep_cell(self, spec: dict, cell: dict) -> dict:
+    """``sweeps.run_cell``: train and analyse one cell of a sweep; returns its state."""
+    _count_delivery(self)
+    return sweeps.run_cell(spec, cell, store=ArtifactStore.from_env(), progress=_TaskProgress(self))
+
+
 # --------------------------------------------------------------------------- worker setup
 @signals.worker_process_init.connect
 def _limit_threads(**_) -> None:
@@ -159,7 +167,8 @@ def job_status(task_id: str, *, app: Celery | None = None) -> dict:
 
     ``state`` is Celery's: PENDING (queued or unknown), STARTED, PROGRESS, SUCCESS, FAILURE,
     REVOKED, RETRY. ``result`` is the task's dict on SUCCESS (else None); ``pid`` and
-    ``hostname`` say which worker process runs it (while in PROGRESS).
+    ``hostname`` say which process on which machine runs it, ``worker`` the Celery worker's
+    node name (what :func:`workers_online` lists), while in PROGRESS.
     """
     res = (app or celery_app).AsyncResult(task_id)
     # One read of the backend: ``res.state`` then ``res.info`` are two reads, and a task that
@@ -167,10 +176,10 @@ def job_status(task_id: str, *, app: Celery | None = None) -> dict:
     meta = res.backend.get_task_meta(res.id)
     state, info = meta["status"], meta["result"]
     status = {"state": state, "fraction": 0.0, "message": state.lower(), "result": None,
-              "error": None, "pid": None, "hostname": None}
+              "error": None, "pid": None, "hostname": None, "worker": None}
     if state == "PROGRESS" and isinstance(info, dict):
         status.update(fraction=float(info.get("fraction", 0.0)), message=str(info.get("message", "")),
-                      pid=info.get("pid"), hostname=info.get("hostname"))
+                      pid=info.get("pid"), hostname=info.get("hostname"), worker=info.get("worker"))
     elif state == "SUCCESS":
         status.update(fraction=1.0, message="done", result=info)
     elif state in ("FAILURE", "REVOKED"):
