@@ -199,13 +199,16 @@ def new_manifest(spec: SweepSpec) -> dict:
 
 def open_sweep(store: ArtifactStore, spec: SweepSpec) -> tuple[str, dict]:
     """``(sweep id, manifest)``: the stored manifest of ``spec``'s sweep, or a new one
-    (stored). A sweep that was cancelled is opened again, not cancelled."""
+    (stored). A sweep that was cancelled is opened again, not cancelled, and without jobs:
+    every job it had was revoked (a revoked job a worker has not received yet still reads
+    PENDING, so its id must not count as queued)."""
     sweep_id = spec.sweep_id()
     try:
         manifest = store.get_sweep(sweep_id)
     except ArtifactNotFound:
         manifest = new_manifest(spec)
-    manifest["cancelled"] = False
+    if manifest["cancelled"]:
+        manifest.update(cancelled=False, tasks={})
     store.put_sweep(sweep_id, manifest)
     return sweep_id, manifest
 
