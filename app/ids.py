@@ -75,3 +75,12 @@ FIG_LINEARIZATION = "fig-linearization"
 LINEARIZATION_SUMMARY = "linearization-summary"
 FIG_COMPARE = "fig-compare"
 COMPARE_TABLE = "compare-table"
+
+# --- populations (sweeps) -------------------------------------------------------------
+SWEEP_SELECT = "sweep-select"          # dcc.Dropdown; value = sweep id (rnnscope sweep)
+SWEEP_POLL = "sweep-poll"              # dcc.Interval: refreshes the sweep's progress
+SWEEP_TABLE = "sweep-table"            # html.Div: one row per cell (state, accuracy, verdict)
+POPULATION_DISTANCE = "population-distance"  # dcc.RadioItems: cka, svcca, topology
+FIG_POPULATION = "fig-population"      # MDS map of the sweep's networks by that distance
+POPULATION_VERDICT = "population-verdict"    # html.Div: the universality verdict in words
+TOPOLOGY_TABLE = "topology-table"      # dash_table.DataTable: topology per network

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import dash_table, dcc, html
 
 from rnnscope.analysis.point_modes import PointModes
 from rnnscope.analysis.sentence import SentenceTrace
@@ -241,6 +241,27 @@ def compare_card() -> html.Section:
         anchor="compare")
 
 
+def population_card() -> html.Section:
+    return card(
+        "Populations", "NeurIPS 2019",
+        "Sweeps of many networks (rnnscope sweep: architectures x hidden sizes x seeds), their "
+        "progress, and what the networks share: an MDS map by the geometry of their visited states "
+        "(1 - CKA, 1 - SVCCA) or by their fixed-point topology, coloured by architecture.",
+        dcc.Dropdown(id=ids.SWEEP_SELECT, options=[], placeholder="no sweep in the store yet",
+                     clearable=False),
+        dcc.Interval(id=ids.SWEEP_POLL, interval=5000),
+        html.Div(id=ids.SWEEP_TABLE, style={"marginTop": "10px", "maxHeight": "320px", "overflowY": "auto"}),
+        dcc.RadioItems(id=ids.POPULATION_DISTANCE, value="cka", inline=True,
+                       options=[{"label": " 1 − CKA ", "value": "cka"}, {"label": " 1 − SVCCA ", "value": "svcca"},
+                                {"label": " topology ", "value": "topology"}]),
+        html.Div(id=ids.POPULATION_VERDICT, className="hint"),
+        html.Div(className="grid-2", children=[
+            graph(ids.FIG_POPULATION, 420),
+            dash_table.DataTable(id=ids.TOPOLOGY_TABLE, columns=[], data=[], page_size=20,
+                                 style_table={"overflowX": "auto"}, style_cell={"fontSize": "12px"})]),
+        anchor="population")
+
+
 def build_layout(svc: Services) -> html.Div:
     """The whole page; the stores hold the report key and the selected fixed point index."""
     return html.Div([
@@ -249,7 +270,7 @@ def build_layout(svc: Services) -> html.Div:
             sidebar(svc),
             html.Main(className="main", children=[
                 state_space_card(), fixed_points_card(), words_card(), sentence_card(),
-                linearization_card(), compare_card(),
+                linearization_card(), compare_card(), population_card(),
             ]),
         ]),
         html.Footer("rnnscope · after Maheswaranathan, Williams, Golub, Ganguli & Sussillo "

@@ -11,7 +11,9 @@ content in the artifact store (``RNNSCOPE_STORE``): a rerun of the same command 
 only what is missing. With ``REDIS_URL`` set the cells go to the Celery workers as jobs
 ``rnnscope.sweep_cell`` and the command follows them (a cell whose worker stops answering is
 resubmitted); without it they run here, one after the other. Prints each cell's progress and,
-at the end, a table: test accuracy, attractor verdict, points, median τ1, slow modes.
+at the end, a table (test accuracy, attractor verdict, points, median τ1, slow modes) and the
+population comparison of the analysed networks (``rnnscope.workers.population``: CKA, SVCCA,
+topology, and whether geometry separates the architectures while topology does not).
 Exit status 0 when every cell is done, 1 if one failed or the sweep was cancelled, 2 on bad
 input.
 """
@@ -129,7 +131,21 @@ def _here(store, spec) -> int:
 
     states = sweeps.run_here(spec, store, on_cell=on_cell, progress=progress)
     print(sweeps.format_table([sweeps.summary_row(store, s) for s in states]))
+    _compare(store, spec.sweep_id())
     return 0
+
+
+def _compare(store, sweep_id: str) -> None:
+    """Compare the analysed networks (geometry, topology, the universality verdict) and print it."""
+    from rnnscope.workers import population
+
+    key = population.compare_sweep(store, sweep_id, lambda f, m: None)
+    if key is None:
+        print("population: fewer than 2 networks analysed, nothing to compare")
+        return
+    doc = store.get_json(key)
+    print(f"population ({len(doc['names'])} networks, {doc['n_states']} shared states on {doc['n_docs']} "
+          f"documents): geometry separates architectures while topology does not? {doc['verdict']['text']}")
 
 
 def _on_workers(store, spec, wait: bool) -> int:
@@ -141,7 +157,9 @@ def _on_workers(store, spec, wait: bool) -> int:
         print(f"follow it with: rnnscope sweep --status {sweep_id}", file=sys.stderr)
         return 0
     rows = sweep_queue.follow(store, sweep_id, on_rows=_Printer())
-    return _finish(rows, store.get_sweep(sweep_id)["cancelled"])
+    status = _finish(rows, store.get_sweep(sweep_id)["cancelled"])
+    _compare(store, sweep_id)
+    return status
 
 
 class _Printer:

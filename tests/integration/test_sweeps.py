@@ -17,17 +17,13 @@ from rnnscope.workers import sweeps
 from rnnscope.workers.store import ArtifactStore
 from rnnscope.workers.sweeps import SweepSpec, cell_name
 from tests.celery_helpers import RNNSCOPE, running_worker
-from tests.corpus import SMALL_PARAMS
+from tests.sweep_helpers import ANALYSIS, TRAIN, tiny_spec
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
-#: One epoch of a tiny network on MR: about a second of training.
-TRAIN = {"epochs": 1, "max_len": 40, "vocab_size": 500, "embed": 8, "batch_size": 64}
-ANALYSIS = {**SMALL_PARAMS, "n_seeds": 16}
 
 
 def spec(**change) -> SweepSpec:
-    return SweepSpec(**{"archs": ("gru", "vrnn"), "seeds": 2, "data": "mr", "hidden": (8,), "train": TRAIN,
-                        "analysis": ANALYSIS, **change})
+    return tiny_spec(**change)
 
 
 @pytest.fixture(scope="module")
