@@ -163,7 +163,8 @@ def _on_workers(store, spec, wait: bool) -> int:
 
 
 class _Printer:
-    """Prints a line when a cell's state or message changes, with the count of cells done."""
+    """Prints a line when a cell's state changes or its progress passes another tenth, with
+    the count of cells done."""
 
     def __init__(self):
         self.last: dict[str, tuple] = {}
@@ -171,7 +172,7 @@ class _Printer:
     def __call__(self, rows: list[dict]) -> None:
         done = sum(r["state"] == "done" for r in rows)
         for r in rows:
-            view = (r["state"], r["message"][:50])
+            view = (r["state"], int(10 * r["fraction"]))
             if self.last.get(r["cell"]) != view:
                 self.last[r["cell"]] = view
                 print(f"[{done}/{len(rows)} done] {r['cell']}: {r['state'].lower()} "
