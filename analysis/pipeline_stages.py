@@ -4,6 +4,7 @@ model, the data and :class:`~rnnscope.analysis.analysis_params.AnalysisParams`, 
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ import torch
 from rnnscope.analysis import pca as pca_mod
 from rnnscope.analysis.attractors import AttractorVerdict, VerdictRule, attractor_verdict, iterate_zero_input, \
     spread_sample, tolerance_sweep
+from rnnscope.analysis.class_geometry import ClassGeometry, class_geometry, class_words
 from rnnscope.analysis.data_sources import load_vader_lexicon
 from rnnscope.analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
 from rnnscope.analysis.linearize import linearize
@@ -36,7 +38,8 @@ class Stages:
 
     WEIGHTS = {"encode": 2, "accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12,
                "attractor": 8, "manifold": 3,
-               "baseline": 8, "words": 1, "projections": 2, "linearization_error": 20, "density": 4}
+               "baseline": 8, "words": 1, "class_geometry": 2, "projections": 2, "linearization_error": 20,
+               "density": 4}
 
     def __init__(self, progress: Progress | None):
         self.progress = progress
@@ -78,9 +81,30 @@ class Stages:
             self._report(1.0, "analysis done")
 
 
+def class_count(net) -> int:
+    """Classes the network's readout tells apart: 2 for one logit, else its number of logits."""
+    return max(2, int(net.num_classes))
+
+
+def class_info(model, dataset) -> tuple[list[str], bool | None]:
+    """Names of the model's classes in label order, and whether they are ordered (None: not
+    known): the dataset's when it has as many classes, else the checkpoint's provenance
+    ``classes``, else the label numbers (binary: negative, positive)."""
+    C = class_count(model.net)
+    names = tuple(getattr(dataset, "class_names", ()))
+    if len(names) == C:
+        return list(names), getattr(dataset, "ordered", None)
+    recorded = model.provenance.get("classes") if isinstance(model.provenance, dict) else None
+    if isinstance(recorded, list) and len(recorded) == C:
+        return [str(c) for c in recorded], None
+    return (["negative", "positive"], True) if C == 2 else ([str(c) for c in range(C)], None)
+
+
 @torch.no_grad()
 def network_accuracy(net, seqs, labels, batch_size) -> float:
-    """Accuracy of the network (fused forward) on token-id sequences with 0/1 labels."""
+    """Accuracy of the network (fused forward) on token-id sequences: labels 0/1 read against
+    the binary logit (one logit, or last minus first of two); labels 0..C−1 of a C > 2 class
+    network against the argmax of its logits."""
     y = np.asarray(labels)
     order = np.argsort([len(s) for s in seqs], kind="stable")
     correct = 0
@@ -89,9 +113,58 @@ def network_accuracy(net, seqs, labels, batch_size) -> float:
         idx = order[i: i + batch_size]
         tokens, lens = pad_batch([seqs[j] for j in idx])
         logits = net(tokens.to(dev), lens)
+        if logits.shape[1] > 2:
+            correct += int((logits.argmax(1).cpu().numpy() == y[idx]).sum())
+            continue
         score = logits[:, 0] if logits.shape[1] == 1 else logits[:, -1] - logits[:, 0]
         correct += int(((score > 0).cpu().numpy() == (y[idx] == 1)).sum())
     return correct / len(seqs)
+
+
+def class_chance(labels: np.ndarray, accuracy: float | None, names: list[str]) -> dict:
+    """``data_checks.chance_level`` for C classes: the commonest class's share of ``labels``
+    (N,) in 0..C−1, its name, and whether ``accuracy`` is at or below it."""
+    y = np.asarray(labels, np.int64).reshape(-1)
+    if y.size == 0:
+        return {"majority_rate": None, "majority_class": None, "at_or_below_chance": False}
+    counts = np.bincount(y, minlength=len(names))
+    top = int(np.argmax(counts))
+    rate = float(counts[top] / y.size)
+    below = accuracy is not None and np.isfinite(accuracy) and float(accuracy) <= rate
+    return {"majority_rate": rate, "majority_class": names[top] if top < len(names) else str(top),
+            "at_or_below_chance": bool(below)}
+
+
+def binary_bow(bow, num_classes: int):
+    """The bag-of-words fit read as binary: for C > 2 classes its coefficients become those of
+    the last class minus the first (what the word sets rank), else ``bow`` unchanged."""
+    coef = np.asarray(bow.classifier.coef_)
+    if num_classes <= 2 or coef.shape[0] != num_classes:
+        return bow
+    return dataclasses.replace(bow, coef_=(coef[-1] - coef[0]).astype(np.float64))
+
+
+def geometry(net, model, dataset, points, lin, bow, params) -> ClassGeometry:
+    """The class geometry (``rnnscope.analysis.class_geometry``) of a C > 2 class network at
+    its points, with the ``params.n_words`` most typical words of each class from the
+    multinomial bag-of-words fit."""
+    names, ordered = class_info(model, dataset)
+    C, D, E = class_count(net), net.state_size, net.embed_dim
+    coef = np.asarray(bow.classifier.coef_)
+    words, word_class = (class_words(coef, bow.vocabulary_, bow.doc_freq_, params.n_words,
+                                     min_doc_freq=params.min_doc_freq, allowed=model.vocab.index)
+                         if coef.shape[0] == C else ([], np.zeros(0, np.int64)))
+    ids = torch.as_tensor(model.vocab.encode(words), dtype=torch.int64)
+    emb = net.embedding.weight.detach()[ids].double().cpu().numpy()
+    if lin is None:
+        eig, right, left_inp = np.zeros((0, D), complex), np.zeros((0, D, 0), complex), np.zeros((0, 0, E), complex)
+    else:
+        eig, right, left_inp = lin.eigvals, lin.right, lin.left_inp
+    with torch.no_grad():
+        logits = net.logits_from_state(torch.as_tensor(points, dtype=net.readout.weight.dtype)).double().numpy()
+    return class_geometry(points, eig, right, left_inp, net.readout.weight.detach().double().cpu().numpy(), logits,
+                          emb=emb, words=words, word_class=word_class, class_names=names, ordered=ordered,
+                          seed=params.seed)
 
 
 def collect_both(net, seqs, labels, params) -> tuple[VisitedStates, VisitedStates]:
@@ -244,7 +317,8 @@ def verdict_warnings(verdict: AttractorVerdict, modes: IntegrationModes | None, 
 
 
 def linearization_errors(net, visited, seqs, labels, points, params) -> dict:
-    """One-step linearization errors on sampled steps and the linearized model's accuracy:
+    """One-step linearization errors on sampled steps and the linearized model's accuracy
+    (binary networks only: it reads the binary logit; None for C > 2 classes):
     ``{"summary": ..., "arrays": ...}`` for the report."""
     err = one_step_errors(net, visited, points, n_samples=params.n_error_samples, seed=params.seed)
     s = summarize_one_step(err)
@@ -255,7 +329,7 @@ def linearization_errors(net, visited, seqs, labels, points, params) -> dict:
                                           "nearest_dist_over_median_step", "n_steps")},
                        n_docs=0, agreement=None, n_diverged=0, full_accuracy_same_docs=None)
     accuracy = None
-    if len(points):
+    if len(points) and class_count(net) == 2:
         docs = np.random.default_rng(params.seed + 1).permutation(len(seqs))[: params.lin_docs]
         res = linearized_accuracy(net, [seqs[i] for i in docs], np.asarray(labels)[docs], points,
                                   max_docs=None, max_len=params.max_len, batch_size=params.batch_size)
@@ -275,19 +349,30 @@ def state_density(net, visited, pca_t, params) -> dict:
     comps, mean = pca_t.components_, pca_t.mean_
     coords = pca_mod.project(visited.states, comps, mean, 2)
     edges = pca_mod.density_edges(coords, params.density_bins)
-    pos, neg = pca_mod.density_2d(coords, visited.label, (edges[0], edges[1]), values=(1, 0))
+    top = class_count(net) - 1  # "positive": the last class (1 for a binary network)
+    pos, neg = pca_mod.density_2d(coords, visited.label, (edges[0], edges[1]), values=(top, 0))
     out = {"density_pos": pos, "density_neg": neg, "density_edges": edges}
-    logits = visited.final @ net.readout_vector().float().cpu().numpy() + readout_bias(net)
-    for name, label in (("example_traj_pos", 1), ("example_traj_neg", 0)):
-        doc = _example_doc(visited, logits, label)
+    predicted = _predicted_class(net, visited.final)
+    for name, label in (("example_traj_pos", top), ("example_traj_neg", 0)):
+        doc = _example_doc(visited, predicted, label)
         traj = visited.trajectory(doc) if doc is not None else visited.initial[None]
         out[name] = pca_mod.project(traj, comps, mean, 2).astype(np.float32)
     return out
 
 
-def _example_doc(visited: VisitedStates, final_logit: np.ndarray, label: int) -> int | None:
+def _predicted_class(net, final: np.ndarray) -> np.ndarray:
+    """Predicted class (N,) int64 of final states (N, D): binary logit > 0, or the argmax of C > 2 logits."""
+    if class_count(net) == 2:
+        logit = final @ net.readout_vector().float().cpu().numpy() + readout_bias(net)
+        return (logit > 0).astype(np.int64)
+    with torch.no_grad():
+        logits = net.logits_from_state(torch.as_tensor(final, dtype=net.readout.weight.dtype))
+    return logits.argmax(-1).cpu().numpy().astype(np.int64)
+
+
+def _example_doc(visited: VisitedStates, predicted: np.ndarray, label: int) -> int | None:
     """A document of ``label`` the network gets right, of median length among those."""
-    ok = (visited.doc_labels == label) & ((final_logit > 0) == (label == 1)) & (visited.lengths > 0)
+    ok = (visited.doc_labels == label) & (predicted == label) & (visited.lengths > 0)
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         cand = np.flatnonzero((visited.doc_labels == label) & (visited.lengths > 0))

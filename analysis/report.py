@@ -115,14 +115,30 @@ linearization : dict
     ``agreement`` (fraction of those documents where the linearized and full model give
     the same label).
     (The old keys ``one_step_rel_error_median`` / ``_p90`` keep their meaning.)
+class_geometry : dict
+    The geometry of integration of a network with C > 2 classes
+    (``rnnscope.analysis.class_geometry``; not typed in ``rnnscope.analysis.summary`` yet, and
+    absent from reports of version 5 and before): ``applies`` (false for a binary network: then
+    ``text`` says so and the numbers are empty), ``num_classes`` C, ``class_names`` (label order),
+    ``ordered`` (the dataset's classes lie on one scale; null when not known), ``n_points`` K,
+    ``kind`` (full: a (C−1)-dimensional attractor; lower: one of lower dimension; none: no slow
+    modes; mixed: spread and slow modes disagree), ``text`` (the measurement in words),
+    ``explained_variance_ratio`` (PCA of the points themselves, up to 10), ``variance_top``
+    (fraction in the top C−1), ``participation_ratio``, ``dimension`` (PCs for 90% of the
+    points' variance), ``slow_tol`` (0.01), ``slow_median`` (median over points of the number of
+    eigenvalues with ||λ| − 1| <= slow_tol), ``slow_count_histogram`` (points with 0, 1, ... slow
+    modes), ``principal_angles_deg`` (between the readout's C−1 difference directions w_c − w_0
+    and the points' top C−1 PCs, degrees, smallest first), ``point_class_counts`` (points per
+    predicted class), ``top_words`` (class index -> up to 5 [word, margin]: the listed words whose
+    slow-mode effect most favours that class, logit units).
 params : dict
     ``AnalysisParams.to_dict()``.
 warnings : list of str
     Stages that ran degraded (e.g. no fixed point converged, VADER unavailable).
 timings : dict
     Wall-clock seconds per stage (``encode``, ``accuracy``, ``states``, ``pca``,
-    ``fixed_points``, ``linearize``, ``attractor``, ``manifold``, ``baseline``, ``words``, ``projections``,
-    ``linearization_error``, ``density``), and ``total``.
+    ``fixed_points``, ``linearize``, ``attractor``, ``manifold``, ``baseline``, ``words``,
+    ``class_geometry`` (C > 2 only), ``projections``, ``linearization_error``, ``density``), and ``total``.
 
 Arrays (``arrays.npz``)
 -----------------------
@@ -247,6 +263,17 @@ one_step_rel_error_previous : float32 (N,)
     The error of linearizing the input at the previous state h instead of at h*.
 one_step_step_norm : float32 (N,)
     ‖F(h, x) − h‖, the step's length in state units.
+geometry_* : the class geometry of a C > 2 class network (no rows for a binary one);
+    n point-set PCs (n <= 10), S slow modes kept, G listed words:
+    ``geometry_explained_variance_ratio`` float64 (n,) and ``geometry_components`` float32 (n, D):
+    PCA of the points themselves; ``geometry_slow_counts`` int64 (K,): slow modes at each point;
+    ``geometry_readout_diffs`` float32 (C−1, D): w_c − w_0 in state space; ``geometry_angles``
+    float64 (C−1,): principal angles to the top C−1 point PCs, degrees; ``geometry_point_class``
+    int64 (K,): predicted class at each point; ``geometry_words`` unicode (G,) and
+    ``geometry_word_class`` int64 (G,): the most typical words of each class (multinomial
+    bag-of-words); ``geometry_word_effects`` float32 (G, C−1): each word's change of logit c
+    minus logit 0 kept by the slow modes, median over points; ``geometry_slow_projection``
+    float32 (K, S, G): Re(ℓ_a J_inp x_w) per slow mode a at each point (nan where fewer).
 """
 from __future__ import annotations
 
@@ -281,7 +308,10 @@ ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "sta
               "attractor_curve_steps", "attractor_curve_extent", "attractor_curve_inner", "sweep_tolerance",
               "sweep_n_points", "sweep_extent", "sweep_extent_ratio", "sweep_inner_ratio", "sweep_continuous",
               "mode_index", "mode_eigval", "mode_tau", "mode_is_pair", "mode_rule", "mode_sign_source",
-              "mode_visibility", "mode_alignment", "mode_coef", "mode_largest_is_chosen")
+              "mode_visibility", "mode_alignment", "mode_coef", "mode_largest_is_chosen",
+              "geometry_explained_variance_ratio", "geometry_components", "geometry_slow_counts",
+              "geometry_readout_diffs", "geometry_angles", "geometry_point_class", "geometry_words",
+              "geometry_word_class", "geometry_word_effects", "geometry_slow_projection")
 SUMMARY_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
 

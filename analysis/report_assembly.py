@@ -12,6 +12,7 @@ import numpy as np
 from rnnscope.analysis import pca as pca_mod
 from rnnscope.analysis.analysis_params import AnalysisParams
 from rnnscope.analysis.attractors import AttractorVerdict
+from rnnscope.analysis.class_geometry import ClassGeometry, empty_arrays, not_applicable
 from rnnscope.analysis.linearize import jacobians_at, time_constants
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.modes import IntegrationModes
@@ -55,6 +56,7 @@ class Results:
     warnings: list
     vocabulary: dict
     chance: dict
+    geometry: ClassGeometry | None = None  # C > 2 classes only
 
 
 def report_arrays(r: Results) -> dict[str, np.ndarray]:
@@ -69,7 +71,8 @@ def report_arrays(r: Results) -> dict[str, np.ndarray]:
             **r.lin_err["arrays"], **r.dens,
             "m": r.manifold.m.astype(np.float32) if r.manifold else np.zeros(net.state_size, np.float32),
             "readout": r.readout.astype(np.float32), "readout_bias": np.array([r.bias], np.float64),
-            "readout_pc": pca_mod.project_direction(_unit(r.readout), r.pca_t.components_, 2).astype(np.float32)}
+            "readout_pc": pca_mod.project_direction(_unit(r.readout), r.pca_t.components_, 2).astype(np.float32),
+            **(r.geometry.arrays() if r.geometry is not None else empty_arrays(net.state_size))}
 
 
 def report_summary(r: Results, version: str) -> dict:
@@ -96,6 +99,7 @@ def report_summary(r: Results, version: str) -> dict:
         "words": {"n_positive": len(words.of(1)), "n_negative": len(words.of(-1)), "n_neutral": len(words.of(0)),
                   "bow_C": r.bow.C_, **r.vader},
         "linearization": r.lin_err["summary"]["linearization"],
+        "class_geometry": r.geometry.to_dict() if r.geometry is not None else not_applicable(max(2, net.num_classes)),
         "params": r.params.to_dict(),
         "timings": r.timings,
         "warnings": r.warnings,

@@ -41,6 +41,8 @@ from rnnscope.analysis.data import load as load_data
 from rnnscope.analysis.data_sources import SOURCES
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.multiclass_data import NAMES as MULTICLASS_NAMES
+from rnnscope.analysis.multiclass_data import dataset_identity
 from rnnscope.analysis.projections import input_projection
 from rnnscope.analysis.states import collect_states, draw_seeds
 from rnnscope.analysis.tokenizer import encode_texts
@@ -114,6 +116,8 @@ def dataset_id(name_or_path: str | os.PathLike) -> str:
     raises ``rnnscope.analysis.data.DataError``.
     """
     name = str(name_or_path)
+    if name in MULTICLASS_NAMES:
+        return dataset_identity(name)
     if name in SOURCES:
         if SOURCES[name].kind != "dataset":
             raise DataError(f"{name!r} is a {SOURCES[name].kind}, not a labelled dataset")

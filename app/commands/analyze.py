@@ -103,8 +103,12 @@ def _analyze(args: argparse.Namespace) -> int:
         _run_with_bar(jobs, sha, args.data, params, store)
     out = write_outputs(store, key, Path(args.out))
     store_cli_dataset(store, args.data)
-    summary = read_summary(store.get_report(key).summary)
+    raw = store.get_report(key).summary
+    summary = read_summary(raw)
     print(f"dynamics: {summary.attractor.text}", file=sys.stderr)
+    geometry = raw.get("class_geometry") or {}
+    if geometry.get("applies"):  # a network with C > 2 classes (rnnscope.analysis.class_geometry)
+        print(f"class geometry: {geometry['text']}", file=sys.stderr)
     text, warnings = fit_lines(summary)
     print(f"data: {text}", file=sys.stderr)
     for warning in warnings:

@@ -1,0 +1,140 @@
+"""The geometry of integration with C > 2 classes (rnnscope.analysis.class_geometry):
+known answers on hand-built subspaces and GRUs, and on a GRU trained on the counting task."""
+import numpy as np
+import pytest
+import torch
+
+from rnnscope.analysis import class_geometry as cg
+from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.model import RNNClassifier
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def test_principal_angles_of_hand_built_planes():
+    e = np.eye(5)
+    theta = np.radians(30.0)
+    a = e[[0, 1]]
+    b = np.stack([e[0], np.cos(theta) * e[1] + np.sin(theta) * e[2]])
+    assert np.allclose(cg.principal_angles(a, b), [0.0, 30.0], atol=1e-9)
+    assert np.allclose(cg.principal_angles(a, 3 * a[::-1]), [0.0, 0.0], atol=1e-6)  # same plane, any basis
+    assert np.allclose(cg.principal_angles(a, e[[2, 3]]), [90.0, 90.0])  # orthogonal planes
+    assert np.allclose(cg.principal_angles(e[[0]], e[[0, 1]]), [0.0], atol=1e-6)  # a line inside a plane
+    assert cg.principal_angles(np.zeros((0, 5)), a).size == 0
+
+
+def test_participation_ratio_and_dimension():
+    assert cg.participation_ratio([1.0, 1.0]) == pytest.approx(2.0)
+    assert cg.participation_ratio([1.0, 0.0, 0.0]) == pytest.approx(1.0)
+    assert cg.participation_ratio([1.0, 1.0, 1.0]) == pytest.approx(3.0)
+    assert np.isnan(cg.participation_ratio([0.0]))
+    assert cg.n_dimensions([0.5, 0.45, 0.05]) == 2
+    assert cg.n_dimensions([0.95, 0.05]) == 1
+    assert cg.n_dimensions([0.6, 0.25, 0.15]) == 3
+    assert cg.n_dimensions([]) == 0
+
+
+def test_readout_differences_pad_the_lstm_half():
+    w = np.array([[1.0, 2.0], [3.0, 5.0], [0.0, 1.0]])
+    d = cg.readout_differences(w, 4)
+    assert np.allclose(d, [[2.0, 3.0, 0.0, 0.0], [-1.0, -1.0, 0.0, 0.0]])
+
+
+def test_slow_mode_counts_use_the_one_percent_band():
+    eig = np.array([[1.0, 0.995, 1.009 * np.exp(0.3j), 0.98], [1.02, 0.5, 0.0, 0.0]])
+    assert cg.slow_mode_counts(eig).tolist() == [3, 0]
+    assert cg.slow_mode_counts(eig, tol=0.025).tolist() == [4, 1]
+
+
+def test_a_triangle_of_isolated_points_is_not_an_attractor():
+    # The FALSE case for the variance criterion alone: three isolated stable points span a plane
+    # (all of their variance in 2 PCs) but have no slow mode, so no 2-D attractor is claimed.
+    pts = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    eig = np.full((3, 3), 0.5 + 0j)
+    geo = cg.class_geometry(pts, eig, np.zeros((3, 3, 0), complex), np.zeros((3, 0, 2), complex),
+                            np.eye(3), pts @ np.eye(3))
+    assert geo.dimension == 2 and geo.variance_top == pytest.approx(1.0)
+    assert geo.slow_median == 0 and geo.kind == "none"
+    assert "not an attractor" in geo.text()
+
+
+def test_class_words_pick_each_class_by_its_margin():
+    coef = np.array([[0.0, 0.0, 3.0, -1.0, 0.0, 0.1], [0.0, 0.0, -1.0, 2.0, 0.0, 0.2],
+                     [0.0, 0.0, -1.0, -1.0, 4.0, 0.3]])
+    vocab = ["<pad>", "<unk>", "apple", "berry", "cherry", "the"]
+    words, cls = cg.class_words(coef, vocab, np.array([9, 9, 9, 9, 9, 9]), 1)
+    assert words == ["apple", "berry", "cherry"] and cls.tolist() == [0, 1, 2]
+    words, _ = cg.class_words(coef, vocab, np.array([9, 9, 9, 1, 9, 9]), 1)  # berry too rare
+    assert "berry" not in words
+
+
+# --------------------------------------------------------------------------- hand-built GRUs
+
+
+def integrator_gru(n_int: int, hidden: int = 6, embed: int = 3, gain: float = 12.0) -> RNNClassifier:
+    """A GRU whose first ``n_int`` units keep their value (update gate σ(gain) ~ 1: |λ| =
+    0.999994) and whose other units forget at once (σ(−gain)); zero input leaves the state on the
+    n_int-dimensional plane of its first units. Three classes read the first two units."""
+    net = RNNClassifier("gru", 10, embed, hidden, num_classes=3).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        z_bias = torch.full((hidden,), -gain, dtype=torch.float64)
+        z_bias[:n_int] = gain
+        net.cell.bias_hh_l0[hidden: 2 * hidden] = z_bias  # gate order r, z, n
+        net.cell.weight_ih_l0[2 * hidden: 3 * hidden] = torch.randn(hidden, embed, generator=torch.Generator().manual_seed(0),
+                                                                    dtype=torch.float64)
+        net.readout.weight[:, :2] = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    return net.float().eval()
+
+
+def _geometry_of(net: RNNClassifier, n_seeds: int = 64) -> cg.ClassGeometry:
+    seeds = np.random.default_rng(1).uniform(-1, 1, (n_seeds, net.state_size)).astype(np.float32)
+    fp = find_fixed_points(net, seeds, tol=1e-8)
+    points = fp.points
+    lin = linearize(net, points, n_modes=4)
+    with torch.no_grad():
+        logits = net.logits_from_state(torch.as_tensor(points, dtype=torch.float32)).numpy()
+    emb = net.embedding.weight.detach().double().numpy()[2:5]
+    return cg.class_geometry(points, lin.eigvals, lin.right, lin.left_inp, net.readout.weight.detach().numpy(),
+                             logits, emb=emb, words=["a", "b", "c"], word_class=np.array([0, 1, 2]))
+
+
+def test_a_hand_built_plane_attractor_is_two_dimensional():
+    geo = _geometry_of(integrator_gru(2))
+    assert geo.n_points > 20
+    assert geo.dimension == 2 and geo.variance_top > 0.99
+    assert geo.slow_median == 2 and geo.kind == "full"
+    assert np.allclose(geo.angles, 0.0, atol=1.0)  # the readout reads exactly the plane of units 0, 1
+    assert "2-dimensional attractor" in geo.text()
+
+
+def test_a_hand_built_line_attractor_is_not_reported_two_dimensional():
+    # The FALSE case: one integrating unit; its points lie on a line (and 2 PCs trivially hold
+    # all their variance), one slow mode: a 1-dimensional attractor, not a C - 1 = 2 one.
+    geo = _geometry_of(integrator_gru(1))
+    assert geo.dimension == 1 and geo.participation_ratio == pytest.approx(1.0, abs=1e-3)
+    assert geo.slow_median == 1 and geo.kind == "lower"
+    assert geo.kind != "full" and "lower than C−1 = 2" in geo.text()
+    assert geo.angles[0] == pytest.approx(0.0, abs=1.0)  # w_1 - w_0 reads unit 0: along the line
+    # (the points' PC2 is what is left of the forgetting units: noise, at an arbitrary angle)
+
+
+def test_a_hand_built_network_without_memory_has_one_isolated_point():
+    geo = _geometry_of(integrator_gru(0))
+    assert geo.n_points == 1 and geo.dimension == 0 and geo.kind == "none"
+    assert geo.slow_median == 0
+
+
+def test_slow_mode_word_effects_read_each_units_input():
+    # On the plane attractor a word's kick u = W_in x along unit i is kept by the slow modes,
+    # scaled by 1 - z (the part of n the gate lets in): logit c - logit 0 moves by that on unit c - 1.
+    net = integrator_gru(2)
+    geo = _geometry_of(net)
+    emb = net.embedding.weight.detach().double().numpy()[2:5]
+    w_in = net.cell.weight_ih_l0.detach().double().numpy()[12:14]  # n rows of units 0, 1
+    leak = 1.0 / (1.0 + np.exp(12.0))
+    expected = leak * emb @ w_in.T  # (3 words, 2 differences): tanh'(0) = 1
+    assert np.allclose(geo.mean_word_effects(), expected, rtol=1e-3, atol=1e-9)
+    assert np.all(np.isfinite(geo.slow_projection[:, :2]))
