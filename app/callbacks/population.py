@@ -76,11 +76,18 @@ def sweep_table(svc: Services, sweep_id) -> html.Div:
     rows = _rows(svc, sweep_id)
     done = sum(r["state"] == "done" for r in rows)
     head = html.Thead(html.Tr([html.Th(name) for name, _ in COLUMNS]))
-    body = [html.Tr([html.Td(r["cell"]), html.Td(r["state"].lower()), html.Td(_fmt(r["test_accuracy"], ".4f")),
+    body = [html.Tr([html.Td(r["cell"]), html.Td(_state(r)), html.Td(_fmt(r["test_accuracy"], ".4f")),
                      html.Td(r["attractor"] or "–"), html.Td(_fmt(r["points"], "d")), html.Td(_fmt(r["tau1"], ".1f")),
                      html.Td(_fmt(r["slow_modes"], ".0f"))]) for r in rows]
     return html.Div([html.Div(f"{done} of {len(rows)} networks trained and analysed", className="hint"),
                      html.Table([head, html.Tbody(body)], className="compare")])
+
+
+def _state(row: dict) -> str:
+    """``done``, ``waiting``, ... or, for a running job, its progress and stage."""
+    if row["state"] == "PROGRESS":
+        return f"running {100 * row.get('fraction', 0.0):.0f}%: {str(row.get('message', ''))[:60]}"
+    return row["state"].lower()
 
 
 def _fmt(value, spec: str) -> str:

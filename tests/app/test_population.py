@@ -79,3 +79,9 @@ def test_an_unknown_distance_shows_cka(swept, distance):
     fig, *_ = view.population_view(swept["svc"], swept["id"], distance)
     title = (fig["layout"] if isinstance(fig, dict) else fig.to_plotly_json()["layout"])["title"]["text"]
     assert "CKA" in title
+
+
+def test_a_running_job_shows_its_progress_and_stage():
+    row = {"state": "PROGRESS", "fraction": 0.456, "message": "epoch 3/8, batch 10/161, loss 0.61"}
+    assert view._state(row) == "running 46%: epoch 3/8, batch 10/161, loss 0.61"
+    assert view._state({"state": "PENDING"}) == "pending" and view._state({"state": "done"}) == "done"
