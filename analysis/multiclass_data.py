@@ -115,6 +115,7 @@ class CountingConfig:
     min_len: int = 10
     max_len: int = 30
     p_evidence: float = 0.4
+    blocked: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_len <= self.max_len:
@@ -135,8 +136,13 @@ def _draw_counting(rng: np.random.Generator, n: int, n_classes: int, config: Cou
     evidence = rng.random(total) < config.p_evidence
     word_class = rng.integers(n_classes, size=total)
     filler = rng.integers(len(FILLER), size=total)
-    words = np.where(evidence, np.asarray(EVIDENCE)[word_class], np.asarray(FILLER)[filler]).tolist()
     doc = np.repeat(np.arange(n), lengths)
+    if config.blocked:  # each document's evidence words regrouped by class, classes in a random order
+        ev = np.flatnonzero(evidence)
+        keys = rng.random((n, n_classes))
+        order = np.lexsort((keys[doc[ev], word_class[ev]], doc[ev]))
+        word_class[ev] = word_class[ev][order]
+    words = np.where(evidence, np.asarray(EVIDENCE)[word_class], np.asarray(FILLER)[filler]).tolist()
     counts = np.zeros((n, n_classes), np.int64)
     np.add.at(counts, (doc[evidence], word_class[evidence]), 1)
     cuts = np.concatenate([[0], np.cumsum(lengths)])

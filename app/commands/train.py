@@ -53,7 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--arch", required=True, choices=ARCH_CHOICES, help="recurrent architecture")
     parser.add_argument("--data", required=True, metavar="NAME|PATH",
                         help="registered dataset (imdb, mr, tweets), toy (the built-in synthetic language "
-                             "with modifier words 'not' and 'very', no download), or a local file/directory")
+                             "with modifier words 'not' and 'very', no download), a multi-class set (tweets3, "
+                             "mr-valence3, mr-valence5, counting-2/3/4: C logits when C > 2), or a local "
+                             "file/directory")
     parser.add_argument("--out", required=True, metavar="CKPT",
                         help="output checkpoint (.safetensors or .pt)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
