@@ -49,7 +49,29 @@ largest such ``k`` (how many tokens the modification lasts), and words are ranke
 
 Batched: every run steps all contexts (and a chunk of candidate words, and all probes) at
 once through ``RNNClassifier.step``; the Python loops run over the K distances and the H
-settling steps only. The transient dynamics and the ablation are in
+settling steps only.
+
+**Cost.** Per candidate word, with N contexts, K distances, P probes and H settling tokens:
+N (the word) + N (K − 1) (the fillers before the probe) + N K (P (H + 1) + H) (each probe
+and its settling, and the settling without it) steps of the network, plus N K
+vector-Jacobian products for ``L``: about N K P (H + 1) steps. One GRU step costs
+2 · 3 · D (D + E) FLOPs per row (D = 128, E = 64: 1.5e5), so N = 32, K = 5, P = 6, H = 10
+is 1.3e4 steps or 1.9 GFLOP per word, 3.8e13 FLOPs for a 20,000-word vocabulary.
+
+**Screening** (``refine``, for large vocabularies). The word enters the measurement only
+through the state after its slot, ``a = F(s, x_w) = s + d(w)``; everything downstream is a
+function ``n_{c,k}(a) = Σ_v Δ(a_k(a), v) Δ(b_{c,k}, v)`` of that state, with
+``n_{c,k}(s_c) = Σ_v Δ(b_{c,k}, v)²``. To first order in the deflection,
+
+    r_k(w) ≈ 1 + Σ_c g_{c,k}ᵀ d_c(w) / Σ_{c,v} Δ(b_{c,k}, v)²,   g_{c,k} = ∇_a n_{c,k}(s_c),
+
+and the gradients g (K, N, D) come from one backward pass through the probe runs of the
+contexts (about three words' worth of work), after which each word costs its N slot steps
+and an N K D contraction. Every word is screened so; the ``refine`` words with the largest
+screened ``max_k |r_k − 1|`` are then measured exactly. The screen is exact when the probes'
+effect is linear in the deflection (the hand-built memory networks) and blind when it has
+no first-order term (a gain ``1 + g n²``: tests); ``ModifierEffects.exact`` says which words
+were measured. The transient dynamics and the ablation are in
 ``rnnscope.analysis.modifier_dynamics``.
 """
 from __future__ import annotations
@@ -320,6 +342,10 @@ class ModifierEffects:
         1 … K: tokens from the candidate to the probe.
     ratio_readout, ratio_linear : float64 ndarray of shape (W, K)
         Modulation ratios r_k(w) of the readout increment and of the linearized measure.
+    ratio_positive, ratio_negative : float64 ndarray of shape (W, K)
+        The readout ratio over the positive probes only, and over the negative ones (a
+        probe's polarity: the sign of its mean effect without the word at that distance);
+        nan where there is none. "not" may flip positive words and only weaken negative ones.
     effect_readout, effect_linear : float64 ndarray of shape (W, K, P)
         Each probe's effect after the word, mean over contexts (logit units; state units
         along the integration mode).
@@ -335,6 +361,11 @@ class ModifierEffects:
         Largest k with |r_k − 1| >= min_change (0 for none).
     n_contexts, settle : int
     min_change : float
+    exact : bool ndarray of shape (W,)
+        Measured exactly (all True without screening); False: only screened, the ratio is
+        the first-order one, ``ratio_linear`` and the effects are nan.
+    ratio_screen : float64 ndarray of shape (W, K)
+        First-order (screened) readout ratios; nan when no screening ran.
     """
 
     word_ids: np.ndarray
@@ -342,6 +373,8 @@ class ModifierEffects:
     distances: np.ndarray
     ratio_readout: np.ndarray
     ratio_linear: np.ndarray
+    ratio_positive: np.ndarray
+    ratio_negative: np.ndarray
     effect_readout: np.ndarray
     effect_linear: np.ndarray
     base_readout: np.ndarray
@@ -353,11 +386,14 @@ class ModifierEffects:
     n_contexts: int
     settle: int
     min_change: float
+    exact: np.ndarray
+    ratio_screen: np.ndarray
 
     def ranking(self) -> np.ndarray:
-        """Rows by decreasing strength (nan last, ties by row)."""
+        """Rows by decreasing strength (nan last, ties by row); after screening, the exactly
+        measured words first, then the screened-only ones by their first-order strength."""
         key = np.where(np.isfinite(self.strength), self.strength, -np.inf)
-        return np.argsort(-key, kind="stable")
+        return np.lexsort((-key, ~self.exact))
 
     def modifiers(self) -> np.ndarray:
         """Rows of the words that are modifiers, strongest first."""
@@ -406,8 +442,36 @@ def classify(ratio: np.ndarray, min_change: float) -> tuple[np.ndarray, np.ndarr
 
 
 @torch.no_grad()
+def _measure(net: RNNClassifier, setup: ProbeSetup, word_ids: np.ndarray, batch_rows: int):
+    """Exact ratios (W, K) x2 (readout, linear), readout ratios over the positive and over the
+    negative probes (W, K) x2, mean effects (W, K, P) x2 of ``word_ids``, and the effects
+    without a word (K, N, P) x2."""
+    N, K, P = setup.start.shape[0], setup.max_distance, len(setup.probe_ids)
+    base_r, base_l = setup.effects(net, setup.start)
+    sign = torch.sign(base_r.mean(1))                                     # (K, P) each probe's polarity
+    W = len(word_ids)
+    ratio_r, ratio_l = np.full((W, K), np.nan), np.full((W, K), np.nan)
+    ratio_pos, ratio_neg = np.full((W, K), np.nan), np.full((W, K), np.nan)
+    eff_r, eff_l = np.zeros((W, K, P)), np.zeros((W, K, P))
+    chunk = max(1, batch_rows // max(1, N * K))
+    for a in range(0, W, chunk):
+        ids = word_ids[a: a + chunk]
+        c = len(ids)
+        after = net.step(setup.start.repeat(c, 1), _embed(net, ids).repeat_interleave(N, 0))
+        r, lin = setup.effects(net, after)
+        r, lin = r.view(K, c, N, P).transpose(0, 1), lin.view(K, c, N, P).transpose(0, 1)  # (c, K, N, P)
+        for k in range(K):
+            ratio_r[a: a + c, k] = gain(r[:, k], base_r[k])
+            ratio_l[a: a + c, k] = gain(lin[:, k], base_l[k])
+            pos, neg = sign[k] > 0, sign[k] < 0
+            ratio_pos[a: a + c, k] = gain(r[:, k][..., pos], base_r[k][:, pos])
+            ratio_neg[a: a + c, k] = gain(r[:, k][..., neg], base_r[k][:, neg])
+        eff_r[a: a + c], eff_l[a: a + c] = r.mean(2).cpu().numpy(), lin.mean(2).cpu().numpy()
+    return ratio_r, ratio_l, ratio_pos, ratio_neg, eff_r, eff_l, base_r, base_l
+
+
 def detect_modifiers(net: RNNClassifier, setup: ProbeSetup, word_ids, *, min_change: float = 0.25,
-                     batch_rows: int = BATCH_ROWS) -> ModifierEffects:
+                     batch_rows: int = BATCH_ROWS, refine: int | None = None) -> ModifierEffects:
     """The modulation ratios of every candidate word (module docstring) and its kind.
 
     Parameters
@@ -422,44 +486,124 @@ def detect_modifiers(net: RNNClassifier, setup: ProbeSetup, word_ids, *, min_cha
         |r − 1| from which a word counts as a modifier.
     batch_rows : int
         Candidate words are run in chunks of about ``batch_rows`` contexts × words × distances.
+    refine : int, optional
+        None (or W <= refine): every word is measured exactly. Else two stages (for large
+        vocabularies, see "Screening" in the module docstring): every word is screened with
+        the first-order ratio (:func:`screen_ratios`) and the ``refine`` words with the
+        largest screened change are measured exactly; the others keep their screened ratio
+        (``exact`` False, linear ratio and effects nan).
 
     Returns
     -------
     ModifierEffects
     """
     word_ids = np.asarray(word_ids, np.int64)
-    N, K, P = setup.start.shape[0], setup.max_distance, len(setup.probe_ids)
-    base_r, base_l = setup.effects(net, setup.start)
-    W = len(word_ids)
-    ratio_r, ratio_l = np.full((W, K), np.nan), np.full((W, K), np.nan)
-    eff_r, eff_l = np.zeros((W, K, P)), np.zeros((W, K, P))
-    chunk = max(1, batch_rows // max(1, N * K))
-    for a in range(0, W, chunk):
-        ids = word_ids[a: a + chunk]
-        c = len(ids)
-        after = net.step(setup.start.repeat(c, 1), _embed(net, ids).repeat_interleave(N, 0))
-        r, lin = setup.effects(net, after)
-        r, lin = r.view(K, c, N, P).transpose(0, 1), lin.view(K, c, N, P).transpose(0, 1)  # (c, K, N, P)
-        for k in range(K):
-            ratio_r[a: a + c, k] = gain(r[:, k], base_r[k])
-            ratio_l[a: a + c, k] = gain(lin[:, k], base_l[k])
-        eff_r[a: a + c], eff_l[a: a + c] = r.mean(2).cpu().numpy(), lin.mean(2).cpu().numpy()
+    W, K, P = len(word_ids), setup.max_distance, len(setup.probe_ids)
+    screened = np.full((W, K), np.nan)
+    measured = np.arange(W)
+    if refine is not None and W > refine:
+        screened = screen_ratios(net, setup, word_ids, batch_rows=batch_rows)
+        change = np.nanmax(np.abs(screened - 1.0), 1)
+        measured = np.sort(np.argsort(-np.nan_to_num(change, nan=-1.0), kind="stable")[:refine])
+    ratio_r, ratio_l, ratio_pos, ratio_neg = screened.copy(), *(np.full((W, K), np.nan) for _ in range(3))
+    eff_r, eff_l = np.full((W, K, P), np.nan), np.full((W, K, P), np.nan)
+    exact = np.zeros(W, bool)
+    exact[measured] = True
+    (ratio_r[measured], ratio_l[measured], ratio_pos[measured], ratio_neg[measured], eff_r[measured],
+     eff_l[measured], base_r, base_l) = _measure(net, setup, word_ids[measured], batch_rows)
     kind, peak, strength, reach = classify(ratio_r, min_change)
     return ModifierEffects(
         word_ids=word_ids, probe_ids=setup.probe_ids, distances=np.arange(1, K + 1, dtype=np.int64),
-        ratio_readout=ratio_r, ratio_linear=ratio_l, effect_readout=eff_r, effect_linear=eff_l,
+        ratio_readout=ratio_r, ratio_linear=ratio_l, ratio_positive=ratio_pos, ratio_negative=ratio_neg,
+        effect_readout=eff_r, effect_linear=eff_l,
         base_readout=base_r.mean(1).cpu().numpy(), base_linear=base_l.mean(1).cpu().numpy(),
-        kind=kind, peak=peak, strength=strength, reach=reach, n_contexts=N, settle=setup.n_settle,
-        min_change=float(min_change))
+        kind=kind, peak=peak, strength=strength, reach=reach, n_contexts=setup.start.shape[0],
+        settle=setup.n_settle, min_change=float(min_change), exact=exact, ratio_screen=screened)
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def _chains_to_depth(net: RNNClassifier, after_slot: Tensor, between: Tensor) -> Tensor:
+    """States before the probe at distances 1 … K from K copies of the slot states: block k
+    of ``after_slot`` (K·N, D) is advanced by the first k fillers of ``between`` (N, K − 1);
+    differentiable. Returns (K·N, D)."""
+    K, N = between.shape[1] + 1, between.shape[0]
+    depth = torch.arange(K, device=after_slot.device).repeat_interleave(N)[:, None]
+    x, fillers = after_slot, between.repeat(K, 1)
+    for j in range(K - 1):
+        x = torch.where(depth > j, net.step(x, _embed(net, fillers[:, j])), x)
+    return x
+
+
+def _settled_delta(net: RNNClassifier, states: Tensor, probes: Tensor, settle: Tensor) -> Tensor:
+    """Δ(a, v) (M, P) of :func:`readout_increments`, differentiable, in one batch."""
+    M, P = states.shape[0], probes.shape[0]
+    moved = net.step(states.repeat_interleave(P, 0), probes.repeat(M, 1))
+    for t in range(settle.shape[1]):
+        moved = net.step(moved, _embed(net, settle[:, t].repeat_interleave(P, 0)))
+    base = states
+    for t in range(settle.shape[1]):
+        base = net.step(base, _embed(net, settle[:, t]))
+    return binary_logit(net, moved).view(M, P) - binary_logit(net, base)[:, None]
+
+
+def screen_gradients(net: RNNClassifier, setup: ProbeSetup) -> tuple[Tensor, np.ndarray]:
+    """The linear response of the readout ratio to the state after the slot.
+
+    Returns
+    -------
+    grad : Tensor of shape (K, N, D)
+        g_{k,c} = ∂/∂a Σ_v Δ(a_k(a), v) Δ(b_{c,k}, v) at a = s_c, with a_k(a) the state
+        before the probe at distance k when the slot left the state a (module docstring).
+    den : float64 ndarray of shape (K,)
+        Σ_{c,v} Δ(b_{c,k}, v)², the ratio's denominator.
+    """
+    N, K = setup.start.shape[0], setup.max_distance
+    with torch.enable_grad():
+        slot = setup.start.detach().repeat(K, 1).requires_grad_()
+        delta = _settled_delta(net, _chains_to_depth(net, slot, setup.between), setup.probes,
+                               setup.settle.repeat(K, 1))
+        base = delta.detach()
+        (grad,) = torch.autograd.grad((delta * base).sum(), slot)
+    den = (base.double() ** 2).view(K, N, -1).sum((1, 2)).cpu().numpy()
+    return grad.view(K, N, -1).detach(), den
 
 
 @torch.no_grad()
+def screen_ratios(net: RNNClassifier, setup: ProbeSetup, word_ids, *, batch_rows: int = BATCH_ROWS) -> np.ndarray:
+    """First-order modulation ratios (W, K): r_k(w) ≈ 1 + Σ_c g_{k,c}ᵀ d_c(w) / den_k, with
+    the deflection d_c(w) = F(s_c, x_w) − s_c and g, den from :func:`screen_gradients`. Costs
+    one step per word and context after the gradients (module docstring, "Screening")."""
+    word_ids = np.asarray(word_ids, np.int64)
+    grad, den = screen_gradients(net, setup)
+    grad = grad.double()
+    N = setup.start.shape[0]
+    out = np.full((len(word_ids), setup.max_distance), np.nan)
+    chunk = max(1, batch_rows // max(1, N))
+    for a in range(0, len(word_ids), chunk):
+        ids = word_ids[a: a + chunk]
+        start = setup.start.repeat(len(ids), 1)
+        d = (net.step(start, _embed(net, ids).repeat_interleave(N, 0)) - start).double().view(len(ids), N, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[a: a + len(ids)] = 1.0 + torch.einsum("wnd,knd->wk", d, grad).cpu().numpy() / den
+    out[:, ~(den > 0)] = np.nan
+    return out
+
+
 def strongest_words(net: RNNClassifier, setup: ProbeSetup, word_ids, n: int = 10) -> np.ndarray:
     """Probe candidates: the ``n // 2`` words with the most positive and the ``n − n // 2``
     with the most negative mean readout increment Δ(s, v) at the contexts of ``setup``
     (its probes are not used); ids (≤ n,), positive first."""
+    return strongest_at(net, setup.start, setup.settle, word_ids, n)
+
+
+@torch.no_grad()
+def strongest_at(net: RNNClassifier, start: Tensor, settle: Tensor, word_ids, n: int = 10) -> np.ndarray:
+    """:func:`strongest_words` at states ``start`` (N, D) settled under the filler tokens
+    ``settle`` (N, H) int64."""
     word_ids = np.asarray(word_ids, np.int64)
-    mean = readout_increments(net, setup.start, _embed(net, word_ids), setup.settle).mean(0).cpu().numpy()
+    mean = readout_increments(net, start, _embed(net, word_ids), settle).mean(0).cpu().numpy()
     order = np.argsort(-mean, kind="stable")
     pos = [i for i in order[: n // 2] if mean[i] > 0]
     neg = [i for i in order[::-1][: n - n // 2] if mean[i] < 0]

@@ -35,11 +35,12 @@ EMBED = [[0, 0], [0, 0], [1, 0], [-1, 0], [0, 1], [0, 0], [0, 0], [2, 0]]  # (va
 
 
 class MemoryCell(nn.Module):
-    """h' = h + (1 + g n) v, n' = λ_n n + z, m' = λ_m m + z, for x = (v, z)."""
+    """h' = h + (1 + g n^p) v, n' = λ_n n + z, m' = λ_m m + z, for x = (v, z) (p = 1 unless
+    ``power`` says otherwise)."""
 
-    def __init__(self, gain: float, lam_n: float, lam_m: float):
+    def __init__(self, gain: float, lam_n: float, lam_m: float, power: int = 1):
         super().__init__()
-        self.gain, self.lam_n, self.lam_m = gain, lam_n, lam_m
+        self.gain, self.lam_n, self.lam_m, self.power = gain, lam_n, lam_m, power
         self.hidden_size = self.state_size = 3
         self.unused = nn.Parameter(torch.zeros(1))  # gives the cell a dtype and device
 
@@ -49,16 +50,16 @@ class MemoryCell(nn.Module):
     def step(self, s, x):
         h, n, m = s[:, :1], s[:, 1:2], s[:, 2:]
         v, z = x[:, :1], x[:, 1:]
-        return torch.cat([h + (1 + self.gain * n) * v, self.lam_n * n + z, self.lam_m * m + z], 1)
+        return torch.cat([h + (1 + self.gain * n ** self.power) * v, self.lam_n * n + z, self.lam_m * m + z], 1)
 
     def jacobians(self, s, x):
         one = lambda a, b: self.step(a[None], b[None])[0]  # noqa: E731
         return torch.func.vmap(torch.func.jacrev(one, argnums=(0, 1)))(s, x)
 
 
-def memory_net(gain: float, lam_n: float = 0.0, lam_m: float = 0.0) -> RNNClassifier:
+def memory_net(gain: float, lam_n: float = 0.0, lam_m: float = 0.0, power: int = 1) -> RNNClassifier:
     net = RNNClassifier("vrnn", len(WORDS), 2, 3)
-    net.cell = MemoryCell(gain, lam_n, lam_m)
+    net.cell = MemoryCell(gain, lam_n, lam_m, power)
     with torch.no_grad():
         net.embedding.weight.copy_(torch.tensor(EMBED, dtype=torch.float32))
         net.readout.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
@@ -86,6 +87,8 @@ def test_a_hand_built_negator_is_detected_with_its_exact_ratios():
     row = effects.row(NOT)
     np.testing.assert_allclose(effects.ratio_readout[row], [-1, 1, 1, 1, 1], atol=1e-6)
     np.testing.assert_allclose(effects.ratio_linear[row], [-1, 1, 1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(effects.ratio_positive[row], [-1, 1, 1, 1, 1], atol=1e-6)   # flips both
+    np.testing.assert_allclose(effects.ratio_negative[row], [-1, 1, 1, 1, 1], atol=1e-6)
     assert effects.kind[row] == "negator" and effects.peak[row] == 1 and effects.reach[row] == 1
     assert effects.modifiers().tolist() == [row]
     others = [effects.row(w) for w in (GOOD, BAD, THE, A, AWESOME)]
@@ -107,6 +110,25 @@ def test_a_slow_memory_gives_a_decaying_negation_and_an_intensifier_scales():
     assert effects.kind.tolist() == ["intensifier", "none"]
 
 
+class PositiveOnlyCell(MemoryCell):
+    """h' = h + (1 + g n (1 + v) / 2) v: "not" modulates positive words (v = 1) only."""
+
+    def step(self, s, x):
+        h, n, m = s[:, :1], s[:, 1:2], s[:, 2:]
+        v, z = x[:, :1], x[:, 1:]
+        return torch.cat([h + (1 + self.gain * n * (1 + v) / 2) * v, self.lam_n * n + z, self.lam_m * m + z], 1)
+
+
+def test_polarity_ratios_see_a_negator_of_positive_words_only():
+    net = memory_net(gain=-2.0)
+    net.cell = PositiveOnlyCell(-2.0, 0.0, 0.0)
+    effects = mod.detect_modifiers(net, memory_setup(net), [NOT, THE])
+    np.testing.assert_allclose(effects.ratio_positive[0], [-1, 1, 1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(effects.ratio_negative[0], 1.0, atol=1e-6)       # "not bad" still counts -1
+    np.testing.assert_allclose(effects.ratio_readout[0], [0, 1, 1, 1, 1], atol=1e-6)   # pooled: an attenuator
+    assert effects.kind[0] == "attenuator"
+
+
 def test_a_network_without_modifiers_says_so():
     net = memory_net(gain=0.0)                                        # "not" still moves n and m
     effects = mod.detect_modifiers(net, memory_setup(net), [GOOD, BAD, NOT, THE, A, AWESOME])
@@ -114,6 +136,30 @@ def test_a_network_without_modifiers_says_so():
     np.testing.assert_allclose(effects.ratio_linear, 1.0, atol=1e-6)
     assert set(effects.kind) == {"none"} and effects.modifiers().size == 0
     assert effects.text(WORDS).startswith("No modifiers")
+
+
+def test_screen_is_exact_for_a_gain_linear_in_the_deflection_and_blind_to_a_quadratic_one():
+    words = [THE, A, GOOD, BAD, AWESOME, NOT]
+    net = memory_net(gain=-2.0, lam_n=0.9)
+    setup = memory_setup(net)
+    screened = mod.screen_ratios(net, setup, words)
+    np.testing.assert_allclose(screened[-1], 1 - 2 * 0.9 ** np.arange(5), atol=1e-5)   # first order is exact here
+    np.testing.assert_allclose(screened[:-1], 1.0, atol=1e-6)
+    effects = mod.detect_modifiers(net, setup, words, refine=1)      # screen all, measure the top 1 exactly
+    assert effects.exact.tolist() == [False] * 5 + [True]
+    assert effects.ranking()[0] == 5 and effects.kind.tolist() == ["none"] * 5 + ["negator"]
+    assert np.isnan(effects.ratio_linear[:5]).all() and np.isnan(effects.effect_readout[:5]).all()
+    np.testing.assert_allclose(effects.ratio_screen, screened)
+    # False case: a gain 1 - 2 n^2 has no first-order term at n = 0, so the screen misses
+    # "not" (ratio 1) although it flips the next word; only an exact measurement finds it.
+    square = memory_net(gain=-2.0, power=2)
+    setup = memory_setup(square)
+    np.testing.assert_allclose(mod.screen_ratios(square, setup, words)[-1], 1.0, atol=1e-6)
+    missed = mod.detect_modifiers(square, setup, words, refine=1)    # screen ties: the first word is measured
+    assert missed.exact.tolist() == [True] + [False] * 5 and missed.kind[-1] == "none"
+    found = mod.detect_modifiers(square, setup, words)
+    np.testing.assert_allclose(found.ratio_readout[-1], [-1, 1, 1, 1, 1], atol=1e-6)
+    assert found.exact.all() and np.isnan(found.ratio_screen).all()
 
 
 @pytest.mark.parametrize("lam_n, lam_m, slow_left, fastest_left", [

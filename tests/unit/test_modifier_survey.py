@@ -1,0 +1,78 @@
+"""The survey on a real model: fillers, probes, the known modifiers' ranks, screening.
+
+On the toy GRU (``models/toy/gru-toy.safetensors``) the answers are known: the fillers are
+the language's filler words, the probes its valence words, "not" is the strongest modifier
+(a negator of positive and negative words alike) and "very" an intensifier. Contexts are
+short (at most 4 tokens) and the probe settles for 2 tokens: the GRU was trained on
+documents of 6-16 tokens, and far past that length its readout effects drift (one "good"
+counted +3 to +5 logits after 25 tokens), which makes every word look like an attenuator.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnscope.analysis import checkpoint
+from rnnscope.analysis.modifier_survey import KNOWN_MODIFIERS, SurveyParams, _known_group, known_modifier_ranks, \
+    neutral_words, quick_points, survey_modifiers
+from rnnscope.analysis.modifiers import context_states, frequent_words, sample_contexts
+from rnnscope.analysis.toy_language import FILLER, VALENCE, toy_split
+
+TOY_MODEL = Path(__file__).resolve().parents[2] / "models" / "toy" / "gru-toy.safetensors"
+PARAMS = SurveyParams(n_contexts=64, n_probes=4, min_context=1, max_context=4, settle=2, min_count=5, refine=None)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    torch.set_num_threads(1)
+    model = checkpoint.load(TOY_MODEL)
+    seqs = [model.encode(t) for t in toy_split(400, seed=99).texts]
+    points, l1 = quick_points(model.net.eval(), seqs, n_docs=60, n_seeds=8)
+    return model, seqs, points, l1
+
+
+def test_known_groups_take_contractions_for_nt():
+    assert [_known_group(t) for t in ("not", "didn't", "n't", "nothing", "very", "verily")] == \
+        ["not", "n't", "n't", None, "very", None]
+    assert _known_group("didn't", ("not",)) is None
+
+
+def test_neutral_words_are_the_fillers(toy):
+    model, seqs, _, _ = toy
+    net = model.net.eval()
+    start = context_states(net, sample_contexts(seqs, 64, 0, min_len=1, max_len=4))
+    words = frequent_words(seqs, min_count=5)
+    # The modifiers have no valence of their own either: that is why the survey leaves the
+    # known modifiers out of the fillers.
+    assert {"not", "very"} <= set(model.vocab.decode(neutral_words(net, start, words, 14)))
+    neutral = model.vocab.decode(neutral_words(net, start, words, 10, exclude=model.vocab.encode(["the", "not", "very"])))
+    assert set(neutral) <= set(FILLER) and "the" not in neutral
+    loud = model.vocab.decode(neutral_words(net, start, words, len(words))[-4:])   # the least neutral
+    assert set(loud) == set(VALENCE)
+
+
+def test_survey_ranks_not_first_and_very_as_intensifier_on_the_toy_gru(toy):
+    model, seqs, points, l1 = toy
+    effects, setup = survey_modifiers(model, seqs, points, l1, PARAMS)
+    tokens = model.vocab.tokens
+    assert set(model.vocab.decode(setup.probe_ids)) == set(VALENCE)
+    assert set(model.vocab.decode(setup.between.unique().cpu().numpy())) <= set(FILLER)
+    rows, missing = known_modifier_ranks(effects, tokens)
+    for r in rows:
+        print(r.known, r.rank, r.of, r.kind, r.ratio_readout.round(2), r.ratio_positive.round(2),
+              r.ratio_negative.round(2))
+    assert missing == ["never", "extremely", "no", "n't"]
+    no, very = rows
+    assert (no.token, no.rank, no.kind, no.reach) == ("not", 1, "negator", 4)
+    assert np.all(no.ratio_positive[:4] < -0.3) and np.all(no.ratio_negative[:4] < -0.3)  # flips both
+    assert very.token == "very" and very.rank <= 3 and very.kind == "intensifier" and very.ratio_readout[0] > 1.2
+    assert no.exact and very.exact and no.of == len(effects.word_ids) == 18
+    # False case: a filler taken as a "known modifier" ranks below them and is no modifier.
+    (the,), _ = known_modifier_ranks(effects, tokens, known=("the",))
+    assert the.rank > very.rank and the.kind == "none"
+    # Screening all 18 words and measuring 3 exactly keeps "not" first and exact.
+    screened, _ = survey_modifiers(model, seqs, points, l1, SurveyParams(**{**PARAMS.__dict__, "refine": 3}))
+    (first, *_), _ = known_modifier_ranks(screened, tokens)
+    assert (first.token, first.rank, first.exact) == ("not", 1, True) and screened.exact.sum() == 3
+    assert set(KNOWN_MODIFIERS) >= {"not", "very"}
