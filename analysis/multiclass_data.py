@@ -37,6 +37,7 @@ import numpy as np
 from rnnscope.analysis.atomic import write_text
 from rnnscope.analysis.data_sources import SOURCES, Progress, _csv_rows, _download_archive, _extract_member, \
     _labelled_rows, _read_cache, data_home, load_mr_valence, verify_sha256, write_csv_atomic
+from rnnscope.analysis.data_sources import is_cached as source_is_cached
 from rnnscope.analysis.data_splits import DataError, Dataset, Split, split_indices
 from rnnscope.analysis.toy_language import FILLER
 
@@ -276,3 +277,16 @@ def dataset_identity(name: str) -> str:
     if name.startswith("mr-valence"):
         return f"{name}@{SOURCES['mr-valence'].sha256}"
     return f"{name}@builtin-{COUNTING_VERSION}"
+
+
+def is_cached(name: str, home: str | os.PathLike | None = None) -> bool:
+    """Whether :func:`load_multiclass` reads ``name`` without downloading: the counting
+    tasks always (generated); ``tweets3`` once its normalized file exists; the MR valence
+    bins once the ``mr-valence`` source is cached."""
+    if name not in NAMES:
+        raise DataError(f"unknown multi-class dataset {name!r}; known: {', '.join(NAMES)}")
+    if name.startswith("counting-"):
+        return True
+    if name == TWEETS3:
+        return _tweets3_path(home).is_file()
+    return source_is_cached("mr-valence", home)

@@ -42,6 +42,9 @@ FILLER = ("the", "movie", "film", "was", "is", "a", "it", "this", "plot", "and",
 _VALENCE_WORDS = tuple(VALENCE)
 #: Name of the built-in dataset.
 NAME = "toy"
+#: Version of the generator: part of the dataset's identity in cache keys (``workers.jobs.dataset_id``);
+#: bump it when the same seed would draw other documents.
+VERSION = 1
 
 
 @dataclass(frozen=True)

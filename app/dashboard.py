@@ -27,8 +27,8 @@ import torch
 from multiprocess import Process
 
 from rnnscope.app import callback_guard, layout
-from rnnscope.app.callbacks import (attractor, compare, datasets, fixed_points, linearization, model, population,
-                                    sentence, state_space, words)
+from rnnscope.app.callbacks import (attractor, class_geometry, compare, datasets, fixed_points, linearization, model,
+                                    population, sentence, state_space, words)
 from rnnscope.app.services import Services
 from rnnscope.settings import Settings
 from rnnscope.workers.embedded import run_guarded
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
     server.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.layout = lambda: layout.build_layout(svc)
     for module in (model, datasets, state_space, attractor, fixed_points, words, sentence, linearization, compare,
-                   population):
+                   class_geometry, population):
         module.register(app, svc)
     callback_guard.install(app)  # malformed callback bodies: HTTP 400 in words, one log line
     app.rnnscope_services = svc  # for tests and benchmarks: the caches behind the callbacks

@@ -76,6 +76,13 @@ LINEARIZATION_SUMMARY = "linearization-summary"
 FIG_COMPARE = "fig-compare"
 COMPARE_TABLE = "compare-table"
 
+# --- classes (geometry of integration, C > 2) ---------------------------------------
+CLASS_GEOMETRY_TEXT = "class-geometry-text"  # html.Div: the class geometry in words
+FIG_CLASS_POINTS = "fig-class-points"  # the points in their top 3 PCs, by the class read there
+FIG_SLOW_COUNTS = "fig-slow-counts"    # slow modes per point, C − 1 marked
+FIG_CLASS_WORDS = "fig-class-words"    # each word's readout effect per class difference
+FIG_SLOW_PROJECTIONS = "fig-slow-projections"  # each word on each slow left eigenvector
+
 # --- populations (sweeps) -------------------------------------------------------------
 SWEEP_SELECT = "sweep-select"          # dcc.Dropdown; value = sweep id (rnnscope sweep)
 SWEEP_POLL = "sweep-poll"              # dcc.Interval: refreshes the sweep's progress

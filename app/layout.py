@@ -241,6 +241,20 @@ def compare_card() -> html.Section:
         anchor="compare")
 
 
+def class_geometry_card() -> html.Section:
+    return card(
+        "Classes", "Aitken et al. 2020",
+        "For a network with C > 2 classes: its fixed and slow points in their top principal "
+        "components, coloured by the class the network reads at each, with the readout's class "
+        "differences; how many slow modes each point has (an unordered C-class integrator needs "
+        "C − 1); each word's readout effect per class difference and its projection on each slow "
+        "left eigenvector.",
+        html.Div(id=ids.CLASS_GEOMETRY_TEXT),
+        html.Div(className="grid-2", children=[graph(ids.FIG_CLASS_POINTS, 420), graph(ids.FIG_SLOW_COUNTS, 420)]),
+        html.Div(className="grid-2", children=[graph(ids.FIG_CLASS_WORDS, 360), graph(ids.FIG_SLOW_PROJECTIONS, 360)]),
+        anchor="classes")
+
+
 def population_card() -> html.Section:
     return card(
         "Populations", "NeurIPS 2019",
@@ -270,7 +284,7 @@ def build_layout(svc: Services) -> html.Div:
             sidebar(svc),
             html.Main(className="main", children=[
                 state_space_card(), fixed_points_card(), words_card(), sentence_card(),
-                linearization_card(), compare_card(), population_card(),
+                linearization_card(), compare_card(), class_geometry_card(), population_card(),
             ]),
         ]),
         html.Footer("rnnscope · after Maheswaranathan, Williams, Golub, Ganguli & Sussillo "

@@ -33,6 +33,9 @@ import torch
 from rnnscope.analysis.checkpoint import CheckpointError
 from rnnscope.analysis.data import DataError
 from rnnscope.analysis.data_sources import is_cached
+from rnnscope.analysis.multiclass_data import NAMES as MULTICLASS_NAMES
+from rnnscope.analysis.multiclass_data import is_cached as multiclass_is_cached
+from rnnscope.analysis.toy_language import NAME as TOY_NAME
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.point_modes import PointModes, point_modes_at, word_input_effects
 from rnnscope.analysis.report import ReportError
@@ -57,7 +60,13 @@ MAX_SENTENCE_TOKENS = 2000
 MAX_SENTENCE_CHARS = 20_000
 #: Datasets offered for states and word sets (registered names of ``rnnscope.analysis.data``).
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
-            ("tweets", "Tweets"))
+            ("tweets", "Tweets"), ("toy", "Toy language with 'not' and 'very' (built in)"),
+            ("counting-3", "Counting task, 3 classes (built in)"), ("counting-4", "Counting task, 4 classes (built in)"),
+            ("tweets3", "Tweets, 3 classes (negative, neutral, positive)"),
+            ("mr-valence3", "MR crowd valence, 3 ordered classes"), ("mr-valence5", "MR crowd valence, 5 ordered classes"))
+#: How the operator gets a listed dataset that is not cached (the ones not named here: ``data fetch NAME``).
+FETCH_COMMAND = {"tweets3": "rnnscope analyze MODEL --data tweets3 (it downloads the tweets archive once)",
+                 "mr-valence3": "rnnscope data fetch mr-valence", "mr-valence5": "rnnscope data fetch mr-valence"}
 DEFAULT_DATASET = "mr"
 #: The point sets the downstream views can use (value -> label, ``slow_q_max`` of the analysis).
 #: "auto" is the default rule of ``rnnscope.analysis.slow_points``.
@@ -361,11 +370,20 @@ def point_index(report, selection) -> int | None:
 def not_downloaded(svc: Services, name) -> str | None:
     """Why a registered dataset cannot be analysed on this server now, in words; None if it can."""
     labels = dict(DATASETS)
-    if name not in labels or svc.settings.fetch_data or is_cached(name, svc.settings.home):
+    if name not in labels or svc.settings.fetch_data or dataset_cached(name, svc.settings.home):
         return None
     return (f"{labels[name]} is not downloaded on this server, and the dashboard downloads nothing by itself. "
-            f"Whoever runs the server can get it with `rnnscope data fetch {name}`, or start it with "
-            "`rnnscope serve --fetch-data` to let analyses download the pinned datasets.")
+            f"Whoever runs the server can get it with `{FETCH_COMMAND.get(name, f'rnnscope data fetch {name}')}`, "
+            "or start it with `rnnscope serve --fetch-data` to let analyses download the pinned datasets.")
+
+
+def dataset_cached(name: str, home) -> bool:
+    """Whether a listed dataset is read without downloading (built-in ones always are)."""
+    if name == TOY_NAME:
+        return True
+    if name in MULTICLASS_NAMES:
+        return multiclass_is_cached(name, home)
+    return is_cached(name, home)
 
 
 def known_dataset(name) -> bool:

@@ -46,6 +46,8 @@ from rnnscope.analysis.multiclass_data import dataset_identity
 from rnnscope.analysis.projections import input_projection
 from rnnscope.analysis.states import collect_states, draw_seeds
 from rnnscope.analysis.tokenizer import encode_texts
+from rnnscope.analysis.toy_language import NAME as TOY_NAME
+from rnnscope.analysis.toy_language import VERSION as TOY_VERSION
 from rnnscope.settings import Settings
 from rnnscope.workers.store import ArtifactNotFound, ArtifactStore, content_key
 
@@ -110,12 +112,15 @@ def stored_dataset_sha(name: object) -> str | None:
 def dataset_id(name_or_path: str | os.PathLike) -> str:
     """Identity of a dataset for cache keys.
 
-    A registered name gives ``name@sha256`` of its pinned archive; a local file the sha256
+    A registered name gives ``name@sha256`` of its pinned archive (a built-in one, ``toy`` or
+    ``counting-C``, the version of its generator); a local file the sha256
     of its bytes (``file:<sha256>``, which is also how a dataset in the store is named); a
     local directory the sha256 over its files' relative paths and digests. Anything else
     raises ``rnnscope.analysis.data.DataError``.
     """
     name = str(name_or_path)
+    if name == TOY_NAME:
+        return f"{TOY_NAME}@builtin-{TOY_VERSION}"
     if name in MULTICLASS_NAMES:
         return dataset_identity(name)
     if name in SOURCES:
