@@ -68,6 +68,11 @@ class ClassSplit(Split):
         if self.labels.size and not ((self.labels >= 0) & (self.labels < self.n_classes)).all():
             raise DataError(f"labels must be integers 0..{self.n_classes - 1}")
 
+    @property
+    def positive_fraction(self) -> float:
+        """Fraction of the last class (the one a binary reading calls positive; nan if empty)."""
+        return float(np.mean(self.labels == self.n_classes - 1)) if len(self) else float("nan")
+
     def class_fractions(self) -> list[float]:
         """Fraction of each class, (n_classes,) (nan for an empty split)."""
         if not len(self):
