@@ -203,11 +203,72 @@ def test_subset(dataset: Dataset, n_test: int | None, seed: int = 0) -> Dataset:
                    Split([test.texts[i] for i in idx], np.asarray(test.labels)[idx]))
 
 
+@dataclass
+class Prepared:
+    """What every pair model of one comparison shares: the documents encoded with the model's
+    tokenizer and vocabulary, the plain bag-of-words model, and the per-document correctness
+    (n,) of it and of the RNN on the test documents."""
+
+    dataset: Dataset
+    encoded: dict
+    vocab_tokens: list
+    bow: BowBaseline
+    correct_bow: np.ndarray
+    correct_rnn: np.ndarray
+    binary: bool
+    Cs: tuple
+    seed: int
+
+
+def prepare(model: Model, dataset: Dataset, *, n_test: int | None = None, binary: bool = True,
+            Cs: Sequence[float] = DEFAULT_CS, seed: int = 0, batch_size: int = 256) -> Prepared:
+    """Encode ``dataset`` (its test split cut to a seeded ``n_test``), fit the bag-of-words
+    model and run the RNN on the test documents (:func:`modifier_baseline`)."""
+    dataset = test_subset(dataset, n_test, seed)
+    encoded = {name: encode_texts(split.texts, model.tokenizer, model.vocab)
+               for name, split in dataset.splits().items()}
+    bow = fit_bow(dataset, model.tokenizer, model.vocab, binary=binary, Cs=Cs, seed=seed, encoded=encoded)
+    test_y = dataset.test.labels
+    correct_bow = bow.classifier.predict(bow_matrix(encoded["test"], len(model.vocab), binary=binary)) == test_y
+    correct_rnn = network_correct(model.net.eval(), encoded["test"], test_y, batch_size)
+    return Prepared(dataset=dataset, encoded=encoded, vocab_tokens=list(model.vocab.tokens), bow=bow,
+                    correct_bow=correct_bow, correct_rnn=correct_rnn, binary=binary, Cs=tuple(Cs), seed=seed)
+
+
+def pair_baseline(prep: Prepared, modifiers: Sequence[str], *, window: int = 1,
+                  n_resamples: int = 2000) -> ModifierBaseline:
+    """Fit bag-of-words + the pairs of ``modifiers`` (tokens of the vocabulary: ValueError
+    otherwise) on the prepared documents and compare with the prepared BoW and RNN."""
+    index = {t: i for i, t in enumerate(prep.vocab_tokens)}
+    missing = [m for m in modifiers if m not in index]
+    if missing or not modifiers:
+        raise ValueError(f"modifiers not in the model's vocabulary: {missing or 'none given'}")
+    mod_ids, V, data = np.asarray([index[m] for m in modifiers], np.int64), len(prep.vocab_tokens), prep.dataset
+
+    def features(name: str) -> sparse.csr_matrix:
+        seqs = prep.encoded[name]
+        return sparse.hstack([bow_matrix(seqs, V, binary=prep.binary),
+                              pair_matrix(seqs, mod_ids, V, window=window, binary=prep.binary)], format="csr")
+
+    X_train = features("train")
+    X_val = features("validation") if len(data.validation) else None
+    clf, C, _ = fit_logistic(X_train, data.train.labels, X_val, data.validation.labels, Cs=prep.Cs, seed=prep.seed)
+    correct_pairs = clf.predict(features("test")) == data.test.labels
+    recovery = gain_recovery(prep.correct_bow, correct_pairs, prep.correct_rnn, n_resamples=n_resamples,
+                             seed=prep.seed)
+    seen = int((np.asarray((X_train[:, V:] > 0).sum(0)).ravel() > 0).sum())
+    return ModifierBaseline(modifiers=list(modifiers), window=window, bow=prep.bow, pair_C=C,
+                            pair_coef=clf.coef_[0, V:].reshape(len(mod_ids), V).astype(np.float64),
+                            n_pair_features=seen, recovery=recovery)
+
+
 def modifier_baseline(model: Model, dataset: Dataset, modifiers: Sequence[str], *, window: int = 1,
                       n_test: int | None = None, binary: bool = True, Cs: Sequence[float] = DEFAULT_CS,
                       n_resamples: int = 2000, seed: int = 0, batch_size: int = 256) -> ModifierBaseline:
     """Fit both baselines on ``dataset`` with the model's tokenizer and vocabulary, run the
-    RNN on the same test documents (a seeded ``n_test`` of them, or all), and compare.
+    RNN on the same test documents (a seeded ``n_test`` of them, or all), and compare
+    (:func:`prepare`, then :func:`pair_baseline`; several modifier sets can share one
+    ``prepare``).
 
     Parameters
     ----------
@@ -228,27 +289,5 @@ def modifier_baseline(model: Model, dataset: Dataset, modifiers: Sequence[str], 
     missing = [m for m in modifiers if m not in model.vocab.index]
     if missing or not modifiers:
         raise ValueError(f"modifiers not in the model's vocabulary: {missing or 'none given'}")
-    mod_ids = model.vocab.encode(list(modifiers))
-    dataset = test_subset(dataset, n_test, seed)
-    encoded = {name: encode_texts(split.texts, model.tokenizer, model.vocab)
-               for name, split in dataset.splits().items()}
-    bow = fit_bow(dataset, model.tokenizer, model.vocab, binary=binary, Cs=Cs, seed=seed, encoded=encoded)
-    V = len(model.vocab)
-
-    def features(name: str) -> sparse.csr_matrix:
-        seqs = encoded[name]
-        return sparse.hstack([bow_matrix(seqs, V, binary=binary),
-                              pair_matrix(seqs, mod_ids, V, window=window, binary=binary)], format="csr")
-
-    X_train = features("train")
-    X_val = features("validation") if len(dataset.validation) else None
-    clf, C, _ = fit_logistic(X_train, dataset.train.labels, X_val, dataset.validation.labels, Cs=Cs, seed=seed)
-    test_y = dataset.test.labels
-    correct_bow = bow.classifier.predict(bow_matrix(encoded["test"], V, binary=binary)) == test_y
-    correct_pairs = clf.predict(features("test")) == test_y
-    correct_rnn = network_correct(model.net.eval(), encoded["test"], test_y, batch_size)
-    recovery = gain_recovery(correct_bow, correct_pairs, correct_rnn, n_resamples=n_resamples, seed=seed)
-    seen = int((np.asarray((X_train[:, V:] > 0).sum(0)).ravel() > 0).sum())
-    return ModifierBaseline(modifiers=list(modifiers), window=window, bow=bow, pair_C=C,
-                            pair_coef=clf.coef_[0, V:].reshape(len(mod_ids), V).astype(np.float64),
-                            n_pair_features=seen, recovery=recovery)
+    prep = prepare(model, dataset, n_test=n_test, binary=binary, Cs=Cs, seed=seed, batch_size=batch_size)
+    return pair_baseline(prep, modifiers, window=window, n_resamples=n_resamples)

@@ -82,7 +82,8 @@ def flop_budget(net, params: SurveyParams, n_words: int) -> list[str]:
     once = 3 * exact
     refine = min(params.refine or n_words, n_words)
     total_exact, total_two = n_words * exact * c, (n_words * screen + once + refine * exact) * c
-    return [f"one step: c = 2*{GATES[net.arch]}*{net.hidden_size}*({net.hidden_size}+{net.embed_dim}) = {c:.3g} FLOP/row",
+    D, E = net.hidden_size, net.embed_dim
+    return [f"one step: c = 2*{GATES[net.arch]}*{D}*({D}+{E}) = {c:.3g} FLOP/row",
             f"exact, per word: N*K*(P*(H+1)+H+1) + N*K + 3*N*K = {N}*{K}*({P}*{H + 1}+{H + 1}) + 4*{N}*{K} "
             f"= {exact:,} steps = {exact * c / 1e9:.2f} GFLOP",
             f"all {n_words:,} words exactly: {total_exact / 1e12:.1f} TFLOP",

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rnnscope.analysis import checkpoint
-from rnnscope.analysis.modifier_baseline import STATISTICS, gain_recovery, modifier_baseline, pair_matrix, \
-    pair_names
+from rnnscope.analysis.modifier_baseline import STATISTICS, gain_recovery, modifier_baseline, pair_baseline, \
+    pair_matrix, pair_names, prepare
 from rnnscope.analysis.toy_language import toy_dataset
 
 TOY_MODEL = Path(__file__).resolve().parents[2] / "models" / "toy" / "gru-toy.safetensors"
@@ -62,7 +62,8 @@ def toy():
 
 def test_toy_not_pairs_recover_much_of_the_gain_and_filler_pairs_nothing(toy):
     model, dataset = toy
-    near = modifier_baseline(model, dataset, ["not"], window=4, n_test=2000, n_resamples=1000)
+    prep = prepare(model, dataset, n_test=2000)                       # one BoW fit and RNN run for all three
+    near = pair_baseline(prep, ["not"], window=4, n_resamples=1000)
     rec = near.recovery
     print("not, window 4:", dict(zip(STATISTICS, rec.estimate.round(3))), rec.low.round(3), rec.high.round(3))
     print("top pairs:", near.top_pairs(4))
@@ -70,13 +71,15 @@ def test_toy_not_pairs_recover_much_of_the_gain_and_filler_pairs_nothing(toy):
     assert rec["recovery"][0] > 0.35 and rec["recovery"][1] > 0.3     # about half (double negation is the rest)
     top = dict(near.top_pairs(4))
     assert top["not_good"] < 0 < top["not_bad"] and top["not_awesome"] < 0 < top["not_awful"]
-    next_only = modifier_baseline(model, dataset, ["not"], window=1, n_test=2000, n_resamples=1000)
+    next_only = pair_baseline(prep, ["not"], window=1, n_resamples=1000)
     assert next_only.recovery["recovery"][0] < rec["recovery"][1]     # the flip reaches 4 tokens, not 1
-    filler = modifier_baseline(model, dataset, ["the"], window=4, n_test=2000, n_resamples=1000)
+    filler = pair_baseline(prep, ["the"], window=4, n_resamples=1000)
     est, low, high = filler.recovery["recovery"]
     print("the, window 4:", est, low, high)
     assert abs(est) < 0.05 and low < 0.02                             # a filler recovers nothing
     assert filler.recovery["bow"] == rec["bow"]                       # the same BoW model and documents
+    with pytest.raises(ValueError, match="fantastic"):
+        pair_baseline(prep, ["fantastic"])
 
 
 def test_toy_interval_covers_the_estimate_and_shrinks_with_more_documents(toy):

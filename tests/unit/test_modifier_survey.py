@@ -46,7 +46,8 @@ def test_neutral_words_are_the_fillers(toy):
     # The modifiers have no valence of their own either: that is why the survey leaves the
     # known modifiers out of the fillers.
     assert {"not", "very"} <= set(model.vocab.decode(neutral_words(net, start, words, 14)))
-    neutral = model.vocab.decode(neutral_words(net, start, words, 10, exclude=model.vocab.encode(["the", "not", "very"])))
+    skip = model.vocab.encode(["the", "not", "very"])
+    neutral = model.vocab.decode(neutral_words(net, start, words, 10, exclude=skip))
     assert set(neutral) <= set(FILLER) and "the" not in neutral
     loud = model.vocab.decode(neutral_words(net, start, words, len(words))[-4:])   # the least neutral
     assert set(loud) == set(VALENCE)
