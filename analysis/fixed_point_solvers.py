@@ -17,15 +17,13 @@ from rnnscope.analysis.fixed_point_relaxation import anderson_relax, plain_itera
 from rnnscope.analysis.fixed_point_residual import cell_copy, constant_input, residual
 from rnnscope.analysis.fixed_point_types import CONVERGED, MAX_ITER, NONFINITE, RUNNING, STALLED, Progress
 from rnnscope.analysis.krylov import cgls, gmres
+from rnnscope.analysis.memory_budget import LINE_SEARCH_TRIALS
 
-# Bytes a dense-Newton chunk may use for its (chunk, D, D) float64 temporaries.
-_DENSE_CHUNK_BYTES = 256 * 2**20
-# Bytes for the Krylov basis (block, krylov_dim + 1, D); seeds are processed in blocks.
-_KRYLOV_BLOCK_BYTES = 256 * 2**20
 # CGLS iterations per Levenberg-Marquardt step (an inexact solve is enough).
 _LM_CG_ITERS = 30
-# Step halvings tried by the line search (1/2 ... 1/2**_BACKTRACKS) after the full step fails.
-_BACKTRACKS = 12
+# Step halvings tried by the line search (1/2 ... 1/2**_BACKTRACKS) after the full step fails
+# (the memory budget counts these trial points).
+_BACKTRACKS = LINE_SEARCH_TRIALS
 #: Working precision of relaxation, finite-difference Jacobian-vector products and GMRES.
 PRECISIONS = {"mixed": torch.float32, "double": torch.float64}
 
@@ -137,21 +135,19 @@ class NewtonSolver:
         return d.to(torch.float64)
 
     def _dense_direction(self, s: Tensor, g: Tensor) -> Tensor:
-        B, D = s.shape
-        chunk = max(1, _DENSE_CHUNK_BYTES // (8 * D * D * 6))
-        eye = torch.eye(D, dtype=torch.float64, device=s.device)
-        out = torch.empty_like(s)
-        for a in range(0, B, chunk):
-            sl = slice(a, a + chunk)
-            j_rec, _ = self.cell64.jacobians(s[sl], self.x64.expand(s[sl].shape[0], -1))
-            M = eye - j_rec
-            d, info = torch.linalg.solve_ex(M, -g[sl, :, None])
-            d = d[..., 0]
-            bad = (info != 0) | ~torch.isfinite(d).all(1)
-            d[bad] = -g[sl][bad]  # singular Jacobian: fall back to a relaxation step
-            out[sl] = d
-        self.stats["dense_solves"] += B
-        return out
+        """Newton steps from the dense Jacobians of the seeds ``s`` (b, D): ``(I - J_rec) d = -g``
+        by batched LU. ``b`` is at most a block, which the memory budget sizes for this work
+        (:func:`~rnnscope.analysis.memory_budget.block_bytes` with ``dense``: ``4 (D + E)``
+        float64 vectors of D a seed)."""
+        j_rec, _ = self.cell64.jacobians(s, self.x64.expand(s.shape[0], -1))
+        M = torch.eye(s.shape[1], dtype=torch.float64, device=s.device) - j_rec
+        del j_rec
+        d, info = torch.linalg.solve_ex(M, -g[:, :, None])
+        d = d[..., 0]
+        bad = (info != 0) | ~torch.isfinite(d).all(1)
+        d[bad] = -g[bad]  # singular Jacobian: fall back to a relaxation step
+        self.stats["dense_solves"] += s.shape[0]
+        return d
 
     def relax(self, s: Tensor, *, steps: int | None = None, rate: float | None = None,
               anderson: int | None = None, polish: bool = False) -> tuple[Tensor, Tensor]:
@@ -387,13 +383,6 @@ class NewtonSolver:
         status[active[stuck & (q[active] >= self.tol)].cpu().numpy()] = STALLED
         status[active[~torch.isfinite(q[active])].cpu().numpy()] = NONFINITE
         return active[(q[active] >= self.tol) & ~stuck & torch.isfinite(q[active])]
-
-
-def block_size(S: int, D: int, krylov_dim: int, dense: bool) -> int:
-    """Seeds per :meth:`NewtonSolver.run` call, bounding the Krylov basis' memory."""
-    if dense:
-        return S  # the dense path chunks its D×D work itself
-    return max(1, min(S, _KRYLOV_BLOCK_BYTES // (4 * (krylov_dim + 2) * D)))
 
 
 def adam(net, s: Tensor, x64: Tensor, *, tol, max_iter, lr=1.0, lr_factor=0.95, lr_patience=2,

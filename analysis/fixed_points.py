@@ -84,9 +84,26 @@ it is done with it:
    points (where a step raises ``q``) do not move at all.
 
 ``method="newton"`` is the same algorithm with the dense exact Jacobian ``I - J_rec`` from
-``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64), chunked over
-seeds to bound memory; ``method="adam"`` is the reference first-order finder
-(:func:`adam_fixed_points`, configured like FixedPointFinder's PyTorch defaults).
+``net.jacobians`` and a batched LU solve (``torch.linalg.solve_ex``, float64);
+``method="adam"`` is the reference first-order finder (:func:`adam_fixed_points`, configured
+like FixedPointFinder's PyTorch defaults).
+
+Memory
+------
+The search holds its state (``32 D`` bytes a seed: a working and an untouched float64 copy of
+every seed, and two temporaries of that size when outliers are measured at the end) and runs
+the Newton methods' seeds in equal blocks sized so that a block's work fits in what
+``memory_budget`` (bytes; default 2 GiB) leaves: ``8 D (8 + max(2 (k + 1) + 12, 168, m² + 5 m,
+20))`` bytes a seed with the Krylov basis (``k = krylov_dim``, ``m = anderson``; 1.4 MiB at
+D = 1,024), or ``4 (D + E)`` vectors of D in place of the basis for the dense method's
+Jacobians and LU factors (32 MiB a seed at D = 1,024). The gradient ratios at the end take
+the same rest in chunks. The formulas and what they count are in
+:mod:`rnnscope.analysis.memory_budget`. Blocks run one after the other. A seed's dense-Newton
+iteration does not depend on its block (measured: identical to 2e-16 with 14-seed blocks and
+one block of 128); Newton-Krylov's does to the last bits of batched matrix products (MKL's
+float32 and float64 products of fewer than ~100 rows round differently for different row
+counts), which the inexact Krylov solves carry to ~1e-9 (float64) or more along slow
+directions, within what the search resolves anyway.
 
 Cost per Newton iteration and seed (the FLOP budget)
 ----------------------------------------------------
@@ -155,8 +172,9 @@ import torch
 
 from rnnscope.analysis.fixed_point_dedup import finalize
 from rnnscope.analysis.fixed_point_residual import as_tensor, constant_input, grad_ratios, net_device, q_values
-from rnnscope.analysis.fixed_point_solvers import PRECISIONS, NewtonSolver, adam, block_size
+from rnnscope.analysis.fixed_point_solvers import PRECISIONS, NewtonSolver, adam
 from rnnscope.analysis.fixed_point_types import METHODS, FixedPointResult, Progress
+from rnnscope.analysis.memory_budget import DEFAULT_MEMORY_BUDGET, search_block
 
 __all__ = ["METHODS", "FixedPointFinder", "FixedPointResult", "adam_fixed_points", "find_fixed_points",
            "grad_ratios", "q_values"]
@@ -169,7 +187,7 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                       anderson: int = 5, krylov_dim: int = 40, krylov_rtol: float = 1e-2, patience: int = 3,
                       lm_iter: int = 100, polish_steps: int = 20, precision: str = "mixed", progress: Progress | None = None,
                       device=None, retry_relax_steps: int = 300, lm_window: int = 30,
-                      lm_window_drop: float = 1e-3) -> FixedPointResult:
+                      lm_window_drop: float = 1e-3, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> FixedPointResult:
     """Find fixed points ``s* = F(s*, x)`` of ``net`` starting from ``seeds``.
 
     Parameters
@@ -219,21 +237,34 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
     lm_window, lm_window_drop : int, float
         Levenberg-Marquardt stops a seed as ``stalled`` when its q fell by less than the
         fraction ``lm_window_drop`` over the last ``lm_window`` iterations.
+    memory_budget : int
+        Bytes the search state, the Newton methods' blocks and the gradient ratios at the end
+        may hold at once on the device (see "Memory" in the module docstring;
+        ``RNNSCOPE_MEMORY_BUDGET_MB`` for jobs). The Adam reference's iterations run all seeds
+        at once, outside the budget.
 
     Returns
     -------
     FixedPointResult
+
+    Raises
+    ------
+    rnnscope.analysis.memory_budget.MemoryBudgetError
+        The search state, or one seed's block or gradient ratio alone, would exceed
+        ``memory_budget``.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     device, s, seeds64, x_in = _problem(net, seeds, x, device)
+    block, grad_block = search_block(s.shape[0], s.shape[1], net.embed_dim, krylov_dim=krylov_dim, anderson=anderson,
+                                     dense=method == "newton", budget=memory_budget)
     t0 = time.perf_counter()
     if method == "adam":
         q, iters, status, stats = adam(net, s, x_in, tol=tol, max_iter=5000 if max_iter is None else max_iter,
                                        progress=progress)
-        relax = torch.zeros(s.shape[0], dtype=torch.long)
+        relax = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
     else:
         solver = NewtonSolver(net, x_in, device, tol=tol, max_iter=50 if max_iter is None else max_iter,
                               dense=method == "newton", relax_steps=relax_steps, relax_rate=relax_rate,
@@ -241,15 +272,17 @@ def find_fixed_points(net, seeds, *, x=None, tol: float = 1e-8, max_iter: int | 
                               work_dtype=PRECISIONS[precision], lm_iter=lm_iter, anderson=anderson,
                               polish_steps=polish_steps, retry_relax_steps=retry_relax_steps,
                               lm_window=lm_window, lm_window_drop=lm_window_drop)
-        q, iters, relax, status = _run_blocks(solver, s, block_size(s.shape[0], s.shape[1], krylov_dim,
-                                                                    method == "newton"), progress)
+        q, iters, relax, status = _run_blocks(solver, s, block, progress)
         stats = solver.stats
     seconds = time.perf_counter() - t0
     if progress is not None:
         progress(1.0, "deduplicating")
-    return finalize(s, q, seeds64, iters, relax, status, tol=tol, unique_tol=unique_tol,
-                    outlier_threshold=outlier_threshold, seconds=seconds, method=method,
-                    x=x_in[0].cpu().numpy(), stats=stats, net=net)
+    x_np = x_in[0].cpu().numpy()
+    res = finalize(s, q, seeds64, iters, relax, status, tol=tol, unique_tol=unique_tol,
+                   outlier_threshold=outlier_threshold, seconds=seconds, method=method, x=x_np, stats=stats)
+    # the gradient ratios in the chunks the budget holds (finalize's own call takes 4,096 at once)
+    res.seed_grad_ratio = grad_ratios(net, s, x_np, block=grad_block)
+    return res
 
 
 def _problem(net, seeds, x, device) -> tuple[torch.device, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -266,8 +299,8 @@ def _run_blocks(solver: NewtonSolver, s: torch.Tensor, block: int, progress: Pro
     S = s.shape[0]
     parts = [solver.run(s[a: a + block], progress, a, S) for a in range(0, S, block)]
     if not parts:
-        return (torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.long),
-                torch.zeros(0, dtype=torch.long), np.zeros(0, dtype=object))
+        return (s.new_zeros(0), torch.zeros(0, dtype=torch.long, device=s.device),
+                torch.zeros(0, dtype=torch.long, device=s.device), np.zeros(0, dtype=object))
     return (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts]),
             np.concatenate([p[3] for p in parts]))
 
@@ -307,8 +340,9 @@ class FixedPointFinder:
     ----------
     tol, max_iter, unique_tol, outlier_threshold, method, relax_steps, relax_rate, anderson,
     krylov_dim, krylov_rtol, patience, lm_iter, polish_steps, precision, device,
-    retry_relax_steps, lm_window, lm_window_drop
-        As in :func:`find_fixed_points`.
+    retry_relax_steps, lm_window, lm_window_drop, memory_budget
+        As in :func:`find_fixed_points`. ``device`` and ``memory_budget`` say where and in
+        how much memory to compute, not what: they are not in ``get_params`` (the cache key).
 
     Attributes
     ----------
@@ -339,7 +373,7 @@ class FixedPointFinder:
                  relax_steps: int = 200, relax_rate: float = 0.98, anderson: int = 5, krylov_dim: int = 40,
                  krylov_rtol: float = 1e-2, patience: int = 3, lm_iter: int = 100, polish_steps: int = 20,
                  precision: str = "mixed", device=None, retry_relax_steps: int = 300, lm_window: int = 30,
-                 lm_window_drop: float = 1e-3):
+                 lm_window_drop: float = 1e-3, memory_budget: int = DEFAULT_MEMORY_BUDGET):
         self.tol = tol
         self.max_iter = max_iter
         self.unique_tol = unique_tol
@@ -357,6 +391,7 @@ class FixedPointFinder:
         self.polish_steps = polish_steps
         self.precision = precision
         self.device = device
+        self.memory_budget = memory_budget
 
     def get_params(self) -> dict:
         """The constructor parameters (for cache keys)."""
@@ -367,7 +402,8 @@ class FixedPointFinder:
 
     def fit(self, net, seeds, x=None, progress: Progress | None = None) -> FixedPointFinder:
         """Search from ``seeds`` (S, D) with input ``x`` (E,) held constant; returns self."""
-        res = find_fixed_points(net, seeds, x=x, progress=progress, device=self.device, **self.get_params())
+        res = find_fixed_points(net, seeds, x=x, progress=progress, device=self.device,
+                                memory_budget=self.memory_budget, **self.get_params())
         self.result_ = res
         self.fixed_points_ = res.points
         self.q_ = res.q

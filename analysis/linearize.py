@@ -18,6 +18,12 @@ For many points only the top ``n_modes`` eigenvectors are kept (a full ``R`` for
 of a 512-dimensional LSTM state is 2 GB of complex numbers); the left ones come from one
 LU solve ``Rᵀ ℓ_a = e_a`` per point rather than a full inverse. :func:`eigenmodes_at` gives
 the full decomposition at one point (what the dashboard inspects).
+
+Memory: the points go through the Jacobians and the eigensolver in chunks that fit the
+``memory_budget`` (bytes, default 2 GiB): ``8 D (7 D + 2 E)`` bytes a point for
+:func:`linearize` (56 MiB at D = 1,024), ``32 D (D + E)`` for :func:`jacobians_at`
+(:mod:`rnnscope.analysis.memory_budget` says what they count). The chunks' temporaries live on
+the net's device; the returned arrays (host memory) come on top.
 """
 from __future__ import annotations
 
@@ -29,9 +35,7 @@ import torch
 from torch import Tensor
 
 from rnnscope.analysis.fixed_point_residual import as_tensor, cell_copy, constant_input, net_device
-
-# Bytes one chunk of (chunk, D, D) complex128 work may take (eig, R, solve).
-_CHUNK_BYTES = 128 * 2**20
+from rnnscope.analysis.memory_budget import DEFAULT_MEMORY_BUDGET, jacobian_bytes, linearize_bytes, rows_within
 
 
 @dataclass
@@ -99,25 +103,26 @@ def time_constants(eigvals) -> np.ndarray:
         return np.abs(1.0 / np.log(mod))
 
 
-def _chunk_size(D: int, chunk: int | None) -> int:
-    return chunk if chunk else max(1, _CHUNK_BYTES // (16 * 4 * D * D))
-
-
-def _iter_jacobians(net, points, x, chunk: int | None) -> Iterator[tuple[slice, Tensor, Tensor]]:
-    """Yield ``(rows, J_rec (c, D, D), J_inp (c, D, E))`` in float64 over chunks of points."""
+def _iter_jacobians(net, points, x, chunk: int) -> Iterator[tuple[slice, Tensor, Tensor]]:
+    """Yield ``(rows, J_rec (c, D, D), J_inp (c, D, E))`` in float64 over chunks of ``chunk`` points."""
     device = net_device(net)
     cell = cell_copy(net, torch.float64, device)
     P = as_tensor(points, torch.float64, device).reshape(-1, net.state_size)
     xin = constant_input(net, x, torch.float64, device)
-    c = _chunk_size(net.state_size, chunk)
-    for a in range(0, P.shape[0], c):
-        s = P[a: a + c]
+    for a in range(0, P.shape[0], chunk):
+        s = P[a: a + chunk]
         j_rec, j_inp = cell.jacobians(s, xin.expand(s.shape[0], -1))
         yield slice(a, a + s.shape[0]), j_rec, j_inp
 
 
+def _chunk(net, chunk: int | None, budget: int, bytes_per_point: int, what: str) -> int:
+    """Points per chunk: ``chunk`` when given, else as many as ``budget`` holds."""
+    return chunk if chunk else rows_within(budget, bytes_per_point, f"{what} at one point of D = {net.state_size:,}")
+
+
 @torch.no_grad()
-def jacobians_at(net, points, x=None, *, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def jacobians_at(net, points, x=None, *, chunk: int | None = None,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> tuple[np.ndarray, np.ndarray]:
     """Recurrent and input Jacobians at each point, in float64.
 
     Parameters
@@ -127,7 +132,11 @@ def jacobians_at(net, points, x=None, *, chunk: int | None = None) -> tuple[np.n
     x : array of shape (E,), optional
         Input (default zero).
     chunk : int, optional
-        Points per batch (bounds the cell's temporaries; default from a memory budget).
+        Points per batch (default: as many as ``memory_budget`` holds at ``32 D (D + E)`` bytes
+        a point).
+    memory_budget : int
+        Bytes the chunks' work may hold at once on the net's device. The returned arrays
+        (``8 K D (D + E)`` bytes of host memory) come on top.
 
     Returns
     -------
@@ -139,7 +148,8 @@ def jacobians_at(net, points, x=None, *, chunk: int | None = None) -> tuple[np.n
     K, D, E = len(points), net.state_size, net.embed_dim
     j_rec = np.empty((K, D, D))
     j_inp = np.empty((K, D, E))
-    for rows, jr, ji in _iter_jacobians(net, points, x, chunk):
+    c = _chunk(net, chunk, memory_budget, jacobian_bytes(D, E), "the Jacobians")
+    for rows, jr, ji in _iter_jacobians(net, points, x, c):
         j_rec[rows], j_inp[rows] = jr.cpu().numpy(), ji.cpu().numpy()
     return j_rec, j_inp
 
@@ -153,12 +163,13 @@ def _sorted_eig(j_rec: Tensor) -> tuple[Tensor, Tensor]:
     order = order.gather(-1, torch.argsort(key_mod.gather(-1, order), dim=-1, descending=True, stable=True))
     lam = lam.gather(-1, order)
     R = R.gather(-1, order[:, None, :].expand_as(R))
-    R = R / torch.linalg.vector_norm(R, dim=-2, keepdim=True)
+    R /= torch.linalg.vector_norm(R, dim=-2, keepdim=True)  # in place: one (c, D, D) complex array less
     return lam, R
 
 
 @torch.no_grad()
-def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None) -> Linearization:
+def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None,
+              memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Linearization:
     """Eigendecomposition of ``J_rec`` at each point, keeping the top ``n_modes`` vectors.
 
     Parameters
@@ -171,7 +182,12 @@ def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None
     n_modes : int
         Number of slowest modes whose eigenvectors are kept.
     chunk : int, optional
-        Points per batch (default from a memory budget).
+        Points per batch (default: as many as ``memory_budget`` holds at ``8 D (7 D + 2 E)``
+        bytes a point).
+    memory_budget : int
+        Bytes the chunks' Jacobians and eigendecompositions may hold at once (on the net's
+        device; the host copy of a chunk's eigenvectors counts too on the CPU). The returned
+        arrays, ``16 K (2 D + n (2 D + E))`` bytes of host memory, come on top.
 
     Returns
     -------
@@ -187,7 +203,8 @@ def linearize(net, points, *, x=None, n_modes: int = 3, chunk: int | None = None
     right = np.empty((K, D, n), dtype=np.complex128)
     left = np.empty((K, n, D), dtype=np.complex128)
     left_inp = np.empty((K, n, E), dtype=np.complex128)
-    for rows, j_rec, j_inp in _iter_jacobians(net, P, x, chunk):
+    c = _chunk(net, chunk, memory_budget, linearize_bytes(D, E), "the linearization")
+    for rows, j_rec, j_inp in _iter_jacobians(net, P, x, c):
         lam, R = _sorted_eig(j_rec)
         # rows a < n of R⁻¹: solve Rᵀ X = [e_0 ... e_{n-1}], then ℓ_a = X[:, a]
         R_np = R.cpu().numpy()

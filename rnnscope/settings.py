@@ -21,6 +21,9 @@ variable                    meaning                                 default
                             is no longer renewed (a dead holder)
 ``RNNSCOPE_RESULT_TTL_S``   how long Celery keeps task results      86400
 ``RNNSCOPE_DEVICE``         torch device jobs run on                ``cpu``
+``RNNSCOPE_MEMORY_BUDGET_MB`` MiB one fixed-point search,           2048 (``cpu``),
+                            linearization or Jacobian batch may     8192 (``cuda``)
+                            hold at once on the device
 ``RNNSCOPE_DEMO_DIR``       bundled demo checkpoints                ``<repo>/models/demo``
 ``RNNSCOPE_FETCH_DATA``     the dashboard may download a registered ``0`` (never)
                             dataset that is not cached (``1``);
@@ -50,6 +53,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEVICES = ("cpu", "cuda")
+#: Default ``RNNSCOPE_MEMORY_BUDGET_MB`` per device (``rnnscope.analysis.memory_budget``): on the
+#: CPU, 2 GiB of working memory keeps a 4,096-seed search at D = 1,024 under 4 GiB in all; a GPU
+#: gets 8 GiB, so that such a search runs as one block.
+DEFAULT_MEMORY_BUDGET_MB = {"cpu": 2048, "cuda": 8192}
 
 
 class SettingsError(ValueError):
@@ -90,6 +97,11 @@ class Settings:
         Seconds Celery keeps task results (they hold keys, never arrays).
     device : {"cpu", "cuda"}
         Torch device for jobs.
+    memory_budget_bytes : int
+        Bytes the fixed-point search, the linearization and the Jacobians of one job may hold
+        at once on the device beyond their inputs and outputs (they work in chunks that fit;
+        formulas in ``rnnscope.analysis.memory_budget``); default
+        :data:`DEFAULT_MEMORY_BUDGET_MB` for the device.
     demo_dir : Path
         Directory holding the bundled ``*.safetensors`` demo checkpoints.
     fetch_data : bool
@@ -121,6 +133,7 @@ class Settings:
     lock_ttl_s: float = 30.0
     result_ttl_s: int = 86400
     device: str = "cpu"
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_MB["cpu"] * 2**20
     demo_dir: Path = Path("models/demo")
     fetch_data: bool = False
     archives: Path | None = None
@@ -153,6 +166,8 @@ class Settings:
             lock_ttl_s=_positive_float(env, "RNNSCOPE_LOCK_TTL_S", 30.0),
             result_ttl_s=_positive_int(env, "RNNSCOPE_RESULT_TTL_S", 86400),
             device=device,
+            memory_budget_bytes=_positive_int(env, "RNNSCOPE_MEMORY_BUDGET_MB",
+                                              DEFAULT_MEMORY_BUDGET_MB[device]) * 2**20,
             demo_dir=Path(env.get("RNNSCOPE_DEMO_DIR") or default_demo_dir()).expanduser(),
             fetch_data=_flag(env, "RNNSCOPE_FETCH_DATA"),
             archives=Path(archives) if archives else None,
