@@ -17,8 +17,8 @@ the analysis chose (``rnnscope.analysis.slow_points``):
   minus the first row of the readout's weight, in state space; zero on the LSTM's c half)
   against the span of the points' top C−1 PCs: principal angles (``scipy.linalg.subspace_angles``,
   degrees, smallest first); 0° means the readout reads exactly the plane the points span;
-- **per-word input projections onto each slow left eigenvector**: Re(ℓ_a J_inp x_w) for every
-  slow mode a among the M linearized (largest-|λ|) modes, the mode's phase
+- **per-word input projections onto each slow left eigenvector**: Re(ℓ_a J_inp x_w) for the
+  first C−1 slow modes a (by |λ|) among the M linearized (largest-|λ|) modes, the mode's phase
   fixed so that d·r_a is real and positive for the difference direction d it moves most;
   and, independent of the eigenbasis inside the slow subspace, the change of each logit
   difference that the slow modes keep from one word: Σ_a (d_c · r_a)(ℓ_a J_inp x_w) (real).
@@ -287,7 +287,7 @@ def class_geometry(points: np.ndarray, eigvals: np.ndarray, right: np.ndarray, l
     diffs = readout_differences(weight, D)
     slow = np.abs(np.abs(np.asarray(eigvals)[:, : right.shape[2]]) - 1.0) <= slow_tol  # (K, M)
     emb = np.zeros((0, left_inp.shape[2] if left_inp.ndim == 3 else 0)) if emb is None else np.asarray(emb)
-    max_slow = int(slow.sum(1).max()) if K else 0
+    max_slow = int(min(slow.sum(1).max(), C - 1)) if K else 0  # the C−1 slowest: what the claim is about
     return ClassGeometry(
         num_classes=C, class_names=list(class_names or [str(c) for c in range(C)]), ordered=ordered, n_points=K,
         explained_variance=var, explained_variance_ratio=ratio, components=comps,

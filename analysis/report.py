@@ -264,7 +264,8 @@ one_step_rel_error_previous : float32 (N,)
 one_step_step_norm : float32 (N,)
     ‖F(h, x) − h‖, the step's length in state units.
 geometry_* : the class geometry of a C > 2 class network (no rows for a binary one);
-    n point-set PCs (n <= 10), S slow modes kept, G listed words:
+    n point-set PCs (n <= 10), S <= C−1 slow modes kept (the largest |λ|), G listed words
+    (``params.n_words`` per class at most):
     ``geometry_explained_variance_ratio`` float64 (n,) and ``geometry_components`` float32 (n, D):
     PCA of the points themselves; ``geometry_slow_counts`` int64 (K,): slow modes at each point;
     ``geometry_readout_diffs`` float32 (C−1, D): w_c − w_0 in state space; ``geometry_angles``
