@@ -187,6 +187,12 @@ class SentenceTrace:
         The point nearest to the final state (-1 without points).
     end_point_logit, end_point_distance : float
         That point's readout logit and its distance to the final state (state units).
+    linear_push : float64 ndarray of shape (T,)
+        What a linear integrator would have added to the readout for token t: its input
+        projection times the readout of the integration mode at ``nearest[t]``,
+        ``(w · r1) ℓ1ᵀ J_inp x_t`` (logit units; the push of a token on the attractor,
+        whatever came before it). Set against ``push``, it shows context: after a negator
+        the network's push has the other sign. NaN without points.
     """
 
     tokens: list[str]
@@ -207,6 +213,7 @@ class SentenceTrace:
     end_point: int = -1
     end_point_logit: float = float("nan")
     end_point_distance: float = float("nan")
+    linear_push: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -226,8 +233,8 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
     model : Model
         The analysed network (same checkpoint as the report).
     arrays : dict
-        Report arrays; uses ``fixed_points`` (K, D), ``mode_coef`` (K, E),
-        ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
+        Report arrays; uses ``fixed_points`` (K, D), ``mode_coef`` (K, E), ``r1`` (K, D),
+        ``readout`` (D,), ``state_pca_components`` (n, D), ``state_pca_mean`` (D,).
     text : str
         Any text; tokenized exactly as in training.
     max_tokens : int
@@ -260,9 +267,10 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
         err = step_rel_errors(net, prev, x, h_star)["rel_error"].cpu().numpy()
         proj = np.einsum("te,te->t", arrays["mode_coef"][nearest].astype(np.float64),
                          x.cpu().numpy().astype(np.float64))
+        linear = proj * (arrays["r1"][nearest].astype(np.float64) @ arrays["readout"].astype(np.float64))
     else:
         nearest = np.full(len(ids), -1, np.int64)
-        dist = err = proj = np.full(len(ids), np.nan)
+        dist = err = proj = linear = np.full(len(ids), np.nan)
     parts = _readout_parts(net, start, states, points, comps, mean)
     logit = parts.pop("logit")
     return SentenceTrace(
@@ -270,7 +278,8 @@ def trace_sentence(model: Model, arrays: dict[str, np.ndarray], text: str,
         start_pc=start_pc, logit=logit, probability=1.0 / (1.0 + np.exp(-logit)),
         input_projection=np.asarray(proj, np.float64), nearest=nearest,
         nearest_distance=np.asarray(dist, np.float64),
-        linearization_error=np.asarray(err, np.float64), dropped=dropped, **parts)
+        linearization_error=np.asarray(err, np.float64), dropped=dropped,
+        linear_push=np.asarray(linear, np.float64), **parts)
 
 
 def _readout_parts(net: RNNClassifier, start: torch.Tensor, states: torch.Tensor, points: torch.Tensor,

@@ -43,7 +43,7 @@ def trajectory_figure(trace: SentenceTrace, report, step: int = 0):
 def steps_figure(trace: SentenceTrace):
     """Each token's readout change: its push and the zero-input drift."""
     return figures.sentence_readout_steps(trace.tokens, trace.logit, trace.push, trace.drift,
-                                          trace.start_logit, unknown=~trace.known)
+                                          trace.start_logit, unknown=~trace.known, linear_push=trace.linear_push)
 
 
 def _ring_index(fig) -> int:
@@ -55,7 +55,8 @@ def token_table(trace: SentenceTrace) -> html.Div:
     """Per-token numbers: readout, P(positive), the token's push and the zero-input drift,
     input projection, nearest point, error."""
     head = html.Thead(html.Tr([html.Th(h) for h in (
-        "#", "token", "readout", "P(+)", "push", "drift", "ℓ1ᵀ J_inp x", "nearest FP", "lin. error")]))
+        "#", "token", "readout", "P(+)", "push", "linear push", "drift", "ℓ1ᵀ J_inp x", "nearest FP",
+        "lin. error")]))
     rows = []
     for t in range(min(len(trace), TABLE_ROWS)):
         proj = trace.input_projection[t]
@@ -66,7 +67,7 @@ def token_table(trace: SentenceTrace) -> html.Div:
                     title="" if trace.known[t] else "not in the vocabulary"),
             html.Td(f"{trace.logit[t]:+.3f}"), html.Td(f"{trace.probability[t]:.3f}"),
             html.Td(f"{trace.push[t]:+.3f}", className="pos" if trace.push[t] > 0 else "neg"),
-            html.Td(f"{trace.drift[t]:+.3f}"),
+            html.Td(fmt(trace.linear_push[t], "+.3f")), html.Td(f"{trace.drift[t]:+.3f}"),
             html.Td(fmt(proj, "+.4f"), className=cls), html.Td(f"#{trace.nearest[t]}"),
             html.Td(fmt(trace.linearization_error[t], ".3g")),
         ]))

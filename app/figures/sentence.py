@@ -237,7 +237,7 @@ def _ring(xy, tokens, n: int, step: int) -> dict:
 
 
 def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
-                           unknown=None) -> go.Figure:
+                           unknown=None, linear_push=None, modifier=None) -> go.Figure:
     """What moved the readout, token by token: each step's change as the token's push
     (green up / red down) stacked on the zero-input drift (grey), and the readout after it.
 
@@ -254,10 +254,17 @@ def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
         Readout of the initial state (x = 0, "start").
     unknown : bool ndarray of shape (T,), optional
         Out-of-vocabulary tokens (marked "(unk)" on the axis).
+    linear_push : ndarray of shape (T,), optional
+        What a linear integrator would have added for each token (``SentenceTrace.linear_push``,
+        logit units): drawn as diamonds beside the push, so a token whose push the context
+        changed (after a modifier) stands out.
+    modifier : bool ndarray of shape (T,), optional
+        Tokens that are modifier words (marked "(modifier)" on the axis).
 
     Notes
     -----
-    Trace names: ``"token's push"``, ``"zero-input drift"``, ``"readout after the token"``.
+    Trace names: ``"token's push"``, ``"zero-input drift"``, ``"readout after the token"``,
+    ``"linear integrator's push"``.
     """
     tokens = [str(t) for t in tokens]
     n = len(tokens)
@@ -265,8 +272,10 @@ def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
     push = _checks.vector("push", push, length=n)
     drift = _checks.vector("drift", drift, length=n)
     unk = (np.zeros(n, bool) if unknown is None else _checks.vector("unknown", unknown, length=n, dtype=bool))
+    mod = (np.zeros(n, bool) if modifier is None else _checks.vector("modifier", modifier, length=n, dtype=bool))
     x = np.arange(1, n + 1, dtype=np.int32)
-    names = [f"{i} {html.escape(t)}" + (" (unk)" if u else "") for i, t, u in zip(x, tokens, unk)]
+    names = [f"{i} {html.escape(t)}" + (" (unk)" if u else "") + (" (modifier)" if m else "")
+             for i, t, u, m in zip(x, tokens, unk, mod)]
     hover = "%{customdata}: %{y:+.3f}<extra>%{fullData.name}</extra>"
     traces = [
         dict(type="bar", x=x, y=style.f32(drift), name="zero-input drift", marker=dict(color=style.GREY),
@@ -278,6 +287,11 @@ def sentence_readout_steps(tokens, logit, push, drift, start_logit: float, *,
              line=dict(color=style.INK, width=1.5), marker=dict(size=6),
              customdata=["start", *names], hovertemplate=hover),
     ]
+    if linear_push is not None:
+        lin = _checks.vector("linear_push", linear_push, length=n)
+        traces.append(dict(type="scatter", x=x, y=style.f32(lin), name="linear integrator's push", mode="markers",
+                           marker=dict(symbol="diamond-open", size=9, color=style.EIGVEC), customdata=names,
+                           hovertemplate=hover))
     ticks = x if n <= 40 else x[:: int(np.ceil(n / 40))]
     zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0,
                 line=dict(color=style.INK, width=1, dash="dash"))

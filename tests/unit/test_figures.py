@@ -542,3 +542,13 @@ def test_figures_are_deterministic_and_leave_inputs_untouched(report):
     for key, value in before_a.items():
         np.testing.assert_array_equal(arrays[key], value)
     json.loads(first)  # valid JSON
+
+
+def test_readout_steps_draw_the_linear_integrators_push_and_mark_modifiers():
+    fig = F.sentence_readout_steps(["not", "good"], [0.0, -1.0], [0.0, -1.0], [0.0, 0.0], 0.0,
+                                         linear_push=[0.0, 1.0], modifier=[True, False])
+    lin = next(t for t in fig.data if t.name == "linear integrator's push")
+    assert list(lin.x) == [1, 2] and list(lin.y) == [0.0, 1.0]
+    assert list(lin.customdata) == ["1 not (modifier)", "2 good"]
+    plain = F.sentence_readout_steps(["good"], [1.0], [1.0], [0.0], 0.0)
+    assert all(t.name != "linear integrator's push" for t in plain.data)

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnscope.analysis.model import RNNClassifier
-from rnnscope.analysis.sentence import drift_after, readout_account, readout_steps
+from rnnscope.analysis.model import Model, RNNClassifier
+from rnnscope.analysis.reference_models import _with_cell
+from rnnscope.analysis.sentence import drift_after, readout_account, readout_steps, trace_sentence
+from rnnscope.analysis.tokenizer import Tokenizer, Vocab
 
 
 class LinearNet:
@@ -105,3 +107,48 @@ def test_account_of_no_tokens_and_of_ties():
     assert empty["final"] == 0.2 and empty["largest"] is None and empty["top_push"] == []
     acc = readout_account(0.0, [1.0, 0.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0])
     assert acc["top_push"] == [0, 1, 2]  # equal |push|: in reading order
+
+
+class NegatorCell(torch.nn.Module):
+    """State (v, n): v counts valence, n remembers a "not" for one token, which flips the
+    next token's valence: F((v, n), x) = (v + (1 − 2n) x_0, x_1). With zero input every
+    (v, 0) is a fixed point; there J_rec = diag(1, 0) and J_inp = I."""
+
+    arch = "linear"
+    hidden_size = input_size = state_size = 2
+
+    def hidden(self, s):
+        return s
+
+    def step(self, s, x):
+        return torch.stack([s[:, 0] + (1 - 2 * s[:, 1]) * x[:, 0], x[:, 1]], dim=1)
+
+    def jacobians(self, s, x):
+        zero, one = torch.zeros_like(s[:, 0]), torch.ones_like(s[:, 0])
+        j_rec = torch.stack([torch.stack([one, -2 * x[:, 0]], 1), torch.stack([zero, zero], 1)], 1)
+        j_inp = torch.stack([torch.stack([1 - 2 * s[:, 1], zero], 1), torch.stack([zero, one], 1)], 1)
+        return j_rec, j_inp
+
+
+def negator_model():
+    net = _with_cell(NegatorCell(), np.array([[0, 0], [0, 0], [1.0, 0], [0, 1.0]]), np.array([1.0, 0.0]),
+                     torch.float64)
+    return Model(net=net.eval(), vocab=Vocab(["<pad>", "<unk>", "good", "not"]), tokenizer=Tokenizer())
+
+
+def test_the_linear_integrator_push_matches_on_the_line_and_misses_a_negator():
+    """On the line of fixed points "good" adds +1 to the readout, as the linear integrator
+    along r1 = ℓ1 = e_0 says; after "not" the network adds −1 while the integrator still
+    says +1 (the integrator cannot see context)."""
+    line = np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    arrays = {"fixed_points": line, "mode_coef": np.tile([1.0, 0.0], (3, 1)), "r1": np.tile([1.0, 0.0], (3, 1)),
+              "readout": np.array([1.0, 0.0]), "state_pca_components": np.eye(2), "state_pca_mean": np.zeros(2)}
+    model = negator_model()
+    good = trace_sentence(model, arrays, "good good")
+    np.testing.assert_allclose(good.push, [1.0, 1.0])
+    np.testing.assert_allclose(good.linear_push, good.push)
+    negated = trace_sentence(model, arrays, "not good good")
+    np.testing.assert_allclose(negated.push, [0.0, -1.0, 1.0])  # "not" flips the next token only
+    np.testing.assert_allclose(negated.linear_push, [0.0, 1.0, 1.0])
+    assert np.isnan(trace_sentence(model, {**arrays, "fixed_points": np.zeros((0, 2)), "mode_coef": np.zeros((0, 2)),
+                                           "r1": np.zeros((0, 2))}, "good").linear_push).all()
