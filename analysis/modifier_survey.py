@@ -147,6 +147,12 @@ class KnownRank:
         only by the screen).
     exact : bool
         Measured exactly (False: screened only).
+    own : float
+        The word's own settled readout increment, mean over the contexts (logits;
+        :func:`own_effects`; nan when not given to :func:`known_modifier_ranks`).
+    rank_neutral : int
+        1-based place among the candidates whose |own| is at most the median |own| (the
+        more neutral half), 0 when the word is not in that half or ``own`` was not given.
     """
 
     known: str
@@ -162,16 +168,31 @@ class KnownRank:
     ratio_positive: np.ndarray
     ratio_negative: np.ndarray
     exact: bool
+    own: float = float("nan")
+    rank_neutral: int = 0
 
 
-def known_modifier_ranks(effects: ModifierEffects, tokens: Sequence[str],
-                         known: Sequence[str] = KNOWN_MODIFIERS) -> tuple[list[KnownRank], list[str]]:
+def own_effects(net: RNNClassifier, setup: ProbeSetup, word_ids) -> np.ndarray:
+    """(W,) each word's own settled readout increment Δ(s, w) (the probes' measure, with the
+    setup's settling fillers), mean over the contexts of ``setup`` (logits): its valence as
+    the network counts it at the contexts. N (H + 1) steps per word."""
+    return readout_increments(net, setup.start, _embed(net, word_ids), setup.settle).mean(0).cpu().numpy()
+
+
+def known_modifier_ranks(effects: ModifierEffects, tokens: Sequence[str], known: Sequence[str] = KNOWN_MODIFIERS,
+                         own: np.ndarray | None = None) -> tuple[list[KnownRank], list[str]]:
     """The rank of every candidate that is a known modifier (module docstring), best rank
     first, and the known modifiers that were not candidates (too rare or out of the
-    vocabulary). ``tokens``: the vocabulary, id -> token."""
+    vocabulary). ``tokens``: the vocabulary, id -> token; ``own`` (W,): the candidates'
+    :func:`own_effects`, for the rank among the more neutral half."""
     order = effects.ranking()
     place = np.empty(len(order), np.int64)
     place[order] = np.arange(1, len(order) + 1)
+    own = np.full(len(order), np.nan) if own is None else np.asarray(own, np.float64)
+    neutral = np.abs(own) <= np.median(np.abs(own)) if np.isfinite(own).all() else np.zeros(len(order), bool)
+    place_neutral = np.zeros(len(order), np.int64)
+    kept = order[neutral[order]]
+    place_neutral[kept] = np.arange(1, len(kept) + 1)
     rows = []
     for r, word in enumerate(effects.word_ids):
         group = _known_group(tokens[int(word)], known)
@@ -181,7 +202,8 @@ def known_modifier_ranks(effects: ModifierEffects, tokens: Sequence[str],
                                   strength=float(effects.strength[r]), ratio_readout=effects.ratio_readout[r],
                                   ratio_linear=effects.ratio_linear[r], ratio_positive=effects.ratio_positive[r],
                                   ratio_negative=effects.ratio_negative[r],
-                                  exact=bool(effects.exact[r])))
+                                  exact=bool(effects.exact[r]), own=float(own[r]),
+                                  rank_neutral=int(place_neutral[r])))
     found = {row.known for row in rows}
     return sorted(rows, key=lambda row: row.rank), [k for k in known if k not in found]
 

@@ -20,8 +20,11 @@ this script times
    the ``--refine`` strongest (``detect_modifiers(refine=...)``),
 
 and prints both, their ratio (detection / analysis), the FLOP budget, the known modifiers'
-ranks and the top of the ranking. ``--skip-analysis`` times the detection alone, with a
-small fixed-point search (``quick_points``, timed apart) for the point set.
+ranks and the top of the ranking; then (not timed) each candidate's own settled readout
+increment ("own", its valence), the known modifiers' rank among the more neutral half of
+the candidates (|own| at most the median) and the top of that half. ``--skip-analysis``
+times the detection alone, with a small fixed-point search (``quick_points``, timed apart)
+for the point set.
 ``--check-exact N`` also measures the N most frequent candidates exactly (not timed as part
 of the detection) and prints how well the screen ranked them.
 
@@ -47,8 +50,8 @@ from scipy.stats import spearmanr
 from rnnscope.analysis.analysis_params import AnalysisParams
 from rnnscope.analysis.checkpoint import load as load_checkpoint
 from rnnscope.analysis.data import load as load_data
-from rnnscope.analysis.modifier_survey import KNOWN_MODIFIERS, SurveyParams, known_modifier_ranks, quick_points, \
-    survey_setup
+from rnnscope.analysis.modifier_survey import KNOWN_MODIFIERS, SurveyParams, known_modifier_ranks, own_effects, \
+    quick_points, survey_setup
 from rnnscope.analysis.modifiers import detect_modifiers, frequent_words, screen_ratios
 from rnnscope.analysis.pipeline import run_analysis
 from rnnscope.analysis.tokenizer import encode_texts
@@ -143,25 +146,29 @@ def check_exact(model, det: dict, n: int) -> list[str]:
 
 def known_table(det: dict, tokens) -> list[str]:
     """One line per candidate that is a known modifier, best rank first."""
-    rows, missing = known_modifier_ranks(det["effects"], tokens)
-    out = [f"{'known':<9} {'token':<10} {'rank':>11} {'exact':>5} {'kind':<11} "
-           f"{'r_1..r_5 readout':<32} {'positive probes':<32} {'negative probes':<32} r_1 linear"]
+    rows, missing = known_modifier_ranks(det["effects"], tokens, own=det["own"])
+    n_half = int((np.abs(det["own"]) <= np.median(np.abs(det["own"]))).sum())
+    out = [f"{'known':<9} {'token':<10} {'rank':>11} {f'neutral/{n_half}':>13} {'own':>6} {'exact':>5} {'kind':<11} "
+           f"{'r_1..r_5 readout':<30} {'positive probes':<30} {'negative probes':<30} r_1 linear"]
     for r in rows:
         fmt = lambda a: " ".join(f"{x:5.2f}" for x in a)  # noqa: E731
-        out.append(f"{r.known:<9} {r.token:<10} {f'{r.rank}/{r.of}':>11} {str(r.exact):>5} {r.kind:<11} "
-                   f"{fmt(r.ratio_readout):<32} {fmt(r.ratio_positive):<32} {fmt(r.ratio_negative):<32} "
-                   f"{r.ratio_linear[0]:.2f}")
+        out.append(f"{r.known:<9} {r.token:<10} {f'{r.rank}/{r.of}':>11} {r.rank_neutral or '-':>13} {r.own:6.2f} "
+                   f"{str(r.exact):>5} {r.kind:<11} {fmt(r.ratio_readout):<30} {fmt(r.ratio_positive):<30} "
+                   f"{fmt(r.ratio_negative):<30} {r.ratio_linear[0]:.2f}")
     if missing:
         out.append(f"not candidates: {', '.join(missing)}")
     return out
 
 
-def ranking_table(det: dict, tokens, top: int) -> list[str]:
-    """The first ``top`` rows of the ranking."""
-    e = det["effects"]
-    out = [f"{'rank':>4} {'token':<14} {'kind':<11} {'exact':>5} r_1..r_5 readout"]
-    for i, r in enumerate(e.ranking()[:top], 1):
-        out.append(f"{i:>4} {tokens[int(e.word_ids[r])]:<14} {e.kind[r]:<11} {str(bool(e.exact[r])):>5} "
+def ranking_table(det: dict, tokens, top: int, neutral_only: bool = False) -> list[str]:
+    """The first ``top`` rows of the ranking (of its more neutral half: |own| <= median)."""
+    e, own = det["effects"], det["own"]
+    order = e.ranking()
+    if neutral_only:
+        order = order[(np.abs(own) <= np.median(np.abs(own)))[order]]
+    out = [f"{'rank':>4} {'token':<15} {'own':>6} {'kind':<11} {'exact':>5} r_1..r_5 readout"]
+    for i, r in enumerate(order[:top], 1):
+        out.append(f"{i:>4} {tokens[int(e.word_ids[r])]:<15} {own[r]:6.2f} {e.kind[r]:<11} {str(bool(e.exact[r])):>5} "
                    + " ".join(f"{x:5.2f}" for x in e.ratio_readout[r]))
     return out
 
@@ -195,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'ratio detection / analysis':<44} {ratio:8.2f}  "
               f"({'meets' if ratio <= 1 else 'MISSES'} the target: at most 1)")
     tokens = model.vocab.tokens
+    t = time.perf_counter()
+    det["own"] = own_effects(model.net.eval(), det["setup"], det["candidates"])
+    print(f"\neach candidate's own settled readout increment ('own', logits; for the tables, not timed above): "
+          f"{time.perf_counter() - t:.1f} s")
     if args.check_exact:
         print("\n" + "\n".join(check_exact(model, det, args.check_exact)))
     setup = det["setup"]
@@ -204,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(known_table(det, tokens)))
     print(f"\ntop {args.top} of the ranking:")
     print("\n".join(ranking_table(det, tokens, args.top)))
+    print(f"\ntop {args.top} of the more neutral half (|own| <= its median, {np.median(np.abs(det['own'])):.3f}):")
+    print("\n".join(ranking_table(det, tokens, args.top, neutral_only=True)))
     return 0
 
 

@@ -15,7 +15,7 @@ import torch
 
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.modifier_survey import KNOWN_MODIFIERS, SurveyParams, _known_group, known_modifier_ranks, \
-    neutral_words, quick_points, survey_modifiers
+    neutral_words, own_effects, quick_points, survey_modifiers
 from rnnscope.analysis.modifiers import context_states, frequent_words, sample_contexts
 from rnnscope.analysis.toy_language import FILLER, VALENCE, toy_split
 
@@ -59,7 +59,8 @@ def test_survey_ranks_not_first_and_very_as_intensifier_on_the_toy_gru(toy):
     tokens = model.vocab.tokens
     assert set(model.vocab.decode(setup.probe_ids)) == set(VALENCE)
     assert set(model.vocab.decode(setup.between.unique().cpu().numpy())) <= set(FILLER)
-    rows, missing = known_modifier_ranks(effects, tokens)
+    own = own_effects(model.net.eval(), setup, effects.word_ids)
+    rows, missing = known_modifier_ranks(effects, tokens, own=own)
     for r in rows:
         print(r.known, r.rank, r.of, r.kind, r.ratio_readout.round(2), r.ratio_positive.round(2),
               r.ratio_negative.round(2))
@@ -69,6 +70,11 @@ def test_survey_ranks_not_first_and_very_as_intensifier_on_the_toy_gru(toy):
     assert np.all(no.ratio_positive[:4] < -0.3) and np.all(no.ratio_negative[:4] < -0.3)  # flips both
     assert very.token == "very" and very.rank <= 3 and very.kind == "intensifier" and very.ratio_readout[0] > 1.2
     assert no.exact and very.exact and no.of == len(effects.word_ids) == 18
+    assert abs(no.own) < 0.5 * abs(own[effects.row(model.vocab.index["good"])])  # "not" has little valence
+    (a,), _ = known_modifier_ranks(effects, tokens, known=("a",), own=own)
+    assert no.rank_neutral == 0 < a.rank_neutral        # the more neutral half is 9 of the 12 fillers
+    valence = dict(zip(model.vocab.decode(effects.word_ids), own))
+    assert valence["awesome"] > valence["good"] > 0 > valence["bad"] > valence["awful"]
     # False case: a filler taken as a "known modifier" ranks below them and is no modifier.
     (the,), _ = known_modifier_ranks(effects, tokens, known=("the",))
     assert the.rank > very.rank and the.kind == "none"
