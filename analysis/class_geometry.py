@@ -339,8 +339,9 @@ def not_applicable(num_classes: int) -> dict:
 
 def empty_arrays(state_size: int) -> dict[str, np.ndarray]:
     """The ``geometry_*`` report arrays of a binary network: every key, no rows."""
-    return {"geometry_explained_variance_ratio": np.zeros(0), "geometry_components": np.zeros((0, state_size), np.float32),
-            "geometry_slow_counts": np.zeros(0, np.int64), "geometry_readout_diffs": np.zeros((0, state_size), np.float32),
+    rows = np.zeros((0, state_size), np.float32)
+    return {"geometry_explained_variance_ratio": np.zeros(0), "geometry_components": rows,
+            "geometry_slow_counts": np.zeros(0, np.int64), "geometry_readout_diffs": rows.copy(),
             "geometry_angles": np.zeros(0), "geometry_point_class": np.zeros(0, np.int64),
             "geometry_words": np.zeros(0, "<U1"), "geometry_word_class": np.zeros(0, np.int64),
             "geometry_word_effects": np.zeros((0, 0), np.float32),

@@ -87,8 +87,8 @@ def integrator_gru(n_int: int, hidden: int = 6, embed: int = 3, gain: float = 12
         z_bias = torch.full((hidden,), -gain, dtype=torch.float64)
         z_bias[:n_int] = gain
         net.cell.bias_hh_l0[hidden: 2 * hidden] = z_bias  # gate order r, z, n
-        net.cell.weight_ih_l0[2 * hidden: 3 * hidden] = torch.randn(hidden, embed, generator=torch.Generator().manual_seed(0),
-                                                                    dtype=torch.float64)
+        rng = torch.Generator().manual_seed(0)
+        net.cell.weight_ih_l0[2 * hidden: 3 * hidden] = torch.randn(hidden, embed, generator=rng, dtype=torch.float64)
         net.readout.weight[:, :2] = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     return net.float().eval()
 
