@@ -63,6 +63,7 @@ from rnnscope.analysis.checkpoint import load as load_checkpoint
 from rnnscope.analysis.data import load as load_data
 from rnnscope.analysis.fixed_point_dedup import deduplicate
 from rnnscope.analysis.fixed_points import adam_fixed_points, find_fixed_points, q_values
+from rnnscope.analysis.memory_budget import search_block
 from rnnscope.analysis.model import RNNClassifier, pad_batch
 from rnnscope.analysis.tokenizer import encode_texts
 from rnnscope.settings import Settings
@@ -91,23 +92,26 @@ def documents(valence: np.ndarray, n: int, rng: np.random.Generator, lengths=(10
     return seqs, np.array([float(valence[s].sum() > 0) for s in seqs])
 
 
-def train_network(arch: str, hidden: int, *, steps: int, lr: float, seed: int = 0) -> tuple[RNNClassifier, float]:
-    """Train on the synthetic task with Adam (batch 32); returns the net and held-out accuracy."""
+def train_network(arch: str, hidden: int, *, steps: int, lr: float, seed: int = 0,
+                  device: str = "cpu") -> tuple[RNNClassifier, float]:
+    """Train on the synthetic task with Adam (batch 32) on ``device``; returns the net (on the
+    CPU) and its held-out accuracy."""
     valence = token_valence()
     torch.manual_seed(seed)
-    net = RNNClassifier(arch, VOCAB, EMBED, hidden)
+    net = RNNClassifier(arch, VOCAB, EMBED, hidden).to(device)
     opt = torch.optim.Adam(net.parameters(), lr)
     rng = np.random.default_rng(seed + 1)
     for _ in range(steps):
         seqs, y = documents(valence, BATCH, rng)
         tokens, lengths = pad_batch(seqs)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            net(tokens, lengths)[:, 0], torch.as_tensor(y, dtype=torch.float32))
+            net(tokens.to(device), lengths)[:, 0], torch.as_tensor(y, dtype=torch.float32, device=device))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-    return net.eval(), accuracy(net, *held_out(valence))
+    net = net.cpu().eval()
+    return net, accuracy(net, *held_out(valence))
 
 
 def held_out(valence: np.ndarray, n: int = 500):
@@ -117,15 +121,18 @@ def held_out(valence: np.ndarray, n: int = 500):
 @torch.no_grad()
 def accuracy(net: RNNClassifier, seqs, y) -> float:
     tokens, lengths = pad_batch(seqs)
-    return float(((net(tokens, lengths)[:, 0] > 0).float().numpy() == y).mean())
+    logits = net(tokens.to(net.readout.weight.device), lengths)[:, 0]
+    return float(((logits > 0).float().cpu().numpy() == y).mean())
 
 
 def cache_dir() -> Path:
     return Settings.from_env().home / "bench"
 
 
-def synthetic_network(arch: str, hidden: int, steps: int, lr: float, use_cache: bool = True) -> tuple[RNNClassifier, dict]:
-    """The trained synthetic-task network, from the cache when there (weights only)."""
+def synthetic_network(arch: str, hidden: int, steps: int, lr: float, use_cache: bool = True,
+                      device: str = "cpu") -> tuple[RNNClassifier, dict]:
+    """The trained synthetic-task network (on the CPU), from the cache when there (weights
+    only), else trained on ``device``."""
     path = cache_dir() / f"fixed_points-{arch}-h{hidden}-s{steps}-lr{lr:g}.pt"
     if use_cache and path.exists():
         blob = torch.load(path, weights_only=True)
@@ -134,7 +141,7 @@ def synthetic_network(arch: str, hidden: int, steps: int, lr: float, use_cache: 
         return net.eval(), {"accuracy": float(blob["accuracy"]), "train_seconds": float(blob["seconds"]),
                             "cached": True}
     t0 = time.perf_counter()
-    net, acc = train_network(arch, hidden, steps=steps, lr=lr)
+    net, acc = train_network(arch, hidden, steps=steps, lr=lr, device=device)
     seconds = time.perf_counter() - t0
     if use_cache:
         with atomic_open(path) as fh:
@@ -209,43 +216,57 @@ def timed(fn, device):
 
 
 def bench_network(name: str, net: RNNClassifier, seeds: np.ndarray, args) -> dict:
+    """One table row: our finder (and, unless ``args.reference`` is false, the Adam reference,
+    FixedPointFinder with ``--fpf-path``, dense Newton with ``--dense``) on ``seeds`` on
+    ``args.device``, our search within ``args.memory_budget`` bytes."""
     device = args.device
     net = net.to(device)
-    # warm-up: one-time initialization of both code paths, excluded from both timings
-    find_fixed_points(net, seeds[:8], max_iter=2, relax_steps=2, device=device)
-    adam_fixed_points(net, seeds[:8], max_iter=3, device=device)
-    ours, t_ours, rss_ours = timed(lambda: find_fixed_points(net, seeds, tol=args.tol, device=device), device)
-    ref, t_ref, rss_ref = timed(lambda: adam_fixed_points(net, seeds, tol=args.tol, max_iter=args.reference_iters,
-                                                          device=device), device)
+    budget = args.memory_budget
+    # warm-up: one-time initialization of the code paths, excluded from the timings
+    find_fixed_points(net, seeds[:8], max_iter=2, relax_steps=2, device=device, memory_budget=budget)
+    ours, t_ours, rss_ours = timed(lambda: find_fixed_points(net, seeds, tol=args.tol, device=device,
+                                                             memory_budget=budget), device)
     P, S, D = forward_flops(net), len(seeds), net.state_size
     st = ours.stats
     work = st["forward_evals"] + st["jvps"]  # F evaluations (a JVP is one forward difference)
+    block = search_block(S, D, net.embed_dim, krylov_dim=40, anderson=5, dense=False, budget=budget)[0]
     row = {
-        "network": name, "state_size": D, "n_seeds": S,
-        "ours_seconds": round(t_ours, 3), "reference_seconds": round(t_ref, 3),
-        "ours_converged": ours.n_converged, "reference_converged": ref.n_converged,
-        "ours_unique": ours.n_unique, "reference_unique": ref.n_unique,
-        "ratio": round(t_ref / t_ours, 1), "peak_rss_mb": round(rss_ours, 1),
-        "reference_peak_rss_mb": round(rss_ref, 1),
-        "ours_peak_gpu_mb": round(ours.peak_gpu_mb, 1), "reference_peak_gpu_mb": round(ref.peak_gpu_mb, 1),
+        "network": name, "state_size": D, "n_seeds": S, "device": str(device),
+        "ours_seconds": round(t_ours, 3), "ours_converged": ours.n_converged, "ours_unique": ours.n_unique,
+        "ours_max_q": float(ours.seed_q[ours.seed_converged].max()) if ours.n_converged else None,
+        "peak_rss_mb": round(rss_ours, 1), "ours_peak_gpu_mb": round(ours.peak_gpu_mb, 1),
+        "memory_budget_mb": round(budget / 2**20, 1), "ours_blocks": -(-S // block),
         "ours_newton_iters_mean": round(float(ours.seed_iters.mean()), 2),
         "ours_relax_steps_mean": round(float(ours.seed_relax_steps.mean()), 1),
         "ours_f_evals_per_seed": round(work / S, 1),
         "ours_gflops": round(work * P / t_ours / 1e9, 2),
-        "reference_iters": int(ref.stats.get("adam_iters", 0)),
-        "reference_gflops": round(3 * P * S * ref.stats.get("adam_iters", 0) / t_ref / 1e9, 2),
         "dense_iteration_seconds_est": round((2 / 3) * D ** 3 * S / 1e9 / args.lu_rate[D], 2),
     }
+    if getattr(args, "reference", True):
+        row.update(_reference_row(net, seeds, args, t_ours))
     if getattr(args, "fpf", None) is not None and name in args.fpf_archs_set:
         res, t_fpf, rss_fpf = timed(lambda: _run_fpf(args.fpf, net, seeds), device)
         row.update(fpf_seconds=round(t_fpf, 3), fpf_converged=res.n_converged, fpf_unique=res.n_unique,
                    fpf_unique_own=res.own_unique, fpf_iters=res.iters, fpf_peak_rss_mb=round(rss_fpf, 1))
     if args.dense:
         dense, t_dense, _ = timed(lambda: find_fixed_points(net, seeds, tol=args.tol, method="newton",
-                                                            device=device), device)
+                                                            device=device, memory_budget=budget), device)
         row.update(dense_seconds=round(t_dense, 3), dense_converged=dense.n_converged,
                    dense_unique=dense.n_unique, dense_newton_iters_mean=round(float(dense.seed_iters.mean()), 2))
     return row
+
+
+def _reference_row(net: RNNClassifier, seeds: np.ndarray, args, t_ours: float) -> dict:
+    """The Adam reference's columns of a row, on the same seeds and device."""
+    adam_fixed_points(net, seeds[:8], max_iter=3, device=args.device)  # warm-up
+    ref, t_ref, rss_ref = timed(lambda: adam_fixed_points(net, seeds, tol=args.tol, max_iter=args.reference_iters,
+                                                          device=args.device), args.device)
+    S = len(seeds)
+    return {"reference_seconds": round(t_ref, 3), "reference_converged": ref.n_converged,
+            "reference_unique": ref.n_unique, "ratio": round(t_ref / t_ours, 1),
+            "reference_peak_rss_mb": round(rss_ref, 1), "reference_peak_gpu_mb": round(ref.peak_gpu_mb, 1),
+            "reference_iters": int(ref.stats.get("adam_iters", 0)),
+            "reference_gflops": round(3 * forward_flops(net) * S * ref.stats.get("adam_iters", 0) / t_ref / 1e9, 2)}
 
 
 class _FPFCell(torch.nn.Module):
@@ -295,14 +316,18 @@ def _run_fpf(fpf_cls, net: RNNClassifier, seeds: np.ndarray, tol: float = 1e-8):
 
 
 def format_table(rows: list[dict], dense: bool) -> str:
+    """The rows as a plain-text table and a note per network (``-`` where the reference did not run)."""
     head = ("network", "D", "seeds", "converged ours/ref", "unique ours/ref", "seconds ours/ref", "ratio",
-            "peak RSS MB")
+            "peak RSS MB", "peak GPU MB", "blocks")
     lines = []
     for r in rows:
+        ref = "reference_seconds" in r
         cells = [r["network"], str(r["state_size"]), str(r["n_seeds"]),
-                 f"{r['ours_converged']}/{r['reference_converged']}", f"{r['ours_unique']}/{r['reference_unique']}",
-                 f"{r['ours_seconds']:.2f}/{r['reference_seconds']:.1f}", f"{r['ratio']:.1f}x",
-                 f"{r['peak_rss_mb']:.0f}"]
+                 f"{r['ours_converged']}/{r['reference_converged'] if ref else '-'}",
+                 f"{r['ours_unique']}/{r['reference_unique'] if ref else '-'}",
+                 f"{r['ours_seconds']:.2f}/{format(r['reference_seconds'], '.1f') if ref else '-'}",
+                 f"{r['ratio']:.1f}x" if ref else "-", f"{r['peak_rss_mb']:.0f}", f"{r['ours_peak_gpu_mb']:.0f}",
+                 f"{r['ours_blocks']} ({r['memory_budget_mb']:.0f} MiB)"]
         lines.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
@@ -311,9 +336,11 @@ def format_table(rows: list[dict], dense: bool) -> str:
     for r in rows:
         note = (f"{r['network']}: ours {r['ours_f_evals_per_seed']:.0f} F-evaluations/seed "
                 f"(relax {r['ours_relax_steps_mean']:.0f} steps, {r['ours_newton_iters_mean']:.1f} Newton iterations "
-                f"on average), {r['ours_gflops']:.1f} GFLOP/s; reference {r['reference_iters']} Adam iterations, "
-                f"{r['reference_gflops']:.1f} GFLOP/s; one dense Newton iteration over all seeds "
-                f"~{r['dense_iteration_seconds_est']:.1f} s at the measured LU rate")
+                f"on average), {r['ours_gflops']:.1f} GFLOP/s; ")
+        if "reference_seconds" in r:
+            note += f"reference {r['reference_iters']} Adam iterations, {r['reference_gflops']:.1f} GFLOP/s; "
+        note += (f"one dense Newton iteration over all seeds ~{r['dense_iteration_seconds_est']:.1f} s at the "
+                 f"measured LU rate")
         if dense and "dense_seconds" in r:
             note += (f"; dense Newton ran {r['dense_seconds']:.2f} s, {r['dense_converged']} converged, "
                      f"{r['dense_unique']} unique, {r['dense_newton_iters_mean']:.1f} iterations")
@@ -345,6 +372,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-cache", action="store_true", help="retrain the synthetic networks")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="run our finder only (the Adam reference takes hours at 4,096 seeds x D 1,024 on a CPU)")
+    p.add_argument("--memory-budget-mb", type=int, default=None,
+                   help="MiB our search may hold at once on the device (default: RNNSCOPE_MEMORY_BUDGET_MB)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
     p.add_argument("--fpf-path", default=None, metavar="DIR",
                    help="a FixedPointFinder checkout (the mattgolub/fixed-point-finder repository): also run it")
@@ -352,6 +383,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.hidden, args.seeds, args.reference_iters = min(args.hidden, 32), min(args.seeds, 64), 500
+    args.memory_budget = (args.memory_budget_mb * 2**20 if args.memory_budget_mb
+                          else Settings.from_env().memory_budget_bytes)
     return args
 
 
@@ -372,7 +405,7 @@ def networks(args):
         steps, lr = TRAINING[arch]
         if args.quick:
             steps = max(50, steps // 5)
-        net, info = synthetic_network(arch, args.hidden, steps, lr, use_cache=not args.no_cache)
+        net, info = synthetic_network(arch, args.hidden, steps, lr, use_cache=not args.no_cache, device=args.device)
         seqs, _ = held_out(valence, 200)
         yield arch, net, visited_seeds(net, seqs, args.seeds), info
 
@@ -397,15 +430,18 @@ def main(argv: list[str] | None = None) -> int:
             if info.get("accuracy") is not None:
                 how = "cached" if info.get("cached") else "trained in {:.0f} s".format(info["train_seconds"])
                 trained = f", synthetic-task accuracy {info['accuracy']:.3f} ({how})"
-            print(f"{name}: D={D}{trained}; running ours and the reference ...", file=sys.stderr, flush=True)
+            what = "ours and the reference" if args.reference else "ours"
+            print(f"{name}: D={D}{trained}; running {what} ...", file=sys.stderr, flush=True)
         row = bench_network(name, net, seeds, args)
         row["accuracy"] = info.get("accuracy")
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"fixed points, q < {args.tol:g}, {torch.get_num_threads()} threads, device {args.device}; "
-              f"reference: Adam lr 1.0, plateau x0.95/2, float32, <= {args.reference_iters} iterations")
+        reference = (f"reference: Adam lr 1.0, plateau x0.95/2, float32, <= {args.reference_iters} iterations"
+                     if args.reference else "no reference (--no-reference)")
+        print(f"fixed points, q < {args.tol:g}, {torch.get_num_threads()} threads, device {args.device}, memory "
+              f"budget {args.memory_budget / 2**20:.0f} MiB; {reference}")
         print(format_table(rows, args.dense))
     return 0
 
