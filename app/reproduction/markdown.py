@@ -15,6 +15,7 @@ from rnnscope.analysis.atomic import write_text
 from rnnscope.analysis.claims import CRITERIA, overall, verdicts
 from rnnscope.analysis.summary import Summary
 from rnnscope.analysis.text import count, fmt, pct
+from rnnscope.app.reproduction import follow_ups
 from rnnscope.app.reproduction.run import ARCH_NAMES, ARCH_ORDER, DATASET_NAMES, PAPER_ROW, PAPER_ROW_NOTE, PAPER_TABLE1, \
     ModelResult, Reproduction, trained_on_gpu
 
@@ -69,7 +70,10 @@ def _acc_cell(result: ModelResult | None) -> str:
 def render_markdown(repro: Reproduction) -> str:
     """``docs/REPRODUCTION.md`` for ``repro`` (pure function)."""
     parts = [_intro(repro), _accuracy_section(repro), _findings_section(repro), _verdict_section(repro),
-             _training_section(repro), _timing_section(repro), _regenerate_section(repro)]
+             _training_section(repro), _timing_section(repro), _regenerate_section(repro),
+             follow_ups.class_geometry_section(repro.class_geometry),
+             follow_ups.modifier_section([(f"{m.arch}-{m.dataset}", m.summary.to_dict()) for m in repro.models
+                                          if m.summary is not None])]
     return "\n\n".join(p.rstrip() for p in parts) + "\n"
 
 

@@ -33,6 +33,7 @@ from rnnscope.analysis.summary import Summary, read
 from rnnscope.analysis.tokenizer import encode_texts
 from rnnscope.analysis.training import TrainConfig, train
 from rnnscope.app.report_html import ImageExportError, export_summary_image
+from rnnscope.app.reproduction import follow_ups
 from rnnscope.workers import jobs
 from rnnscope.workers.store import ArtifactStore, content_key
 
@@ -124,6 +125,8 @@ class Reproduction:
     references : dict arch -> ModelResult
         GPU-trained checkpoints (metrics/provenance only) whose measured throughput gives the
         "on one GPU worker" estimate of CPU-trained models (:func:`gpu_seconds_estimate`)
+    class_geometry : list of follow_ups.ClassGeometryResult
+        The multi-class checkpoints under ``<models_dir>/multiclass``, analysed on their datasets
     """
 
     datasets: list[str]
@@ -135,6 +138,7 @@ class Reproduction:
     seconds: float = 0.0
     figure_format: str = "png"
     references: dict[str, ModelResult] = field(default_factory=dict)
+    class_geometry: list = field(default_factory=list)
 
     def get(self, dataset: str, arch: str) -> ModelResult | None:
         """The result for ``(dataset, arch)``, or None if not part of the run."""
@@ -289,10 +293,11 @@ def run_reproduction(datasets: Sequence[str], archs: Sequence[str], *, out_dir: 
         log(f"[{source.label}] bag-of-words baseline")
         bows[source.label] = bow_accuracy(run.store, data, source.load)
         models += [_one_model(run, source, arch) for arch in archs]
+    classes = follow_ups.class_geometry_results(run.store, models_dir, run.params, log, analyse)
     return Reproduction(datasets=[dataset_label(d) for d in datasets], archs=list(archs), models=models,
                         bow=bows, params=run.params, command=command,
                         seconds=time.perf_counter() - t0, figure_format=figure_format,
-                        references=gpu_references(models_dir, archs, models))
+                        references=gpu_references(models_dir, archs, models), class_geometry=classes)
 
 
 @dataclass

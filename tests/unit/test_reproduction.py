@@ -373,3 +373,42 @@ def test_gpu_reference_found_under_models_dir(tiny, tmp_path):
     refs = R.gpu_references(tmp_path, ["gru", "lstm"])
     assert list(refs) == ["gru"] and refs["gru"].dataset == "imdb"
     assert refs["gru"].metrics["tokens_per_second"] == 123456.0
+
+
+# --------------------------------------------------------------------------- follow-up papers
+def test_the_class_geometry_claim_is_read_from_the_numbers():
+    from rnnscope.app.reproduction.follow_ups import _holds
+
+    assert _holds({"num_classes": 3, "dimension": 2, "slow_median": 2.0, "ordered": False}) == "yes"
+    assert _holds({"num_classes": 3, "dimension": 2, "slow_median": 0.0, "ordered": False}).startswith("no")
+    assert _holds({"num_classes": 3, "dimension": 1, "slow_median": 2.0, "ordered": False}).startswith("no")
+    assert _holds({"num_classes": 5, "dimension": 2, "slow_median": 1.0, "ordered": True}) == "yes"
+    assert _holds({"num_classes": 5, "dimension": 4, "slow_median": 4.0, "ordered": True}) == "no: 4 dimensions"
+
+
+def test_multiclass_checkpoints_are_analysed_on_their_data_and_tabled(tmp_path):
+    from rnnscope.analysis import checkpoint
+    from rnnscope.analysis.data import load
+    from rnnscope.analysis.training import TrainConfig, train
+    from rnnscope.app.reproduction import follow_ups
+    from rnnscope.workers.store import ArtifactStore
+
+    model, _ = train(load("counting-3"), TrainConfig(arch="gru", hidden=8, embed=8, epochs=1, seed=0, vocab_size=50),
+                     show_bar=False)
+    (tmp_path / "models" / "multiclass").mkdir(parents=True)
+    checkpoint.save(model, tmp_path / "models" / "multiclass" / "gru-c3.safetensors")
+    (tmp_path / "models" / "multiclass" / "broken.safetensors").write_bytes(b"not a checkpoint")
+    store = ArtifactStore(tmp_path / "store", redis_url="")
+    results = follow_ups.class_geometry_results(store, tmp_path / "models", R.jobs.resolve_params(PARAMS),
+                                                lambda line: None, R.analyse)
+    broken, c3 = results
+    assert broken.status == "failed" and broken.note
+    assert (c3.name, c3.data, c3.status) == ("gru-c3", "counting-3", "analysed")
+    g = c3.geometry
+    md = follow_ups.class_geometry_section(results)
+    row = next(line for line in md.splitlines() if line.startswith("| `gru-c3`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "counting-3 (3)" and cells[3] == str(g["dimension"])
+    assert cells[4] == follow_ups._f(g["variance_top"], ".1%") and cells[6] == follow_ups._f(g["slow_median"], "g")
+    assert cells[9] == follow_ups._holds(g) and g["text"] in md
+    assert "No report in this run has the modifier stage" in follow_ups.modifier_section([("gru-mr", {})])
