@@ -11,6 +11,7 @@ import pytest
 from rnnscope.analysis import data, data_sources
 from rnnscope.analysis import multiclass_data as mc
 from rnnscope.analysis.data_splits import DataError
+from rnnscope.app.cli import main as run_cli
 
 # --------------------------------------------------------------------------- counting task
 
@@ -158,3 +159,17 @@ def test_unknown_multiclass_names():
         mc.load_multiclass("counting-9")
     assert mc.dataset_identity("counting-3").startswith("counting-3@builtin-")
     assert mc.dataset_identity("tweets3") == f"tweets3@{data_sources.SOURCES['tweets'].sha256}"
+
+
+def test_data_list_and_fetch_know_the_multiclass_sets(tmp_path, capsys):
+
+    home = tmp_path / "home"
+    assert run_cli(["data", "list", "--home", str(home)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    for c in (2, 3, 4):
+        assert "built in, no download" in rows[f"counting-{c}"]
+    assert "not cached (rnnscope data fetch tweets3)" in rows["tweets3"] and "from tweets" in rows["tweets3"]
+    assert "not cached" in rows["mr-valence5"] and "5 ordered classes" in rows["mr-valence5"]
+    assert run_cli(["data", "fetch", "counting-3", "--home", str(home)]) == 0
+    assert "counting-3: built in" in capsys.readouterr().out
+    assert not home.exists() or not any(home.rglob("*"))  # nothing downloaded or written
