@@ -161,7 +161,8 @@ def geometry(net, model, dataset, points, lin, bow, params) -> ClassGeometry:
     else:
         eig, right, left_inp = lin.eigvals, lin.right, lin.left_inp
     with torch.no_grad():
-        logits = net.logits_from_state(torch.as_tensor(points, dtype=net.readout.weight.dtype)).double().numpy()
+        logits = net.logits_from_state(torch.as_tensor(points, dtype=net.readout.weight.dtype,
+                                                       device=net.readout.weight.device)).double().cpu().numpy()
     return class_geometry(points, eig, right, left_inp, net.readout.weight.detach().double().cpu().numpy(), logits,
                           emb=emb, words=words, word_class=word_class, class_names=names, ordered=ordered,
                           seed=params.seed)
@@ -366,7 +367,8 @@ def _predicted_class(net, final: np.ndarray) -> np.ndarray:
         logit = final @ net.readout_vector().float().cpu().numpy() + readout_bias(net)
         return (logit > 0).astype(np.int64)
     with torch.no_grad():
-        logits = net.logits_from_state(torch.as_tensor(final, dtype=net.readout.weight.dtype))
+        logits = net.logits_from_state(torch.as_tensor(final, dtype=net.readout.weight.dtype,
+                                                       device=net.readout.weight.device))
     return logits.argmax(-1).cpu().numpy().astype(np.int64)
 
 
