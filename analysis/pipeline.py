@@ -28,6 +28,10 @@ Stages (each timed; ``progress(fraction, message)`` is called as they go):
    each point; r1·m vs a null.
 10. ``linearization_error``: single-step error (three labelled variants) and the
     linearized model's accuracy.
+10b. ``modifiers`` (binary networks, ``params.modifiers``): modifier words such as "not"
+    and "very" (ICML 2020): which frequent words change how the next few words count, of
+    what kind, for how many tokens; the strongest ones' deflection of the state, its modes,
+    decay and ablation (``rnnscope.analysis.modifier_stage``). Uses the point set chosen above.
 11. ``density``: 2-D histograms and example trajectories on (PC1, PC2) for the dashboard.
 
 The result is an ``rnnscope.analysis.report.Report`` whose keys are documented in
@@ -47,6 +51,7 @@ from rnnscope.analysis.baseline import fit_bow
 from rnnscope.analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.model import Model
+from rnnscope.analysis.modifier_stage import ModifierFindings, NotApplicable, modifier_analysis
 from rnnscope.analysis.multiclass_data import num_classes
 from rnnscope.analysis.pipeline_stages import Progress, Stages, attractor_and_sweep, binary_bow, class_chance, \
     class_count, class_info, collect_both, fit_pcas, fit_point_manifold, geometry, input_projections, \
@@ -61,7 +66,7 @@ from rnnscope.analysis.tokenizer import encode_texts
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisParams", "Progress", "run_analysis"]
 
-ANALYSIS_VERSION = "6"
+ANALYSIS_VERSION = "7"
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8
@@ -122,6 +127,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                       params)
     lin_err = stages.run("linearization_error", "linearization error", linearization_errors, net, visited,
                          seqs, test.labels, points, params)
+    mods = _modifiers(stages, model, seqs, points, modes, pca_t, params)
     range_cover = point_coverage(points, manifold, visited, pset)
     verdict_warnings(verdict, modes, warnings)
     dens = stages.run("density", "state density and example trajectories", state_density, net, visited, pca_t,
@@ -132,7 +138,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                 verdict=verdict, sweep=sweep, coverage=range_cover, manifold=manifold,
                 readout=readout, bias=bias, bow=bow, words=words, vader=vader, proj=proj, lin_err=lin_err,
                 dens=dens, timings=stages.timings, warnings=warnings, vocabulary=coverage, chance=chance,
-                geometry=geom)
+                geometry=geom, modifiers=mods)
     return Report(check_summary(report_summary(r, ANALYSIS_VERSION)), report_arrays(r))
 
 
@@ -176,6 +182,22 @@ def _manifold(stages: Stages, points: np.ndarray, readout: np.ndarray, bias: flo
         warnings.append(f"theta from the projection on m, not LLE: the fixed points' {params.lle_neighbors}-neighbour "
                         f"graph has {manifold.knn_components} separate components")
     return manifold
+
+
+def _modifiers(stages: Stages, model: Model, seqs: list, points: np.ndarray, modes, pca_t,
+               params: AnalysisParams) -> ModifierFindings | NotApplicable:
+    """Stage ``modifiers`` on a binary network with the analysis's points and their ℓ1; in
+    words why not for a C > 2 class network or with ``params.modifiers`` off."""
+    C = class_count(model.net)
+    if C > 2:
+        return NotApplicable(f"A {C}-class network: modifier words are measured by how they change the binary "
+                             "readout's response to the valence words after them, which this network does not have "
+                             "(see the class geometry).")
+    if not params.modifiers:
+        return NotApplicable("Modifier words were not measured: the analysis parameter 'modifiers' is off.")
+    l1 = modes.left if modes is not None else np.zeros((0, model.net.state_size))
+    return stages.run("modifiers", "modifier words", modifier_analysis, model, seqs, points, l1,
+                      pca_t.components_[:2], pca_t.mean_, params, progress=stages.sub("modifiers"))
 
 
 def _class_warnings(model: Model, dataset, warnings: list) -> None:

@@ -39,7 +39,7 @@ class Stages:
     WEIGHTS = {"encode": 2, "accuracy": 2, "states": 6, "pca": 2, "fixed_points": 40, "linearize": 12,
                "attractor": 8, "manifold": 3,
                "baseline": 8, "words": 1, "class_geometry": 2, "projections": 2, "linearization_error": 20,
-               "density": 4}
+               "modifiers": 8, "density": 4}
 
     def __init__(self, progress: Progress | None):
         self.progress = progress

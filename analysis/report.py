@@ -131,6 +131,35 @@ class_geometry : dict
     and the points' top C−1 PCs, degrees, smallest first), ``point_class_counts`` (points per
     predicted class), ``top_words`` (class index -> up to 5 [word, margin]: the listed words whose
     slow-mode effect most favours that class, logit units).
+modifiers : dict
+    Modifier words (Maheswaranathan & Sussillo, ICML 2020; ``rnnscope.analysis.modifier_stage``,
+    the measurement in ``docs/MODIFIERS.md``; not typed in ``rnnscope.analysis.summary`` yet, and
+    absent from reports of version 6 and before). ``applies`` (false for a C > 2 class network,
+    with the parameter ``modifiers`` off, or when the test split gives no candidate, filler or
+    probe: then ``text`` says why and the numbers are empty; true for a binary network even when
+    no word is a modifier), ``text`` (the finding in words: the strongest modifiers, or that
+    there are none; where the known modifiers "not", "never", "very", "extremely", "no", "n't"
+    (every token ending in it) rank, and which are not detected or not candidates),
+    ``n_candidates`` W (words seen at least ``min_count`` times in the test split),
+    ``n_exact`` (measured exactly; the others only screened to first order), ``n_modifiers``
+    (words with |r_k − 1| >= ``min_change`` at some k), ``kind_counts`` (negator, intensifier,
+    attenuator), ``n_contexts`` N, ``max_distance`` K, ``settle`` H (filler tokens read after a
+    probe), ``min_change`` (0.25), ``min_count``, ``linearized`` (the analysis had points, so the
+    linearized ratios and the dynamics exist), ``probes`` and ``fillers`` (the valence words
+    measured and the neutral words between), ``modifiers`` (up to 20, strongest first: ``word``,
+    ``kind``, ``peak`` k* (tokens), ``ratio`` r_{k*} of the settled readout increment,
+    ``ratio_linear`` r_{k*} of ℓ1ᵀ J_inp x, ``reach`` (largest k with |r_k − 1| >= min_change),
+    ``strength`` |r_{k*} − 1|, ``own`` (the word's own settled readout increment, logits; null
+    when only screened), ``exact``), ``known`` (each candidate that is a known modifier: ``known``,
+    ``token``, ``rank`` of ``of`` candidates, ``kind``, ``peak``, ``ratio``, ``ratio_linear``,
+    ``reach``, ``own``, ``exact``), ``known_missing`` (known modifiers that were not candidates),
+    ``n_modes`` (slow modes besides the integration mode), ``dynamics`` (the top
+    ``params.modifier_top`` exactly measured modifiers: ``word``, ``deflection_norm`` (median
+    ‖F(s, x_w) − s‖, state units), ``parts`` (median ‖P_S d‖ / ‖d‖ for S = integration, slow,
+    fast modes of J_rec at the nearest point), ``decay_tokens`` (tokens until the transient is
+    at most 1/e of its start; −1: not within the T = K − 1 + H tokens measured), ``remaining``
+    and ``remaining_linear`` (the part of the modification left after removing the deflection
+    along the slow modes, and along the fastest modes as a control: 0 removed all, 1 none)).
 params : dict
     ``AnalysisParams.to_dict()``.
 warnings : list of str
@@ -138,7 +167,8 @@ warnings : list of str
 timings : dict
     Wall-clock seconds per stage (``encode``, ``accuracy``, ``states``, ``pca``,
     ``fixed_points``, ``linearize``, ``attractor``, ``manifold``, ``baseline``, ``words``,
-    ``class_geometry`` (C > 2 only), ``projections``, ``linearization_error``, ``density``), and ``total``.
+    ``class_geometry`` (C > 2 only), ``projections``, ``linearization_error``, ``modifiers``
+    (binary networks with ``params.modifiers``), ``density``), and ``total``.
 
 Arrays (``arrays.npz``)
 -----------------------
@@ -275,6 +305,32 @@ geometry_* : the class geometry of a C > 2 class network (no rows for a binary o
     bag-of-words); ``geometry_word_effects`` float32 (G, C−1): each word's change of logit c
     minus logit 0 kept by the slow modes, median over points; ``geometry_slow_projection``
     float32 (K, S, G): Re(ℓ_a J_inp x_w) per slow mode a at each point (nan where fewer).
+modifier_* : the modifier words (summary ``modifiers``; no rows when it does not apply). W
+    candidate words in ranking order (the exactly measured ones by strength |r_{k*} − 1|, then
+    the screened ones by their first-order strength), K = ``params.modifier_distance``, M <=
+    ``params.modifier_top`` modifiers with dynamics, T = K − 1 + ``params.modifier_settle``:
+    ``modifier_words`` unicode (W,) and ``modifier_word_ids`` int64 (W,): the words and their
+    vocabulary ids; ``modifier_kind`` unicode (W,): negator, intensifier, attenuator or none;
+    ``modifier_ratio`` float64 (W, K): the modulation ratio r_k of the settled readout
+    increment of the probes k = 1 … K tokens after the word (1: no change, < 0: flipped; the
+    first-order screen for words not measured exactly); ``modifier_ratio_linear`` float64
+    (W, K): the same of ℓ1ᵀ J_inp x (nan for words only screened, or without points);
+    ``modifier_exact`` bool (W,); ``modifier_peak`` int64 (W,): k*, 1-based;
+    ``modifier_reach`` int64 (W,): the largest k with |r_k − 1| >= min_change (0: none);
+    ``modifier_strength`` float64 (W,): |r_{k*} − 1|; ``modifier_own`` float64 (W,): the
+    word's own settled readout increment, logits (nan when only screened);
+    ``modifier_top`` int64 (M,): rows (into the W) of the modifiers with dynamics, strongest
+    first; ``modifier_path`` float32 (M, T + 2, 2): the state on (PC1, PC2) of the visited
+    states (the frame of ``fp_pc``), mean over the N contexts: at the context's end, after
+    the modifier, then after each of the T filler tokens that follow it;
+    ``modifier_base_path`` float32 (T + 1, 2): the same without the modifier (the context's
+    end, then each filler); ``modifier_parts`` float64 (M, 3): median ‖P_S d‖ / ‖d‖ of the
+    deflection d = F(s, x_w) − s along the integration, slow and fast modes;
+    ``modifier_decay_curve`` float64 (M, T + 1): median over contexts of the transient's size
+    t = 0 … T tokens after the modifier, relative to t = 0; ``modifier_decay_tokens`` int64
+    (M,): the first t at which it is at most 1/e (−1: not within T); ``modifier_remaining``
+    float64 (M, 2): the part of the readout modification left after removing the deflection
+    along the slow modes (column 0) and along the fastest modes (column 1).
 """
 from __future__ import annotations
 
@@ -312,7 +368,11 @@ ARRAY_KEYS = ("fixed_points", "q", "theta", "fp_pc", "eigvals", "tau_top3", "sta
               "mode_visibility", "mode_alignment", "mode_coef", "mode_largest_is_chosen",
               "geometry_explained_variance_ratio", "geometry_components", "geometry_slow_counts",
               "geometry_readout_diffs", "geometry_angles", "geometry_point_class", "geometry_words",
-              "geometry_word_class", "geometry_word_effects", "geometry_slow_projection")
+              "geometry_word_class", "geometry_word_effects", "geometry_slow_projection",
+              "modifier_words", "modifier_word_ids", "modifier_kind", "modifier_ratio", "modifier_ratio_linear",
+              "modifier_exact", "modifier_peak", "modifier_reach", "modifier_strength", "modifier_own",
+              "modifier_top", "modifier_path", "modifier_base_path", "modifier_parts", "modifier_decay_curve",
+              "modifier_decay_tokens", "modifier_remaining")
 SUMMARY_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
 

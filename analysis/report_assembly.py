@@ -16,6 +16,8 @@ from rnnscope.analysis.class_geometry import ClassGeometry, empty_arrays, not_ap
 from rnnscope.analysis.linearize import jacobians_at, time_constants
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.modes import IntegrationModes
+from rnnscope.analysis.modifier_stage import ModifierFindings, NotApplicable
+from rnnscope.analysis.modifier_stage import empty_arrays as empty_modifier_arrays
 from rnnscope.analysis.report import REPORT_FORMAT
 from rnnscope.analysis.slow_points import PointSet
 from rnnscope.analysis.states import VisitedStates
@@ -57,6 +59,7 @@ class Results:
     vocabulary: dict
     chance: dict
     geometry: ClassGeometry | None = None  # C > 2 classes only
+    modifiers: ModifierFindings | NotApplicable | None = None  # None: not run (a caller of old)
 
 
 def report_arrays(r: Results) -> dict[str, np.ndarray]:
@@ -72,7 +75,8 @@ def report_arrays(r: Results) -> dict[str, np.ndarray]:
             "m": r.manifold.m.astype(np.float32) if r.manifold else np.zeros(net.state_size, np.float32),
             "readout": r.readout.astype(np.float32), "readout_bias": np.array([r.bias], np.float64),
             "readout_pc": pca_mod.project_direction(_unit(r.readout), r.pca_t.components_, 2).astype(np.float32),
-            **(r.geometry.arrays() if r.geometry is not None else empty_arrays(net.state_size))}
+            **(r.geometry.arrays() if r.geometry is not None else empty_arrays(net.state_size)),
+            **(r.modifiers.arrays() if r.modifiers is not None else empty_modifier_arrays())}
 
 
 def report_summary(r: Results, version: str) -> dict:
@@ -100,6 +104,7 @@ def report_summary(r: Results, version: str) -> dict:
                   "bow_C": r.bow.C_, **r.vader},
         "linearization": r.lin_err["summary"]["linearization"],
         "class_geometry": r.geometry.to_dict() if r.geometry is not None else not_applicable(max(2, net.num_classes)),
+        "modifiers": (r.modifiers or NotApplicable("Modifier words were not measured.")).to_dict(),
         "params": r.params.to_dict(),
         "timings": r.timings,
         "warnings": r.warnings,
