@@ -4,7 +4,9 @@
 the first figure), every later figure reuses it, and nothing is fetched from a network.
 The page holds the summary numbers as tables and the paper's panels (Figs. 2a-c, 3b-d,
 4a-d, 5b and the Fig. 7 summary), each drawn by the pure functions of ``rnnscope.app.figures``
-from ``Report.arrays`` (keys documented in ``analysis/report.py``).
+from ``Report.arrays`` (keys documented in ``analysis/report.py``), then the modifier words
+(ICML 2020): the finding in words, the ranked modifiers, the known ones' ranks, the
+strongest ones' dynamics, and the strongest one's deflection and ratio profile.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from rnnscope.analysis.summary import Summary, read
 from rnnscope.app import figures as F
 from rnnscope.app.figures.attractor import attractor_evidence_of
 from rnnscope.app.figures.linearization import error_variants
+from rnnscope.app.figures.modifiers import modifier_deflection, modifier_profile
 
 #: Image formats ``export_summary_image`` writes (by file suffix).
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpeg", "jpg", "webp")
@@ -85,10 +88,16 @@ def _rows(section: Mapping, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
+#: Summary sections with a section of their own instead of a number table.
+OWN_SECTIONS = ("modifiers",)
+
+
 def summary_tables(summary: Mapping) -> str:
-    """HTML tables of every summary section (escaped); one table per section."""
+    """HTML tables of every summary section (escaped); one table per section (the
+    ``OWN_SECTIONS`` have their own part of the page)."""
     names = [s for s in SECTIONS if isinstance(summary.get(s), Mapping)]
-    names += [k for k, v in summary.items() if k not in SECTIONS and isinstance(v, Mapping)]
+    names += [k for k, v in summary.items()
+              if k not in SECTIONS and k not in OWN_SECTIONS and isinstance(v, Mapping)]
     scalars = {k: v for k, v in summary.items() if not isinstance(v, Mapping)}
     parts = []
     for name, section in [("report", scalars)] + [(n, summary[n]) for n in names]:
@@ -199,6 +208,82 @@ PANELS: tuple[tuple[str, str, str, Callable[[Mapping, Mapping], go.Figure]], ...
 )
 
 
+# ------------------------------------------------------------------------ modifier words
+_MODIFIER_COLUMNS = ("#", "word", "kind", "peak ratio r_k*", "linearized r_k*", "at k*", "reach (tokens)",
+                     "own effect (logit)", "exact")
+_KNOWN_COLUMNS = ("known modifier", "token", "rank", "kind", "ratio r_k*", "linearized r_k*", "reach (tokens)")
+_DYNAMICS_COLUMNS = ("modifier", "along the integration mode", "along the slow modes", "along the fast modes",
+                     "decay to 1/e (tokens)", "left after removing the slow part",
+                     "left after removing the fastest part")
+
+
+def _html_table(table_id: str, caption: str, head, rows) -> str:
+    """A table of escaped cells (``rows``: sequences of values shown by ``format_value``)."""
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return (f'<table class="summary" id="{table_id}"><caption>{html.escape(caption)}</caption>'
+            f"<tr>{th}</tr>{body}</table>")
+
+
+def _modifier_tables(m: Mapping) -> str:
+    """The ranked modifiers, the known ones' ranks and the strongest ones' dynamics."""
+    rows = [(i, r.get("word"), r.get("kind"), r.get("ratio"), r.get("ratio_linear"), r.get("peak"), r.get("reach"),
+             r.get("own"), r.get("exact")) for i, r in enumerate(m.get("modifiers") or [], 1)]
+    known = [(k.get("known"), k.get("token"), f"{k.get('rank')} of {k.get('of')}", k.get("kind"), k.get("ratio"),
+              k.get("ratio_linear"), k.get("reach")) for k in m.get("known") or []]
+    dyn = []
+    for d in m.get("dynamics") or []:
+        parts, left = d.get("parts") or {}, d.get("remaining") or {}
+        decay = d.get("decay_tokens")
+        dyn.append((d.get("word"), parts.get("integration"), parts.get("slow"), parts.get("fast"),
+                    decay if decay is None or decay >= 0 else "not within the tokens measured",
+                    left.get("slow"), left.get("fastest")))
+    out = []
+    if rows:
+        out.append(_html_table("modifier-table", "modifier words, strongest first", _MODIFIER_COLUMNS, rows))
+    if known:
+        out.append(_html_table("modifier-known", "known modifiers among the candidates", _KNOWN_COLUMNS, known))
+    if dyn:
+        out.append(_html_table("modifier-dynamics", "the strongest modifiers' deflection of the state",
+                               _DYNAMICS_COLUMNS, dyn))
+    return "\n".join(out)
+
+
+def _modifier_figures(a: Mapping) -> list[tuple[str, go.Figure]]:
+    """The strongest modifier's deflection and ratio profile (none without paths)."""
+    top = a.get("modifier_top")
+    if top is None or not len(top):
+        return []
+    row = int(top[0])
+    word = str(a["modifier_words"][row])
+    return [("modifier-path", modifier_deflection(a["fp_pc"], a["modifier_path"][0], a["modifier_base_path"], word,
+                                                  decay_tokens=int(a["modifier_decay_tokens"][0]))),
+            ("modifier-profile", modifier_profile(a["modifier_ratio"][row], a["modifier_ratio_linear"][row], word))]
+
+
+def modifiers_html(summary: Mapping, arrays: Mapping, include_js: bool) -> str:
+    """The page's "Modifier words" section (every word escaped: they are vocabulary tokens of
+    an uploaded checkpoint); ``include_js``: inline plotly.js with its first figure."""
+    m = summary.get("modifiers")
+    head = '<h2 id="modifiers">Modifier words (Maheswaranathan &amp; Sussillo, ICML 2020)</h2>'
+    if not isinstance(m, Mapping):
+        return head + ('<p class="missing" id="modifiers-missing">not in this report: made before modifier words '
+                       "were part of the analysis</p>")
+    parts = [head, f'<p class="verdict" id="modifiers-text">{html.escape(str(m.get("text", "")))}</p>']
+    if m.get("applies"):
+        parts.append(_modifier_tables(m))
+        try:
+            figures = _modifier_figures(arrays)
+        except (KeyError, ValueError, IndexError) as exc:
+            parts.append(f'<p class="missing" id="modifier-path-missing">{html.escape(str(exc))}</p>')
+            figures = []
+        for panel_id, fig in figures:
+            parts.append(f'<figure class="panel">{_panel_html(panel_id, fig, include_js)}</figure>')
+            include_js = False
+    return "\n".join(parts)
+
+
 def _panel_html(panel_id: str, fig: go.Figure, include_js: bool) -> str:
     return pio.to_html(fig, config=_PLOT_CONFIG, include_plotlyjs=include_js, full_html=False,
                        div_id=panel_id, default_height=f"{fig.layout.height or 480}px",
@@ -254,12 +339,13 @@ def render_report_html(report, path: str | os.PathLike | None = None) -> str:
             js_done = True
         parts.append(f'<figure class="panel"><h2>{html.escape(heading)}</h2>{body}'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    modifiers = modifiers_html(summary, arrays, include_js=not js_done)
     typed = read(summary)
     title = html.escape(_title(typed))
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>\n{_verdict_html(typed)}{_data_fit_html(typed)}"
             f"<h2>Summary</h2>\n"
-            f"{summary_tables(summary)}\n" + "\n".join(parts) + "\n</body></html>\n")
+            f"{summary_tables(summary)}\n" + "\n".join(parts) + f"\n{modifiers}\n</body></html>\n")
     if path is not None:
         write_bytes(path, page.encode("utf-8"), mode_bits=0o644)  # a report page is meant to be shared
     return page

@@ -9,7 +9,8 @@ key, so running the same command again computes nothing and says so. Writes
 ``DIR/report.json``, ``DIR/arrays.npz`` and ``DIR/report.html``. A single-file dataset is
 copied into the store too (``rnnscope.app.datasets.store_cli_dataset``), so the dashboard on that
 store lists it and opens this analysis from Compare. Prints the attractor verdict, the
-share of the dataset's tokens the model reads as ``<unk>`` and the accuracy against chance.
+modifier words (or why they were not measured), the share of the dataset's tokens the model
+reads as ``<unk>`` and the accuracy against chance.
 """
 from __future__ import annotations
 
@@ -109,6 +110,9 @@ def _analyze(args: argparse.Namespace) -> int:
     geometry = raw.get("class_geometry") or {}
     if geometry.get("applies"):  # a network with C > 2 classes (rnnscope.analysis.class_geometry)
         print(f"class geometry: {geometry['text']}", file=sys.stderr)
+    modifiers = raw.get("modifiers") or {}
+    if modifiers.get("text"):  # modifier words, or why they were not measured (rnnscope.analysis.modifier_stage)
+        print(f"modifiers: {modifiers['text']}", file=sys.stderr)
     text, warnings = fit_lines(summary)
     print(f"data: {text}", file=sys.stderr)
     for warning in warnings:
