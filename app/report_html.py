@@ -264,13 +264,12 @@ def _modifier_figures(a: Mapping) -> list[tuple[str, go.Figure]]:
 
 def modifiers_html(summary: Mapping, arrays: Mapping, include_js: bool) -> str:
     """The page's "Modifier words" section (every word escaped: they are vocabulary tokens of
-    an uploaded checkpoint); ``include_js``: inline plotly.js with its first figure."""
+    an uploaded checkpoint); ``include_js``: inline plotly.js with its first figure. Empty for
+    a report made before modifier words were measured (no ``modifiers`` block)."""
     m = summary.get("modifiers")
-    head = '<h2 id="modifiers">Modifier words (Maheswaranathan &amp; Sussillo, ICML 2020)</h2>'
     if not isinstance(m, Mapping):
-        return head + ('<p class="missing" id="modifiers-missing">not in this report: made before modifier words '
-                       "were part of the analysis</p>")
-    parts = [head, f'<p class="verdict" id="modifiers-text">{html.escape(str(m.get("text", "")))}</p>']
+        return ""
+    parts = ['<h2 id="modifiers">Modifier words (Maheswaranathan &amp; Sussillo, ICML 2020)</h2>', f'<p class="verdict" id="modifiers-text">{html.escape(str(m.get("text", "")))}</p>']
     if m.get("applies"):
         parts.append(_modifier_tables(m))
         try:
