@@ -21,7 +21,8 @@ the V bag-of-words columns, then ``M × V`` pair columns, pair ``(m_i, w)`` at
     recovery = (A_pair − A_bow) / gain  (the fraction of it the pairs recover)
 
 ``recovery`` is 1 when the pairs close the whole gap, 0 when they add nothing, and has no
-meaning when ``gain`` is about 0 (then its interval is wide or infinite). The gains are
+meaning when ``gain`` is about 0: when the gain's interval reaches 0, the recovery's
+interval is (−inf, inf). The gains are
 small (about a point on IMDB), so every number comes with a bootstrap confidence interval
 over test documents: ``n_resamples`` resamples of the n documents with replacement, the
 *same* resampled documents for all three models (the statistics are paired), percentile
@@ -29,6 +30,7 @@ interval (``scipy.stats.bootstrap``, ``method="percentile"``, a seeded numpy ``G
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,7 +109,8 @@ class GainRecovery:
         ``STATISTICS``: accuracy of bag-of-words, of bag-of-words + pairs, of the RNN (0-1),
         gain = A_rnn − A_bow, pair_gain = A_pair − A_bow, recovery = pair_gain / gain.
     low, high : float64 ndarray of shape (6,)
-        Percentile bootstrap interval of each (nan where a resample's statistic is nan).
+        Percentile bootstrap interval of each; the recovery's is (−inf, inf) when the gain's
+        interval reaches 0.
     n_docs, n_resamples : int
     confidence : float
     seed : int
@@ -145,11 +148,18 @@ def gain_recovery(correct_bow, correct_pairs, correct_rnn, *, n_resamples: int =
         raise ValueError("need at least 2 test documents")
     # One sample of shape (3, n) resampled along the documents: the three models always see
     # the same resampled documents. Batches of 250 resamples bound memory at 250 * 3 * n floats.
-    result = scipy.stats.bootstrap((correct,), _statistics, axis=-1, vectorized=True, method="percentile",
-                                   n_resamples=n_resamples, confidence_level=confidence, batch=250,
-                                   rng=np.random.default_rng(seed))
-    return GainRecovery(estimate=_statistics(correct), low=np.asarray(result.confidence_interval.low, np.float64),
-                        high=np.asarray(result.confidence_interval.high, np.float64), n_docs=correct.shape[1],
+    # A resample where the RNN gains nothing gives recovery 0/0 = nan (scipy warns): handled below.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = scipy.stats.bootstrap((correct,), _statistics, axis=-1, vectorized=True, method="percentile",
+                                       n_resamples=n_resamples, confidence_level=confidence, batch=250,
+                                       rng=np.random.default_rng(seed))
+    low = np.asarray(result.confidence_interval.low, np.float64)
+    high = np.asarray(result.confidence_interval.high, np.float64)
+    g, r = STATISTICS.index("gain"), STATISTICS.index("recovery")
+    if not low[g] > 0 and not high[g] < 0:
+        low[r], high[r] = -np.inf, np.inf       # the gain may be 0: the ratio is unbounded
+    return GainRecovery(estimate=_statistics(correct), low=low, high=high, n_docs=correct.shape[1],
                         n_resamples=n_resamples, confidence=confidence, seed=seed)
 
 

@@ -49,6 +49,9 @@ def test_bootstrap_interval_matches_the_normal_approximation_and_is_paired():
     assert rec["pair_gain"][1] > 0
     same = gain_recovery(bow, bow, rnn, n_resamples=500, seed=1)     # pairs add nothing: exactly 0
     assert same["recovery"] == (0.0, 0.0, 0.0)
+    barely = np.arange(n) < 0.6 * n + 2                              # the RNN right on 2 more documents
+    unsure = gain_recovery(bow, bow, barely, n_resamples=500, seed=1)
+    assert unsure["gain"][1] <= 0 < unsure["gain"][2] and unsure["recovery"][1:] == (-np.inf, np.inf)
     again = gain_recovery(bow, pairs, rnn, n_resamples=2000, seed=0)
     np.testing.assert_array_equal(again.low, rec.low)                # seeded
     assert STATISTICS[-1] == "recovery"
