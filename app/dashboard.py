@@ -28,7 +28,7 @@ from multiprocess import Process
 
 from rnnscope.app import callback_guard, layout
 from rnnscope.app.callbacks import (attractor, class_geometry, compare, datasets, fixed_points, linearization, model,
-                                    population, sentence, state_space, words)
+                                    modifiers, population, sentence, state_space, words)
 from rnnscope.app.services import Services
 from rnnscope.settings import Settings
 from rnnscope.workers.embedded import run_guarded
@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, *, analysis_params: dict | None
     server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(settings.max_upload_bytes)
     server.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.layout = lambda: layout.build_layout(svc)
-    for module in (model, datasets, state_space, attractor, fixed_points, words, sentence, linearization, compare,
-                   class_geometry, population):
+    for module in (model, datasets, state_space, attractor, fixed_points, words, sentence, modifiers, linearization,
+                   compare, class_geometry, population):
         module.register(app, svc)
     callback_guard.install(app)  # malformed callback bodies: HTTP 400 in words, one log line
     app.rnnscope_services = svc  # for tests and benchmarks: the caches behind the callbacks

@@ -70,6 +70,14 @@ SENTENCE_TOKENS = "sentence-tokens"    # html.Div: per-token table
 TOKEN_SLIDER = "token-slider"          # dcc.Slider over token positions
 TOKEN_DETAIL = "token-detail"          # html.Div: the token under the slider
 
+# --- modifier words (ICML 2020) -------------------------------------------------------
+MODIFIER_TEXT = "modifier-text"        # html.Div: the modifiers in words, or why they do not apply
+MODIFIER_TABLE = "modifier-table"      # html.Div: ranked modifiers (kind, ratios, reach, decay)
+MODIFIER_SELECT = "modifier-select"    # dcc.Dropdown; value = index into the report's modifier_top
+FIG_MODIFIER_PATH = "fig-modifier-path"  # the selected modifier's deflection and return on the state PCs
+FIG_MODIFIER_PROFILE = "fig-modifier-profile"  # its ratio r_k over the following tokens
+MODIFIER_DETAIL = "modifier-detail"    # html.Div: its modes, ablation and decay in words
+
 # --- linearization (Fig 5b) and comparison (Fig 6) ----------------------------------
 FIG_LINEARIZATION = "fig-linearization"
 LINEARIZATION_SUMMARY = "linearization-summary"

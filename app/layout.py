@@ -70,7 +70,8 @@ def card(title: str, figref: str | None, caption: str, *children, anchor: str | 
 
 def topbar() -> html.Header:
     links = [("state-space", "State space"), ("fixed-points", "Fixed points"), ("words", "Words"),
-             ("sentence", "Sentence"), ("linearization", "Linearization"), ("compare", "Compare")]
+             ("sentence", "Sentence"), ("modifiers", "Modifiers"),
+             ("linearization", "Linearization"), ("compare", "Compare")]
     return html.Header(className="topbar", children=[
         html.Div(className="brand", children=["rnn", html.Span("scope")]),
         html.Div("line-attractor dynamics of recurrent sentiment classifiers",
@@ -217,6 +218,28 @@ def sentence_card() -> html.Section:
         anchor="sentence")
 
 
+def modifiers_card() -> html.Section:
+    return card(
+        "Modifiers", "ICML 2020",
+        "Words that change how the next few words count (\"not\" flips them, \"very\" scales them up): "
+        "for each frequent word of the test split, the ratio r_k of what valence words k = 1 … K tokens "
+        "later do to the readout with the word against without it, over real contexts, from the network and "
+        "from its linearization. Choose a modifier to see where it moves the state and how the state comes "
+        "back over the following neutral words (state PC1/PC2, over the fixed and slow points), against "
+        "the same contexts without it.",
+        html.Div(id=ids.MODIFIER_TEXT),
+        html.Div(id=ids.MODIFIER_TABLE, style={"marginTop": "8px"}),
+        html.Div(className="field", style={"marginTop": "10px", "maxWidth": "360px"}, children=[
+            html.Label("Modifier", htmlFor=ids.MODIFIER_SELECT),
+            dcc.Dropdown(id=ids.MODIFIER_SELECT, options=[], value=None, clearable=False, searchable=False,
+                         placeholder="no modifier on screen"),
+        ]),
+        html.Div(className="grid-2", children=[graph(ids.FIG_MODIFIER_PATH, 420),
+                                               graph(ids.FIG_MODIFIER_PROFILE, 420)]),
+        html.Div(id=ids.MODIFIER_DETAIL),
+        anchor="modifiers")
+
+
 def linearization_card() -> html.Section:
     return card(
         "Linearization", "Fig. 5b",
@@ -283,7 +306,7 @@ def build_layout(svc: Services) -> html.Div:
         html.Div(className="frame", children=[
             sidebar(svc),
             html.Main(className="main", children=[
-                state_space_card(), fixed_points_card(), words_card(), sentence_card(),
+                state_space_card(), fixed_points_card(), words_card(), sentence_card(), modifiers_card(),
                 linearization_card(), compare_card(), class_geometry_card(), population_card(),
             ]),
         ]),

@@ -14,6 +14,7 @@ from dash import Input, Output, Patch, State, html, no_update
 
 from rnnscope.app import figures, ids
 from rnnscope.app.callbacks import figure_output
+from rnnscope.app.callbacks.modifiers import modifier_words
 from rnnscope.app.layout import alert, fmt, placeholder, token_detail
 from rnnscope.app.sentence_account import readout_account
 from rnnscope.analysis.sentence import SentenceTrace
@@ -40,10 +41,13 @@ def trajectory_figure(trace: SentenceTrace, report, step: int = 0):
         readout_pc=a.get("readout_pc"), readout_zero=zero, unknown=~trace.known, step=step)
 
 
-def steps_figure(trace: SentenceTrace):
-    """Each token's readout change: its push and the zero-input drift."""
+def steps_figure(trace: SentenceTrace, modifiers: set[str] | frozenset = frozenset()):
+    """Each token's readout change: its push and the zero-input drift, beside the linear
+    integrator's push; tokens in ``modifiers`` (the report's modifier words) are marked."""
+    modifier = np.fromiter((t in modifiers for t in trace.tokens), bool, len(trace.tokens))
     return figures.sentence_readout_steps(trace.tokens, trace.logit, trace.push, trace.drift,
-                                          trace.start_logit, unknown=~trace.known, linear_push=trace.linear_push)
+                                          trace.start_logit, unknown=~trace.known, linear_push=trace.linear_push,
+                                          modifier=modifier)
 
 
 def _ring_index(fig) -> int:
@@ -115,12 +119,13 @@ def run(svc: Services, text: str | None, report_ref: dict | None) -> tuple:
 def explain(svc: Services, sentence_ref: dict | None) -> tuple:
     """-> (the per-token readout bars, the account in words) of the sentence on screen
     (``sentence_ref`` as ``run`` stores it; anything else gives the empty views)."""
-    if not isinstance(sentence_ref, dict) or report_or_none(svc, sentence_ref) is None:
+    report = report_or_none(svc, sentence_ref) if isinstance(sentence_ref, dict) else None
+    if report is None:
         return placeholder(), readout_account(None)  # no report on screen: it says so (NO_REPORT)
     trace = svc.sentence(sentence_ref, sentence_ref.get("text", ""))
     if not len(trace):
         return placeholder("type a sentence"), readout_account(None)
-    return steps_figure(trace), readout_account(trace)
+    return steps_figure(trace, modifier_words(report)), readout_account(trace)
 
 
 def step(svc: Services, index, sentence_ref: dict | None) -> tuple:
