@@ -68,11 +68,16 @@ def test_targets_pass_fail_or_are_not_measured():
                 {"device": "cuda", "model": "lstm-imdb", "seconds": 31.0}, {"device": "cpu", "model": "x", "seconds": 99}]
     v = gpu.judge(good, analyses, cuda=True, quick=False)
     assert [r for _, r, _ in v] == ["PASS", "PASS", "PASS", "PASS", "FAIL"]
-    assert v[0][2] == "8.00 s, 4,096 of 4,096 at q < 1e-8" and v[4][0].startswith("whole analysis of lstm-imdb")
+    assert v[0][2] == "8.00 s, 4,096 of 4,096 at q < 1e-8 (CPU: 4,096)" and v[4][0].startswith("whole analysis of lstm")
+    # convergence is judged against the CPU's on the same seeds: 3,840 is 99.2% of the CPU's 3,870
+    like_cpu = gpu.judge([_fp_row("cuda", converged=3840), _fp_row("cpu", converged=3870)], [], cuda=True, quick=False)
+    assert like_cpu[0][1] == "PASS"
+    worse = gpu.judge([_fp_row("cuda", converged=3800), _fp_row("cpu", converged=3870)], [], cuda=True, quick=False)
+    assert worse[0][1] == "FAIL"
     slow = gpu.judge([_fp_row("cuda", seconds=10.5), _fp_row("cpu", rss_mb=4200.0)], [], cuda=True, quick=False)
     assert [r for _, r, _ in slow] == ["FAIL", "PASS", "FAIL", "NOT MEASURED"]
     few = gpu.judge([_fp_row("cuda", converged=4000, gpu_mb=8300.0)], [], cuda=True, quick=False)
-    assert [r for _, r, _ in few[:2]] == ["FAIL", "FAIL"]  # 97.7% converged; 8,300 MiB > 8,192 + 64
+    assert [r for _, r, _ in few[:2]] == ["FAIL", "FAIL"]  # no CPU row: 97.7% of seeds; 8,300 MiB > 8,192 + 64
     small = gpu.judge([_fp_row("cuda", D=256)], [], cuda=True, quick=False)
     assert small[0][1:] == ("NOT MEASURED", "no such row")
     none = gpu.judge([_fp_row("cpu")], [], cuda=False, quick=False)
@@ -98,3 +103,11 @@ def test_the_sections_keep_their_tensors_on_the_device(tiny, tmp_path, monkeypat
     assert [(r["device"], r["n_seeds"], r["ours_converged"]) for r in fp] == [(device, 32, 32)]
     assert [(r["model"], r["device"]) for r in an] == [("gru-tiny", device)] and an[0]["accuracy"] > 0.9
     assert tr[0]["device"] == device and tr[0]["batches"] == 2 and tr[0]["tokens"] > 0
+
+
+def test_sections_are_chosen_by_name():
+    assert gpu.parse_args([]).sections == {"fixed-points", "analysis", "training"}
+    assert gpu.parse_args(["--sections", "analysis"]).sections == {"analysis"}
+    assert gpu.parse_args([]).sizes == [256, 1024] and gpu.parse_args(["--quick"]).sizes == [32, 64]
+    with pytest.raises(SystemExit):
+        gpu.parse_args(["--sections", "analysis,plots"])
