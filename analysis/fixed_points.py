@@ -161,7 +161,8 @@ This module is the entry point (:func:`find_fixed_points`, :func:`adam_fixed_poi
 (relaxation, Anderson acceleration); GMRES and CGLS in :mod:`rnnscope.analysis.krylov`; ``G``,
 ``q`` and the gradient ratio in :mod:`rnnscope.analysis.fixed_point_residual`; deduplication and
 outliers in :mod:`rnnscope.analysis.fixed_point_dedup`; the result type and seed statuses in
-:mod:`rnnscope.analysis.fixed_point_types`.
+:mod:`rnnscope.analysis.fixed_point_types`; the memory budget's formulas and chunk sizes in
+:mod:`rnnscope.analysis.memory_budget`.
 """
 from __future__ import annotations
 
