@@ -65,7 +65,8 @@ def _fp_row(device, seconds=8.0, converged=4096, gpu_mb=5000.0, rss_mb=1500.0, D
 def test_targets_pass_fail_or_are_not_measured():
     good = [_fp_row("cuda"), _fp_row("cpu", seconds=40.0)]
     analyses = [{"device": "cuda", "model": "gru-imdb", "seconds": 12.0},
-                {"device": "cuda", "model": "lstm-imdb", "seconds": 31.0}, {"device": "cpu", "model": "x", "seconds": 99}]
+                {"device": "cuda", "model": "lstm-imdb", "seconds": 31.0},
+                {"device": "cpu", "model": "x", "seconds": 99}]
     v = gpu.judge(good, analyses, cuda=True, quick=False)
     assert [r for _, r, _ in v] == ["PASS", "PASS", "PASS", "PASS", "FAIL"]
     assert v[0][2] == "8.00 s, 4,096 of 4,096 at q < 1e-8 (CPU: 4,096)" and v[4][0].startswith("whole analysis of lstm")
