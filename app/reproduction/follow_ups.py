@@ -111,17 +111,44 @@ def class_geometry_section(results: Sequence[ClassGeometryResult]) -> str:
     return "\n".join(lines)
 
 
+#: Known modifiers shown in the table (the paper's examples), in this order.
+SHOWN_KNOWN = ("not", "no", "never", "very", "extremely")
+
+
+def _known_cell(block: Mapping, word: str) -> str:
+    found = next((k for k in block.get("known") or [] if k.get("known") == word), None)
+    if found is None:
+        return "-"
+    if found.get("rank") is None:
+        return "not in vocabulary"
+    return f"#{found['rank']} {found.get('kind', '?')} ({found['ratio']:.2f})"
+
+
 def modifier_section(summaries: Sequence[tuple[str, Mapping]]) -> str:
     """The "contextual processing" section from ``(model label, report summary)`` pairs: the
     models whose analysis ran the modifier stage (summary block ``modifiers``)."""
     lines = ["## 8. Modifier words: contextual processing (Maheswaranathan & Sussillo 2020)", "",
              "The paper: words such as \"not\" and \"very\" change how the next few words are integrated "
              "(negators flip them, intensifiers scale them up) through transient dynamics off the line "
-             "attractor. rnnscope measures, for every frequent word, the gain it puts on the readout effect "
-             "of the valence words 1-5 tokens after it (`analysis/modifiers.py`).", ""]
-    ran = [(label, s["modifiers"]) for label, s in summaries if isinstance(s.get("modifiers"), Mapping)]
+             "attractor. rnnscope measures, for every frequent word, the gain r it puts on the readout effect "
+             "of the valence words 1-5 tokens after it (`analysis/modifiers.py`, `docs/MODIFIERS.md`): "
+             "r < 0 negator, 0 <= r < 1 attenuator, r > 1 intensifier. Each known modifier's cell gives its "
+             "rank among the candidate words, its kind and its peak ratio.", ""]
+    ran = [(label, s["modifiers"]) for label, s in summaries
+           if isinstance(s.get("modifiers"), Mapping) and s["modifiers"].get("applies")]
     if not ran:
         return "\n".join(lines + ["No report in this run has the modifier stage (`--param modifiers=true`)."])
-    for label, block in ran:
-        lines.append(f"- **{label}**: {block.get('text', 'no summary')}")
+    head = ("model", "candidates", "modifiers (negator / intensifier / attenuator)", *SHOWN_KNOWN, "strongest")
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, b in ran:
+        kinds = b.get("kind_counts") or {}
+        strongest = ", ".join(f"{m['word']} ({m['kind']}, {m['ratio']:.2f})" for m in (b.get("modifiers") or [])[:3])
+        lines.append("| " + " | ".join((f"{label}", str(b.get("n_candidates", "-")),
+                                        f"{b.get('n_modifiers', 0)} ({kinds.get('negator', 0)} / "
+                                        f"{kinds.get('intensifier', 0)} / {kinds.get('attenuator', 0)})",
+                                        *(_known_cell(b, w) for w in SHOWN_KNOWN), strongest or "none")) + " |")
+    negators = sum((b.get("kind_counts") or {}).get("negator", 0) for _, b in ran)
+    lines += ["", f"Negators found across these {len(ran)} models: {negators}. Where the known modifiers rank "
+                  "low or act as attenuators, the paper's picture of contextual processing does not hold on that "
+                  "model; `docs/MODIFIERS.md` has the toy language, where it does."]
     return "\n".join(lines)

@@ -72,7 +72,7 @@ def render_markdown(repro: Reproduction) -> str:
     parts = [_intro(repro), _accuracy_section(repro), _findings_section(repro), _verdict_section(repro),
              _training_section(repro), _timing_section(repro), _regenerate_section(repro),
              follow_ups.class_geometry_section(repro.class_geometry),
-             follow_ups.modifier_section([(f"{m.arch}-{m.dataset}", m.summary.to_dict()) for m in repro.models
+             follow_ups.modifier_section([(f"{m.arch}-{m.dataset}", {"modifiers": m.modifiers}) for m in repro.models
                                           if m.summary is not None])]
     return "\n\n".join(p.rstrip() for p in parts) + "\n"
 

@@ -93,6 +93,7 @@ class ModelResult:
     analysis_cached : bool       the analysis was in the store already
     note : str                   why it is missing / failed, or what degraded
     train_tokens : int or None   real training tokens per epoch (for the GPU and CPU estimates)
+    modifiers : dict             the report's ``modifiers`` block (the typed summary leaves it out)
     """
 
     dataset: str
@@ -107,6 +108,7 @@ class ModelResult:
     analysis_cached: bool = False
     note: str = ""
     train_tokens: int | None = None
+    modifiers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -381,7 +383,8 @@ def _one_model(run: _Run, source: _Source, arch: str) -> ModelResult:
                            trained_here=trained, note=str(exc))
     result = ModelResult(label, arch, "analysed", checkpoint=str(path), summary=read(report.summary),
                          metrics=dict(model.metrics), provenance=dict(model.provenance),
-                         trained_here=trained, analysis_cached=cached)
+                         trained_here=trained, analysis_cached=cached,
+                         modifiers=dict(report.summary.get("modifiers") or {}))
     result.train_tokens = train_tokens_per_epoch(run.store, source.data, model, source.load)
     result.figure, note = _figure(run, report, key, name)
     result.note = note or result.note

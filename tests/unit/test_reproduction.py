@@ -412,3 +412,19 @@ def test_multiclass_checkpoints_are_analysed_on_their_data_and_tabled(tmp_path):
     assert cells[4] == follow_ups._f(g["variance_top"], ".1%") and cells[6] == follow_ups._f(g["slow_median"], "g")
     assert cells[9] == follow_ups._holds(g) and g["text"] in md
     assert "No report in this run has the modifier stage" in follow_ups.modifier_section([("gru-mr", {})])
+
+
+def test_the_modifier_section_tables_each_models_known_modifiers():
+    from rnnscope.app.reproduction import follow_ups
+
+    block = {"applies": True, "n_candidates": 500, "n_modifiers": 3,
+             "kind_counts": {"negator": 1, "intensifier": 1, "attenuator": 1},
+             "known": [{"known": "not", "rank": 1, "kind": "negator", "ratio": -0.8},
+                       {"known": "very", "rank": None}],
+             "modifiers": [{"word": "not", "kind": "negator", "ratio": -0.8}]}
+    md = follow_ups.modifier_section([("gru-toy", {"modifiers": block}), ("gru-3class", {"modifiers": {"applies": False}})])
+    row = next(line for line in md.splitlines() if line.startswith("| gru-toy"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:5] == ["500", "3 (1 / 1 / 1)", "#1 negator (-0.80)", "-"]
+    assert cells[6] == "not in vocabulary" and cells[-1] == "not (negator, -0.80)"
+    assert "gru-3class" not in md and "Negators found across these 1 models: 1" in md
