@@ -28,25 +28,29 @@ COLUMNS = (("cell", "network"), ("state", "state"), ("test acc", "test_accuracy"
            ("points", "points"), ("τ1 (tokens)", "tau1"), ("slow modes", "slow_modes"))
 
 
-def sweep_options(svc: Services) -> list[dict]:
-    """Dropdown options of the stored sweeps: data, architectures, sizes, seeds, cells done."""
-    options = []
+def sweep_options(svc: Services) -> tuple[list[dict], bool]:
+    """Dropdown options of the stored sweeps (data, architectures, sizes, seeds, cells done),
+    and whether any sweep still has cells to do."""
+    options, unfinished = [], False
     for sweep_id in svc.store.list_sweeps()[:MAX_LISTED]:
         try:
             spec = sweeps.SweepSpec.from_dict(svc.store.get_sweep(sweep_id)["spec"])
         except (ArtifactNotFound, ValueError, KeyError):
             continue  # removed meanwhile, or written by another version: not listed
         done = sum(s["done"] for s in sweeps.states(svc.store, spec))
+        unfinished = unfinished or done < len(spec.cells())
         options.append({"value": sweep_id, "label": f"{spec.data} · {', '.join(spec.archs)} · hidden "
                         f"{', '.join(map(str, spec.hidden))} · {spec.seeds} seed(s) · {done}/{len(spec.cells())} done"})
-    return options
+    return options, unfinished
 
 
 def list_sweeps(svc: Services, current) -> tuple:
-    """-> (options, value): the sweeps, the one shown kept (else the newest)."""
-    options = sweep_options(svc)
+    """-> (options, value, poll disabled): the sweeps, the one shown kept (else the newest);
+    the 5 s refresh stops once no sweep has cells left to do (it costs every open page three
+    requests per tick), and the page lists sweeps started later when it is reloaded."""
+    options, unfinished = sweep_options(svc)
     values = [o["value"] for o in options]
-    return options, current if current in values else (values[0] if values else None)
+    return options, current if current in values else (values[0] if values else None), not unfinished
 
 
 def _rows(svc: Services, sweep_id: str) -> list[dict]:
@@ -115,10 +119,11 @@ def population_view(svc: Services, sweep_id, distance) -> tuple:
 
 def register(app, svc: Services) -> None:
     @app.callback(Output(ids.SWEEP_SELECT, "options"), Output(ids.SWEEP_SELECT, "value"),
+                  Output(ids.SWEEP_POLL, "disabled"),
                   Input(ids.SWEEP_POLL, "n_intervals"), Input(ids.SWEEP_SELECT, "value"))
     def _list(_n, current):
-        options, value = list_sweeps(svc, current)
-        return options, (no_update if value == current else value)
+        options, value, idle = list_sweeps(svc, current)
+        return options, (no_update if value == current else value), idle
 
     @app.callback(Output(ids.SWEEP_TABLE, "children"), Input(ids.SWEEP_SELECT, "value"),
                   Input(ids.SWEEP_POLL, "n_intervals"))

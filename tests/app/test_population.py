@@ -36,14 +36,19 @@ def swept(rnnscope_home, tmp_path_factory):
 
 
 def test_the_sweep_is_listed_with_its_progress_and_cells(swept):
-    options, value = view.list_sweeps(swept["svc"], None)
+    options, value, idle = view.list_sweeps(swept["svc"], None)
     assert value == swept["id"] and options[0]["label"] == "mr · gru, vrnn · hidden 8 · 2 seed(s) · 4/4 done"
+    assert idle  # every cell done: the page stops polling
     table = json.loads(json.dumps(view.sweep_table(swept["svc"], value), cls=plotly.utils.PlotlyJSONEncoder))
     text = json.dumps(table)
     assert "4 of 4 networks trained and analysed" in text
     for cell in swept["spec"].cells():
         assert sweeps.cell_name(cell) in text
     assert view.list_sweeps(swept["svc"], "f" * 64)[1] == swept["id"]  # an unknown choice: the newest
+    unfinished = sweeps.open_sweep(swept["store"], tiny_spec(seeds=3))[0]  # one more cell per arch, none run
+    options, value, idle = view.list_sweeps(swept["svc"], swept["id"])
+    assert not idle and value == swept["id"] and unfinished in [o["value"] for o in options]
+    swept["store"].root.joinpath("sweeps", f"{unfinished}.json").unlink()
 
 
 def test_before_the_comparison_the_view_says_how_to_get_it_then_shows_it(swept):
