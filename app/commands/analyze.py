@@ -45,17 +45,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def parse_params(args: argparse.Namespace) -> dict:
-    """``AnalysisParams`` overrides from ``--seeds``, ``--docs`` and ``--param K=V``."""
-    params = {}
-    for item in args.param:
+def parse_key_values(items: list[str], flag: str = "--param") -> dict:
+    """``KEY=VALUE`` options as a dict, each VALUE read as JSON (else kept as text)."""
+    out = {}
+    for item in items:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
         try:
-            params[name.strip()] = json.loads(raw)
+            out[name.strip()] = json.loads(raw)
         except ValueError:
-            params[name.strip()] = raw
+            out[name.strip()] = raw
+    return out
+
+
+def parse_params(args: argparse.Namespace) -> dict:
+    """``AnalysisParams`` overrides from ``--seeds``, ``--docs`` and ``--param K=V``."""
+    params = parse_key_values(args.param)
     if args.seeds is not None:
         params["n_seeds"] = args.seeds
     if args.docs is not None:

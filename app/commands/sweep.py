@@ -20,10 +20,9 @@ input.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rnnscope.app.commands.analyze import parse_params
+from rnnscope.app.commands.analyze import parse_key_values
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -59,23 +58,10 @@ def spec_from_args(args: argparse.Namespace):
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     except ValueError:
         raise ValueError(f"--hidden expects whole numbers separated by commas, got {args.hidden!r}") from None
-    train = _key_values(args.train, "--train")
-    params = parse_params(argparse.Namespace(param=args.param, seeds=None, docs=None))
+    train = parse_key_values(args.train, "--train")
+    params = parse_key_values(args.param)
     return SweepSpec(archs=[a.strip() for a in args.arch.split(",") if a.strip()], seeds=args.seeds,
                      data=args.data, hidden=hidden, train=train, analysis=params)
-
-
-def _key_values(items: list[str], flag: str) -> dict:
-    out = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = json.loads(raw)
-        except ValueError:
-            out[name.strip()] = raw
-    return out
 
 
 # lazy imports: `rnnscope --help` imports every command module (app/cli.py) without numpy; the
