@@ -17,7 +17,7 @@ from rnnscope.app.dashboard import create_app
 from rnnscope.app.figures.summary import WORD_SHARE_NOTE
 from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env, train_tiny
-from tests.browser.test_dashboard import JOB_TIMEOUT, TIMEOUT, upload, wait_for
+from tests.browser.test_dashboard import TIMEOUT, upload, wait_for, wait_for_job
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,7 @@ def test_compare_puts_models_on_one_scale_says_which_and_names_uploads(dash_duo,
     path = tmp_path / "my-lstm.safetensors"
     sha = train_tiny(path, arch="lstm", seed=3, epochs=2)
     upload(duo, path)
-    duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", "LSTM-16 on mr", timeout=JOB_TIMEOUT)
+    wait_for_job(duo, "LSTM-16 on mr")
     lstm, gru = svc.report(svc.stored_analysis(sha, "mr")), svc.report(tiny.key)
 
     # the upload is named by its file name, the demo by its architecture

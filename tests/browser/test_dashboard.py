@@ -60,6 +60,18 @@ def wait_for(duo, condition, timeout=TIMEOUT, message=""):
     return until(condition, timeout, msg=message)
 
 
+def wait_for_job(duo, status: str, timeout=JOB_TIMEOUT) -> None:
+    """Wait until the top bar names the report ``status`` (e.g. "GRU-16 on mr"); a job that
+    fails instead fails the test at once with the error the page shows."""
+    def done():
+        error = duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.JOB_ALERT} .alert.error")
+        if error:
+            pytest.fail(f"the analysis job failed: {error[0].text}")
+        return status in duo.find_element(f"#{ids.JOB_STATUS}").text
+
+    wait_for(duo, done, timeout=timeout, message=f"no '{status}' within {timeout} s")
+
+
 def type_text(duo, selector: str, text: str) -> None:
     """Replace the text of an input or textarea as a user would (select all, type)."""
     box = duo.find_element(selector)
@@ -175,7 +187,7 @@ def test_uploading_a_checkpoint_runs_the_job_and_updates_every_view(page, tmp_pa
     before = {g: graph_data(duo, g) for g in (ids.FIG_PCA, ids.FIG_STATE_DENSITY, ids.FIG_MANIFOLD)}
     upload(duo, path)
     duo.wait_for_contains_text(f"#{ids.UPLOAD_ALERT}", "my-ugrnn.safetensors", timeout=TIMEOUT)
-    duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", "UGRNN-16 on mr", timeout=JOB_TIMEOUT)
+    wait_for_job(duo, "UGRNN-16 on mr")
     svc = app.rnnscope_services
     key = svc.stored_analysis(sha, "mr")
     assert key is not None

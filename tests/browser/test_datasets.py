@@ -21,6 +21,7 @@ from rnnscope.app.dashboard import create_app
 from rnnscope.app.datasets import dataset_options
 from rnnscope.settings import Settings
 from tests.app.tiny import TINY_PARAMS, active_env
+from tests.browser.test_dashboard import wait_for_job
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +75,7 @@ def test_an_uploaded_csv_is_analysed_and_a_bad_fit_is_called_out(page, tiny, tmp
     path = write_mr_csv(tmp_path / "inverted.csv", rnnscope_home, 0, 400, invert=True)
     duo.driver.find_element(By.CSS_SELECTOR, f"#{ids.DATASET_UPLOAD} input[type=file]").send_keys(str(path))
     duo.wait_for_contains_text(f"#{ids.DATASET_UPLOAD_ALERT}", "400 labelled rows", timeout=JOB_TIMEOUT)
-    duo.wait_for_contains_text(f"#{ids.JOB_STATUS}", "GRU-16 on inverted", timeout=JOB_TIMEOUT)
+    wait_for_job(duo, "GRU-16 on inverted")
     svc = app.rnnscope_services
     ref = next(o["value"] for o in dataset_options(svc) if o["label"].startswith("inverted.csv"))
     summary = svc.report(svc.stored_analysis(tiny.sha, ref)).summary

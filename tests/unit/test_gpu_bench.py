@@ -1,7 +1,7 @@
 """bench/gpu.py without a GPU: the --quick smoke run on the CPU (it says there is no GPU,
-prints every table and exits 0), the PASS/FAIL rules on hand-made rows, and its three
-sections run with their tensors on an emulated device (tests/device_emulation.py), which is
-what keeps the script usable unchanged on a GPU machine."""
+prints every table and exits 0) and the PASS/FAIL rules on hand-made rows. Its three sections
+on an emulated device (what keeps the script usable unchanged on a GPU machine) are in
+tests/emulated/test_gpu_bench_sections.py."""
 from __future__ import annotations
 
 import json
@@ -11,12 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from rnnscope.analysis.data import load
 from rnnscope.bench import gpu
 from tests.corpus import SMALL_PARAMS, train_tiny
-from tests.device_emulation import FAKE, emulated_device
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,26 +81,6 @@ def test_targets_pass_fail_or_are_not_measured():
     none = gpu.judge([_fp_row("cpu")], [], cuda=False, quick=False)
     assert [(r, d) for _, r, d in none] == [("NOT MEASURED", "no GPU"), ("NOT MEASURED", "no GPU"),
                                             ("PASS", "1,500 MiB peak, 8.0 s"), ("NOT MEASURED", "no GPU")]
-
-
-def test_the_sections_keep_their_tensors_on_the_device(tiny, tmp_path, monkeypatch):
-    """The fixed-point, analysis and training sections with ``devices = [the emulated one]``:
-    no operator mixes it with the CPU, and every row is there."""
-    root, data, ckpt = tiny
-    monkeypatch.setenv("RNNSCOPE_HOME", str(tmp_path))
-    args = gpu.parse_args(["--quick", "--threads", "1", "--sizes", "16", "--seeds", "32", "--models", str(ckpt),
-                           "--data", str(data), "--params", json.dumps(SMALL_PARAMS), "--train-batches", "2"])
-    torch.set_num_threads(1)
-    dataset = load(str(data))
-    device = str(FAKE)
-    with emulated_device() as emu:
-        fp = gpu.fixed_point_rows(args, [device])
-        an = gpu.analysis_rows(args, [device], dataset)
-        tr = gpu.training_rows(args, [device], dataset, gpu.load_checkpoint(ckpt))
-    assert emu.mismatches == [], [str(m) for m in emu.mismatches[:3]]
-    assert [(r["device"], r["n_seeds"], r["ours_converged"]) for r in fp] == [(device, 32, 32)]
-    assert [(r["model"], r["device"]) for r in an] == [("gru-tiny", device)] and an[0]["accuracy"] > 0.9
-    assert tr[0]["device"] == device and tr[0]["batches"] == 2 and tr[0]["tokens"] > 0
 
 
 def test_sections_are_chosen_by_name():

@@ -2,7 +2,7 @@
 CPU, no operator mixes that device with the CPU (what CUDA refuses), and the results are the
 CPU's.
 
-No GPU here, so the other device is emulated (``tests/device_emulation.py``): a device torch
+No GPU here, so the other device is emulated (``tests/emulated/device_emulation.py``): a device torch
 treats as an accelerator, whose tensors hold CPU values; every operator is checked with
 CUDA's rules (CPU scalars and CPU index tensors may join, ``.to``/``copy_`` move, anything
 else mixed is a mismatch) and ``.numpy()`` of a device tensor fails as on CUDA. First the
@@ -30,7 +30,7 @@ from rnnscope.analysis.reference_models import trained_like_net
 from rnnscope.analysis.states import collect_states, draw_seeds, untrained_like
 from rnnscope.analysis.training import TrainConfig, train
 from tests.corpus import SMALL_PARAMS, write_corpus
-from tests.device_emulation import FAKE, OnDevice, emulated_device
+from tests.emulated.device_emulation import FAKE, OnDevice, emulated_device
 
 ARCHS = ("vrnn", "gru", "ugrnn", "lstm")
 
