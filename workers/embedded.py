@@ -27,6 +27,15 @@ job does anything:
 A killed job leaves nothing half-written (the store writes a temp file or directory and
 renames it into place) and no lock behind (its per-key ``flock`` is released by the
 kernel), so the same analysis can be rerun at once.
+
+A forked child can run autograd only if its parent never did so with an accelerator present:
+autograd starts one thread per device at the first backward pass when torch sees a device
+(CUDA, or a registered backend), and a child forked after that fails its first backward
+("Unable to handle autograd's threading in combination with fork-based multiprocessing";
+the page shows it in words). The web process therefore does forward work only: Jacobians in
+closed form (``analysis/cells.py``) and forward-mode ``jvp``; training, fixed-point solves and
+modifier gradients run in the jobs. ``tests/unit/test_emulated_device.py`` keeps the test
+session itself fork-safe.
 """
 from __future__ import annotations
 
