@@ -50,6 +50,9 @@ MAX_EMBED = 4096
 MAX_VOCAB = 2_000_000
 MAX_LEN = 100_000
 
+TRUNCATIONS = ("head", "tail")
+RECURRENT_INITS = ("default", "orthogonal", "identity")
+
 
 @dataclass
 class TrainConfig:
@@ -61,7 +64,9 @@ class TrainConfig:
     hidden : int            hidden size H (the LSTM state is 2H)
     embed : int             embedding size E
     vocab_size : int        vocabulary size including ``<pad>`` and ``<unk>``
-    max_len : int           documents are truncated to their first ``max_len`` tokens
+    max_len : int           documents are truncated to ``max_len`` tokens (which ones: ``truncate``)
+    truncate : {"head", "tail"}  keep the first (head, the default) or the last (tail) ``max_len``
+                            tokens of a longer document, in training and in the checkpoint's metrics
     epochs : int            maximum number of passes over the training set
     batch_size : int        documents per batch
     lr : float              Adam learning rate
@@ -76,6 +81,11 @@ class TrainConfig:
                             intra-op threads to pay off, and on a busy 2-core machine a second
                             thread makes steps several times slower (docs/TRAINING.md)
     bucket_batches : int    batches per length-sorting pool (1 = sort within a batch only)
+    recurrent_init : {"default", "orthogonal", "identity"}
+                            initialization of the recurrent matrix ``weight_hh_l0``, each H x H gate
+                            block separately: PyTorch's uniform (default), a random orthogonal matrix,
+                            or the identity; either of the last two times ``recurrent_gain``
+    recurrent_gain : float  scale of the orthogonal or identity blocks (ignored for "default")
     """
 
     arch: str = "lstm"
@@ -94,6 +104,9 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 1
     bucket_batches: int = 50
+    truncate: str = "head"
+    recurrent_init: str = "default"
+    recurrent_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -111,6 +124,14 @@ class TrainConfig:
             value = float(getattr(self, name))
             if not (math.isfinite(value) and low <= value <= high) or (name == "lr" and value == 0):
                 raise ValueError(f"{name} must be in {'(' if name == 'lr' else '['}{low}, {high}], got {value!r}")
+        if self.truncate not in TRUNCATIONS:
+            raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {self.truncate!r}")
+        if self.recurrent_init not in RECURRENT_INITS:
+            raise ValueError(f"recurrent_init must be one of {', '.join(RECURRENT_INITS)}, "
+                             f"got {self.recurrent_init!r}")
+        gain = float(self.recurrent_gain)
+        if not (math.isfinite(gain) and 0.0 < gain <= 10.0):
+            raise ValueError(f"recurrent_gain must be in (0, 10], got {self.recurrent_gain!r}")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
 
@@ -248,10 +269,40 @@ class _Encoded:
     lengths: np.ndarray  # tokens per document after truncation (at least 1: pad_batch's rule)
 
 
+def truncate_tokens(tokens: Sequence, max_len: int, truncate: str = "head") -> Sequence:
+    """The first (``"head"``) or the last (``"tail"``) ``max_len`` items of ``tokens``."""
+    if truncate == "head":
+        return tokens[:max_len]
+    if truncate == "tail":
+        return tokens[max(len(tokens) - max_len, 0):]
+    raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
+
+
+def init_recurrent(cell: torch.nn.Module, method: str, gain: float = 1.0) -> None:
+    """Re-initialize ``cell.weight_hh_l0`` in place, one H x H block per gate.
+
+    ``"orthogonal"``: each block a random orthogonal matrix (``torch.nn.init.orthogonal_``,
+    drawn from torch's global generator) times ``gain``; ``"identity"``: each block
+    ``gain * I``; ``"default"``: leaves the cell's own initialization untouched.
+    """
+    if method == "default":
+        return
+    weight = cell.weight_hh_l0
+    hidden = weight.shape[1]
+    with torch.no_grad():
+        for block in weight.split(hidden, 0):
+            if method == "orthogonal":
+                torch.nn.init.orthogonal_(block, gain=gain)
+            elif method == "identity":
+                block.copy_(gain * torch.eye(hidden, dtype=weight.dtype, device=weight.device))
+            else:
+                raise ValueError(f"recurrent_init must be one of {', '.join(RECURRENT_INITS)}, got {method!r}")
+
+
 def _encode(texts: Sequence[str], labels: np.ndarray, tokenizer: Tokenizer, vocab: Vocab,
-            max_len: int, tokens: Sequence[list[str]] | None = None) -> _Encoded:
+            max_len: int, tokens: Sequence[list[str]] | None = None, truncate: str = "head") -> _Encoded:
     toks = tokens if tokens is not None else (tokenizer(t) for t in texts)
-    ids = [vocab.encode(t[:max_len]) for t in toks]
+    ids = [vocab.encode(truncate_tokens(t, max_len, truncate)) for t in toks]
     return _Encoded(ids, np.asarray(labels, dtype=np.int64), np.array([max(len(x), 1) for x in ids]))
 
 
@@ -338,8 +389,9 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
     # float32 explicitly: a caller may have changed torch's default dtype.
     classes = num_classes(dataset)
     head = 1 if classes <= 2 else classes  # binary: one logit (BCE); C > 2: C logits (softmax CE)
-    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden, head).to(device=device,
-                                                                                      dtype=torch.float32)
+    net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden, head)
+    init_recurrent(net.cell, config.recurrent_init, config.recurrent_gain)  # "default": no-op, draws nothing
+    net = net.to(device=device, dtype=torch.float32)
     fit = _fit(net, splits, config, rng, device, progress, show_bar)
     net.load_state_dict(fit.best_state)
     net = net.cpu().eval()
@@ -357,13 +409,15 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
 
 def _encode_splits(dataset, config: TrainConfig) -> tuple[Tokenizer, Vocab, dict[str, _Encoded]]:
     """The tokenizer, the vocabulary of the training split (``config.vocab_size`` words) and
-    the train, validation and test splits encoded with them (cut to ``config.max_len``)."""
+    the train, validation and test splits encoded with them (cut to ``config.max_len`` tokens,
+    the first or the last ones as ``config.truncate`` says)."""
     tokenizer = Tokenizer()
     train_tokens = [tokenizer(t) for t in dataset.train.texts]
     vocab = build_vocab(train_tokens, config.vocab_size)
-    splits = {"train": _encode(dataset.train.texts, dataset.train.labels, tokenizer, vocab, config.max_len, train_tokens),
-              "validation": _encode(dataset.validation.texts, dataset.validation.labels, tokenizer, vocab, config.max_len),
-              "test": _encode(dataset.test.texts, dataset.test.labels, tokenizer, vocab, config.max_len)}
+    cut = {"max_len": config.max_len, "truncate": config.truncate}
+    splits = {"train": _encode(dataset.train.texts, dataset.train.labels, tokenizer, vocab, tokens=train_tokens, **cut),
+              "validation": _encode(dataset.validation.texts, dataset.validation.labels, tokenizer, vocab, **cut),
+              "test": _encode(dataset.test.texts, dataset.test.labels, tokenizer, vocab, **cut)}
     return tokenizer, vocab, splits
 
 

@@ -24,7 +24,8 @@ _HYPERPARAMETERS = (
     ("--hidden", "hidden", int, "hidden size H"),
     ("--embed", "embed", int, "embedding size E"),
     ("--vocab-size", "vocab_size", int, "vocabulary size, including <pad> and <unk>"),
-    ("--max-len", "max_len", int, "keep the first L tokens of each document"),
+    ("--max-len", "max_len", int, "keep L tokens of each document (which: --truncate)"),
+    ("--truncate", "truncate", str, "head: keep a longer document's first L tokens; tail: its last L"),
     ("--epochs", "epochs", int, "maximum number of epochs"),
     ("--batch-size", "batch_size", int, "documents per batch"),
     ("--lr", "lr", float, "Adam learning rate"),
@@ -34,12 +35,16 @@ _HYPERPARAMETERS = (
     ("--patience", "patience", int, "stop after this many epochs without a better validation accuracy"),
     ("--seed", "seed", int, "seed of initialization, dropout and batch order"),
     ("--threads", "threads", int, "CPU threads for torch (0 = all cores)"),
+    ("--recurrent-init", "recurrent_init", str,
+     "recurrent matrix W_hh, per H x H gate block: default (PyTorch's uniform), orthogonal or identity"),
+    ("--recurrent-gain", "recurrent_gain", float, "scale of the orthogonal/identity W_hh blocks"),
 )
 
 
 _DEFAULTS = {"hidden": 128, "embed": 64, "vocab_size": 10000, "max_len": 400, "epochs": 10,
              "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "dropout": 0.0, "clip": 1.0,
-             "patience": 3, "seed": 0, "threads": 1}
+             "patience": 3, "seed": 0, "threads": 1, "truncate": "head", "recurrent_init": "default",
+             "recurrent_gain": 1.0}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -13,7 +13,9 @@ import torch
 
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import Dataset, Split
-from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, sorted_batches, train)
+from rnnscope.analysis.model import RNNClassifier
+from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, init_recurrent,
+                                        sorted_batches, train, truncate_tokens)
 
 POSITIVE = ("good", "great", "superb", "lovely", "fine")
 NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
@@ -156,10 +158,85 @@ def test_progress_reports_rise_to_one(dataset):
 
 
 @pytest.mark.parametrize("bad", [dict(arch="transformer"), dict(hidden=0), dict(lr=0.0), dict(lr=float("nan")),
-                                 dict(dropout=1.0), dict(epochs=1.5), dict(device="tpu"), dict(vocab_size=2)])
+                                 dict(dropout=1.0), dict(epochs=1.5), dict(device="tpu"), dict(vocab_size=2),
+                                 dict(truncate="middle"), dict(recurrent_init="xavier"), dict(recurrent_gain=0.0),
+                                 dict(recurrent_gain=float("inf"))])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
+
+
+# --------------------------------------------------------------------------- initialization, truncation
+
+
+@pytest.mark.parametrize("arch, blocks", [("vrnn", 1), ("gru", 3), ("lstm", 4), ("ugrnn", 2)])
+@pytest.mark.parametrize("gain", [1.0, 0.5])
+def test_orthogonal_init_gives_orthogonal_gate_blocks(arch, blocks, gain):
+    torch.manual_seed(0)
+    net = RNNClassifier(arch, 50, 8, 24)
+    init_recurrent(net.cell, "orthogonal", gain)
+    w = net.cell.weight_hh_l0.detach()
+    assert w.shape == (blocks * 24, 24)
+    eye = torch.eye(24)
+    for block in w.split(24, 0):  # W^T W = gain^2 I, and W W^T too (square)
+        assert torch.allclose(block.T @ block, gain ** 2 * eye, atol=1e-5)
+        assert torch.allclose(block @ block.T, gain ** 2 * eye, atol=1e-5)
+    if blocks > 1:  # independent draws, not one block repeated
+        assert not torch.allclose(w[:24], w[24:48])
+
+
+def test_identity_and_default_init():
+    torch.manual_seed(0)
+    net = RNNClassifier("gru", 50, 8, 16)
+    init_recurrent(net.cell, "identity", 0.9)
+    assert torch.equal(net.cell.weight_hh_l0.detach(), 0.9 * torch.eye(16).repeat(3, 1))
+    # "default" leaves the weights alone and draws nothing from torch's generator, so the
+    # default configuration trains exactly as it did before the option existed.
+    torch.manual_seed(1)
+    net = RNNClassifier("vrnn", 50, 8, 16)
+    weights, state = net.cell.weight_hh_l0.detach().clone(), torch.get_rng_state()
+    init_recurrent(net.cell, "default")
+    assert torch.equal(net.cell.weight_hh_l0.detach(), weights) and torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(ValueError):
+        init_recurrent(net.cell, "xavier")
+
+
+def test_truncate_tokens_keeps_first_or_last():
+    tokens = [f"t{i}" for i in range(10)]
+    assert truncate_tokens(tokens, 3, "head") == ["t0", "t1", "t2"]
+    assert truncate_tokens(tokens, 3, "tail") == ["t7", "t8", "t9"]
+    for how in ("head", "tail"):
+        assert truncate_tokens(tokens, 10, how) == tokens and truncate_tokens(tokens, 50, how) == tokens
+    assert truncate_tokens(tokens, 1, "tail") == ["t9"]
+    with pytest.raises(ValueError):
+        truncate_tokens(tokens, 3, "middle")
+
+
+def _verdict_at_end(n: int, seed: int) -> Split:
+    """20-30 filler words, then one sentiment word: only the last tokens carry the label."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(2, size=n)
+    texts = [" ".join([*rng.choice(FILLER, int(rng.integers(20, 31))), str(rng.choice(POSITIVE if y else NEGATIVE))])
+             for y in labels]
+    return Split(texts, labels)
+
+
+def test_tail_truncation_trains_on_the_last_tokens():
+    data = Dataset("verdict", _verdict_at_end(600, 1), _verdict_at_end(150, 2), _verdict_at_end(300, 3))
+    runs = {}
+    for how in ("head", "tail"):
+        config = TrainConfig(arch="vrnn", seed=0, max_len=4, truncate=how, recurrent_init="orthogonal",
+                             **{**SMALL, "epochs": 8})
+        runs[how], _ = train(data, config, show_bar=False)
+    assert runs["tail"].metrics["test_accuracy"] > 0.9  # the sentiment word is among the last 4 tokens
+    assert runs["head"].metrics["test_accuracy"] < 0.65  # the first 4 are filler: chance
+    prov = runs["tail"].provenance["config"]
+    assert prov["truncate"] == "tail" and prov["max_len"] == 4
+    assert prov["recurrent_init"] == "orthogonal" and prov["recurrent_gain"] == 1.0
+    # The metric is computed on the last 4 tokens: re-encode them and evaluate.
+    model = runs["tail"]
+    ids = [model.vocab.encode(model.tokenizer(t)[-4:]) for t in data.test.texts]
+    assert evaluate(model.net, ids, data.test.labels)[0] == pytest.approx(model.metrics["test_accuracy"], abs=1e-6)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -190,6 +267,9 @@ def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
     command = model.provenance["command"]
     assert command.startswith("rnnscope train --arch gru --data ") and f"--out {out}" in command
     assert "--lr 0.01" in command and "--max-len 400" in command  # every option explicit
+    assert "--truncate head" in command and "--recurrent-init default --recurrent-gain 1.0" in command
+    assert model.provenance["config"]["truncate"] == "head"
+    assert model.provenance["config"]["recurrent_init"] == "default"
     assert model.provenance["split_seed"] == 0
 
 
