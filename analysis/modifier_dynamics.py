@@ -32,6 +32,14 @@ with covectors ℓ1). For a modifier w at a context with state s:
   other than the integration mode. ``P_S`` is the spectral projector ``R_S R⁻¹_S``: when
   J_rec is far from normal its parts can be much longer than d_0 and cancel, and removing
   one set is then a large change of the state (``parts`` shows it).
+- **Modifier subspace** (the paper's "modifier components"): the span Q (D, k) of the top k
+  right singular vectors of the deflections d_0 of several modifiers at every context,
+  stacked (uncentred: the subspace the words push the state into, not their spread), k the
+  fewest components that hold ``SUBSPACE_ENERGY`` of the stack's squared norm
+  (:func:`modifier_subspace`). The third ablation removes d_0's orthogonal projection on
+  it, ``s + d_0 − Q Qᵀ d_0``: keeping the state out of the modifier subspace. Unlike the
+  mode sets it is a projection of norm at most ‖d_0‖, so it never moves the state further
+  than the word did.
 """
 from __future__ import annotations
 
@@ -48,8 +56,11 @@ from rnnscope.analysis.modifiers import ProbeSetup, gain, run_tokens
 
 #: Mode sets a deflection is split into and measured along.
 MODE_SETS = ("integration", "slow", "fast")
-#: Mode sets removed from the deflection, in the order of ``ModifierDynamics`` rows 1, 2.
-ABLATIONS = ("slow", "fastest")
+#: What is removed from the deflection, in the order of ``ModifierDynamics`` rows 1, 2, 3: two
+#: mode sets (spectral projectors) and the modifier subspace (an orthogonal projection).
+ABLATIONS = ("slow", "fastest", "subspace")
+#: The modifier subspace keeps the fewest components that hold this share of the deflections' energy.
+SUBSPACE_ENERGY = 0.9
 #: The transient has decayed once it is at most this fraction of its start (1/e: a time constant).
 DECAY_FRACTION = float(np.exp(-1.0))
 
@@ -150,9 +161,11 @@ class ModifierDynamics:
     decay_tokens : int
         First t with decay_curve <= decay_fraction (−1: not within T tokens).
     decay_fraction : float
-    ratio_readout, ratio_linear : float64 ndarray of shape (4, K)
+    ratio_readout, ratio_linear : float64 ndarray of shape (1 + len(ABLATIONS), K)
         Modulation ratios at distances 1 … K: with the whole deflection (row 0), and with
-        its part along each of ``ABLATIONS`` removed (rows 1, 2).
+        its part along each of ``ABLATIONS`` removed (rows 1, 2, 3).
+    subspace_dim : int
+        k, the dimension of the modifier subspace removed in the third ablation.
     remaining_readout, remaining_linear : dict of str -> float
         Σ_k |r̃_k − 1| / Σ_k |r_k − 1| for each of ``ABLATIONS``.
     """
@@ -170,6 +183,7 @@ class ModifierDynamics:
     ratio_linear: np.ndarray
     remaining_readout: dict
     remaining_linear: dict
+    subspace_dim: int
 
     def summary(self) -> dict:
         """Medians and the ablation as plain numbers (JSON-ready)."""
@@ -178,7 +192,7 @@ class ModifierDynamics:
                 "deflection_norm": med(self.deflection_norm),
                 "parts": {k: med(v) for k, v in self.parts.items()},
                 "decay_tokens": self.decay_tokens,
-                "ratio_readout": self.ratio_readout.tolist(),
+                "ratio_readout": self.ratio_readout.tolist(), "subspace_dim": self.subspace_dim,
                 "remaining_readout": self.remaining_readout, "remaining_linear": self.remaining_linear}
 
 
@@ -241,10 +255,60 @@ def _remaining(ratios: np.ndarray) -> dict:
     return {k: float(change[i + 1] / change[0]) if change[0] > 0 else float("nan") for i, k in enumerate(ABLATIONS)}
 
 
+@dataclass
+class ModifierSubspace:
+    """The modifier subspace (module docstring).
+
+    Attributes
+    ----------
+    basis : float64 ndarray of shape (D, k)
+        Orthonormal columns Q.
+    shares : float64 ndarray of shape (min(M·N, D),)
+        Share of the stacked deflections' squared norm on each singular direction, descending.
+    word_ids : int64 ndarray of shape (M,)
+        The words whose deflections span it.
+    """
+
+    basis: np.ndarray
+    shares: np.ndarray
+    word_ids: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[1])
+
+    def summary(self) -> dict:
+        return {"dim": self.dim, "energy": float(self.shares[: self.dim].sum()) if self.dim else None,
+                "shares": [float(x) for x in self.shares[:8]]}
+
+
+@torch.no_grad()
+def deflection(net: RNNClassifier, setup: ProbeSetup, word_id: int) -> tuple[Tensor, np.ndarray]:
+    """-> (F(s, x_w) (N, D) on the net's device, d_0 = F(s, x_w) − s (N, D) float64) at the contexts."""
+    word = net.embedding.weight[int(word_id)].detach().expand(setup.start.shape[0], -1)
+    after = net.step(setup.start, word)
+    return after, (after - setup.start).double().cpu().numpy()
+
+
+def modifier_subspace(net: RNNClassifier, setup: ProbeSetup, word_ids, energy: float = SUBSPACE_ENERGY
+                      ) -> ModifierSubspace:
+    """The span of the top singular directions of the deflections of ``word_ids`` (M,) at
+    the N contexts of ``setup``, stacked (M·N, D): the fewest that hold ``energy`` of it."""
+    ids = np.asarray(word_ids, np.int64).reshape(-1)
+    D = setup.start.shape[1]
+    stack = np.concatenate([deflection(net, setup, int(w))[1] for w in ids]) if ids.size else np.zeros((0, D))
+    if not np.any(stack):
+        return ModifierSubspace(np.zeros((D, 0)), np.zeros(0), ids)
+    _, sing, vt = np.linalg.svd(stack, full_matrices=False)
+    shares = sing ** 2 / np.sum(sing ** 2)
+    k = int(np.searchsorted(np.cumsum(shares), energy - 1e-12) + 1)
+    return ModifierSubspace(vt[:k].T.copy(), shares, ids)
+
+
 @torch.no_grad()
 def modifier_dynamics(net: RNNClassifier, setup: ProbeSetup, word_id: int, *, n_modes: int = 3,
-                      decay_fraction: float = DECAY_FRACTION, context_modes: list[ModeSets] | None = None
-                      ) -> ModifierDynamics:
+                      decay_fraction: float = DECAY_FRACTION, context_modes: list[ModeSets] | None = None,
+                      subspace: ModifierSubspace | None = None) -> ModifierDynamics:
     """Deflection, modes, decay and ablation of one modifier (module docstring).
 
     Parameters
@@ -263,22 +327,24 @@ def modifier_dynamics(net: RNNClassifier, setup: ProbeSetup, word_id: int, *, n_
         :func:`contexts_modes` of ``setup`` with the same ``n_modes``, computed once for
         several words (one eigendecomposition per distinct point: 47 ms each for the MR demo
         GRU-128 on one busy core); computed here if omitted.
+    subspace : ModifierSubspace, optional
+        The modifier subspace removed in the third ablation (:func:`modifier_subspace` of
+        several modifiers); that of this word alone if omitted.
 
     Returns
     -------
     ModifierDynamics
     """
     modes = contexts_modes(net, setup, n_modes) if context_modes is None else context_modes
-    N = setup.start.shape[0]
-    word = net.embedding.weight[int(word_id)].detach().expand(N, -1)
-    after = net.step(setup.start, word)
-    d0 = (after - setup.start).double().cpu().numpy()
+    subspace = modifier_subspace(net, setup, [word_id]) if subspace is None else subspace
+    after, d0 = deflection(net, setup, word_id)
     norm = np.maximum(np.linalg.norm(d0, axis=1), 1e-300)
     parts = {k: np.linalg.norm(_parts(modes, d0, k), axis=1) / norm for k in MODE_SETS}
     curve = np.median(_decay(net, setup, after, modes), 0)
     below = np.flatnonzero(curve <= decay_fraction)
     to_net = lambda a: torch.as_tensor(a, dtype=after.dtype, device=after.device)  # noqa: E731
-    ablated = [after - to_net(_parts(modes, d0, which)) for which in ABLATIONS]
+    ablated = [after - to_net(_parts(modes, d0, which)) for which in ABLATIONS[:2]]
+    ablated.append(after - to_net(d0 @ subspace.basis @ subspace.basis.T))
     ratio_r, ratio_l = _ratios(net, setup, [after, *ablated])
     return ModifierDynamics(
         word_id=int(word_id), n_modes=int(n_modes), deflection_norm=np.linalg.norm(d0, axis=1),
@@ -286,4 +352,4 @@ def modifier_dynamics(net: RNNClassifier, setup: ProbeSetup, word_id: int, *, n_
         cosines=np.stack([plane_cosines(m.right, d0[i:i + 1])[0] for i, m in enumerate(modes)]),
         parts=parts, decay_curve=curve, decay_tokens=int(below[0]) if below.size else -1,
         decay_fraction=float(decay_fraction), ratio_readout=ratio_r, ratio_linear=ratio_l,
-        remaining_readout=_remaining(ratio_r), remaining_linear=_remaining(ratio_l))
+        remaining_readout=_remaining(ratio_r), remaining_linear=_remaining(ratio_l), subspace_dim=subspace.dim)

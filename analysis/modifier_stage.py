@@ -22,7 +22,9 @@ What it runs (``docs/MODIFIERS.md`` has the measurement, ``rnnscope.analysis.mod
    (``known_modifier_ranks``).
 3. **Dynamics** of the ``params.modifier_top`` strongest exactly measured modifiers
    (``modifier_dynamics``, ``params.n_modes`` slow modes): the deflection's parts along the
-   integration, slow and fast modes, its decay in tokens, the ablation; and the mean path
+   integration, slow and fast modes, its decay in tokens, the ablations (along the slow
+   modes, the fastest modes, and the modifier subspace spanned by these M words'
+   deflections, ``modifier_subspace``); and the mean path
    of the state after the modifier through the following fillers, with and without it, in
    the plane of the visited states' PC1/PC2 (the frame of the report's ``fp_pc``).
 
@@ -42,8 +44,8 @@ import torch
 from rnnscope.analysis import pca as pca_mod
 from rnnscope.analysis.analysis_params import AnalysisParams
 from rnnscope.analysis.model import Model, RNNClassifier
-from rnnscope.analysis.modifier_dynamics import ABLATIONS, MODE_SETS, ModifierDynamics, contexts_modes, \
-    modifier_dynamics
+from rnnscope.analysis.modifier_dynamics import ABLATIONS, MODE_SETS, ModifierDynamics, ModifierSubspace, \
+    contexts_modes, modifier_dynamics, modifier_subspace
 from rnnscope.analysis.modifier_survey import KnownRank, SurveyParams, _known_group, \
     known_modifier_ranks, own_effects, survey_setup
 from rnnscope.analysis.modifiers import ModifierEffects, ProbeSetup, detect_modifiers, frequent_words, run_tokens
@@ -102,6 +104,8 @@ class ModifierFindings:
         Times a candidate was seen in the test split, at least.
     n_modes : int
         Slow modes besides the integration mode in the dynamics.
+    subspace : ModifierSubspace, optional
+        The modifier subspace of the M words (None when no dynamics were measured).
     """
 
     effects: ModifierEffects
@@ -118,6 +122,7 @@ class ModifierFindings:
     base_path: np.ndarray
     min_count: int = 1
     n_modes: int = 0
+    subspace: ModifierSubspace | None = None
 
     def word(self, row: int) -> str:
         return str(self.tokens[int(self.effects.word_ids[row])])
@@ -162,6 +167,7 @@ class ModifierFindings:
                 "modifiers": [self._row(r) for r in rows[:SUMMARY_ROWS]],
                 "known": [_known_row(k, self.own[row[k.token]]) for k in self.known],
                 "known_missing": list(self.missing), "n_modes": int(self.n_modes),
+                "subspace": self.subspace.summary() if self.subspace is not None else None,
                 "dynamics": [_dynamics_row(self.word(r), d) for r, d in zip(self.top, self.dynamics)]}
 
     def _row(self, r: int) -> dict:
@@ -227,7 +233,7 @@ def _empty_summary() -> dict:
     return {"applies": False, "text": "", "n_candidates": 0, "n_exact": 0, "n_modifiers": 0, "n_contexts": 0,
             "max_distance": 0, "settle": 0, "min_change": None, "min_count": 0, "linearized": False, "probes": [],
             "fillers": [], "kind_counts": {}, "modifiers": [], "known": [], "known_missing": [], "n_modes": 0,
-            "dynamics": []}
+            "subspace": None, "dynamics": []}
 
 
 def empty_arrays() -> dict[str, np.ndarray]:
@@ -332,12 +338,13 @@ def modifier_analysis(model: Model, seqs: Sequence[np.ndarray], points, l1, comp
     top = mods[effects.exact[mods]][: params.modifier_top] if linearized else np.zeros(0, np.int64)
     report(0.8, f"modifier words: deflection, decay and ablation of the top {len(top)}")
     modes = contexts_modes(net, setup, params.n_modes) if len(top) else []
-    dynamics = [modifier_dynamics(net, setup, int(effects.word_ids[r]), n_modes=params.n_modes, context_modes=modes)
-                for r in top]
+    subspace = modifier_subspace(net, setup, effects.word_ids[top]) if len(top) else None
+    dynamics = [modifier_dynamics(net, setup, int(effects.word_ids[r]), n_modes=params.n_modes, context_modes=modes,
+                                  subspace=subspace) for r in top]
     path, base = mean_paths(net, setup, effects.word_ids[top], components, mean)
     fillers = np.unique(torch.cat([setup.between, setup.settle], 1).cpu().numpy())
     return ModifierFindings(effects=effects, tokens=model.vocab.tokens, own=own, known=known, missing=missing,
                             probes=[model.vocab.tokens[int(i)] for i in setup.probe_ids],
                             fillers=[model.vocab.tokens[int(i)] for i in fillers],
                             linearized=linearized, top=np.asarray(top, np.int64), dynamics=dynamics, path=path,
-                            base_path=base, min_count=sp.min_count, n_modes=params.n_modes)
+                            base_path=base, min_count=sp.min_count, n_modes=params.n_modes, subspace=subspace)

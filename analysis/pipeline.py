@@ -66,7 +66,7 @@ from rnnscope.analysis.tokenizer import encode_texts
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisParams", "Progress", "run_analysis"]
 
-ANALYSIS_VERSION = "7"
+ANALYSIS_VERSION = "8"
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8

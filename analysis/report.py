@@ -153,13 +153,16 @@ modifiers : dict
     when only screened), ``exact``), ``known`` (each candidate that is a known modifier: ``known``,
     ``token``, ``rank`` of ``of`` candidates, ``kind``, ``peak``, ``ratio``, ``ratio_linear``,
     ``reach``, ``own``, ``exact``), ``known_missing`` (known modifiers that were not candidates),
-    ``n_modes`` (slow modes besides the integration mode), ``dynamics`` (the top
+    ``n_modes`` (slow modes besides the integration mode), ``subspace`` (the modifier subspace
+    spanned by the deflections of the ``dynamics`` words: ``dim``, ``energy`` it holds, the
+    first 8 ``shares``; null without dynamics), ``dynamics`` (the top
     ``params.modifier_top`` exactly measured modifiers: ``word``, ``deflection_norm`` (median
     ‖F(s, x_w) − s‖, state units), ``parts`` (median ‖P_S d‖ / ‖d‖ for S = integration, slow,
     fast modes of J_rec at the nearest point), ``decay_tokens`` (tokens until the transient is
     at most 1/e of its start; −1: not within the T = K − 1 + H tokens measured), ``remaining``
     and ``remaining_linear`` (the part of the modification left after removing the deflection
-    along the slow modes, and along the fastest modes as a control: 0 removed all, 1 none)).
+    along the slow modes, along the fastest modes as a control, and its orthogonal projection
+    on the modifier subspace: keys ``slow``, ``fastest``, ``subspace``; 0 removed all, 1 none)).
 params : dict
     ``AnalysisParams.to_dict()``.
 warnings : list of str
@@ -329,8 +332,9 @@ modifier_* : the modifier words (summary ``modifiers``; no rows when it does not
     ``modifier_decay_curve`` float64 (M, T + 1): median over contexts of the transient's size
     t = 0 … T tokens after the modifier, relative to t = 0; ``modifier_decay_tokens`` int64
     (M,): the first t at which it is at most 1/e (−1: not within T); ``modifier_remaining``
-    float64 (M, 2): the part of the readout modification left after removing the deflection
-    along the slow modes (column 0) and along the fastest modes (column 1).
+    float64 (M, 3): the part of the readout modification left after removing the deflection
+    along the slow modes (column 0), along the fastest modes (column 1) and in the modifier
+    subspace (column 2).
 """
 from __future__ import annotations
 

@@ -214,7 +214,7 @@ _MODIFIER_COLUMNS = ("#", "word", "kind", "peak ratio r_k*", "linearized r_k*", 
 _KNOWN_COLUMNS = ("known modifier", "token", "rank", "kind", "ratio r_k*", "linearized r_k*", "reach (tokens)")
 _DYNAMICS_COLUMNS = ("modifier", "along the integration mode", "along the slow modes", "along the fast modes",
                      "decay to 1/e (tokens)", "left after removing the slow part",
-                     "left after removing the fastest part")
+                     "left after removing the fastest part", "left outside the modifier subspace")
 
 
 def _html_table(table_id: str, caption: str, head, rows) -> str:
@@ -238,15 +238,17 @@ def _modifier_tables(m: Mapping) -> str:
         decay = d.get("decay_tokens")
         dyn.append((d.get("word"), parts.get("integration"), parts.get("slow"), parts.get("fast"),
                     decay if decay is None or decay >= 0 else "not within the tokens measured",
-                    left.get("slow"), left.get("fastest")))
+                    left.get("slow"), left.get("fastest"), left.get("subspace")))
     out = []
     if rows:
         out.append(_html_table("modifier-table", "modifier words, strongest first", _MODIFIER_COLUMNS, rows))
     if known:
         out.append(_html_table("modifier-known", "known modifiers among the candidates", _KNOWN_COLUMNS, known))
     if dyn:
-        out.append(_html_table("modifier-dynamics", "the strongest modifiers' deflection of the state",
-                               _DYNAMICS_COLUMNS, dyn))
+        sub = m.get("subspace") or {}
+        caption = "the strongest modifiers' deflection of the state" + (
+            f"; their modifier subspace has {sub['dim']} dimensions" if sub.get("dim") is not None else "")
+        out.append(_html_table("modifier-dynamics", caption, _DYNAMICS_COLUMNS, dyn))
     return "\n".join(out)
 
 

@@ -88,6 +88,13 @@ def modifiers_view(svc: Services, report_ref: dict | None) -> tuple:
     return text, table, options, (0 if options else None)
 
 
+def _subspace_words(mod: dict) -> str:
+    """'(k dimensions spanned by the deflections of the top M)' from the summary's subspace block."""
+    sub = mod.get("subspace") or {}
+    dim, n = sub.get("dim"), len(mod.get("dynamics") or [])
+    return f"({dim} dimensions spanned by the top {n} modifiers' deflections)" if dim is not None else ""
+
+
 def _why_nothing(mod: dict | None) -> str:
     """A short note for the figures when there is no modifier path to draw."""
     if mod is None:
@@ -125,7 +132,9 @@ def modifier_view(svc: Services, report_ref: dict | None, selected) -> tuple:
                                f"{fmt(parts[2], '.0%')} along the fast ones (‖part‖ / ‖deflection‖; they need not add "
                                f"up). Removing its slow-mode part leaves {fmt(remaining[0], '.0%')} of the "
                                "modification, "
-                               f"removing the fastest modes' part {fmt(remaining[1], '.0%')}. "
+                               f"removing the fastest modes' part {fmt(remaining[1], '.0%')}, "
+                               f"keeping the state out of the modifier subspace {_subspace_words(mod)} "
+                               f"{fmt(remaining[2], '.0%') if len(remaining) > 2 else 'n/a'}. "
                                + (f"It decays to 1/e in {decay} tokens." if decay >= 0
                                   else "It does not decay to 1/e within the tokens measured.")])],
                       className="hint")

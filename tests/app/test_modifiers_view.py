@@ -95,6 +95,8 @@ def test_toy_card_ranks_not_and_very_and_draws_the_deflection_from_the_report(to
         decay = int(a["modifier_decay_tokens"][m])
         said = f"decays to 1/e in {decay} tokens" if decay >= 0 else "does not decay to 1/e within the tokens measured"
         assert word in as_json(detail) and said in as_json(detail)
+        left = f"{a['modifier_remaining'][m, 2]:.0%}"
+        assert "out of the modifier subspace" in as_json(detail) and left in as_json(detail), as_json(detail)
 
 
 @pytest.mark.parametrize("selected", [None, "../x", 10**9, [0], True, -1, 1.5, {"key": 0}])

@@ -88,6 +88,10 @@ def test_toy_gru_dynamics_and_paths_of_the_strongest_modifiers(toy):
     # "not" lives in fast modes: removing its slow-mode part leaves nearly all of its effect (docs/MODIFIERS.md)
     d = s["dynamics"][0]
     assert d["parts"]["fast"] > d["parts"]["slow"] and d["remaining"]["slow"] > 0.8
+    # keeping the state out of the top modifiers' subspace removes it (tests/unit/test_modifiers.py)
+    assert s["subspace"]["dim"] >= 1 and s["subspace"]["energy"] >= 0.9 and d["remaining"]["subspace"] < 0.2
+    assert a["modifier_remaining"].shape == (3, 3)
+    np.testing.assert_allclose(a["modifier_remaining"][0], [d["remaining"][k] for k in ("slow", "fastest", "subspace")])
     assert a["modifier_decay_tokens"][0] == d["decay_tokens"] and 0 < d["decay_tokens"] <= T
 
 

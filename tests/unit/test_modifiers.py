@@ -23,7 +23,8 @@ from rnnscope.analysis import checkpoint
 from rnnscope.analysis import modifiers as mod
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.linearize import eigenmodes_at
-from rnnscope.analysis.modifier_dynamics import mode_masks, modifier_dynamics, plane_cosines
+from rnnscope.analysis.modifier_dynamics import ModifierSubspace, mode_masks, modifier_dynamics, modifier_subspace, \
+    plane_cosines
 from rnnscope.analysis.model import RNNClassifier
 from rnnscope.analysis.slow_points import choose_point_set, typical_step
 from rnnscope.analysis.states import collect_states, draw_seeds, untrained_like
@@ -172,6 +173,8 @@ def test_ablation_removes_the_effect_only_along_the_modes_that_carry_it(lam_n, l
     assert dyn.remaining_readout["slow"] == pytest.approx(slow_left, abs=1e-6)
     assert dyn.remaining_readout["fastest"] == pytest.approx(fastest_left, abs=1e-6)
     assert dyn.remaining_linear["slow"] == pytest.approx(slow_left, abs=1e-6)
+    # the modifier subspace of "not" alone is the line of d_0 = (0, 1, 1): removing it removes all
+    assert dyn.subspace_dim == 1 and dyn.remaining_readout["subspace"] == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(dyn.deflection_norm, math.sqrt(2))  # d_0 = (0, 1, 1)
     np.testing.assert_allclose(dyn.abs_eigvals[0], [1.0, 0.9, 0.0], atol=1e-9)
     np.testing.assert_allclose(dyn.cosines[0], [0, 1 / math.sqrt(2), 1 / math.sqrt(2)], atol=1e-9)
@@ -181,6 +184,21 @@ def test_ablation_removes_the_effect_only_along_the_modes_that_carry_it(lam_n, l
     assert dyn.decay_tokens == 7
     np.testing.assert_allclose(dyn.decay_curve[:3], 0.9 ** np.arange(3) / math.sqrt(2) * [math.sqrt(2), 1, 1],
                                atol=1e-6)
+
+
+def test_the_modifier_subspace_is_the_span_of_the_deflections_and_removing_it_removes_their_effect():
+    net = memory_net(gain=-2.0, lam_n=0.9)
+    setup = memory_setup(net)
+    sub = modifier_subspace(net, setup, [NOT])
+    assert sub.dim == 1 and sub.shares[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(np.abs(sub.basis[:, 0]), [0, 1 / math.sqrt(2), 1 / math.sqrt(2)], atol=1e-7)
+    # False case: the valence words' deflections lie along the integration line (h, 0, 0),
+    # orthogonal to d_0 of "not": a subspace built from them keeps all of the modification.
+    valence = modifier_subspace(net, setup, [GOOD, BAD])
+    assert valence.dim == 1 and abs(valence.basis[0, 0]) == pytest.approx(1.0)
+    dyn = modifier_dynamics(net, setup, NOT, n_modes=1, subspace=valence)
+    assert dyn.remaining_readout["subspace"] == pytest.approx(1.0, abs=1e-6)
+    assert modifier_subspace(net, setup, [THE]).dim == 0  # a word that does not move the state spans nothing
 
 
 def test_mode_sets_close_complex_pairs_and_cosines_see_planes():
@@ -304,7 +322,8 @@ def test_toy_gru_not_lives_in_fast_modes_not_in_the_top_modes(toy):
     """The issue expects that removing the modifier's deflection along the top (slowest)
     modes removes most of its effect. On this GRU it does not: "not" must flip exactly the
     next 4 tokens, and the network holds that window in fast, non-normal modes (a shift
-    register) while its top modes are slow memories the deflection hardly touches."""
+    register) while its top modes are slow memories the deflection hardly touches. What does
+    remove it is keeping the state out of the modifier subspace (the next test)."""
     net, setup, id_ = toy["net"], toy["setup"], toy["id"]
     dyn = modifier_dynamics(net, setup, id_["not"], n_modes=3)
     summary = dyn.summary()
@@ -313,3 +332,24 @@ def test_toy_gru_not_lives_in_fast_modes_not_in_the_top_modes(toy):
     assert dyn.remaining_readout["slow"] > 0.8                             # top-mode ablation leaves it
     assert dyn.remaining_readout["fastest"] < 0.7                          # the fastest modes carry much of it
     assert 4 <= dyn.decay_tokens <= 10                                     # the trace outlasts the 4-token window
+
+
+def test_toy_gru_keeping_the_state_out_of_the_modifier_subspace_removes_the_modification(toy):
+    """The paper's ablation: the deflections of the modifiers ("not", "very") span a
+    low-dimensional subspace; keeping the state out of it removes most of what each does to
+    the next words. False cases: the top directions of the filler words' deflections, and a
+    random subspace, each of the same dimension, leave the modification in place."""
+    net, setup, id_ = toy["net"], toy["setup"], toy["id"]
+    sub = modifier_subspace(net, setup, [id_["not"], id_["very"]])
+    print("modifier subspace:", sub.summary())
+    assert 1 <= sub.dim <= 4 and sub.shares[: sub.dim].sum() >= 0.9
+    spanned = modifier_subspace(net, setup, [id_[w] for w in FILLER])  # their top directions, as many
+    fillers = ModifierSubspace(spanned.basis[:, : sub.dim], spanned.shares, spanned.word_ids)
+    basis = np.linalg.qr(np.random.default_rng(0).standard_normal((net.state_size, sub.dim)))[0]
+    random = ModifierSubspace(basis, np.zeros(0), np.zeros(0, np.int64))
+    for word in ("not", "very"):
+        left = {name: modifier_dynamics(net, setup, id_[word], n_modes=3, subspace=s).remaining_readout["subspace"]
+                for name, s in (("modifiers", sub), ("fillers", fillers), ("random", random))}
+        print(word, "left after removing each subspace:", left)
+        assert left["modifiers"] < 0.15
+        assert left["fillers"] > 0.8 and left["random"] > 0.8
