@@ -75,6 +75,13 @@ def _selected_traces(svc: Services, key: str, report) -> tuple[int, int]:
     return svc.memo.get(("selected-traces", key), make)
 
 
+def slow_tol(report) -> float | None:
+    """The class geometry's slow-mode band for a C > 2 report (Fig. 3b rings those modes);
+    None for a binary one."""
+    geometry = report.summary.get("class_geometry") or {}
+    return float(geometry["slow_tol"]) if geometry.get("applies") and geometry.get("slow_tol") is not None else None
+
+
 @per_report
 def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     """-> (Fig. 2c, 3c, 3b, 3d, 4a, 4b, summary strip, default selection) for a new report.
@@ -95,7 +102,7 @@ def report_figures(svc: Services, report_ref: dict | None) -> tuple:
     p = _point_inputs(svc, key, report, k)
     return (
         clickable(manifold), clickable(tau),
-        figures.eigenvalue_plane([p["modes"].eigvals], p["label"], p["mode_eigval"]),
+        figures.eigenvalue_plane([p["modes"].eigvals], p["label"], p["mode_eigval"], slow_tol(report)),
         figures.time_constants([p["modes"].tau], p["label"]),
         (figures.input_effects(p["effects_pc"], a["word_valence"], p["l1_pc"], list(a["words"]))
          if p["effects_pc"] is not None else placeholder(too_large_for_a_click(svc, report))),
@@ -182,7 +189,7 @@ def select_point(svc: Services, selection: dict | None) -> tuple:
     return (
         manifold, tau,
         fp_summary(p["modes"], float(a["theta"][k]), float(a["q"][k])),
-        _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"], p["mode_eigval"])),
+        _data_patch(spectra.eigenvalue_traces([p["modes"].eigvals], p["label"], p["mode_eigval"], slow_tol(report))),
         _tau_patch(spectra.time_constant_traces([p["modes"].tau], p["label"]), p["modes"].tau),
         _data_patch(projections.input_effect_traces(p["effects_pc"], a["word_valence"], p["l1_pc"],
                                                     list(a["words"]))) if p["effects_pc"] is not None else no_update,

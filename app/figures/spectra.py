@@ -28,10 +28,28 @@ def unit_circle_trace(**kwargs) -> dict:
                       line=dict(color=style.INK, width=1), hoverinfo="skip", **kwargs)
 
 
+#: Name of the trace that rings the slow modes (``slow_tol`` of ``eigenvalue_traces``).
+SLOW_MODES = "slow modes"
+
+
+def slow_mode_trace(eigvals_for_points: Sequence, slow_tol: float) -> dict:
+    """Squares around every eigenvalue with ||λ| − 1| <= ``slow_tol``, over all the points
+    (always one trace, empty when there is none, so a click can patch it in place)."""
+    lam = np.concatenate([np.asarray(v).astype(np.complex128).reshape(-1) for v in eigvals_for_points]
+                         or [np.zeros(0, np.complex128)])
+    lam = lam[np.abs(np.abs(lam) - 1.0) <= slow_tol]
+    return dict(type="scatter", x=lam.real.tolist(), y=lam.imag.tolist(), mode="markers",
+                name=f"{SLOW_MODES} (|λ| within {slow_tol:.0%} of 1): {len(lam)}",
+                marker=dict(size=13, symbol="square-open", color=style.INK, line=dict(width=1.5)),
+                customdata=np.abs(lam).tolist(),
+                hovertemplate="slow mode: |λ| = %{customdata:.4f}<extra></extra>")
+
+
 def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None = None,
-                      highlight: complex | None = None) -> list:
+                      highlight: complex | None = None, slow_tol: float | None = None) -> list:
     """Traces of Fig. 3b; see ``eigenvalue_plane``. ``highlight``: the integration mode's
-    eigenvalue, ringed (with its conjugate when complex)."""
+    eigenvalue, ringed (with its conjugate when complex); ``slow_tol``: also ring the slow
+    modes, ||λ| − 1| <= slow_tol (the class geometry's count), in a last trace."""
     labels = _labels(labels, len(eigvals_for_points))
     traces = [unit_circle_trace(showlegend=False)]
     for i, (lam, label) in enumerate(zip(eigvals_for_points, labels)):
@@ -50,11 +68,13 @@ def eigenvalue_traces(eigvals_for_points: Sequence, labels: Sequence[str] | None
             type="scatter", x=lam.real, y=lam.imag, mode="markers", name="integration mode",
             marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=style.HIGHLIGHT, width=2.5)),
             hovertemplate=f"integration mode: |λ| = {abs(highlight):.5f}<extra></extra>"))
+    if slow_tol is not None:
+        traces.append(slow_mode_trace(eigvals_for_points, slow_tol))
     return traces
 
 
 def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None = None,
-                     highlight: complex | None = None) -> go.Figure:
+                     highlight: complex | None = None, slow_tol: float | None = None) -> go.Figure:
     """Fig. 3b: eigenvalues of J_rec at a few fixed points in the complex plane.
 
     Parameters
@@ -63,12 +83,16 @@ def eigenvalue_plane(eigvals_for_points: Sequence, labels: Sequence[str] | None 
         Eigenvalues of the recurrent Jacobian at each shown fixed point.
     labels : sequence of str, optional
         Legend label per point (default ``"point i"``).
+    highlight : complex, optional
+        The integration mode's eigenvalue, ringed.
+    slow_tol : float, optional
+        Mark the slow modes, ||λ| − 1| <= slow_tol (a multi-class report's count).
 
     Notes
     -----
     The first trace is the unit circle (name ``"unit circle"``); the axes have equal scale.
     """
-    fig = go.Figure(eigenvalue_traces(eigvals_for_points, labels, highlight))
+    fig = go.Figure(eigenvalue_traces(eigvals_for_points, labels, highlight, slow_tol))
     fig.update_layout(**style.layout("Eigenvalues of J_rec"), xaxis_title="Re λ",
                       yaxis_title="Im λ")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)

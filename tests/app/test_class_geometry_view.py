@@ -8,11 +8,13 @@ import json
 import numpy as np
 import plotly
 import pytest
+import torch
 
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import load
 from rnnscope.analysis.training import TrainConfig, train
-from rnnscope.app.callbacks import class_geometry
+from rnnscope.app.callbacks import class_geometry, fixed_points
+from rnnscope.app.figures.spectra import SLOW_MODES
 from rnnscope.app.datasets import dataset_options
 from rnnscope.app.services import dataset_cached
 from tests.app.tiny import TINY_PARAMS
@@ -64,6 +66,29 @@ def test_a_three_class_network_is_drawn_from_its_report(svc, three_class):
                                                                                          return_counts=True))}
     effects = data_of(words)
     assert len(effects) == 2 and sorted(effects[0]["x"]) == sorted(str(w) for w in a["geometry_words"])
+
+
+def test_the_spectrum_of_a_selected_point_rings_its_slow_modes(svc, three_class, ref):
+    """Fig. 3b of a 3-class report rings the eigenvalues within the class geometry's band of
+    |λ| = 1, as many as the Classes card counts at that point (independently: the eigenvalues
+    of J_rec there); a binary report's Fig. 3b has no such trace."""
+    report = svc.report(three_class["key"])
+    tol, a = report.summary["class_geometry"]["slow_tol"], report.arrays
+    figs = fixed_points.report_figures(svc, three_class["ref"])
+    k = figs[-1]["index"]
+    slow = [t for t in data_of(figs[2]) if t["name"].startswith(SLOW_MODES)]
+    net = svc.model(three_class["sha"]).net
+    with torch.no_grad():
+        jac = net.jacobians(torch.as_tensor(a["fixed_points"][k:k + 1]))[0][0].double().numpy()
+    expected = int(np.sum(np.abs(np.abs(np.linalg.eigvals(jac)) - 1.0) <= tol))
+    assert len(slow) == 1 and len(slow[0]["x"]) == expected == int(a["geometry_slow_counts"][k])
+    assert f"within {tol:.0%} of 1): {expected}" in slow[0]["name"]
+    for other in range(min(len(a["fixed_points"]), 4)):   # a click patches the same trace
+        patched = fixed_points.select_point(svc, {"key": three_class["key"], "index": other})[3]
+        names = [t["name"] for t in patched.to_plotly_json()["operations"][0]["params"]["value"]]
+        assert sum(n.startswith(SLOW_MODES) for n in names) == 1
+    binary = fixed_points.report_figures(svc, ref)
+    assert not any(t["name"].startswith(SLOW_MODES) for t in data_of(binary[2]))
 
 
 def test_the_built_in_and_multi_class_datasets_are_listed(svc):

@@ -552,3 +552,15 @@ def test_readout_steps_draw_the_linear_integrators_push_and_mark_modifiers():
     assert list(lin.customdata) == ["1 not (modifier)", "2 good"]
     plain = F.sentence_readout_steps(["good"], [1.0], [1.0], [0.0], 0.0)
     assert all(t.name != "linear integrator's push" for t in plain.data)
+
+
+def test_the_slow_mode_trace_rings_exactly_the_eigenvalues_within_the_band():
+    lam = np.array([1.004, 0.995 + 0.05j, 0.995 - 0.05j, 0.98, 1.2, 0.5j])   # |λ| 1.004, 0.9963 x2, 0.98, 1.2, 0.5
+    trace = spectra.slow_mode_trace([lam[:3], lam[3:]], 0.01)
+    np.testing.assert_allclose(np.array(trace["x"]) + 1j * np.array(trace["y"]), lam[:3])
+    assert trace["name"] == "slow modes (|λ| within 1% of 1): 3"
+    assert spectra.slow_mode_trace([lam[3:]], 0.01)["x"] == []          # none: still one, empty, trace
+    assert len(spectra.slow_mode_trace([lam], 0.25)["x"]) == 5          # a wider band takes 0.98 and 1.2
+    names = [t["name"] for t in spectra.eigenvalue_plane([lam], slow_tol=0.01).data]
+    assert names[-1].startswith(spectra.SLOW_MODES)
+    assert not any(n.startswith(spectra.SLOW_MODES) for n in (t["name"] for t in spectra.eigenvalue_plane([lam]).data))
