@@ -50,6 +50,7 @@ from rnnscope.analysis.analysis_params import AnalysisParams
 from rnnscope.analysis.baseline import fit_bow
 from rnnscope.analysis.data_checks import chance_level, fit_warnings, vocabulary_coverage
 from rnnscope.analysis.fixed_points import find_fixed_points
+from rnnscope.analysis.memory_budget import DEFAULT_MEMORY_BUDGET
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.modifier_stage import ModifierFindings, NotApplicable, modifier_analysis
 from rnnscope.analysis.multiclass_data import num_classes
@@ -73,7 +74,8 @@ N_CANDIDATE_MODES = 8
 
 
 def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
-                 progress: Progress | None = None, *, lexicon: dict[str, float] | None = None) -> Report:
+                 progress: Progress | None = None, *, lexicon: dict[str, float] | None = None,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Report:
     """Analyse ``model`` on ``dataset`` (an ``rnnscope.analysis.data.Dataset``); returns a ``Report``.
 
     Parameters
@@ -87,6 +89,11 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     lexicon : dict token -> valence, optional
         VADER lexicon; loaded with ``rnnscope.analysis.data.load_vader_lexicon`` when omitted and
         ``params.vader`` (the cross-check is skipped when it cannot be loaded).
+    memory_budget : int
+        Bytes the fixed-point search and the linearization may hold at once on the network's
+        device (``rnnscope.analysis.memory_budget``; jobs pass ``RNNSCOPE_MEMORY_BUDGET_MB``).
+        Not a parameter of the report (nor of its cache key): the chunks it sets give the same
+        points, to the last bits of Newton-Krylov's float32 products (docs/SCALE_OUT.md).
     """
     params = params or AnalysisParams()
     net = model.net.eval()
@@ -106,9 +113,9 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     if len(visited) < 2:
         raise ValueError("fewer than 2 visited states: the test documents are (nearly) empty")
     pca_t, pca_u = stages.run("pca", "PCA of visited states", fit_pcas, visited, untrained, params)
-    fp, pset, points = _point_set(stages, net, visited, params, warnings)
+    fp, pset, points = _point_set(stages, net, visited, params, warnings, memory_budget)
     lin = stages.run("linearize", f"linearizing at {len(points)} points",
-                     linearize_points, net, points, max(params.n_modes, N_CANDIDATE_MODES))
+                     linearize_points, net, points, max(params.n_modes, N_CANDIDATE_MODES), memory_budget)
     verdict, sweep = stages.run("attractor", f"iterating F(·, 0) from the points for {params.attractor_steps} steps",
                                 attractor_and_sweep, net, fp, pset, lin, params)
     readout = net.readout_vector().double().cpu().numpy()
@@ -158,12 +165,13 @@ def _accuracy(stages: Stages, net, seqs: list, labels: np.ndarray, params: Analy
 
 
 def _point_set(stages: Stages, net, visited: VisitedStates, params: AnalysisParams,
-               warnings: list) -> tuple[object, PointSet, np.ndarray]:
+               warnings: list, memory_budget: int) -> tuple[object, PointSet, np.ndarray]:
     """Stage ``fixed_points`` from seeds drawn from the visited states, and the point set chosen
     from its result; -> the search's result, the point set and its points (K, D) float32."""
     seeds = draw_seeds(visited, params.n_seeds, np.random.default_rng(params.seed), params.seed_noise)
     fp = stages.run("fixed_points", f"finding fixed points from {len(seeds)} seeds",
-                    find_fixed_points, net, seeds, tol=params.tol, progress=stages.sub("fixed_points"))
+                    find_fixed_points, net, seeds, tol=params.tol, progress=stages.sub("fixed_points"),
+                    memory_budget=memory_budget)
     pset = choose_point_set(fp, typical_step(visited.states, visited.previous()), params.slow_q_max,
                             max_points=params.max_points)
     points = np.asarray(pset.points, np.float32).reshape(-1, net.state_size)

@@ -18,6 +18,7 @@ from rnnscope.analysis.class_geometry import ClassGeometry, class_geometry, clas
 from rnnscope.analysis.data_sources import load_vader_lexicon
 from rnnscope.analysis.linearization_error import linearized_accuracy, one_step_errors, summarize_one_step
 from rnnscope.analysis.linearize import linearize
+from rnnscope.analysis.memory_budget import DEFAULT_MEMORY_BUDGET
 from rnnscope.analysis.manifold import fit_manifold
 from rnnscope.analysis.model import pad_batch
 from rnnscope.analysis.modes import IntegrationModes, select_integration_modes
@@ -182,11 +183,12 @@ def fit_pcas(visited, untrained, params):
             pca_mod.fit_pca(untrained.states, params.n_pca, params.seed))
 
 
-def linearize_points(net, points, n_modes):
-    """``linearize`` at ``points`` (K, D) keeping ``n_modes`` modes; None without points."""
+def linearize_points(net, points, n_modes, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+    """``linearize`` at ``points`` (K, D) keeping ``n_modes`` modes, in chunks within
+    ``memory_budget`` bytes; None without points."""
     if len(points) == 0:
         return None
-    return linearize(net, points, n_modes=min(n_modes, net.state_size))
+    return linearize(net, points, n_modes=min(n_modes, net.state_size), memory_budget=memory_budget)
 
 
 def attractor_and_sweep(net, fp, pset: PointSet, lin, params) -> tuple[AttractorVerdict, dict]:

@@ -246,7 +246,8 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
         p(0.01, "loading the checkpoint")
         model = load_model(store, checkpoint_sha)
         dataset = _load_dataset(data_name, p.part(0.01, 0.05), store, fetch_missing)
-        result = run_analysis(model, dataset, AnalysisParams.from_dict(params), p.part(0.05, 0.98))
+        result = run_analysis(model, dataset, AnalysisParams.from_dict(params), p.part(0.05, 0.98),
+                              memory_budget=Settings.from_env().memory_budget_bytes)
         p(0.99, "storing the report")
         store.put_report(key, result)
 
@@ -305,7 +306,8 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
         seeds = draw_seeds(states, params["n_seeds"], np.random.default_rng(params["seed"]),
                            params["seed_noise"])
         p(0.3, f"finding fixed points from {len(seeds)} seeds")
-        fp = find_fixed_points(model.net, seeds, tol=params["tol"])
+        fp = find_fixed_points(model.net, seeds, tol=params["tol"],
+                               memory_budget=Settings.from_env().memory_budget_bytes)
         store.put_arrays(key, {
             "points": np.asarray(fp.points, np.float32).reshape(-1, model.net.state_size),
             "q": np.asarray(fp.q, np.float64), "seed_q": np.asarray(fp.seed_q, np.float64),
@@ -344,7 +346,7 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       "left": np.zeros((0, M, D), np.complex128),
                       "left_inp": np.zeros((0, M, E), np.complex128)}
         else:
-            lin = linearize(model.net, points, n_modes=M)
+            lin = linearize(model.net, points, n_modes=M, memory_budget=Settings.from_env().memory_budget_bytes)
             arrays = {name: np.asarray(getattr(lin, name))
                       for name in ("eigvals", "tau", "right", "left", "left_inp")}
         store.put_arrays(key, arrays)

@@ -11,6 +11,8 @@ import pytest
 
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import DataError, load
+from rnnscope.analysis import pipeline
+from rnnscope.analysis.memory_budget import MemoryBudgetError, block_bytes, search_state_bytes
 from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
 from rnnscope.workers import jobs
 from tests.corpus import FILLER, NEGATIVE, POSITIVE, SMALL_PARAMS, train_tiny, write_corpus
@@ -265,3 +267,26 @@ def test_cli_analyze_bad_input_exits_2(tmp_path, tiny, capsys):
                  "--store", str(tmp_path / "s"), "--param", "bogus=1"]) == 2
     assert "unknown analysis parameter" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_memory_budget_reaches_the_search_and_the_linearization(tiny, store, sha, monkeypatch):
+    """run_analysis hands ``memory_budget`` to find_fixed_points and linearize: a budget below
+    one seed's row is refused in words by the search; one that holds 4 seeds a block gives
+    the same point set as the default. The job passes
+    ``RNNSCOPE_MEMORY_BUDGET_MB`` to it."""
+    model, dataset = checkpoint.load(tiny["ckpt"]), load(tiny["data"])
+    params = AnalysisParams.from_dict(PARAMS)
+    with pytest.raises(MemoryBudgetError, match="budget"):
+        run_analysis(model, dataset, params, memory_budget=1000)
+    D, E = model.net.state_size, model.net.embed_dim
+    row = max(block_bytes(D, E, krylov_dim=40, anderson=5, dense=d) for d in (False, True))
+    small = params.n_seeds * search_state_bytes(D) + 4 * row   # the search state, then 4 seeds a block
+    whole, split = run_analysis(model, dataset, params), run_analysis(model, dataset, params, memory_budget=small)
+    assert whole.arrays["fixed_points"].shape == split.arrays["fixed_points"].shape
+    np.testing.assert_allclose(split.arrays["fixed_points"], whole.arrays["fixed_points"], atol=1e-4)
+    seen = []
+    monkeypatch.setattr(pipeline, "run_analysis",
+                        lambda *a, memory_budget, **k: seen.append(memory_budget) or run_analysis(*a, **k))
+    monkeypatch.setenv("RNNSCOPE_MEMORY_BUDGET_MB", "3")
+    jobs.full_analysis(sha, tiny["data"], PARAMS, store=store)
+    assert seen == [3 * 2**20]
