@@ -60,7 +60,7 @@ LINEARIZE_PARAMS = FIXED_POINT_PARAMS + ("n_modes",)
 
 
 # --------------------------------------------------------------------------- helpers
-class _Monotone:
+class MonotoneProgress:
     """Wraps a progress callback: fractions clipped to [lo, hi] of the parent, never decreasing."""
 
     def __init__(self, progress: Progress | None, lo: float = 0.0, hi: float = 1.0):
@@ -73,9 +73,9 @@ class _Monotone:
         if self.progress is not None:
             self.progress(self.last, message)
 
-    def part(self, lo: float, hi: float) -> _Monotone:
+    def part(self, lo: float, hi: float) -> MonotoneProgress:
         """A child reporter mapping [0, 1] onto [lo, hi] of this one."""
-        return _Monotone(self, lo, hi)
+        return MonotoneProgress(self, lo, hi)
 
 
 def analysis_version() -> str:
@@ -154,7 +154,8 @@ def _subset(params: dict, names: Iterable[str]) -> dict:
     return {name: params[name] for name in names}
 
 
-def _store(store: ArtifactStore | None) -> ArtifactStore:
+def store_or_default(store: ArtifactStore | None) -> ArtifactStore:
+    """``store``, or the one the environment names (``ArtifactStore.from_env``)."""
     return store if store is not None else ArtifactStore.from_env()
 
 
@@ -169,14 +170,14 @@ def load_model(store: ArtifactStore, checkpoint_sha: str):
     return model
 
 
-def _load_dataset(data_name: str, progress: Progress, store: ArtifactStore | None = None,
+def load_dataset(data_name: str, progress: Progress, store: ArtifactStore | None = None,
                   fetch_missing: bool = True):
     """The dataset ``data_name`` names: a registered one (downloaded only if ``fetch_missing``),
     a stored one (``file:<sha256>``, checked as an upload is) or a local path."""
     sha = stored_dataset_sha(data_name)
     if sha is None:
         return load_data(data_name, progress=progress, fetch_missing=fetch_missing)
-    store = _store(store)
+    store = store_or_default(store)
     try:
         path, info = store.dataset_path(sha), store.dataset_info(sha)
     except ArtifactNotFound:
@@ -191,8 +192,8 @@ def _job_key(job: str, checkpoint_sha: str, params: dict, data_name: str) -> str
     return content_key(job, checkpoint_sha, params, dataset_id(data_name), analysis_version())
 
 
-def _run_cached(store: ArtifactStore, key: str, label: str, compute: Callable[[_Monotone], Any],
-                progress: _Monotone) -> str:
+def run_cached(store: ArtifactStore, key: str, label: str, compute: Callable[[MonotoneProgress], Any],
+                progress: MonotoneProgress) -> str:
     """Compute ``key`` once (``compute(progress)`` stores it) and report how it went."""
     if store.exists(key):
         progress(1.0, f"{label}: cached (computed before), nothing to do")
@@ -235,23 +236,23 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
     str
         Key of the report: ``store.get_report(key)``, files in ``store.report_dir(key)``.
     """
-    store, report = _store(store), _Monotone(progress)
+    store, report = store_or_default(store), MonotoneProgress(progress)
     report(0.0, "checking the cache")
     params = resolve_params(params)
     key = _job_key("full_analysis", checkpoint_sha, params, data_name)
 
-    def compute(p: _Monotone) -> None:
+    def compute(p: MonotoneProgress) -> None:
         from rnnscope.analysis.pipeline import run_analysis  # lazy: see analysis_version
 
         p(0.01, "loading the checkpoint")
         model = load_model(store, checkpoint_sha)
-        dataset = _load_dataset(data_name, p.part(0.01, 0.05), store, fetch_missing)
+        dataset = load_dataset(data_name, p.part(0.01, 0.05), store, fetch_missing)
         result = run_analysis(model, dataset, AnalysisParams.from_dict(params), p.part(0.05, 0.98),
                               memory_budget=Settings.from_env().memory_budget_bytes)
         p(0.99, "storing the report")
         store.put_report(key, result)
 
-    return _run_cached(store, key, "full analysis", compute, report)
+    return run_cached(store, key, "full analysis", compute, report)
 
 
 # --------------------------------------------------------------------------- sub-jobs
@@ -270,20 +271,20 @@ def collect_states_job(checkpoint_sha: str, data_name: str, params: dict | None 
     float32 (N, D), ``doc``, ``position``, ``token``, ``label`` (N,), ``final`` (n_docs, D),
     ``lengths``, ``doc_labels`` (n_docs,), ``initial`` (D,).
     """
-    store, report = _store(store), _Monotone(progress)
+    store, report = store_or_default(store), MonotoneProgress(progress)
     params = _subset(resolve_params(params), STATES_PARAMS)
     key = _job_key("collect_states", checkpoint_sha, params, data_name)
 
-    def compute(p: _Monotone) -> None:
+    def compute(p: MonotoneProgress) -> None:
         p(0.0, "loading the checkpoint and the dataset")
         model = load_model(store, checkpoint_sha)
-        seqs, labels = _test_docs(model, _load_dataset(data_name, p.part(0.0, 0.2), store), params)
+        seqs, labels = _test_docs(model, load_dataset(data_name, p.part(0.0, 0.2), store), params)
         p(0.2, f"collecting states on {len(seqs)} documents")
         visited = collect_states(model.net, seqs, labels=labels, max_len=params["max_len"],
                                  batch_size=params["batch_size"])
         store.put_arrays(key, asdict(visited))
 
-    return _run_cached(store, key, "visited states", compute, report)
+    return run_cached(store, key, "visited states", compute, report)
 
 
 def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
@@ -294,12 +295,12 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
     Returns the key of arrays: ``points`` (K, D), ``q`` (K,), ``seed_q``, ``seed_iters``,
     ``seed_converged``, ``seed_unique_index`` (n_seeds,), ``tol`` and ``seconds`` (scalars).
     """
-    store, report = _store(store), _Monotone(progress)
+    store, report = store_or_default(store), MonotoneProgress(progress)
     full = resolve_params(params)
     params = _subset(full, FIXED_POINT_PARAMS)
     key = _job_key("find_fixed_points", checkpoint_sha, params, data_name)
 
-    def compute(p: _Monotone) -> None:
+    def compute(p: MonotoneProgress) -> None:
         states = store.get_arrays(collect_states_job(checkpoint_sha, data_name, full, store=store,
                                                      progress=p.part(0.0, 0.3)))["states"]
         model = load_model(store, checkpoint_sha)
@@ -315,7 +316,7 @@ def find_fixed_points_job(checkpoint_sha: str, data_name: str, params: dict | No
             "seed_unique_index": np.asarray(fp.seed_unique_index),
             "tol": np.float64(fp.tol), "seconds": np.float64(fp.seconds)})
 
-    return _run_cached(store, key, "fixed points", compute, report)
+    return run_cached(store, key, "fixed points", compute, report)
 
 
 def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = None, *,
@@ -327,12 +328,12 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
     columns, ``left`` (K, M, D) rows of R⁻¹, ``left_inp`` (K, M, E) = ℓ_aᵀ J_inp. The sign of
     each mode is arbitrary here (the full report signs them along the manifold axis).
     """
-    store, report = _store(store), _Monotone(progress)
+    store, report = store_or_default(store), MonotoneProgress(progress)
     full = resolve_params(params)
     params = _subset(full, LINEARIZE_PARAMS)
     key = _job_key("linearize", checkpoint_sha, params, data_name)
 
-    def compute(p: _Monotone) -> None:
+    def compute(p: MonotoneProgress) -> None:
         points = store.get_arrays(find_fixed_points_job(
             checkpoint_sha, data_name, full, store=store, progress=p.part(0.0, 0.7)))["points"]
         model = load_model(store, checkpoint_sha)
@@ -351,7 +352,7 @@ def linearize_job(checkpoint_sha: str, data_name: str, params: dict | None = Non
                       for name in ("eigvals", "tau", "right", "left", "left_inp")}
         store.put_arrays(key, arrays)
 
-    return _run_cached(store, key, "linearization", compute, report)
+    return run_cached(store, key, "linearization", compute, report)
 
 
 def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore | None = None,
@@ -366,13 +367,13 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
     vocabulary ids sorted by projection averaged over the points where its sign is
     defined (all points if none), most positive first.
     """
-    store, report = _store(store), _Monotone(progress)
+    store, report = store_or_default(store), MonotoneProgress(progress)
     summary = store.get_report(report_key).summary
     sha = summary["model"]["sha256"]
     key = content_key("word_projections", sha, {"report": report_key, "mode": int(mode)},
                       f"report:{report_key}", analysis_version())
 
-    def compute(p: _Monotone) -> None:
+    def compute(p: MonotoneProgress) -> None:
         arrays = store.get_report(report_key).arrays
         left_inp = arrays["left_inp"]
         if not 0 <= mode < left_inp.shape[1]:
@@ -389,7 +390,7 @@ def word_projections_job(report_key: str, *, mode: int = 0, store: ArtifactStore
         order = np.argsort(-rows.mean(0), kind="stable") if len(rows) else np.arange(len(emb))
         store.put_arrays(key, {"projection": proj.astype(np.float32), "order": order.astype(np.int64)})
 
-    return _run_cached(store, key, "word projections", compute, report)
+    return run_cached(store, key, "word projections", compute, report)
 
 
 # --------------------------------------------------------------------------- demo models
@@ -407,7 +408,7 @@ def demo_checkpoints(store: ArtifactStore | None = None,
     list of dict
         Sidecar of each (``sha256``, ``filename``, ``size``, ``format``), by file name.
     """
-    store = _store(store)
+    store = store_or_default(store)
     directory = Path(directory or Settings.from_env().demo_dir)
     if not directory.is_dir():
         return []

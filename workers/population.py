@@ -41,13 +41,13 @@ def _finite_or_none(value):
 
 
 def _compare(store: ArtifactStore, spec: SweepSpec, analysed: list[dict], n_docs: int, max_states: int,
-             progress: jobs._Monotone) -> dict:
+             progress: jobs.MonotoneProgress) -> dict:
     """The comparison document of :func:`compare_sweep` (see the module docstring)."""
     names = [cell_name(s["cell"]) for s in analysed]
     archs = [s["cell"]["arch"] for s in analysed]
     progress(0.0, f"loading {len(analysed)} networks")
     models = [jobs.load_model(store, s["checkpoint"]) for s in analysed]
-    dataset = jobs._load_dataset(spec.data, progress.part(0.05, 0.1), store)
+    dataset = jobs.load_dataset(spec.data, progress.part(0.05, 0.1), store)
     progress(0.1, f"states of {len(models)} networks on {n_docs} documents")
     shared = universality.gather_states(models, dataset.test.texts, n_docs=n_docs, max_len=spec.analysis["max_len"],
                                         max_states=max_states, seed=spec.analysis["seed"])
@@ -75,10 +75,10 @@ def compare_sweep(store: ArtifactStore, sweep_id: str, progress: Progress | None
         return None
     key = population_key(spec, analysed, n_docs, max_states)
 
-    def compute(p: jobs._Monotone) -> None:
+    def compute(p: jobs.MonotoneProgress) -> None:
         store.put_json(key, _compare(store, spec, analysed, n_docs, max_states, p))
 
-    jobs._run_cached(store, key, "population comparison", compute, jobs._Monotone(progress))
+    jobs.run_cached(store, key, "population comparison", compute, jobs.MonotoneProgress(progress))
     return key
 
 

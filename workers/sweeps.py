@@ -158,9 +158,9 @@ def cell_state(store: ArtifactStore, spec: SweepSpec, cell: Mapping) -> dict:
     return state
 
 
-def _train(spec: SweepSpec, cell: Mapping, store: ArtifactStore, progress: jobs._Monotone) -> None:
+def _train(spec: SweepSpec, cell: Mapping, store: ArtifactStore, progress: jobs.MonotoneProgress) -> None:
     """Train ``cell`` and store its checkpoint and the record under its training key."""
-    dataset = jobs._load_dataset(spec.data, progress.part(0.0, 0.05), store)
+    dataset = jobs.load_dataset(spec.data, progress.part(0.0, 0.05), store)
     model, history = train(dataset, train_config(spec, cell), progress.part(0.05, 0.98),
                            command=f"rnnscope sweep cell {cell_name(cell)} of {spec.to_dict()}",
                            split_seed=spec.split_seed, show_bar=False)
@@ -173,9 +173,9 @@ def run_cell(spec: SweepSpec | Mapping, cell: Mapping, *, store: ArtifactStore |
              progress: Progress | None = None) -> dict:
     """Train (unless cached) and analyse (unless cached) one cell; returns its :func:`cell_state`."""
     spec = spec if isinstance(spec, SweepSpec) else SweepSpec.from_dict(spec)
-    store, report = jobs._store(store), jobs._Monotone(progress)
+    store, report = jobs.store_or_default(store), jobs.MonotoneProgress(progress)
     name = cell_name(cell)
-    jobs._run_cached(store, train_key(spec, cell), f"{name}: training",
+    jobs.run_cached(store, train_key(spec, cell), f"{name}: training",
                      lambda p: _train(spec, cell, store, p), report.part(0.0, 0.6))
     sha = store.get_json(train_key(spec, cell))["checkpoint"]
     jobs.full_analysis(sha, spec.data, spec.analysis, store=store, progress=_named(report.part(0.6, 1.0), name))
@@ -226,7 +226,7 @@ def run_here(spec: SweepSpec, store: ArtifactStore | None = None,
     ``on_cell(i, n, cell, what)`` is told ``"cached"``, ``"running"`` or ``"done"`` for each
     cell; ``progress(cell)`` gives the progress callback of that cell's job.
     """
-    store = jobs._store(store)
+    store = jobs.store_or_default(store)
     open_sweep(store, spec)
     cells = spec.cells()
     for i, cell in enumerate(cells):

@@ -130,11 +130,11 @@ def test_stored_dataset_has_the_identity_of_the_local_file(tmp_path, mr_rows):
     sha = store.put_dataset_file(src, {"filename": "z.csv", "origin": "upload", "name": "z"})
     assert jobs.dataset_id(f"file:{sha}") == jobs.dataset_id(str(src)) == f"file:{sha}"
     assert jobs.analysis_key("a" * 64, f"file:{sha}") == jobs.analysis_key("a" * 64, str(src))
-    loaded = jobs._load_dataset(f"file:{sha}", lambda f, m: None, store)
+    loaded = jobs.load_dataset(f"file:{sha}", lambda f, m: None, store)
     plain = data.load(src)
     assert loaded.name == "z" and loaded.test.texts == plain.test.texts
     with pytest.raises(DataError, match="no longer in the artifact store"):
-        jobs._load_dataset("file:" + "0" * 64, lambda f, m: None, store)
+        jobs.load_dataset("file:" + "0" * 64, lambda f, m: None, store)
 
 
 @pytest.mark.parametrize("value", ["file:" + "A" * 64, "file:" + "0" * 63, "file:../etc/passwd", "file:", 5, None])
@@ -150,7 +150,7 @@ def test_a_registered_dataset_that_is_not_cached_is_not_downloaded_when_told_not
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))  # a download would call it
     monkeypatch.setenv("RNNSCOPE_HOME", str(tmp_path))
     with pytest.raises(DataError, match="rnnscope data fetch tweets"):
-        jobs._load_dataset("tweets", lambda f, m: None, None, fetch_missing=False)
+        jobs.load_dataset("tweets", lambda f, m: None, None, fetch_missing=False)
     assert calls == []
 
 
