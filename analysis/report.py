@@ -349,6 +349,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnscope.analysis.atomic import replace_dir
+from rnnscope.analysis.npz_io import read_npz
 
 REPORT_FORMAT = "rnnscope-report/1"
 
@@ -450,8 +451,7 @@ class Report:
         try:
             with open(path / SUMMARY_FILE, encoding="utf-8") as fh:
                 summary = json.load(fh)
-            with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            arrays = read_npz(path / ARRAYS_FILE)
         except FileNotFoundError as exc:
             raise ReportError(f"no report in {path}: missing {Path(exc.filename).name}") from None
         except (OSError, ValueError) as exc:

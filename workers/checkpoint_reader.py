@@ -8,7 +8,7 @@ holds (about a second at most); this module moves it out of the web process:
 
 - :class:`CheckpointReader` keeps one child process (``python -m rnnscope.workers.checkpoint_reader``)
   that reads one checkpoint at a time (further requests wait their turn, at most
-  :data:`MAX_WAITING` of them) at a lower CPU priority (nice :data:`NICE`), with one torch
+  :data:`MAX_WAITING` of them) at a lower CPU priority (:data:`NICE` steps below the server), with one torch
   thread and an environment without the server's secrets. It is started with
   ``close_fds``, so it holds no descriptor of the server but its two pipes (never the
   listening socket).

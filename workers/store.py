@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from rnnscope.analysis.atomic import atomic_open
+from rnnscope.analysis.npz_io import read_npz
 from rnnscope.analysis.report import Report
 from rnnscope.settings import Settings
 from rnnscope.workers.locks import LockTimeout, Progress, file_lock, redis_client, redis_lock
@@ -260,9 +261,7 @@ class ArtifactStore:
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:
         """Named arrays under ``key`` (read with ``allow_pickle=False``)."""
-        path = self._read(self._path("arrays", key), key)
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        return read_npz(self._read(self._path("arrays", key), key))
 
     def put_json(self, key: str, value: Any) -> Path:
         """Store a JSON-serializable value under ``key``."""

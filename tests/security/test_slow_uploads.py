@@ -89,7 +89,7 @@ def test_padded_pickles_are_refused_in_words_and_not_stored(server, tiny_env, cl
 
 def test_pt_is_parsed_in_the_reading_process_not_the_web_process(server, client):
     """The padded file beside a spare tensor makes the parser walk 1M operations: that CPU
-    time is spent by the reading process (nice 10, no socket), not by the web process."""
+    time is spent by the reading process (10 nice steps below the server, no socket), not by the web process."""
     upload(client, "warm.pt", h.pt_bytes(h.payload(seed=1)))  # the reading process is up
     reader = reader_of(server)
     assert reader is not None, "no reading process under the server"
@@ -100,7 +100,7 @@ def test_pt_is_parsed_in_the_reading_process_not_the_web_process(server, client)
     assert kind == "alert error" and "30-word vocabulary" in text
     assert reader_of(server).pid == reader.pid
     assert reader_spent > 4 * web_spent, (reader_spent, web_spent)
-    assert reader.nice() == 10 and reader.net_connections(kind="inet") == []
+    assert reader.nice() == min(19, web.nice() + 10) and reader.net_connections(kind="inet") == []
 
 
 def test_read_over_the_cpu_limit_is_refused_and_the_next_upload_works(tiny_env, tmp_path):

@@ -98,7 +98,7 @@ def test_child_holds_no_socket_no_secret_and_runs_at_low_priority(monkeypatch):
         child = psutil.Process(reader.pid)
         assert child.ppid() == os.getpid()
         assert child.net_connections(kind="all") == []
-        assert child.nice() == NICE
+        assert child.nice() == min(19, psutil.Process().nice() + NICE)  # NICE steps below its server
         environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
         assert not [e for e in environ if e.startswith((b"RNNSCOPE_SECRET_KEY=", b"REDIS_URL="))]
         fds = Path(f"/proc/{child.pid}/fd")
