@@ -198,7 +198,9 @@ def test_line_of_slow_points_is_stalled_with_tiny_grad_ratio():
     seeds = np.random.default_rng(0).normal(size=(10, D))
     res = find_fixed_points(net, seeds)
     assert res.n_converged == 0 and (res.seed_status == "stalled").all()
-    np.testing.assert_allclose(res.seed_q, speed ** 2 / D, rtol=1e-4)  # rounding far along the line
+    # float32 rounding of F(s) − s far along the line: 1.1e-3 relative on one seed of this CPU
+    # (3.3297e-7 against 3.3333e-7), 1e-4 on another; off the line q is larger by orders
+    np.testing.assert_allclose(res.seed_q, speed ** 2 / D, rtol=5e-3)
     assert (res.seed_grad_ratio < 1e-6).all()
 
 
