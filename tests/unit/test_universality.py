@@ -24,7 +24,7 @@ from torch import nn
 from rnnscope.analysis import universality as U
 from rnnscope.analysis.model import Model
 from rnnscope.analysis.pipeline import AnalysisParams, run_analysis
-from rnnscope.analysis.states import collect_states
+from rnnscope.analysis.states import collect_states, untrained_like
 from rnnscope.analysis.tokenizer import encode_texts
 from rnnscope.analysis.toy_language import ToyConfig, toy_dataset
 from rnnscope.analysis.training import TrainConfig, train
@@ -201,8 +201,14 @@ def rotated_copy(model: Model, seed: int) -> Model:
     return Model(net=net.eval(), vocab=model.vocab, tokenizer=model.tokenizer)
 
 
-TASK = ToyConfig(min_len=20, max_len=50, p_valence=0.15, p_not=0.0, p_very=0.0)
-PARAMS = AnalysisParams(n_docs=200, max_len=50, n_seeds=64, n_words=2, n_frequent=20, min_doc_freq=1, n_null=100,
+#: A valence task that needs a long memory: 100-200 tokens with a valence word every 20 on
+#: average, whose summed sign must be held to the end. On documents of 20-50 tokens (the first
+#: version) a τ1 of 30-70 tokens was enough, and the verdicts of these 16-unit networks flipped
+#: between a line and a chain of isolated points with the seed, the learning rate and the CPU
+#: (GRU, UGRNN, LSTM at seeds 0 and 1, lr 1e-2 and 5e-3: 7 of 12 isolated). On this task all six
+#: (three architectures, seeds 0 and 1) integrate: five lines and one slow manifold.
+TASK = ToyConfig(min_len=100, max_len=200, p_valence=0.05, p_not=0.0, p_very=0.0)
+PARAMS = AnalysisParams(n_docs=200, max_len=200, n_seeds=64, n_words=2, n_frequent=20, min_doc_freq=1, n_null=100,
                         n_pca=5, density_bins=8, lin_docs=20, n_error_samples=50, lle_neighbors=4, vader=False,
                         batch_size=64, attractor_steps=200)
 
@@ -210,18 +216,21 @@ PARAMS = AnalysisParams(n_docs=200, max_len=50, n_seeds=64, n_words=2, n_frequen
 @pytest.fixture(scope="module")
 def trained():
     """GRU, UGRNN and LSTM (16 units) trained on the valence task, a rotated copy of the
-    GRU, and each one's analysis report (one torch thread)."""
+    GRU, the GRU's untrained twin, and each one's analysis report (one torch thread)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         t0 = time.perf_counter()
         data = toy_dataset(n_train=3000, n_validation=200, n_test=300, config=TASK)
-        models = {arch: train(data, TrainConfig(arch=arch, hidden=16, embed=8, vocab_size=30, max_len=50, epochs=10,
+        models = {arch: train(data, TrainConfig(arch=arch, hidden=16, embed=8, vocab_size=30, max_len=200, epochs=10,
                                                 batch_size=32, lr=1e-2, patience=20, seed=0), show_bar=False)[0]
                   for arch in ("gru", "ugrnn", "lstm")}
         models["gru rotated"] = rotated_copy(models["gru"], seed=7)
+        gru = models["gru"]
+        models["gru untrained"] = Model(net=untrained_like(gru.net, seed=0).eval(), vocab=gru.vocab,
+                                        tokenizer=gru.tokenizer)
         reports = {name: run_analysis(m, data, PARAMS) for name, m in models.items()}
-        print(f"trained and analysed 3 networks and the rotated copy in {time.perf_counter() - t0:.1f} s")
+        print(f"trained and analysed 3 networks, the rotated copy and the untrained twin in {time.perf_counter() - t0:.1f} s")
         return {"data": data, "models": models, "reports": reports}
     finally:
         torch.set_num_threads(threads)
@@ -238,10 +247,10 @@ def test_gather_states_reads_the_same_steps_of_the_same_documents(trained):
         for row in (0, 123, 499):
             seq = encode_texts([texts[shared.doc[row]]], model.tokenizer, model.vocab)
             visited = collect_states(model.net, seq)
-            np.testing.assert_allclose(states[row], visited.states[shared.position[row]], atol=1e-6)
+            np.testing.assert_allclose(states[row], visited.states[shared.position[row]], rtol=1e-6, atol=1e-6)
     again = U.gather_states([gru, lstm], texts, n_docs=100, max_states=500, seed=3, chunk=1000)
     np.testing.assert_array_equal(again.doc, shared.doc)
-    np.testing.assert_allclose(again.states[1], shared.states[1], atol=1e-5)  # other batches: float32 rounding
+    np.testing.assert_allclose(again.states[1], shared.states[1], rtol=1e-5, atol=1e-5)  # other batches: rounding
 
 
 def test_rotated_copy_has_cka_one_and_the_same_topology(trained):
@@ -254,18 +263,22 @@ def test_rotated_copy_has_cka_one_and_the_same_topology(trained):
     print(f"rotated copy: 1 - CKA {1 - U.linear_cka(x, y):.2e}, 1 - SVCCA {1 - U.svcca(x, y):.2e}; {a} vs {b}")
     assert a.kind == b.kind == "line"
     assert a.kind == b.kind and a.n_attractors == b.n_attractors and a.n_slow_modes == b.n_slow_modes
-    assert U.topology_distance(a, b) < 1e-4  # tau1 34.2710 vs 34.2703: the fixed points agree to float rounding
+    # the fixed points agree to float32 rounding: tau1 34.2710 vs 34.2703 on one CPU, 34.1665 vs
+    # 34.1582 on another (distance 1.1e-4); a different topology is >= 1 (the kind) or a clear τ1 ratio
+    assert U.topology_distance(a, b) < 1e-3
 
 
 def test_architectures_share_the_line_while_their_geometry_differs(trained):
     models, reports = trained["models"], trained["reports"]
-    tops = {k: U.topology_from_report(reports[k]) for k in ("gru", "ugrnn", "lstm")}
-    assert tops["gru"].kind == tops["ugrnn"].kind == "line"
-    terms = U.topology_terms(tops["gru"], tops["ugrnn"])
-    assert terms["kind"] == terms["n_attractors"] == 0.0
-    # the FALSE case: the LSTM's states collapse onto one isolated point
-    assert tops["lstm"].kind == "isolated"
-    assert U.topology_distance(tops["gru"], tops["lstm"]) >= 1.0 > U.topology_terms(tops["gru"], tops["ugrnn"])["kind"]
+    tops = {k: U.topology_from_report(reports[k]) for k in ("gru", "ugrnn", "lstm", "gru untrained")}
+    print("topologies:", tops)
+    assert tops["gru"].kind == tops["ugrnn"].kind == tops["lstm"].kind == "line"
+    for other in ("ugrnn", "lstm"):
+        terms = U.topology_terms(tops["gru"], tops[other])
+        assert terms["kind"] == terms["n_attractors"] == 0.0
+    # the FALSE case: the same GRU untrained contracts onto one isolated point
+    assert tops["gru untrained"].kind == "isolated" and tops["gru untrained"].n_attractors == 1
+    assert U.topology_distance(tops["gru"], tops["gru untrained"]) >= 1.0
     shared = U.gather_states([models["gru"], models["ugrnn"]], trained["data"].test.texts, max_states=3000)
     cka, cca = U.linear_cka(*shared.states), U.svcca(*shared.states)
     print(f"GRU vs UGRNN: CKA {cka:.4f}, SVCCA {cca:.4f}; topologies {tops}")
