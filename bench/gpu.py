@@ -226,7 +226,7 @@ def judge(fp_rows: list[dict], an_rows: list[dict], *, cuda: bool, quick: bool) 
     if gpu is None:
         out.append((f"fixed points, {name}, on the GPU under {TARGET_FP['seconds']:g} s", "NOT MEASURED",
                     why or "no such row"))
-        out.append((f"peak GPU memory of that search within its budget", "NOT MEASURED", why or "no such row"))
+        out.append(("peak GPU memory of that search within its budget", "NOT MEASURED", why or "no such row"))
     else:
         cpu_conv = fp["cpu"]["ours_converged"] if "cpu" in fp else size[0]
         fast = (gpu["ours_seconds"] < TARGET_FP["seconds"]
@@ -239,7 +239,7 @@ def judge(fp_rows: list[dict], an_rows: list[dict], *, cuda: bool, quick: bool) 
                     f"{gpu['ours_peak_gpu_mb']:,.0f} MiB, budget {gpu['memory_budget_mb']:,.0f} MiB + {GPU_SLACK_MB}"))
     cpu = fp.get("cpu") if not quick else None
     if cpu is None:
-        out.append((f"the same search on the CPU under 4 GiB resident", "NOT MEASURED", "--quick sizes" if quick
+        out.append(("the same search on the CPU under 4 GiB resident", "NOT MEASURED", "--quick sizes" if quick
                     else "no such row"))
     else:
         ok = cpu["peak_rss_mb"] * 2**20 < TARGET_CPU_BYTES

@@ -17,7 +17,6 @@ from rnnscope.app.callbacks import class_geometry, fixed_points
 from rnnscope.app.figures.spectra import SLOW_MODES
 from rnnscope.app.datasets import dataset_options
 from rnnscope.app.services import dataset_cached
-from tests.app.tiny import TINY_PARAMS
 
 
 def as_json(value) -> str:
