@@ -69,7 +69,9 @@ class TrainConfig:
                             tokens of a longer document, in training and in the checkpoint's metrics
     epochs : int            maximum number of passes over the training set
     batch_size : int        documents per batch
-    lr : float              Adam learning rate
+    lr : float              Adam learning rate (of the first epoch; see ``lr_decay``)
+    lr_decay : float        the learning rate is multiplied by this after every epoch:
+                            epoch k (1-based) uses ``lr * lr_decay ** (k - 1)``; 1 = constant
     weight_decay : float    decoupled weight decay (AdamW); 0 = plain Adam
     dropout : float         dropout probability on the input embeddings
     clip : float            max global L2 norm of the gradient (0 = no clipping)
@@ -107,6 +109,7 @@ class TrainConfig:
     truncate: str = "head"
     recurrent_init: str = "default"
     recurrent_gain: float = 1.0
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -129,6 +132,9 @@ class TrainConfig:
         if self.recurrent_init not in RECURRENT_INITS:
             raise ValueError(f"recurrent_init must be one of {', '.join(RECURRENT_INITS)}, "
                              f"got {self.recurrent_init!r}")
+        decay = float(self.lr_decay)
+        if not (math.isfinite(decay) and 0.0 < decay <= 1.0):
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         gain = float(self.recurrent_gain)
         if not (math.isfinite(gain) and 0.0 < gain <= 10.0):
             raise ValueError(f"recurrent_gain must be in (0, 10], got {self.recurrent_gain!r}")
@@ -319,6 +325,11 @@ def _set_threads(config: TrainConfig) -> int:
     return threads
 
 
+def epoch_lr(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (1-based): ``config.lr * config.lr_decay ** (epoch - 1)``."""
+    return config.lr * config.lr_decay ** (epoch - 1)
+
+
 def _epoch(net, optimizer, data: _Encoded, config: TrainConfig, rng, device, bar, report) -> dict:
     """One pass over the training set; returns loss, running accuracy, tokens, seconds."""
     net.train()
@@ -450,6 +461,8 @@ def _fit(net: RNNClassifier, splits: dict[str, _Encoded], config: TrainConfig, r
                mininterval=0.1 if sys.stderr.isatty() else 10.0)  # a log file gets a line per 10 s
     try:
         for epoch in range(1, config.epochs + 1):
+            for group in optimizer.param_groups:  # lr_decay 1 (the default): config.lr every epoch
+                group["lr"] = epoch_lr(config, epoch)
             report = _reporter(progress, epoch, config.epochs, n_batches)
             stats = _epoch(net, optimizer, splits["train"], config, rng, device, bar, report)
             val_acc, val_loss = evaluate(net, select.ids, select.labels)

@@ -29,6 +29,7 @@ _HYPERPARAMETERS = (
     ("--epochs", "epochs", int, "maximum number of epochs"),
     ("--batch-size", "batch_size", int, "documents per batch"),
     ("--lr", "lr", float, "Adam learning rate"),
+    ("--lr-decay", "lr_decay", float, "multiply the learning rate by this after every epoch (1 = constant)"),
     ("--weight-decay", "weight_decay", float, "decoupled weight decay (AdamW); 0 = Adam"),
     ("--dropout", "dropout", float, "dropout on the input embeddings"),
     ("--clip", "clip", float, "max global gradient norm (0 = off)"),
@@ -44,7 +45,7 @@ _HYPERPARAMETERS = (
 _DEFAULTS = {"hidden": 128, "embed": 64, "vocab_size": 10000, "max_len": 400, "epochs": 10,
              "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "dropout": 0.0, "clip": 1.0,
              "patience": 3, "seed": 0, "threads": 1, "truncate": "head", "recurrent_init": "default",
-             "recurrent_gain": 1.0}
+             "recurrent_gain": 1.0, "lr_decay": 1.0}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

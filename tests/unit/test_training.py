@@ -14,8 +14,8 @@ import torch
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import Dataset, Split
 from rnnscope.analysis.model import RNNClassifier
-from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, evaluate, init_recurrent,
-                                        sorted_batches, train, truncate_tokens)
+from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, epoch_lr, evaluate,
+                                        init_recurrent, sorted_batches, train, truncate_tokens)
 
 POSITIVE = ("good", "great", "superb", "lovely", "fine")
 NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
@@ -160,7 +160,7 @@ def test_progress_reports_rise_to_one(dataset):
 @pytest.mark.parametrize("bad", [dict(arch="transformer"), dict(hidden=0), dict(lr=0.0), dict(lr=float("nan")),
                                  dict(dropout=1.0), dict(epochs=1.5), dict(device="tpu"), dict(vocab_size=2),
                                  dict(truncate="middle"), dict(recurrent_init="xavier"), dict(recurrent_gain=0.0),
-                                 dict(recurrent_gain=float("inf"))])
+                                 dict(recurrent_gain=float("inf")), dict(lr_decay=0.0), dict(lr_decay=1.5)])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
@@ -239,6 +239,24 @@ def test_tail_truncation_trains_on_the_last_tokens():
     assert evaluate(model.net, ids, data.test.labels)[0] == pytest.approx(model.metrics["test_accuracy"], abs=1e-6)
 
 
+def test_lr_decay_sets_each_epochs_learning_rate(dataset, monkeypatch):
+    assert [epoch_lr(TrainConfig(lr=0.01, lr_decay=0.5), k) for k in (1, 2, 3)] == [0.01, 0.005, 0.0025]
+    assert all(epoch_lr(TrainConfig(lr=0.003), k) == 0.003 for k in range(1, 20))  # default: constant
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    config = TrainConfig(arch="vrnn", seed=0, **{**SMALL, "epochs": 3, "patience": 3, "lr_decay": 0.5})
+    train(dataset, config, show_bar=False)
+    per_epoch = len(seen) // 3  # 600 documents in batches of 32: the same number of steps each epoch
+    assert sorted(set(seen), reverse=True) == [0.01, 0.005, 0.0025]
+    assert seen == [0.01] * per_epoch + [0.005] * per_epoch + [0.0025] * per_epoch
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -270,6 +288,7 @@ def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
     assert "--truncate head" in command and "--recurrent-init default --recurrent-gain 1.0" in command
     assert model.provenance["config"]["truncate"] == "head"
     assert model.provenance["config"]["recurrent_init"] == "default"
+    assert "--lr-decay 1.0" in command and model.provenance["config"]["lr_decay"] == 1.0
     assert model.provenance["split_seed"] == 0
 
 
