@@ -12,8 +12,11 @@ The recipe (one function, :func:`train`):
 3. Loss: binary cross-entropy on the single logit of a binary dataset; softmax cross-entropy
    on C logits when the dataset has C > 2 classes (labels 0..C-1,
    ``rnnscope.analysis.multiclass_data.num_classes``; the checkpoint's ``num_classes`` is C). Optimizer: Adam with decoupled weight
-   decay (``torch.optim.AdamW``; ``weight_decay=0`` is plain Adam). Dropout on the input
-   embeddings only. The gradient's global L2 norm is clipped to ``clip``.
+   decay (``torch.optim.AdamW``; ``weight_decay=0`` is plain Adam), its rate multiplied by
+   ``lr_decay`` after every epoch (1: constant). Dropout on the input embeddings only. The
+   gradient's global L2 norm is clipped to ``clip``. Optionally the recurrent matrix starts
+   orthogonal or as the identity (``recurrent_init``), and documents keep their last
+   ``max_len`` tokens instead of their first (``truncate="tail"``).
 4. After each epoch the validation accuracy is measured; the weights of the best epoch
    (ties: the earlier) are kept, and training stops once ``patience`` epochs in a row
    bring no improvement.
