@@ -43,9 +43,14 @@ VARIANCE_THRESHOLD = 0.9
 MAX_COMPONENTS = 10
 
 
+def slow_mask(eigvals: np.ndarray, tol: float = SLOW_TOL) -> np.ndarray:
+    """Eigenvalues (any shape) complex -> bool, same shape: the slow modes, ||λ| − 1| <= ``tol``."""
+    return np.abs(np.abs(np.asarray(eigvals)) - 1.0) <= tol
+
+
 def slow_mode_counts(eigvals: np.ndarray, tol: float = SLOW_TOL) -> np.ndarray:
-    """Eigenvalues (K, D) complex -> int64 (K,): how many have ||λ| − 1| <= ``tol`` at each point."""
-    return (np.abs(np.abs(np.asarray(eigvals)) - 1.0) <= tol).sum(-1).astype(np.int64)
+    """Eigenvalues (K, D) complex -> int64 (K,): how many are slow (:func:`slow_mask`) at each point."""
+    return slow_mask(eigvals, tol).sum(-1).astype(np.int64)
 
 
 def point_pca(points: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -285,7 +290,7 @@ def class_geometry(points: np.ndarray, eigvals: np.ndarray, right: np.ndarray, l
     var, ratio, comps = point_pca(points, seed)
     counts = slow_mode_counts(eigvals, slow_tol) if K else np.zeros(0, np.int64)
     diffs = readout_differences(weight, D)
-    slow = np.abs(np.abs(np.asarray(eigvals)[:, : right.shape[2]]) - 1.0) <= slow_tol  # (K, M)
+    slow = slow_mask(np.asarray(eigvals)[:, : right.shape[2]], slow_tol)  # (K, M)
     emb = np.zeros((0, left_inp.shape[2] if left_inp.ndim == 3 else 0)) if emb is None else np.asarray(emb)
     max_slow = int(min(slow.sum(1).max(), C - 1)) if K else 0  # the C−1 slowest: what the claim is about
     return ClassGeometry(

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from rnnscope.analysis.class_geometry import slow_mask
+
 from . import _checks, style
 
 #: Points on the drawn unit circle.
@@ -37,7 +39,7 @@ def slow_mode_trace(eigvals_for_points: Sequence, slow_tol: float) -> dict:
     (always one trace, empty when there is none, so a click can patch it in place)."""
     lam = np.concatenate([np.asarray(v).astype(np.complex128).reshape(-1) for v in eigvals_for_points]
                          or [np.zeros(0, np.complex128)])
-    lam = lam[np.abs(np.abs(lam) - 1.0) <= slow_tol]
+    lam = lam[slow_mask(lam, slow_tol)]
     return dict(type="scatter", x=lam.real.tolist(), y=lam.imag.tolist(), mode="markers",
                 name=f"{SLOW_MODES} (|λ| within {slow_tol:.0%} of 1): {len(lam)}",
                 marker=dict(size=13, symbol="square-open", color=style.INK, line=dict(width=1.5)),
