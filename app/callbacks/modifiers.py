@@ -134,7 +134,7 @@ def modifier_view(svc: Services, report_ref: dict | None, selected) -> tuple:
                                "modification, "
                                f"removing the fastest modes' part {fmt(remaining[1], '.0%')}, "
                                f"keeping the state out of the modifier subspace {_subspace_words(mod)} "
-                               f"{fmt(remaining[2], '.0%') if len(remaining) > 2 else 'n/a'}. "
+                               f"{fmt(remaining[2], '.0%')}. "
                                + (f"It decays to 1/e in {decay} tokens." if decay >= 0
                                   else "It does not decay to 1/e within the tokens measured.")])],
                       className="hint")
