@@ -91,6 +91,9 @@ class TrainConfig:
                             block separately: PyTorch's uniform (default), a random orthogonal matrix,
                             or the identity; either of the last two times ``recurrent_gain``
     recurrent_gain : float  scale of the orthogonal or identity blocks (ignored for "default")
+    embed_std : float       standard deviation of the embedding's initial N(0, embed_std^2) entries;
+                            0 (default) keeps PyTorch's N(0, 1) and draws nothing extra. A small value
+                            keeps a tanh RNN's summed inputs in its linear range at the start
     """
 
     arch: str = "lstm"
@@ -113,6 +116,7 @@ class TrainConfig:
     recurrent_init: str = "default"
     recurrent_gain: float = 1.0
     lr_decay: float = 1.0
+    embed_std: float = 0.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -141,6 +145,9 @@ class TrainConfig:
         gain = float(self.recurrent_gain)
         if not (math.isfinite(gain) and 0.0 < gain <= 10.0):
             raise ValueError(f"recurrent_gain must be in (0, 10], got {self.recurrent_gain!r}")
+        embed_std = float(self.embed_std)
+        if not (math.isfinite(embed_std) and 0.0 <= embed_std <= 10.0):
+            raise ValueError(f"embed_std must be in [0, 10], got {self.embed_std!r}")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
 
@@ -308,6 +315,17 @@ def init_recurrent(cell: torch.nn.Module, method: str, gain: float = 1.0) -> Non
                 raise ValueError(f"recurrent_init must be one of {', '.join(RECURRENT_INITS)}, got {method!r}")
 
 
+def init_embedding(embedding: torch.nn.Embedding, std: float) -> None:
+    """Re-draw ``embedding.weight`` in place from N(0, std^2) (torch's global generator), the
+    padding row kept at zero; ``std = 0`` leaves PyTorch's N(0, 1) untouched."""
+    if std == 0:
+        return
+    with torch.no_grad():
+        torch.nn.init.normal_(embedding.weight, 0.0, std)
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
+
+
 def _encode(texts: Sequence[str], labels: np.ndarray, tokenizer: Tokenizer, vocab: Vocab,
             max_len: int, tokens: Sequence[list[str]] | None = None, truncate: str = "head") -> _Encoded:
     toks = tokens if tokens is not None else (tokenizer(t) for t in texts)
@@ -405,6 +423,7 @@ def train(dataset, config: TrainConfig, progress: Progress | None = None, *,
     head = 1 if classes <= 2 else classes  # binary: one logit (BCE); C > 2: C logits (softmax CE)
     net = RNNClassifier(config.arch, len(vocab), config.embed, config.hidden, head)
     init_recurrent(net.cell, config.recurrent_init, config.recurrent_gain)  # "default": no-op, draws nothing
+    init_embedding(net.embedding, config.embed_std)  # 0: no-op, draws nothing
     net = net.to(device=device, dtype=torch.float32)
     fit = _fit(net, splits, config, rng, device, progress, show_bar)
     net.load_state_dict(fit.best_state)

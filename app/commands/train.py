@@ -39,13 +39,14 @@ _HYPERPARAMETERS = (
     ("--recurrent-init", "recurrent_init", str,
      "recurrent matrix W_hh, per H x H gate block: default (PyTorch's uniform), orthogonal or identity"),
     ("--recurrent-gain", "recurrent_gain", float, "scale of the orthogonal/identity W_hh blocks"),
+    ("--embed-std", "embed_std", float, "std of the embedding's initial normal entries (0 = PyTorch's N(0, 1))"),
 )
 
 
 _DEFAULTS = {"hidden": 128, "embed": 64, "vocab_size": 10000, "max_len": 400, "epochs": 10,
              "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "dropout": 0.0, "clip": 1.0,
              "patience": 3, "seed": 0, "threads": 1, "truncate": "head", "recurrent_init": "default",
-             "recurrent_gain": 1.0, "lr_decay": 1.0}
+             "recurrent_gain": 1.0, "lr_decay": 1.0, "embed_std": 0.0}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

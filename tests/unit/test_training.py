@@ -15,7 +15,7 @@ from rnnscope.analysis import checkpoint
 from rnnscope.analysis.data import Dataset, Split
 from rnnscope.analysis.model import RNNClassifier
 from rnnscope.analysis.training import (TrainConfig, bucket_batches, count_batches, epoch_lr, evaluate,
-                                        init_recurrent, sorted_batches, train, truncate_tokens)
+                                        init_embedding, init_recurrent, sorted_batches, train, truncate_tokens)
 
 POSITIVE = ("good", "great", "superb", "lovely", "fine")
 NEGATIVE = ("bad", "awful", "poor", "dull", "boring")
@@ -160,7 +160,8 @@ def test_progress_reports_rise_to_one(dataset):
 @pytest.mark.parametrize("bad", [dict(arch="transformer"), dict(hidden=0), dict(lr=0.0), dict(lr=float("nan")),
                                  dict(dropout=1.0), dict(epochs=1.5), dict(device="tpu"), dict(vocab_size=2),
                                  dict(truncate="middle"), dict(recurrent_init="xavier"), dict(recurrent_gain=0.0),
-                                 dict(recurrent_gain=float("inf")), dict(lr_decay=0.0), dict(lr_decay=1.5)])
+                                 dict(recurrent_gain=float("inf")), dict(lr_decay=0.0), dict(lr_decay=1.5),
+                                 dict(embed_std=-0.1), dict(embed_std=float("nan"))])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
@@ -199,6 +200,28 @@ def test_identity_and_default_init():
     assert torch.equal(net.cell.weight_hh_l0.detach(), weights) and torch.equal(torch.get_rng_state(), state)
     with pytest.raises(ValueError):
         init_recurrent(net.cell, "xavier")
+
+
+def test_embedding_init_scale():
+    torch.manual_seed(0)
+    net = RNNClassifier("vrnn", 4000, 32, 16)
+    init_embedding(net.embedding, 0.05)
+    w = net.embedding.weight.detach()
+    assert torch.equal(w[0], torch.zeros(32))  # the padding row stays zero
+    assert float(w[1:].std()) == pytest.approx(0.05, rel=0.02) and abs(float(w[1:].mean())) < 1e-3
+    # 0 keeps PyTorch's N(0, 1) and draws nothing, as "default" does for W_hh.
+    torch.manual_seed(1)
+    net = RNNClassifier("vrnn", 4000, 32, 16)
+    weights, state = net.embedding.weight.detach().clone(), torch.get_rng_state()
+    init_embedding(net.embedding, 0.0)
+    assert torch.equal(net.embedding.weight.detach(), weights) and torch.equal(torch.get_rng_state(), state)
+    assert float(weights[1:].std()) == pytest.approx(1.0, rel=0.02)
+    # train() applies it: the untrained network (epochs of lr ~ 0 leave it as drawn) keeps the scale.
+    data = Dataset("verdict", _verdict_at_end(64, 1), _verdict_at_end(32, 2), _verdict_at_end(32, 3))
+    model, _ = train(data, TrainConfig(arch="vrnn", seed=0, embed_std=0.01, **{**SMALL, "epochs": 1, "lr": 1e-9}),
+                     show_bar=False)
+    assert float(model.net.embedding.weight.detach()[1:].std()) == pytest.approx(0.01, rel=0.2)
+    assert model.provenance["config"]["embed_std"] == 0.01
 
 
 def test_truncate_tokens_keeps_first_or_last():
@@ -286,6 +309,7 @@ def test_cli_trains_saves_and_prints_test_accuracy_last(tmp_path, capsys):
     assert command.startswith("rnnscope train --arch gru --data ") and f"--out {out}" in command
     assert "--lr 0.01" in command and "--max-len 400" in command  # every option explicit
     assert "--truncate head" in command and "--recurrent-init default --recurrent-gain 1.0" in command
+    assert "--embed-std 0.0" in command
     assert model.provenance["config"]["truncate"] == "head"
     assert model.provenance["config"]["recurrent_init"] == "default"
     assert "--lr-decay 1.0" in command and model.provenance["config"]["lr_decay"] == 1.0
