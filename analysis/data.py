@@ -47,7 +47,7 @@ def load(name_or_path: str | os.PathLike, *, home: str | os.PathLike | None = No
         path; write ``./mr`` for the path), ``toy`` (the built-in synthetic language with
         modifier words, ``rnnscope.analysis.toy_language``: generated, never downloaded;
         ``seed`` draws its documents), a multi-class set of ``rnnscope.analysis.multiclass_data``
-        (``tweets3``, ``mr-valence3``, ``mr-valence5``, ``counting-2``/``-3``/``-4``: labels
+        (``tweets3``, ``mr-valence3``, ``mr-valence5``, ``counting-2``/``-3``/``-4`` and their ``-close`` variants: labels
         0..C-1), or a local path: an ``aclImdb`` directory,
         a directory with ``train.*`` and ``dev.*``/``validation.*``/``test.*`` files
         (GLUE SST-2, Yelp polarity), or a single CSV/TSV/JSONL file.

@@ -156,6 +156,19 @@ class Model:
     def arch(self) -> str:
         return self.net.arch
 
+    @property
+    def truncate(self) -> str:
+        """Which tokens of a document longer than ``max_len`` the network was trained on:
+        ``"tail"`` (its last) when the checkpoint's ``provenance.config.truncate`` says so,
+        else ``"head"`` (its first; also for checkpoints that do not say)."""
+        config = self.provenance.get("config") if isinstance(self.provenance, dict) else None
+        return "tail" if isinstance(config, dict) and config.get("truncate") == "tail" else "head"
+
+    def window(self, ids: np.ndarray, max_len: int) -> np.ndarray:
+        """The ``max_len`` token ids of ``ids`` the network reads: the first or, for a
+        tail-trained model (:attr:`truncate`), the last."""
+        return ids[:max_len] if self.truncate == "head" else ids[max(len(ids) - max_len, 0):]
+
     def config(self) -> dict:
         """The checkpoint config (``rnnscope/1``), without the vocabulary."""
         return {**self.net.shape_config(), "tokenizer": self.tokenizer.to_config(),

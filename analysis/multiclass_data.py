@@ -21,6 +21,11 @@ integration in text classification RNNs"), loaded by ``rnnscope.analysis.data.lo
   Seeded like ``rnnscope.analysis.toy_language``: three independently drawn splits from seeds
   3·seed, 3·seed + 1, 3·seed + 2. The classes are UNORDERED (any permutation of the words
   is the same task), so the paper predicts a (C−1)-dimensional attractor.
+- ``counting-C-close`` for C = 2, 3, 4: the same task made to need exact, long memory
+  (:data:`CLOSE`): 3,000 / 500 / 500 documents of 100–300 tokens, each token evidence with
+  probability 0.05, and only documents whose winning count is exactly one ahead of the
+  runner-up. A network that forgets early evidence, or settles into a class corner before
+  the end, gets these wrong; on the short ``counting-C`` it does not need to remember long.
 
 Labels are int64 0..C−1 (:class:`ClassSplit`); :func:`num_classes` says how many a dataset has.
 """
@@ -122,12 +127,21 @@ class CountingConfig:
     max_len: int = 30
     p_evidence: float = 0.4
     blocked: bool = False
+    max_margin: int = 0  # > 0: keep only documents whose winner leads the runner-up by at most this
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_len <= self.max_len:
             raise ValueError(f"need 1 <= min_len <= max_len, got {self.min_len}, {self.max_len}")
         if not 0 < self.p_evidence <= 1:
             raise ValueError(f"p_evidence must be in (0, 1], got {self.p_evidence}")
+        if self.max_margin < 0:
+            raise ValueError(f"max_margin must be >= 0, got {self.max_margin}")
+
+
+#: The ``counting-C-close`` variant: long documents, sparse evidence, a winning margin of one.
+CLOSE = CountingConfig(min_len=100, max_len=300, p_evidence=0.05, max_margin=1)
+#: Its split sizes (train, validation, test).
+CLOSE_SIZES = (3000, 500, 500)
 
 
 def _check_classes(n_classes: int) -> None:
@@ -157,7 +171,8 @@ def _draw_counting(rng: np.random.Generator, n: int, n_classes: int, config: Cou
 
 def counting_split(n: int, n_classes: int, seed: int, config: CountingConfig | None = None) -> ClassSplit:
     """``n`` documents of the C-class counting task; label = argmax of the evidence counts,
-    documents with a tie for the largest count drawn again."""
+    documents with a tie for the largest count (or, with ``config.max_margin``, a winner
+    further ahead than that) drawn again."""
     _check_classes(n_classes)
     config = config or CountingConfig()
     rng = np.random.default_rng(seed)
@@ -165,18 +180,21 @@ def counting_split(n: int, n_classes: int, seed: int, config: CountingConfig | N
     labels: list[int] = []
     while len(texts) < n:
         docs, counts = _draw_counting(rng, n - len(texts), n_classes, config)
-        top = counts.max(1)
-        unique = (counts == top[:, None]).sum(1) == 1
-        texts += [" ".join(d) for d, ok in zip(docs, unique) if ok]
-        labels += counts.argmax(1)[unique].tolist()
+        top = np.sort(counts, 1)
+        margin = top[:, -1] - top[:, -2]
+        keep = (margin >= 1) & ((margin <= config.max_margin) if config.max_margin else True)
+        texts += [" ".join(d) for d, ok in zip(docs, keep) if ok]
+        labels += counts.argmax(1)[keep].tolist()
     return ClassSplit(texts, np.asarray(labels, np.int64), n_classes=n_classes)
 
 
 def counting_dataset(n_classes: int, n_train: int = 20000, n_validation: int = 2000, n_test: int = 2000,
                      seed: int = 0, config: CountingConfig | None = None) -> ClassDataset:
-    """The built-in ``counting-C`` dataset: three independently drawn splits (seeds 3·seed,
-    3·seed + 1, 3·seed + 2); classes named by their evidence words, unordered."""
-    return ClassDataset(f"counting-{n_classes}", counting_split(n_train, n_classes, 3 * seed, config),
+    """The built-in ``counting-C`` dataset (``counting-C-close`` with ``config=CLOSE`` and
+    :data:`CLOSE_SIZES`): three independently drawn splits (seeds 3·seed, 3·seed + 1,
+    3·seed + 2); classes named by their evidence words, unordered."""
+    name = f"counting-{n_classes}" + ("-close" if config == CLOSE else "")
+    return ClassDataset(name, counting_split(n_train, n_classes, 3 * seed, config),
                         counting_split(n_validation, n_classes, 3 * seed + 1, config),
                         counting_split(n_test, n_classes, 3 * seed + 2, config),
                         class_names=EVIDENCE[:n_classes], ordered=False)
@@ -256,7 +274,8 @@ def _split_80_10_10(name: str, texts, labels: np.ndarray, class_names, ordered: 
 # --------------------------------------------------------------------------- registry
 
 #: Names :func:`load_multiclass` knows (``rnnscope.analysis.data.load`` dispatches them here).
-NAMES = (TWEETS3, "mr-valence3", "mr-valence5", *(f"counting-{c}" for c in COUNTING_CLASSES))
+NAMES = (TWEETS3, "mr-valence3", "mr-valence5", *(f"counting-{c}" for c in COUNTING_CLASSES),
+         *(f"counting-{c}-close" for c in COUNTING_CLASSES))
 
 
 def load_multiclass(name: str, home=None, seed: int = 0, fetch_missing: bool = True,
@@ -266,6 +285,9 @@ def load_multiclass(name: str, home=None, seed: int = 0, fetch_missing: bool = T
         return tweets3_dataset(home, seed, fetch_missing, progress)
     if name.startswith("mr-valence") and name in NAMES:
         return mr_valence_dataset(int(name[len("mr-valence"):]), home, seed, fetch_missing, progress)
+    if name.startswith("counting-") and name.endswith("-close") and name in NAMES:
+        n_train, n_validation, n_test = CLOSE_SIZES
+        return counting_dataset(int(name.split("-")[1]), n_train, n_validation, n_test, seed=seed, config=CLOSE)
     if name.startswith("counting-") and name in NAMES:
         return counting_dataset(int(name[len("counting-"):]), seed=seed)
     raise DataError(f"unknown multi-class dataset {name!r}; known: {', '.join(NAMES)}")

@@ -2,7 +2,10 @@
 
 Stages (each timed; ``progress(fraction, message)`` is called as they go):
 
-0. ``encode``: tokenize the test split with the model's tokenizer and vocabulary.
+0. ``encode``: tokenize the test split with the model's tokenizer and vocabulary. Every
+   stage after it reads ``max_len`` tokens of a document: its first, or its last for a model
+   trained on the ends of documents (``rnnscope train --truncate tail``; ``Model.window``).
+   The bag-of-words baseline and the vocabulary coverage read whole documents.
 1. ``accuracy``: the network's test accuracy (final-state readout), against the
    majority-class rate of the same documents; the share of the test split's tokens that
    are ``<unk>`` under the model's vocabulary (``rnnscope.analysis.data_checks``).
@@ -67,7 +70,7 @@ from rnnscope.analysis.tokenizer import encode_texts
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisParams", "Progress", "run_analysis"]
 
-ANALYSIS_VERSION = "8"
+ANALYSIS_VERSION = "9"
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8
@@ -102,10 +105,11 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     test = dataset.test
     if len(test) == 0:
         raise ValueError(f"dataset {dataset.name!r} has no test documents to analyse")
-    seqs = stages.run("encode", f"tokenizing {len(test)} test documents", encode_texts, test.texts,
+    full = stages.run("encode", f"tokenizing {len(test)} test documents", encode_texts, test.texts,
                       model.tokenizer, model.vocab)
+    seqs = [model.window(s, params.max_len) for s in full]  # the first max_len tokens, or the last (tail-trained)
     _class_warnings(model, dataset, warnings)
-    acc_docs, acc, coverage, chance = _accuracy(stages, net, seqs, test.labels, params, warnings,
+    acc_docs, acc, coverage, chance = _accuracy(stages, model, full, test.labels, params, warnings,
                                                 class_info(model, dataset)[0])
     docs = np.random.default_rng(params.seed).permutation(len(seqs))[: params.n_docs]
     visited, untrained = stages.run("states", f"collecting states on {len(docs)} documents", collect_both,
@@ -124,7 +128,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     modes = integration_modes(lin, points, readout, manifold, verdict)
     legacy = signed_modes(lin, readout, params.n_modes)
     bow = stages.run("baseline", "bag-of-words baseline", fit_bow, dataset, model.tokenizer, model.vocab,
-                     seed=params.seed, encoded={"test": seqs})
+                     seed=params.seed, encoded={"test": full})
     words, vader = stages.run("words", "word sets", word_sets, binary_bow(bow, class_count(net)), model, params,
                               lexicon, warnings)
     geom = None if class_count(net) <= 2 else stages.run(
@@ -149,14 +153,16 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
     return Report(check_summary(report_summary(r, ANALYSIS_VERSION)), report_arrays(r))
 
 
-def _accuracy(stages: Stages, net, seqs: list, labels: np.ndarray, params: AnalysisParams,
+def _accuracy(stages: Stages, model: Model, seqs: list, labels: np.ndarray, params: AnalysisParams,
               warnings: list, names: list[str]) -> tuple[np.ndarray, float, dict, dict]:
-    """Stage ``accuracy`` on a seeded sample of the test documents; -> the sample's rows, the
-    accuracy, the vocabulary coverage of all of ``seqs`` and the chance level (with warnings;
-    over the C classes ``names`` for a C > 2 class network)."""
+    """Stage ``accuracy`` on a seeded sample of the test documents (whole, ``seqs``), each read
+    through :meth:`Model.window`; -> the sample's rows, the accuracy, the vocabulary coverage of
+    all of ``seqs`` and the chance level (with warnings; over the C classes ``names`` for a
+    C > 2 class network)."""
+    net = model.net
     acc_docs = np.random.default_rng(params.seed + 2).permutation(len(seqs))[: params.accuracy_docs or None]
     acc = stages.run("accuracy", f"test accuracy on {len(acc_docs)} documents", network_accuracy, net,
-                     [seqs[i][: params.max_len] for i in acc_docs], labels[acc_docs], params.batch_size)
+                     [model.window(seqs[i], params.max_len) for i in acc_docs], labels[acc_docs], params.batch_size)
     coverage = vocabulary_coverage(seqs)
     chance = chance_level(labels[acc_docs], acc) if class_count(net) == 2 else \
         class_chance(labels[acc_docs], acc, names)

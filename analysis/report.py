@@ -31,10 +31,12 @@ data : dict
     ``name`` (dataset name), ``n_docs`` (documents whose states were collected),
     ``n_states`` (visited states, real tokens only), ``vocabulary``: the test split's tokens
     under the model's vocabulary (``rnnscope.analysis.data_checks.vocabulary_coverage``: ``n_tokens``,
-    ``n_unk``, ``unk_fraction``, ``docs_all_unk``, ``unk_warn_above``, ``poor``).
+    ``n_unk``, ``unk_fraction``, ``docs_all_unk``, ``unk_warn_above``, ``poor``), ``truncate``
+    (``"head"``: the first ``params.max_len`` tokens of each document were read; ``"tail"``:
+    the last, for a checkpoint trained with ``--truncate tail``).
 accuracy : dict
     ``test`` (network on ``test_n_docs`` test documents: a seeded sample of
-    ``params.accuracy_docs``, or all when 0; truncated to ``params.max_len`` tokens),
+    ``params.accuracy_docs``, or all when 0; truncated to ``params.max_len`` tokens as ``data.truncate`` says),
     ``test_n_docs``, ``linearized`` (the linearized model run over ``linearization.n_docs``
     test documents), ``bow`` (bag-of-words logistic regression on the whole test split),
     ``checkpoint_test`` (the test accuracy recorded in the checkpoint, or null);

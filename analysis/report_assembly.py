@@ -88,7 +88,7 @@ def report_summary(r: Results, version: str) -> dict:
         "model": {"arch": r.model.arch, "hidden_size": net.hidden_size, "state_size": net.state_size,
                   "embed_dim": net.embed_dim, "vocab_size": len(r.model.vocab), "sha256": r.model.sha256},
         "data": {"name": r.dataset.name, "n_docs": r.visited.n_docs, "n_states": len(r.visited),
-                 "vocabulary": r.vocabulary},
+                 "vocabulary": r.vocabulary, "truncate": r.model.truncate},
         "accuracy": {"test": r.acc, "test_n_docs": r.n_acc, "linearized": r.lin_err["summary"]["accuracy"],
                      "bow": r.bow.accuracy_, **r.chance,
                      "checkpoint_test": float(recorded) if isinstance(recorded, (int, float)) else None},

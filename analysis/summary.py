@@ -61,6 +61,7 @@ class DataInfo:
     n_docs: int
     n_states: int
     vocabulary: VocabularyCoverage
+    truncate: str  # "head": each document's first max_len tokens were read; "tail": its last
 
 
 @dataclass(frozen=True)

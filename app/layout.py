@@ -406,7 +406,8 @@ def analysis_numbers(summary: Mapping | Summary) -> html.Div:
         metric(fmt(s.modes.tau_median, ".0f"), "τ of the integration mode (tokens)"),
         metric(fmt(s.projections.r1_m_overlap_median, ".2f"), "median |r1·m|"),
     ])
-    out = [html.H3(f"Analysis on {s.data.name} · {s.data.n_docs} documents", style={"marginTop": "12px"}),
+    read = f" · the last {s.params.get('max_len')} tokens of each" if s.data.truncate == "tail" else ""
+    out = [html.H3(f"Analysis on {s.data.name} · {s.data.n_docs} documents{read}", style={"marginTop": "12px"}),
            html.P(["Dynamics: ", html.B(s.attractor.name)], className="verdict-line"), tiles]
     for text in s.warnings:
         out.append(alert("warning", str(text)))

@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fetch = sub.add_parser("fetch", help="download, verify and cache sources")
     fetch.add_argument("names", nargs="+", metavar="NAME",
                        help="imdb, mr, mr-valence, tweets, vader, bing, tweets3, mr-valence3, mr-valence5, "
-                            "or 'all' (toy and counting-2/3/4 are built in: nothing to fetch)")
+                            "or 'all' (toy and counting-2/3/4[-close] are built in: nothing to fetch)")
 
     info = sub.add_parser("info", help="split sizes, positive fraction and mean words")
     info.add_argument("dataset", metavar="NAME|PATH",
@@ -71,13 +71,13 @@ def _list(home: str | None) -> int:
     for name, source in SOURCES.items():
         state = f"cached at {cache_path(name, home)}" if is_cached(name, home) else "not cached"
         pin = f"{source.package}=={source.version}"
-        print(f"{name:<11} {source.kind:<8} {pin:<24} {source.description}; {state}")
+        print(f"{name:<16} {source.kind:<8} {pin:<24} {source.description}; {state}")
     print(f"{TOY:<11} {'dataset':<8} {'built in':<24} {TOY_DESCRIPTION}; built in, no download")
     for name, text in MULTICLASS_DESCRIPTION.items():
         origin = MULTICLASS_SOURCE.get(name)
         state = ("built in, no download" if origin is None else
                  "cached" if multiclass_is_cached(name, home) else f"not cached (rnnscope data fetch {name})")
-        print(f"{name:<11} {'dataset':<8} {'from ' + origin if origin else 'built in':<24} {text}; {state}")
+        print(f"{name:<16} {'dataset':<8} {'from ' + origin if origin else 'built in':<24} {text}; {state}")
     return 0
 
 
@@ -88,7 +88,9 @@ MULTICLASS_DESCRIPTION = {
     "mr-valence5": "MR snippets, mean crowd valence in 5 ordered classes",
     "counting-2": "synthetic counting task, 2 evidence words, label = the most frequent",
     "counting-3": "synthetic counting task, 3 evidence words, label = the most frequent",
-    "counting-4": "synthetic counting task, 4 evidence words, label = the most frequent"}
+    "counting-4": "synthetic counting task, 4 evidence words, label = the most frequent",
+    **{f"counting-{c}-close": f"counting-{c} over 100-300 tokens, sparse evidence, the winner one count ahead"
+       for c in (2, 3, 4)}}
 MULTICLASS_SOURCE = {"tweets3": "tweets", "mr-valence3": "mr-valence", "mr-valence5": "mr-valence"}
 
 

@@ -221,3 +221,44 @@ def test_no_converged_fixed_point_gives_an_empty_but_valid_report(corpus, tmp_pa
     assert a["density_pos"].shape == (60, 60) and len(a["one_step_rel_error"]) == 0
     report.save(tmp_path / "r")
     assert Report.load(tmp_path / "r").summary["fixed_points"]["n_unique"] == 0
+
+
+def _verdict_last(n: int, rng: np.random.Generator) -> Split:
+    """20-30 filler words, then one valence word: only a document's last token carries its label."""
+    labels = rng.integers(0, 2, n)
+    texts = [" ".join([*rng.choice(FILLER, int(rng.integers(20, 31))), str(rng.choice(POS if y else NEG))])
+             for y in labels]
+    return Split(texts, labels)
+
+
+def test_a_tail_trained_model_is_analysed_on_the_ends_of_documents():
+    from rnnscope.analysis.model import Model
+
+    rng = np.random.default_rng(1)
+    data = Dataset("verdict", _verdict_last(600, rng), _verdict_last(150, rng), _verdict_last(300, rng))
+    config = TrainConfig(arch="gru", hidden=16, embed=8, vocab_size=100, max_len=4, truncate="tail", epochs=8,
+                         batch_size=32, lr=1e-2, patience=4, seed=0)
+    model, _ = train(data, config, show_bar=False)
+    assert model.truncate == "tail" and model.metrics["test_accuracy"] > 0.9
+    params = AnalysisParams.from_dict({**PARAMS.to_dict(), "max_len": 4, "n_docs": 100, "n_seeds": 16})
+    report = run_analysis(model, data, params)
+    assert report.summary["data"]["truncate"] == "tail"
+    assert report.summary["accuracy"]["test"] > 0.9  # read as trained: the last 4 tokens hold the verdict
+    assert report.summary["data"]["n_states"] == 4 * 100  # 4 tokens of each of the 100 documents
+    # FALSE case: the same weights said to be head-trained are read on the first 4 tokens, all filler.
+    head = Model(model.net, model.vocab, model.tokenizer, provenance={"config": {"truncate": "head"}})
+    report = run_analysis(head, data, params)
+    assert report.summary["data"]["truncate"] == "head" and report.summary["accuracy"]["test"] < 0.65
+
+
+@pytest.mark.parametrize("provenance, expected", [({}, "head"), ({"config": {"truncate": "tail"}}, "tail"),
+                                                  ({"config": {"truncate": "middle"}}, "head"),
+                                                  ({"config": ["tail"]}, "head"), ({"config": None}, "head")])
+def test_model_truncation_from_untrusted_provenance(provenance, expected):
+    from rnnscope.analysis.model import Model, RNNClassifier
+
+    model = Model(RNNClassifier("gru", 10, 2, 2), vocab=None, provenance=provenance)
+    assert model.truncate == expected
+    ids = np.arange(10)
+    assert model.window(ids, 3).tolist() == ([7, 8, 9] if expected == "tail" else [0, 1, 2])
+    assert model.window(ids, 50).tolist() == ids.tolist()

@@ -58,6 +58,25 @@ def test_counting_is_seeded_and_its_dataset_is_registered():
         mc.counting_split(10, 7, 0)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_close_counting_documents_are_won_by_exactly_one(n_classes):
+    ds = data.load(f"counting-{n_classes}-close")
+    assert ds.name == f"counting-{n_classes}-close" and ds.num_classes == n_classes and ds.ordered is False
+    assert (len(ds.train), len(ds.validation), len(ds.test)) == mc.CLOSE_SIZES
+    counts = np.stack([counts_of(t, n_classes) for t in ds.test.texts])
+    top = np.sort(counts, 1)
+    assert np.all(top[:, -1] - top[:, -2] == 1) and np.array_equal(ds.test.labels, counts.argmax(1))
+    lengths = np.array([len(t.split()) for t in ds.test.texts])
+    assert lengths.min() >= 100 and lengths.max() <= 300
+    assert np.all(np.abs(np.bincount(ds.test.labels) / len(ds.test) - 1 / n_classes) < 0.1)
+    # FALSE case: the short task's winners are often further ahead.
+    short = np.stack([counts_of(t, n_classes) for t in data.load(f"counting-{n_classes}").test.texts])
+    short = np.sort(short, 1)
+    assert np.mean(short[:, -1] - short[:, -2] > 1) > 0.3
+    with pytest.raises(ValueError, match="max_margin"):
+        mc.CountingConfig(max_margin=-1)
+
+
 def test_blocked_documents_keep_their_counts():
     config = mc.CountingConfig(min_len=20, max_len=40, p_evidence=0.3, blocked=True)
     split = mc.counting_split(300, 3, 2, config)
