@@ -235,8 +235,9 @@ def gather_states(models: Sequence[Model], texts: Sequence[str], *, n_docs: int 
     """Every network's states at the same steps of the same documents.
 
     The documents are ``run_analysis``'s: a permutation of ``texts`` seeded by ``seed``,
-    its first ``n_docs`` (pass the dataset's ``test.texts``), each truncated to ``max_len``
-    tokens. Each network reads them with its own tokenizer and vocabulary; a step is kept
+    its first ``n_docs`` (pass the dataset's ``test.texts``), each truncated to its first
+    ``max_len`` tokens, for every network alike (also one trained on the ends of documents:
+    a shared step is the same token of the same document for all). Each network reads them with its own tokenizer and vocabulary; a step is kept
     when every network read it (each document up to the shortest network's length), then
     at most ``max_states`` steps are drawn (seeded, ``seed``), the same for every network.
 

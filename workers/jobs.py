@@ -257,8 +257,10 @@ def full_analysis(checkpoint_sha: str, data_name: str, params: dict | None = Non
 
 # --------------------------------------------------------------------------- sub-jobs
 def _test_docs(model, dataset, params: dict) -> tuple[list[np.ndarray], np.ndarray]:
-    """The held-out documents ``run_analysis`` collects states on (same seed, same order)."""
+    """The held-out documents ``run_analysis`` collects states on (same seed, same order, the
+    same ``max_len`` tokens of each: ``Model.window``)."""
     seqs = encode_texts(dataset.test.texts, model.tokenizer, model.vocab)
+    seqs = [model.window(s, params["max_len"]) for s in seqs]
     docs = np.random.default_rng(params["seed"]).permutation(len(seqs))[: params["n_docs"]]
     return [seqs[i] for i in docs], np.asarray(dataset.test.labels)[docs]
 
