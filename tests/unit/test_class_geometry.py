@@ -1,9 +1,12 @@
 """The geometry of integration with C > 2 classes (rnnscope.analysis.class_geometry):
 known answers on hand-built subspaces and GRUs, and on a GRU trained on the counting task."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from rnnscope.analysis import checkpoint, data
 from rnnscope.analysis import class_geometry as cg
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.linearize import linearize
@@ -12,6 +15,8 @@ from rnnscope.analysis.multiclass_data import EVIDENCE, counting_dataset
 from rnnscope.analysis.slow_points import choose_point_set, typical_step
 from rnnscope.analysis.states import collect_states, draw_seeds
 from rnnscope.analysis.training import TrainConfig, train
+
+MODELS = Path(__file__).resolve().parents[2] / "models" / "multiclass"
 
 # --------------------------------------------------------------------------- pure pieces
 
@@ -159,20 +164,28 @@ def counting_gru():
         ds = counting_dataset(3, n_train=6000, n_validation=500, n_test=500, seed=0)
         model, _ = train(ds, TrainConfig(arch="gru", hidden=32, embed=16, epochs=8, lr=0.005, seed=0, patience=8,
                                          threads=1), show_bar=False)
-        net = model.net.eval()
-        visited = collect_states(net, [model.encode(t) for t in ds.test.texts[:300]])
-        fp = find_fixed_points(net, draw_seeds(visited, 128, 0), tol=1e-8)
-        points = choose_point_set(fp, typical_step(visited.states, visited.previous())).points.astype(np.float32)
-        lin = linearize(net, points, n_modes=8)
-        with torch.no_grad():
-            logits = net.logits_from_state(torch.as_tensor(points)).numpy()
-        words = [*EVIDENCE[:3], "the", "movie"]
-        emb = net.embedding.weight.detach().double().numpy()[model.vocab.encode(words)]
-        geo = cg.class_geometry(points, lin.eigvals, lin.right, lin.left_inp, net.readout.weight.detach().numpy(),
-                                logits, emb=emb, words=words, word_class=np.array([0, 1, 2, -1, -1]))
+        lin, geo = _trained_geometry(model, ds.test.texts[:300])
         return model, lin, geo
     finally:
         torch.set_num_threads(threads)
+
+
+def _trained_geometry(model, texts: list[str]) -> tuple:
+    """The point set of ``model`` chosen as run_analysis chooses it (128 seeds from the states
+    of ``texts``, fixed points plus the default slow points), linearized, and its class
+    geometry with the three evidence words and two fillers."""
+    net = model.net.eval()
+    visited = collect_states(net, [model.encode(t) for t in texts])
+    fp = find_fixed_points(net, draw_seeds(visited, 128, 0), tol=1e-8)
+    points = choose_point_set(fp, typical_step(visited.states, visited.previous())).points.astype(np.float32)
+    lin = linearize(net, points, n_modes=8)
+    with torch.no_grad():
+        logits = net.logits_from_state(torch.as_tensor(points)).numpy()
+    words = [*EVIDENCE[:3], "the", "movie"]
+    emb = net.embedding.weight.detach().double().numpy()[model.vocab.encode(words)]
+    geo = cg.class_geometry(points, lin.eigvals, lin.right, lin.left_inp, net.readout.weight.detach().numpy(),
+                            logits, emb=emb, words=words, word_class=np.array([0, 1, 2, -1, -1]))
+    return lin, geo
 
 
 def test_trained_counting_gru_spreads_its_points_over_a_plane(counting_gru):
@@ -201,3 +214,31 @@ def test_trained_counting_gru_has_no_mode_within_one_percent_of_one(counting_gru
     assert geo.slow_median == 0 and geo.kind == "none"
     assert "not an attractor" in geo.text()
     assert np.median(cg.slow_mode_counts(lin.eigvals, tol=0.05)) == 2
+
+
+@pytest.fixture(scope="module")
+def close_counting_gru():
+    """The shipped GRU-32 of ``models/multiclass/gru-counting3-close.safetensors``, trained on
+    counting-3-close (100-300 tokens, sparse evidence, the winner one count ahead; identity
+    W_hh, weight decay 0.05), its geometry as above on 300 of its test documents."""
+    model = checkpoint.load(MODELS / "gru-counting3-close.safetensors")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return (model, *_trained_geometry(model, data.load("counting-3-close").test.texts[:300]))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_close_counting_gru_is_a_two_dimensional_attractor(close_counting_gru):
+    # The TRUE case of both predictions: on documents that need exact counts over 100-300
+    # tokens the points span a plane AND the median point has C - 1 = 2 eigenvalues within 1%
+    # of 1, so the analysis reports the (C-1)-dimensional attractor ("full"). The short task
+    # above is the false case (no mode within 1%: "none").
+    model, lin, geo = close_counting_gru
+    assert model.metrics["test_accuracy"] >= 0.95
+    assert geo.n_points >= 20 and geo.variance_top >= 0.9 and geo.dimension == 2
+    assert geo.slow_median == 2 and geo.kind == "full"
+    counts = cg.slow_mode_counts(lin.eigvals, tol=0.01)
+    assert np.mean(counts >= 2) > 0.5 and np.all(np.median(np.abs(lin.eigvals[:, :2]), axis=0) > 0.99)
+    assert np.all(np.bincount(geo.point_class, minlength=3) > 0)
