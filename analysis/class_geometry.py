@@ -159,6 +159,9 @@ class ClassGeometry:
     word_class : (W,) int64      the class each word was listed for
     word_effects : (K, W, C−1)   slow-mode readout effect of each word (logit units)
     slow_projection : (K, S, W)  Re(ℓ_a J_inp x_w) per slow mode (nan-padded)
+    zero_input : dict            what iterating F(·, 0) from the points found
+                                 (``rnnscope.analysis.attractors``: ``kind``, ``n_attractors``,
+                                 ``tau_slow`` in tokens); empty when not measured
     """
 
     num_classes: int
@@ -181,6 +184,7 @@ class ClassGeometry:
     word_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     word_effects: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     slow_projection: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    zero_input: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -207,13 +211,27 @@ class ClassGeometry:
                 f"({VARIANCE_THRESHOLD:.0%} of their variance; top C−1 = {C - 1} PCs hold "
                 f"{self.variance_top:.1%}, participation ratio {self.participation_ratio:.2f}); median "
                 f"{slow} slow modes (|λ| within {self.slow_tol:.0%} of 1). ")
-        verdict = {"full": f"A {C - 1}-dimensional attractor: what the paper predicts for {C} unordered classes.",
-                   "lower": f"A {self.dimension}-dimensional attractor, lower than C−1 = {C - 1}"
+        noun = self._noun()
+        verdict = {"full": f"A {C - 1}-dimensional {noun}: what the paper predicts for {C} unordered classes.",
+                   "lower": f"A {self.dimension}-dimensional {noun}, lower than C−1 = {C - 1}"
                             + (": what the paper predicts for ordered classes." if self.ordered else "."),
                    "none": "No slow modes: isolated points, not an attractor that integrates evidence.",
                    "mixed": f"Not a {C - 1}-dimensional attractor: the points' spread ({self.dimension} "
                             f"dimensions) and the slow modes ({slow}) disagree."}[self.kind]
-        return head + verdict
+        return head + verdict + (self._drift() if noun != "attractor" else "")
+
+    def _noun(self) -> str:
+        """"attractor" unless iterating F(·, 0) found the points drifting into isolated ones
+        (then "slow manifold": it holds evidence for a while, not for ever)."""
+        kind = self.zero_input.get("kind", "")
+        return "slow manifold" if kind and kind not in ("line", "slow") else "attractor"
+
+    def _drift(self) -> str:
+        n, tau = self.zero_input.get("n_attractors", 0), self.zero_input.get("tau_slow", float("nan"))
+        memory = f" (τ1 = {tau:.0f} tokens)" if tau is not None and np.isfinite(tau) else ""
+        where = f"{n} isolated point{'s' if n != 1 else ''}" if n else "isolated points"
+        return (f" Not an exact attractor: at zero input its points drift into {where}{memory}, so it holds "
+                f"evidence for about that long, not indefinitely.")
 
     def to_dict(self) -> dict:
         """The report's ``class_geometry`` summary block (plain JSON values; nan -> None by the writer)."""

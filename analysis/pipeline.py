@@ -133,7 +133,7 @@ def run_analysis(model: Model, dataset, params: AnalysisParams | None = None,
                               lexicon, warnings)
     geom = None if class_count(net) <= 2 else stages.run(
         "class_geometry", f"class geometry of {len(points)} points", geometry, net, model, dataset, points, lin, bow,
-        params)
+        verdict, params)
     proj = stages.run("projections", "input projections", input_projections, net, model, words, modes, manifold,
                       params)
     lin_err = stages.run("linearization_error", "linearization error", linearization_errors, net, visited,

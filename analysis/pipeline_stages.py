@@ -145,10 +145,10 @@ def binary_bow(bow, num_classes: int):
     return dataclasses.replace(bow, coef_=(coef[-1] - coef[0]).astype(np.float64))
 
 
-def geometry(net, model, dataset, points, lin, bow, params) -> ClassGeometry:
+def geometry(net, model, dataset, points, lin, bow, verdict, params) -> ClassGeometry:
     """The class geometry (``rnnscope.analysis.class_geometry``) of a C > 2 class network at
     its points, with the ``params.n_words`` most typical words of each class from the
-    multinomial bag-of-words fit."""
+    multinomial bag-of-words fit, and what the attractor ``verdict`` found at zero input."""
     names, ordered = class_info(model, dataset)
     C, D, E = class_count(net), net.state_size, net.embed_dim
     coef = np.asarray(bow.classifier.coef_)
@@ -164,9 +164,11 @@ def geometry(net, model, dataset, points, lin, bow, params) -> ClassGeometry:
     with torch.no_grad():
         logits = net.logits_from_state(torch.as_tensor(points, dtype=net.readout.weight.dtype,
                                                        device=net.readout.weight.device)).double().cpu().numpy()
-    return class_geometry(points, eig, right, left_inp, net.readout.weight.detach().double().cpu().numpy(), logits,
-                          emb=emb, words=words, word_class=word_class, class_names=names, ordered=ordered,
-                          seed=params.seed)
+    geo = class_geometry(points, eig, right, left_inp, net.readout.weight.detach().double().cpu().numpy(), logits,
+                         emb=emb, words=words, word_class=word_class, class_names=names, ordered=ordered,
+                         seed=params.seed)
+    geo.zero_input = {"kind": verdict.kind, "n_attractors": verdict.n_attractors, "tau_slow": verdict.tau_slow}
+    return geo
 
 
 def collect_both(net, seqs, labels, params) -> tuple[VisitedStates, VisitedStates]:

@@ -8,6 +8,7 @@ import torch
 
 from rnnscope.analysis import checkpoint, data
 from rnnscope.analysis import class_geometry as cg
+from rnnscope.analysis.attractors import VerdictRule, attractor_verdict
 from rnnscope.analysis.fixed_points import find_fixed_points
 from rnnscope.analysis.linearize import linearize
 from rnnscope.analysis.model import RNNClassifier
@@ -117,6 +118,13 @@ def test_a_hand_built_plane_attractor_is_two_dimensional():
     assert geo.slow_median == 2 and geo.kind == "full"
     assert np.allclose(geo.angles, 0.0, atol=1.0)  # the readout reads exactly the plane of units 0, 1
     assert "2-dimensional attractor" in geo.text()
+    # Told that F(·, 0) carries its points into isolated ones (a slow plane, not an exact
+    # attractor), the same measurement is worded as a slow manifold with its memory time.
+    geo.zero_input = {"kind": "line", "n_attractors": 0, "tau_slow": float("inf")}
+    assert "2-dimensional attractor" in geo.text() and "drift" not in geo.text()
+    geo.zero_input = {"kind": "isolated", "n_attractors": 3, "tau_slow": 192.4}
+    assert geo.kind == "full" and "2-dimensional slow manifold" in geo.text()
+    assert "drift into 3 isolated points (τ1 = 192 tokens)" in geo.text() and "dimensional attractor" not in geo.text()
 
 
 def test_a_hand_built_line_attractor_is_not_reported_two_dimensional():
@@ -177,14 +185,17 @@ def _trained_geometry(model, texts: list[str]) -> tuple:
     net = model.net.eval()
     visited = collect_states(net, [model.encode(t) for t in texts])
     fp = find_fixed_points(net, draw_seeds(visited, 128, 0), tol=1e-8)
-    points = choose_point_set(fp, typical_step(visited.states, visited.previous())).points.astype(np.float32)
+    pset = choose_point_set(fp, typical_step(visited.states, visited.previous()))
+    points = pset.points.astype(np.float32)
     lin = linearize(net, points, n_modes=8)
+    verdict = attractor_verdict(net, pset.points, pset.q, lin.eigvals, tol=1e-8, rule=VerdictRule(n_steps=3000))
     with torch.no_grad():
         logits = net.logits_from_state(torch.as_tensor(points)).numpy()
     words = [*EVIDENCE[:3], "the", "movie"]
     emb = net.embedding.weight.detach().double().numpy()[model.vocab.encode(words)]
     geo = cg.class_geometry(points, lin.eigvals, lin.right, lin.left_inp, net.readout.weight.detach().numpy(),
                             logits, emb=emb, words=words, word_class=np.array([0, 1, 2, -1, -1]))
+    geo.zero_input = {"kind": verdict.kind, "n_attractors": verdict.n_attractors, "tau_slow": verdict.tau_slow}
     return lin, geo
 
 
@@ -239,6 +250,10 @@ def test_close_counting_gru_is_a_two_dimensional_attractor(close_counting_gru):
     assert model.metrics["test_accuracy"] >= 0.95
     assert geo.n_points >= 20 and geo.variance_top >= 0.9 and geo.dimension == 2
     assert geo.slow_median == 2 and geo.kind == "full"
+    # Iterated at zero input for 3,000 steps its points drift into the three class corners
+    # (tau1 about 190 tokens: longer than its documents), and the text says so.
+    assert geo.zero_input["kind"] == "isolated" and geo.zero_input["n_attractors"] == 3
+    assert 100 < geo.zero_input["tau_slow"] < 1000 and "2-dimensional slow manifold" in geo.text()
     counts = cg.slow_mode_counts(lin.eigvals, tol=0.01)
     assert np.mean(counts >= 2) > 0.5 and np.all(np.median(np.abs(lin.eigvals[:, :2]), axis=0) > 0.99)
     assert np.all(np.bincount(geo.point_class, minlength=3) > 0)
