@@ -62,6 +62,7 @@ MAX_SENTENCE_CHARS = 20_000
 DATASETS = (("mr", "MR (Rotten Tomatoes snippets)"), ("imdb", "IMDB reviews"),
             ("tweets", "Tweets"), ("toy", "Toy language with 'not' and 'very' (built in)"),
             ("counting-3", "Counting task, 3 classes (built in)"), ("counting-4", "Counting task, 4 classes (built in)"),
+            ("counting-3-close", "Counting task, 3 classes, won by one count over 100-300 tokens (built in)"),
             ("tweets3", "Tweets, 3 classes (negative, neutral, positive)"),
             ("mr-valence3", "MR crowd valence, 3 ordered classes"), ("mr-valence5", "MR crowd valence, 5 ordered classes"))
 #: How the operator gets a listed dataset that is not cached (the ones not named here: ``data fetch NAME``).
