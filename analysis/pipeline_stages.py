@@ -167,8 +167,8 @@ def geometry(net, model, dataset, points, lin, bow, verdict, params) -> ClassGeo
     geo = class_geometry(points, eig, right, left_inp, net.readout.weight.detach().double().cpu().numpy(), logits,
                          emb=emb, words=words, word_class=word_class, class_names=names, ordered=ordered,
                          seed=params.seed)
-    geo.zero_input = {"kind": verdict.kind, "n_attractors": verdict.n_attractors, "tau_slow": verdict.tau_slow}
-    return geo
+    zero_input = {"kind": verdict.kind, "n_attractors": verdict.n_attractors, "tau_slow": verdict.tau_slow}
+    return dataclasses.replace(geo, zero_input=zero_input)
 
 
 def collect_both(net, seqs, labels, params) -> tuple[VisitedStates, VisitedStates]:
