@@ -218,7 +218,8 @@ class ClassGeometry:
                    "none": "No slow modes: isolated points, not an attractor that integrates evidence.",
                    "mixed": f"Not a {C - 1}-dimensional attractor: the points' spread ({self.dimension} "
                             f"dimensions) and the slow modes ({slow}) disagree."}[self.kind]
-        return head + verdict + (self._drift() if noun != "attractor" else "")
+        drifts = noun != "attractor" and self.kind in ("full", "lower")
+        return head + verdict + (self._drift() if drifts else "")
 
     def _noun(self) -> str:
         """"attractor" unless iterating F(·, 0) found the points drifting into isolated ones
