@@ -67,6 +67,7 @@ def test_a_triangle_of_isolated_points_is_not_an_attractor():
     assert geo.dimension == 2 and geo.variance_top == pytest.approx(1.0)
     assert geo.slow_median == 0 and geo.kind == "none"
     assert "not an attractor" in geo.text()
+    assert geo.zero_input["kind"] == "isolated" and "drift" not in geo.text()  # said once, not twice
 
 
 def test_class_words_pick_each_class_by_its_margin():
