@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnscope.analysis.cells import make_cell
-from rnnscope.analysis.tokenizer import Tokenizer, Vocab
+from rnnscope.analysis.tokenizer import Tokenizer, Vocab, truncate_tokens
 
 
 class RNNClassifier(nn.Module):
@@ -167,7 +167,7 @@ class Model:
     def window(self, ids: np.ndarray, max_len: int) -> np.ndarray:
         """The ``max_len`` token ids of ``ids`` the network reads: the first or, for a
         tail-trained model (:attr:`truncate`), the last."""
-        return ids[:max_len] if self.truncate == "head" else ids[max(len(ids) - max_len, 0):]
+        return truncate_tokens(ids, max_len, self.truncate)
 
     def config(self) -> dict:
         """The checkpoint config (``rnnscope/1``), without the vocabulary."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +85,19 @@ def build_vocab(token_lists: Iterable[list[str]], max_size: int, min_count: int 
     ranked = sorted((t for t, c in counts.items() if c >= min_count and t not in (PAD, UNK)),
                     key=lambda t: (-counts[t], t))
     return Vocab([PAD, UNK] + ranked[: max(0, max_size - 2)])
+
+
+#: Which ``max_len`` tokens of a longer document are kept: its first or its last.
+TRUNCATIONS = ("head", "tail")
+
+
+def truncate_tokens(tokens: Sequence, max_len: int, truncate: str = "head") -> Sequence:
+    """The first (``"head"``) or the last (``"tail"``) ``max_len`` items of ``tokens``."""
+    if truncate == "head":
+        return tokens[:max_len]
+    if truncate == "tail":
+        return tokens[max(len(tokens) - max_len, 0):]
+    raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
 
 
 def encode_texts(texts: Iterable[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int | None = None) -> list[np.ndarray]:

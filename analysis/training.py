@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from rnnscope.analysis.cells import ARCHS
 from rnnscope.analysis.model import Model, RNNClassifier, pad_batch
 from rnnscope.analysis.multiclass_data import num_classes
-from rnnscope.analysis.tokenizer import Tokenizer, Vocab, build_vocab
+from rnnscope.analysis.tokenizer import TRUNCATIONS, Tokenizer, Vocab, build_vocab, truncate_tokens
 
 Progress = Callable[[float, str], None]
 
@@ -53,7 +53,6 @@ MAX_EMBED = 4096
 MAX_VOCAB = 2_000_000
 MAX_LEN = 100_000
 
-TRUNCATIONS = ("head", "tail")
 RECURRENT_INITS = ("default", "orthogonal", "identity")
 
 
@@ -283,15 +282,6 @@ class _Encoded:
     ids: list[np.ndarray]
     labels: np.ndarray
     lengths: np.ndarray  # tokens per document after truncation (at least 1: pad_batch's rule)
-
-
-def truncate_tokens(tokens: Sequence, max_len: int, truncate: str = "head") -> Sequence:
-    """The first (``"head"``) or the last (``"tail"``) ``max_len`` items of ``tokens``."""
-    if truncate == "head":
-        return tokens[:max_len]
-    if truncate == "tail":
-        return tokens[max(len(tokens) - max_len, 0):]
-    raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
 
 
 def init_recurrent(cell: torch.nn.Module, method: str, gain: float = 1.0) -> None:
