@@ -3,9 +3,10 @@ r"""What a modifier does to the state: the deflection, its modes, its decay, and
 Notation as in ``rnnscope.analysis.modifiers`` (contexts s, fillers, probes, the point set
 with covectors ℓ1). For a modifier w at a context with state s:
 
-- **Deflection** ``d_0 = F(s, x_w) − s``: where w moved the state, against leaving it out
-  (state units). After t more filler tokens, ``d_t = a_t − b_t`` with ``a``, ``b`` the runs
-  with and without w through the same fillers.
+- **Deflection** ``d_0 = F(s, x_w) − b_0``: where w moved the state, against a filler in its
+  slot (``b_0 = F(s, x_{u_0})``, the detection's baseline; state units). After t more filler
+  tokens, ``d_t = a_t − b_t`` with ``a``, ``b`` the runs with w and with that filler through
+  the same fillers.
 - **Modes** at the point h* nearest to s: ``J_rec(h*) = R Λ R⁻¹`` (``eigenmodes_at``,
   eigenvalues by |λ| descending; ``r_a`` the columns of R, ``ℓ_a`` the rows of R⁻¹). The
   deflection splits exactly as ``d = Σ_a r_a (ℓ_aᵀ d)``; a set of modes closed under complex
@@ -25,7 +26,7 @@ with covectors ℓ1). For a modifier w at a context with state s:
   first t at which it is at most ``decay_fraction``: how many tokens the modifier's trace
   lasts.
 - **Ablation**: the state after w with its deflection's component along a mode set S
-  removed, ``s + d_0 − P_S d_0``, then the same probes at distances 1 … K as in the
+  removed, ``b_0 + d_0 − P_S d_0``, then the same probes at distances 1 … K as in the
   detection, giving modulation ratios ``r̃_k``. The part of the modification that remains
   is ``Σ_k |r̃_k − 1| / Σ_k |r_k − 1|``: 0 when S carries all of it. S is, in turn
   (``ABLATIONS``), the slow (top) modes and, as a control, the ``n_modes`` *fastest* modes
@@ -37,7 +38,7 @@ with covectors ℓ1). For a modifier w at a context with state s:
   stacked (uncentred: the subspace the words push the state into, not their spread), k the
   fewest components that hold ``SUBSPACE_ENERGY`` of the stack's squared norm
   (:func:`modifier_subspace`). The third ablation removes d_0's orthogonal projection on
-  it, ``s + d_0 − Q Qᵀ d_0``: keeping the state out of the modifier subspace. Unlike the
+  it, ``b_0 + d_0 − Q Qᵀ d_0``: keeping the state out of the modifier subspace. Unlike the
   mode sets it is a projection of norm at most ‖d_0‖, so it never moves the state further
   than the word did.
 """
@@ -227,7 +228,7 @@ def _parts(modes: list[ModeSets], d: np.ndarray, which: str) -> np.ndarray:
 def _decay(net: RNNClassifier, setup: ProbeSetup, after: Tensor, modes: list[ModeSets]) -> np.ndarray:
     """‖e_t‖ / ‖e_0‖ (N, T + 1) over the fillers that follow the candidate in the detection."""
     fillers = torch.cat([setup.between, setup.settle], 1)
-    a, b = after, setup.start
+    a, b = after, setup.baseline
     out = []
     for t in range(fillers.shape[1] + 1):
         d = (a - b).double().cpu().numpy()
@@ -240,7 +241,7 @@ def _decay(net: RNNClassifier, setup: ProbeSetup, after: Tensor, modes: list[Mod
 
 def _ratios(net: RNNClassifier, setup: ProbeSetup, states: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
     """Readout and linear ratios (len(states), K) of slots that left each of ``states``."""
-    base_r, base_l = setup.effects(net, setup.start)
+    base_r, base_l = setup.effects(net, setup.baseline)
     rows_r, rows_l = [], []
     for s in states:
         r, lin = setup.effects(net, s)
@@ -284,10 +285,11 @@ class ModifierSubspace:
 
 @torch.no_grad()
 def deflection(net: RNNClassifier, setup: ProbeSetup, word_id: int) -> tuple[Tensor, np.ndarray]:
-    """-> (F(s, x_w) (N, D) on the net's device, d_0 = F(s, x_w) − s (N, D) float64) at the contexts."""
+    """-> (F(s, x_w) (N, D) on the net's device, d_0 = F(s, x_w) − b (N, D) float64) at the
+    contexts, ``b`` the baseline (a filler in the word's slot: ``ProbeSetup.baseline``)."""
     word = net.embedding.weight[int(word_id)].detach().expand(setup.start.shape[0], -1)
     after = net.step(setup.start, word)
-    return after, (after - setup.start).double().cpu().numpy()
+    return after, (after - setup.baseline).double().cpu().numpy()
 
 
 def modifier_subspace(net: RNNClassifier, setup: ProbeSetup, word_ids, energy: float = SUBSPACE_ENERGY

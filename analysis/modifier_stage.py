@@ -98,8 +98,9 @@ class ModifierFindings:
     path : float64 ndarray of shape (M, T + 2, 2)
         Mean over contexts of the state on (PC1, PC2): the context's end, after the modifier,
         then after each of the T = K − 1 + H fillers that follow it.
-    base_path : float64 ndarray of shape (T + 1, 2)
-        The same without the modifier: the context's end, then after each filler.
+    base_path : float64 ndarray of shape (T + 2, 2)
+        The run it is compared with: the context's end, after a filler in the modifier's slot
+        (the detection's baseline), then after each filler.
     min_count : int
         Times a candidate was seen in the test split, at least.
     n_modes : int
@@ -200,7 +201,7 @@ class ModifierFindings:
                 "modifier_parts": np.asarray([[np.median(d.parts[k]) for k in MODE_SETS] for d in dyn],
                                              np.float64).reshape(len(dyn), len(MODE_SETS)),
                 "modifier_decay_curve": np.asarray([d.decay_curve for d in dyn], np.float64).reshape(
-                    len(dyn), self.base_path.shape[0]),
+                    len(dyn), self.base_path.shape[0] - 1),
                 "modifier_decay_tokens": np.asarray([d.decay_tokens for d in dyn], np.int64),
                 "modifier_remaining": np.asarray([[d.remaining_readout[k] for k in ABLATIONS] for d in dyn],
                                                  np.float64).reshape(len(dyn), len(ABLATIONS))}
@@ -275,12 +276,13 @@ def mean_paths(net: RNNClassifier, setup: ProbeSetup, word_ids, components, mean
     path : float64 (M, T + 2, 2)
         The contexts' end s, then F(s, x_w), then each of the T = K − 1 + H fillers of
         ``setup`` (``between`` then ``settle``), projected and averaged over the N contexts.
-    base_path : float64 (T + 1, 2)
-        s, then each filler, without the word.
+    base_path : float64 (T + 2, 2)
+        s, then the baseline (a filler in the word's slot), then each filler: the run the
+        word is compared with.
     """
     fillers = torch.cat([setup.between, setup.settle], 1)
     project = lambda s: pca_mod.project(s.double().cpu().numpy(), components, mean, 2).mean(0)  # noqa: E731
-    base, out = [setup.start], []
+    base, out = [setup.start, setup.baseline], []
     for t in range(fillers.shape[1]):
         base.append(run_tokens(net, base[-1], fillers[:, t: t + 1]))
     for w in np.asarray(word_ids, np.int64):
@@ -290,7 +292,8 @@ def mean_paths(net: RNNClassifier, setup: ProbeSetup, word_ids, components, mean
             states.append(run_tokens(net, states[-1], fillers[:, t: t + 1]))
         out.append([project(s) for s in states])
     T = fillers.shape[1]
-    return np.asarray(out, np.float64).reshape(len(out), T + 2, 2), np.asarray([project(s) for s in base])
+    paths = np.asarray(out, np.float64).reshape(len(out), T + 2, 2)
+    return paths, np.asarray([project(s) for s in base], np.float64).reshape(T + 2, 2)
 
 
 def modifier_analysis(model: Model, seqs: Sequence[np.ndarray], points, l1, components, mean,

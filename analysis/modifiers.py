@@ -11,10 +11,14 @@ token's embedding).
 ``w``, a distance ``k`` (1 … K) and a probe word ``v`` (a valence word), the probe comes
 ``k`` tokens after ``w``, with ``k − 1`` neutral filler tokens ``u_1 … u_{k−1}`` between
 them. *With* ``w`` the state before the probe is ``a_k = F(…F(F(s, x_w), u_1)…, u_{k−1})``;
-*without* ``w`` the word is left out, ``b_k = F(…F(s, u_1)…, u_{k−1})``: the same fillers,
-the same probe, one token fewer. (Not the zero input in ``w``'s place: a trained network
-never reads the pad token, and after one its next word's effect changes, so every word
-would look like a modifier against it.)
+*without* ``w`` a filler ``u_0`` (drawn per context) stands in its slot,
+``b_k = F(…F(F(s, x_{u_0}), u_1)…, u_{k−1})``: the same fillers, the same probe, at the same
+distance from the context. (Not ``w`` left out: the probe would then come one token sooner,
+and at a context that ends inside a modifier's reach ("... not") every word, fillers
+included, would look like a modifier as it moved the probe out of the window; measured on
+the toy GRU, ``tests/unit/test_modifier_survey.py``. Not the zero input in ``w``'s place
+either: a trained network never reads the pad token, and after one its next word's effect
+changes, so every word would look like a modifier against it.)
 
 **What the probe does at a state** ``a`` (two measures):
 
@@ -59,11 +63,12 @@ vector-Jacobian products for ``L``: about N K P (H + 1) steps. One GRU step cost
 is 1.3e4 steps or 1.9 GFLOP per word, 3.8e13 FLOPs for a 20,000-word vocabulary.
 
 **Screening** (``refine``, for large vocabularies). The word enters the measurement only
-through the state after its slot, ``a = F(s, x_w) = s + d(w)``; everything downstream is a
+through the state after its slot, ``a = F(s, x_w) = b + d(w)``; everything downstream is a
 function ``n_{c,k}(a) = Σ_v Δ(a_k(a), v) Δ(b_{c,k}, v)`` of that state, with
-``n_{c,k}(s_c) = Σ_v Δ(b_{c,k}, v)²``. To first order in the deflection,
+``n_{c,k}(b_c) = Σ_v Δ(b_{c,k}, v)²`` at the baseline ``b_c = F(s_c, x_{u_0})``. To first
+order in the deflection ``d_c(w) = F(s_c, x_w) − b_c``,
 
-    r_k(w) ≈ 1 + Σ_c g_{c,k}ᵀ d_c(w) / Σ_{c,v} Δ(b_{c,k}, v)²,   g_{c,k} = ∇_a n_{c,k}(s_c),
+    r_k(w) ≈ 1 + Σ_c g_{c,k}ᵀ d_c(w) / Σ_{c,v} Δ(b_{c,k}, v)²,   g_{c,k} = ∇_a n_{c,k}(b_c),
 
 and the gradients g (K, N, D) come from one backward pass through the probe runs of the
 contexts (about three words' worth of work), after which each word costs its N slot steps
@@ -185,8 +190,8 @@ def probe_chain(net: RNNClassifier, after_slot: Tensor, between: Tensor) -> Tens
     Parameters
     ----------
     after_slot : Tensor of shape (M, D)
-        The state right after the candidate (``F(s, x_w)``; ``s`` itself without it; or an
-        ablated ``F(s, x_w)``).
+        The state right after the candidate (``F(s, x_w)``; the baseline ``F(s, x_{u_0})``
+        without it; or an ablated ``F(s, x_w)``).
     between : int64 Tensor of shape (M, K − 1)
         The filler tokens between the candidate and the probe.
     """
@@ -271,6 +276,14 @@ class ProbeSetup:
     ----------
     start : Tensor of shape (N, D)
         States after the real contexts.
+    slot : int64 Tensor of shape (N,)
+        The filler that stands in the candidate's slot in the run without a candidate.
+    baseline : Tensor of shape (N, D)
+        ``F(start, x_slot)``: the state after the slot without a candidate. Every comparison
+        is against it, so with and without the candidate the probe sits the same number of
+        tokens after the context: were the baseline ``start`` itself, a context that ends
+        inside a modifier's reach ("... not") would see its window shift by one token under
+        every candidate, and the fillers would look like modifiers.
     between : int64 Tensor of shape (N, K − 1)
         Filler tokens between the candidate and the probe (K = max distance).
     settle : int64 Tensor of shape (N, H)
@@ -284,6 +297,8 @@ class ProbeSetup:
     """
 
     start: Tensor
+    slot: Tensor
+    baseline: Tensor
     between: Tensor
     settle: Tensor
     probes: Tensor
@@ -303,7 +318,7 @@ class ProbeSetup:
     def effects(self, net: RNNClassifier, after_slot: Tensor) -> tuple[Tensor, Tensor]:
         """Readout and linear effects (K, M, P) of the probes at distances 1 … K after a
         slot that left the states ``after_slot`` (M, D), M a multiple of N (row i belongs to
-        context i mod N); ``after_slot = start`` is the run without a candidate."""
+        context i mod N); ``after_slot = baseline`` is the run without a candidate."""
         reps = after_slot.shape[0] // self.start.shape[0]
         chain = probe_chain(net, after_slot, self.between.repeat(reps, 1))
         K, M, D = chain.shape
@@ -316,15 +331,19 @@ class ProbeSetup:
 def probe_setup(net: RNNClassifier, start, probe_ids, fillers, points, l1, *, max_distance: int = 5,
                 settle: int = 20, seed: int = 0) -> ProbeSetup:
     """A ``ProbeSetup``: states (N, D) after the contexts, probe ids (P,), the filler words'
-    ids (F,) (drawn per context, seeded: :func:`draw_fillers`), points (K_p, D) and their
-    covectors (K_p, D)."""
+    ids (F,) (drawn per context, seeded: :func:`draw_fillers`; the slot's filler with seed
+    ``seed + 2``), points (K_p, D) and their covectors (K_p, D)."""
     dev, dtype = _device(net), net.readout.weight.dtype
     start = torch.as_tensor(start, dtype=dtype, device=dev).reshape(-1, net.state_size)
     N = start.shape[0]
     as_ids = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
     points = torch.as_tensor(np.asarray(points), dtype=dtype, device=dev).reshape(-1, net.state_size)
     l1 = torch.as_tensor(np.asarray(l1), dtype=dtype, device=dev).reshape(-1, net.state_size)
-    return ProbeSetup(start=start, between=as_ids(draw_fillers(fillers, N, max_distance - 1, seed)),
+    slot = as_ids(draw_fillers(fillers, N, 1, seed + 2)[:, 0])
+    with torch.no_grad():
+        baseline = net.step(start, _embed(net, slot))
+    return ProbeSetup(start=start, slot=slot, baseline=baseline,
+                      between=as_ids(draw_fillers(fillers, N, max_distance - 1, seed)),
                       settle=as_ids(draw_fillers(fillers, N, settle, seed + 1)),
                       probes=_embed(net, probe_ids), probe_ids=np.asarray(probe_ids, np.int64),
                       points=points, l1=l1, covectors=l1[nearest_fixed_point(start, points)])
@@ -447,7 +466,7 @@ def _measure(net: RNNClassifier, setup: ProbeSetup, word_ids: np.ndarray, batch_
     negative probes (W, K) x2, mean effects (W, K, P) x2 of ``word_ids``, and the effects
     without a word (K, N, P) x2."""
     N, K, P = setup.start.shape[0], setup.max_distance, len(setup.probe_ids)
-    base_r, base_l = setup.effects(net, setup.start)
+    base_r, base_l = setup.effects(net, setup.baseline)
     sign = torch.sign(base_r.mean(1))                                     # (K, P) each probe's polarity
     W = len(word_ids)
     ratio_r, ratio_l = np.full((W, K), np.nan), np.full((W, K), np.nan)
@@ -554,14 +573,14 @@ def screen_gradients(net: RNNClassifier, setup: ProbeSetup) -> tuple[Tensor, np.
     Returns
     -------
     grad : Tensor of shape (K, N, D)
-        g_{k,c} = ∂/∂a Σ_v Δ(a_k(a), v) Δ(b_{c,k}, v) at a = s_c, with a_k(a) the state
+        g_{k,c} = ∂/∂a Σ_v Δ(a_k(a), v) Δ(b_{c,k}, v) at a = b_c (the baseline), with a_k(a) the state
         before the probe at distance k when the slot left the state a (module docstring).
     den : float64 ndarray of shape (K,)
         Σ_{c,v} Δ(b_{c,k}, v)², the ratio's denominator.
     """
     N, K = setup.start.shape[0], setup.max_distance
     with torch.enable_grad():
-        slot = setup.start.detach().repeat(K, 1).requires_grad_()
+        slot = setup.baseline.detach().repeat(K, 1).requires_grad_()
         delta = _settled_delta(net, _chains_to_depth(net, slot, setup.between), setup.probes,
                                setup.settle.repeat(K, 1))
         base = delta.detach()
@@ -573,7 +592,7 @@ def screen_gradients(net: RNNClassifier, setup: ProbeSetup) -> tuple[Tensor, np.
 @torch.no_grad()
 def screen_ratios(net: RNNClassifier, setup: ProbeSetup, word_ids, *, batch_rows: int = BATCH_ROWS) -> np.ndarray:
     """First-order modulation ratios (W, K): r_k(w) ≈ 1 + Σ_c g_{k,c}ᵀ d_c(w) / den_k, with
-    the deflection d_c(w) = F(s_c, x_w) − s_c and g, den from :func:`screen_gradients`. Costs
+    the deflection d_c(w) = F(s_c, x_w) − b_c (``b`` the baseline) and g, den from :func:`screen_gradients`. Costs
     one step per word and context after the gradients (module docstring, "Screening")."""
     word_ids = np.asarray(word_ids, np.int64)
     grad, den = screen_gradients(net, setup)
@@ -584,7 +603,8 @@ def screen_ratios(net: RNNClassifier, setup: ProbeSetup, word_ids, *, batch_rows
     for a in range(0, len(word_ids), chunk):
         ids = word_ids[a: a + chunk]
         start = setup.start.repeat(len(ids), 1)
-        d = (net.step(start, _embed(net, ids).repeat_interleave(N, 0)) - start).double().view(len(ids), N, -1)
+        after = net.step(start, _embed(net, ids).repeat_interleave(N, 0))
+        d = (after - setup.baseline.repeat(len(ids), 1)).double().view(len(ids), N, -1)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[a: a + len(ids)] = 1.0 + torch.einsum("wnd,knd->wk", d, grad).cpu().numpy() / den
     out[:, ~(den > 0)] = np.nan

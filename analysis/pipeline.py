@@ -70,7 +70,7 @@ from rnnscope.analysis.tokenizer import encode_texts
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisParams", "Progress", "run_analysis"]
 
-ANALYSIS_VERSION = "9"
+ANALYSIS_VERSION = "10"
 
 #: Eigenmodes kept per point as candidates for the integration mode (the largest |λ|).
 N_CANDIDATE_MODES = 8

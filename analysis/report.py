@@ -328,9 +328,10 @@ modifier_* : the modifier words (summary ``modifiers``; no rows when it does not
     first; ``modifier_path`` float32 (M, T + 2, 2): the state on (PC1, PC2) of the visited
     states (the frame of ``fp_pc``), mean over the N contexts: at the context's end, after
     the modifier, then after each of the T filler tokens that follow it;
-    ``modifier_base_path`` float32 (T + 1, 2): the same without the modifier (the context's
-    end, then each filler); ``modifier_parts`` float64 (M, 3): median ‖P_S d‖ / ‖d‖ of the
-    deflection d = F(s, x_w) − s along the integration, slow and fast modes;
+    ``modifier_base_path`` float32 (T + 2, 2): the run it is compared with (the context's
+    end, a filler in the modifier's slot, then each filler); ``modifier_parts`` float64 (M, 3):
+    median ‖P_S d‖ / ‖d‖ of the deflection d = F(s, x_w) − F(s, x_filler) along the
+    integration, slow and fast modes;
     ``modifier_decay_curve`` float64 (M, T + 1): median over contexts of the transient's size
     t = 0 … T tokens after the modifier, relative to t = 0; ``modifier_decay_tokens`` int64
     (M,): the first t at which it is at most 1/e (−1: not within T); ``modifier_remaining``

@@ -2,7 +2,8 @@
 report's ``modifier_*`` arrays (``rnnscope.analysis.modifier_stage``).
 
 - :func:`modifier_deflection`: for one modifier, the mean state path after it through the
-  filler tokens that follow, and the path of the same contexts and fillers without it, on
+  filler tokens that follow, and the path of the same contexts and fillers with a filler in
+  its slot (what it is compared with), on
   the visited states' PC1/PC2 over the report's fixed and slow points (``fp_pc``): where the
   modifier throws the state, and how it comes back;
 - :func:`modifier_profile`: its modulation ratio r_k at k = 1 … K tokens (the settled
@@ -21,11 +22,11 @@ from rnnscope.app.figures import _checks, style
 
 
 def _path_hover(n: int, word: str, with_word: bool) -> list[str]:
-    """Hover labels of a path's points: the context's end, the modifier, then fillers."""
-    if with_word:
-        return ["end of the context", f"after {word}"] + [f"{t} filler{'s' if t > 1 else ''} after {word}"
-                                                         for t in range(1, n - 1)]
-    return ["end of the context"] + [f"{t} filler{'s' if t > 1 else ''} later" for t in range(1, n)]
+    """Hover labels of a path's points: the context's end, the modifier (or the filler in its
+    place), then fillers."""
+    slot = word if with_word else "a filler in its place"
+    return ["end of the context", f"after {slot}"] + [f"{t} filler{'s' if t > 1 else ''} after {slot}"
+                                                      for t in range(1, n - 1)]
 
 
 def modifier_deflection(fp_pc, path, base_path, word: str, *, decay_tokens: int | None = None) -> go.Figure:
@@ -36,31 +37,32 @@ def modifier_deflection(fp_pc, path, base_path, word: str, *, decay_tokens: int 
     fp_pc : (K, >= 2) the report's points on the visited states' PCs (state units); K may be 0
     path : (T + 2, 2) mean state after the context, after the modifier, then after each of
         the T fillers that follow it (``modifier_path[m]``)
-    base_path : (T + 1, 2) the same contexts and fillers without the modifier
-        (``modifier_base_path``)
+    base_path : (T + 2, 2) the same contexts and fillers with a filler in the modifier's
+        slot (``modifier_base_path``)
     word : the modifier (escaped here)
     decay_tokens : tokens until its transient fell to 1/e (−1 or None: not within T), for
         the title
 
     Notes
     -----
-    Trace names: ``"fixed and slow points"``, ``"without the modifier"``, ``"after <word>"``
+    Trace names: ``"fixed and slow points"``, ``"a filler in its place"``, ``"after <word>"``
     (escaped) and ``"the modifier's step"``.
     """
     pts = _checks.matrix("fp_pc", fp_pc, min_cols=2)
     with_w = _checks.matrix("path", path, cols=2)
     without = _checks.matrix("base_path", base_path, cols=2)
-    if len(with_w) != len(without) + 1 or len(without) < 1:
-        raise ValueError(f"path needs one point more than base_path, got {len(with_w)} and {len(without)}")
+    if len(with_w) != len(without) or len(without) < 2:
+        raise ValueError(f"path and base_path need the same number of points (2 or more), got {len(with_w)} "
+                         f"and {len(without)}")
     name = html.escape(str(word))
     label = f"after '{name}'"
     traces = [
         dict(type=style.scatter_type(len(pts)), x=style.f32(pts[:, 0]), y=style.f32(pts[:, 1]), mode="markers",
              name="fixed and slow points", marker=dict(color=style.GREY, size=5), hoverinfo="skip"),
-        dict(type="scatter", x=without[:, 0], y=without[:, 1], mode="lines+markers", name="without the modifier",
+        dict(type="scatter", x=without[:, 0], y=without[:, 1], mode="lines+markers", name="a filler in its place",
              line=dict(color=style.INK, width=1.5, dash="dot"), marker=dict(size=5, color=style.INK),
              customdata=_path_hover(len(without), name, False),
-             hovertemplate="%{customdata}<extra>without the modifier</extra>"),
+             hovertemplate="%{customdata}<extra>a filler in its place</extra>"),
         dict(type="scatter", x=with_w[1:, 0], y=with_w[1:, 1], mode="lines+markers", name=label,
              line=dict(color=style.HIGHLIGHT, width=2.5), marker=dict(size=6, color=style.HIGHLIGHT),
              customdata=_path_hover(len(with_w), name, True)[1:],

@@ -85,7 +85,7 @@ def test_toy_card_ranks_not_and_very_and_draws_the_deflection_from_the_report(to
         path, profile, detail = modifiers.modifier_view(toy_svc, toy, m)
         word = top[m]
         step, after = trace(path, "the modifier's step"), trace(path, f"after '{word}'")
-        base, points = trace(path, "without the modifier"), trace(path, "fixed and slow points")
+        base, points = trace(path, "a filler in its place"), trace(path, "fixed and slow points")
         np.testing.assert_allclose(np.c_[base["x"], base["y"]], a["modifier_base_path"], rtol=0, atol=0)
         np.testing.assert_allclose(np.c_[after["x"], after["y"]], a["modifier_path"][m, 1:], rtol=0, atol=0)
         np.testing.assert_allclose(np.c_[step["x"], step["y"]], a["modifier_path"][m, :2], rtol=0, atol=0)

@@ -37,8 +37,8 @@ def xy(t: dict) -> np.ndarray:
 @pytest.fixture
 def paths():
     rng = np.random.default_rng(0)
-    base = np.cumsum(rng.normal(size=(7, 2)), 0)           # T = 6 fillers
-    path = np.vstack([base[:1], base[:1] + [3.0, -2.0], base[1:] + np.linspace(2.0, 0.1, 6)[:, None]])
+    base = np.cumsum(rng.normal(size=(8, 2)), 0)           # the context's end, a filler in the slot, T = 6 fillers
+    path = np.vstack([base[:1], base[1:] + np.linspace(3.0, 0.1, 7)[:, None]])
     return rng.normal(size=(11, 3)), path, base
 
 
@@ -46,13 +46,15 @@ def test_the_deflection_is_drawn_where_the_arrays_put_it(paths):
     fp_pc, path, base = paths
     fig = figs.modifier_deflection(fp_pc, path, base, "not", decay_tokens=4)
     t = traces(fig)
-    assert list(t) == ["fixed and slow points", "without the modifier", "after 'not'", "the modifier's step"]
+    assert list(t) == ["fixed and slow points", "a filler in its place", "after 'not'", "the modifier's step"]
     np.testing.assert_allclose(xy(t["fixed and slow points"]), fp_pc[:, :2], rtol=1e-6)  # float32 on the wire
-    np.testing.assert_array_equal(xy(t["without the modifier"]), base)
+    np.testing.assert_array_equal(xy(t["a filler in its place"]), base)
     np.testing.assert_array_equal(xy(t["after 'not'"]), path[1:])
     np.testing.assert_array_equal(xy(t["the modifier's step"]), path[:2])
     assert t["the modifier's step"]["customdata"] == ["end of the context", "after not"]
-    assert t["without the modifier"]["customdata"][-1] == "6 fillers later"
+    assert t["a filler in its place"]["customdata"][1:3] == ["after a filler in its place",
+                                                            "1 filler after a filler in its place"]
+    assert t["a filler in its place"]["customdata"][-1] == "6 fillers after a filler in its place"
     assert "back to 1/e in 4 tokens" in sent(fig)["layout"]["title"]["text"]
     assert "more tokens than measured" in sent(figs.modifier_deflection(fp_pc, path, base, "not", decay_tokens=-1))[
         "layout"]["title"]["text"]
@@ -64,7 +66,7 @@ def test_the_word_is_escaped_and_malformed_arrays_refused(paths):
     page = json.dumps(sent(figs.modifier_deflection(fp_pc, path, base, HOSTILE)))
     page += json.dumps(sent(figs.modifier_profile([0.5, 0.9], [np.nan, np.nan], HOSTILE)))
     assert HOSTILE not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
-    with pytest.raises(ValueError, match="one point more"):
+    with pytest.raises(ValueError, match="the same number of points"):
         figs.modifier_deflection(fp_pc, path[:-1], base, "not")
     with pytest.raises(ValueError, match="2 columns"):
         figs.modifier_deflection(fp_pc, np.zeros((8, 3)), base, "not")

@@ -2,9 +2,9 @@
 
 - The toy GRU (``models/toy/gru-toy.safetensors``) on its own language, where "not" flips
   the next 4 tokens and "very" doubles the next one: the report must name "not" a negator
-  and "very" an intensifier, and a filler word no modifier. Contexts of 3 tokens and 2
-  settling tokens (the GRU was trained on 6-16 token documents; far past that its readout
-  effects drift and every word looks like an attenuator, ``tests/unit/test_modifier_survey.py``).
+  and "very" an intensifier, and a filler word no modifier: with contexts of 3 tokens and 2
+  settling tokens, and with the stage's defaults (whole documents as contexts, 10 settling
+  tokens).
 - A linear line attractor (F(s, x) = A s + B x, readout along the line): a probe's effect
   does not depend on the state, so no word can modify it: the report says there is none.
 - A network with 3 classes, the stage switched off, and a vocabulary with no word seen often
@@ -72,17 +72,34 @@ def test_toy_gru_report_names_not_a_negator_very_an_intensifier_and_no_filler(to
     assert report.summary["timings"]["modifiers"] > 0
 
 
+def test_toy_gru_with_the_default_modifier_parameters():
+    """The defaults (contexts up to 400 tokens: whole toy documents, many of them ending
+    inside a "not" window; 10 settling tokens) find the same two modifiers at the top. Before
+    the detection compared each word with a filler in its slot, these settings called every
+    filler an attenuator and ranked "very" last of 18 (``tests/unit/test_modifier_survey.py``
+    has that false case)."""
+    torch.set_num_threads(1)
+    report = run_analysis(checkpoint.load(TOY_MODEL), load("toy"), AnalysisParams(**SMALL))
+    s, a = report.summary["modifiers"], report.arrays
+    print(s["text"])
+    kind = dict(zip(a["modifier_words"].tolist(), a["modifier_kind"].tolist()))
+    assert a["modifier_words"][:2].tolist() == ["not", "very"]
+    assert (kind["not"], kind["very"]) == ("negator", "intensifier")
+    assert all(kind[w] == "none" for w in FILLER)
+
+
 def test_toy_gru_dynamics_and_paths_of_the_strongest_modifiers(toy):
     _, _, report, _ = toy
     s, a = report.summary["modifiers"], report.arrays
     M, T = len(a["modifier_top"]), 5 - 1 + 2   # T = K − 1 fillers before the probe + H settling tokens
     assert M == 3 and [d["word"] for d in s["dynamics"]] == a["modifier_words"][a["modifier_top"]].tolist()
     assert a["modifier_words"][a["modifier_top"][0]] == "not"
-    assert a["modifier_path"].shape == (3, T + 2, 2) and a["modifier_base_path"].shape == (T + 1, 2)
+    assert a["modifier_path"].shape == (3, T + 2, 2) and a["modifier_base_path"].shape == (T + 2, 2)
     assert a["modifier_decay_curve"].shape == (3, T + 1) and a["modifier_parts"].shape == (3, 3)
-    # both paths start at the contexts' mean end state; the modifier moves it, the fillers bring it back
+    # both paths start at the contexts' mean end state; the modifier moves it away from where a
+    # filler in its slot leaves it, the fillers bring the two together again
     np.testing.assert_allclose(a["modifier_path"][:, 0], np.repeat(a["modifier_base_path"][:1], 3, 0), atol=1e-6)
-    jump = np.linalg.norm(a["modifier_path"][0, 1] - a["modifier_base_path"][0])
+    jump = np.linalg.norm(a["modifier_path"][0, 1] - a["modifier_base_path"][1])
     end = np.linalg.norm(a["modifier_path"][0, -1] - a["modifier_base_path"][-1])
     assert jump > 0.5 and end < jump
     # "not" lives in fast modes: removing its slow-mode part leaves nearly all of its effect (docs/MODIFIERS.md)

@@ -7,6 +7,7 @@ short (at most 4 tokens) and the probe settles for 2 tokens: the GRU was trained
 documents of 6-16 tokens, and far past that length its readout effects drift (one "good"
 counted +3 to +5 logits after 25 tokens), which makes every word look like an attenuator.
 """
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 from rnnscope.analysis import checkpoint
 from rnnscope.analysis.modifier_survey import KNOWN_MODIFIERS, SurveyParams, _known_group, known_modifier_ranks, \
     neutral_words, own_effects, quick_points, survey_modifiers
-from rnnscope.analysis.modifiers import context_states, frequent_words, sample_contexts
+from rnnscope.analysis.modifiers import context_states, detect_modifiers, draw_fillers, frequent_words, probe_setup, \
+    sample_contexts
 from rnnscope.analysis.toy_language import FILLER, VALENCE, toy_split
 
 TOY_MODEL = Path(__file__).resolve().parents[2] / "models" / "toy" / "gru-toy.safetensors"
@@ -83,3 +85,41 @@ def test_survey_ranks_not_first_and_very_as_intensifier_on_the_toy_gru(toy):
     (first, *_), _ = known_modifier_ranks(screened, tokens)
     assert (first.token, first.rank, first.exact) == ("not", 1, True) and screened.exact.sum() == 3
     assert set(KNOWN_MODIFIERS) >= {"not", "very"}
+
+
+def test_a_filler_in_the_slot_keeps_a_pending_modifier_from_shifting_every_baseline(toy):
+    """Contexts that end in "not" or "very" (real prefixes with the modifier appended). The
+    detection compares each candidate with a filler in its slot, so the probe sits at the same
+    distance from the pending modifier in both runs: the fillers are no modifiers and "not"
+    and "very" are what they are. False case: the baseline that leaves the slot out (the
+    contexts' end states themselves), where every candidate moves the probe one token further
+    from the pending modifier: all 12 fillers come out as modifiers and "very" is lost."""
+    model, seqs, points, l1 = toy
+    net = model.net.eval()
+    ids = lambda ws: model.vocab.encode(list(ws))  # noqa: E731
+    contexts = [np.append(c, ids([("not", "very")[i % 2]])) for i, c in
+                enumerate(sample_contexts(seqs, 64, 3, min_len=1, max_len=4))]
+    setup = probe_setup(net, context_states(net, contexts), ids(VALENCE), ids(FILLER), points, l1, settle=2)
+    words = ["not", "very", *FILLER]
+    kinds = {}
+    left_out = dataclasses.replace(setup, baseline=setup.start)
+    for name, run in (("filler in the slot", setup), ("slot left out", left_out)):
+        effects = detect_modifiers(net, run, np.asarray(ids(words)))
+        kinds[name] = {w: effects.kind[effects.row(model.vocab.index[w])] for w in words}
+        print(name, kinds[name], effects.ratio_readout[:3].round(2))
+    good = kinds["filler in the slot"]
+    assert (good["not"], good["very"]) == ("negator", "intensifier") and all(good[w] == "none" for w in FILLER)
+    bad = kinds["slot left out"]
+    assert all(bad[w] != "none" for w in FILLER) and bad["very"] != "intensifier"
+
+
+def test_the_baseline_is_one_filler_step_from_the_contexts(toy):
+    model, seqs, points, l1 = toy
+    net = model.net.eval()
+    start = context_states(net, sample_contexts(seqs, 8, 0, min_len=1, max_len=4))
+    fillers = model.vocab.encode(list(FILLER))
+    setup = probe_setup(net, start, model.vocab.encode(list(VALENCE)), fillers, points, l1, seed=4)
+    assert set(setup.slot.tolist()) <= set(fillers) and setup.slot.shape == (8,)
+    assert setup.slot.tolist() == draw_fillers(fillers, 8, 1, seed=6)[:, 0].tolist()   # seed + 2
+    with torch.no_grad():
+        torch.testing.assert_close(setup.baseline, net.step(start, net.embedding(setup.slot)))
