@@ -223,10 +223,10 @@ def modifiers_card() -> html.Section:
         "Modifiers", "ICML 2020",
         "Words that change how the next few words count (\"not\" flips them, \"very\" scales them up): "
         "for each frequent word of the test split, the ratio r_k of what valence words k = 1 … K tokens "
-        "later do to the readout with the word against without it, over real contexts, from the network and "
-        "from its linearization. Choose a modifier to see where it moves the state and how the state comes "
-        "back over the following neutral words (state PC1/PC2, over the fixed and slow points), against "
-        "the same contexts without it.",
+        "later do to the readout after the word against after a neutral filler in its place, over real "
+        "contexts, from the network and from its linearization. Choose a modifier to see where it moves "
+        "the state and how the state comes back over the following neutral words (state PC1/PC2, over the "
+        "fixed and slow points), against the same contexts with a filler in its place.",
         html.Div(id=ids.MODIFIER_TEXT),
         html.Div(id=ids.MODIFIER_TABLE, style={"marginTop": "8px"}),
         html.Div(className="field", style={"marginTop": "10px", "maxWidth": "360px"}, children=[

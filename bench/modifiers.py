@@ -29,7 +29,11 @@ the candidates (|own| at most the median) and the top of that half. ``--skip-ana
 times the detection alone, with a small fixed-point search (``quick_points``, timed apart)
 for the point set.
 ``--check-exact N`` also measures the N most frequent candidates exactly (not timed as part
-of the detection) and prints how well the screen ranked them.
+of the detection) and prints how well the screen ranked them. ``--compare-baselines N``
+measures them exactly against both baselines, a filler in the candidate's slot (the
+detection's) and the slot left out (the rule before analysis version 10), and prints the
+quantiles of r_1 and how many come out modifiers: a reference without bias puts the median
+word at r_1 ≈ 1.
 
 FLOP budget. One step of the network costs ``c = 2 G D_h (D_h + E)`` FLOPs per row (G gates:
 GRU 3, LSTM 4; D_h hidden units, E embedding size; element-wise gate arithmetic left out).
@@ -43,6 +47,7 @@ through the probe runs of the contexts (about 3 words' worth).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -78,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-analysis", action="store_true", help="time the detection alone")
     p.add_argument("--check-exact", type=int, default=0, metavar="N",
                    help="also measure the N most frequent candidates exactly and compare with the screen")
+    p.add_argument("--compare-baselines", type=int, default=0, metavar="N",
+                   help="measure the N most frequent candidates against both baselines (slot filler, slot left out)")
     p.add_argument("--top", type=int, default=20, help="rows of the ranking to print")
     return p.parse_args(argv)
 
@@ -150,6 +157,20 @@ def check_exact(model, det: dict, n: int) -> list[str]:
             f"screen sent to the exact measurement"]
 
 
+def compare_baselines(model, det: dict, n: int) -> list[str]:
+    """Quantiles of r_1 over the ``n`` most frequent candidates, measured exactly against a
+    filler in the slot and against the slot left out (the contexts' end states)."""
+    net, setup, sub = model.net.eval(), det["setup"], det["candidates"][:n]
+    head = f"r_1 of the {len(sub)} most frequent candidates, by baseline"
+    lines = [f"{head:<58}    10%    25%    50%    75%    90%  modifiers"]
+    for name, run in (("a filler in the slot (the detection's)", setup),
+                      ("the slot left out (before version 10)", dataclasses.replace(setup, baseline=setup.start))):
+        effects = detect_modifiers(net, run, sub)
+        q = np.nanquantile(effects.ratio_readout[:, 0], [0.1, 0.25, 0.5, 0.75, 0.9])
+        lines.append(f"  {name:<56}" + "".join(f"{x:7.3f}" for x in q) + f"  {int((effects.kind != 'none').sum()):>9}")
+    return lines
+
+
 def known_table(det: dict, tokens) -> list[str]:
     """One line per candidate that is a known modifier, best rank first."""
     rows, missing = known_modifier_ranks(det["effects"], tokens, own=det["own"])
@@ -218,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - t:.1f} s")
     if args.check_exact:
         print("\n" + "\n".join(check_exact(model, det, args.check_exact)))
+    if args.compare_baselines:
+        print("\n" + "\n".join(compare_baselines(model, det, args.compare_baselines)))
     setup = det["setup"]
     print(f"\nprobes: {', '.join(tokens[i] for i in setup.probe_ids)}; fillers: "
           f"{', '.join(tokens[i] for i in np.unique(setup.between.cpu().numpy()))}")

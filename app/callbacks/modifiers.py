@@ -1,7 +1,7 @@
 """Modifiers (Maheswaranathan & Sussillo, ICML 2020): the ranked modifier words of the report
 (kind, peak ratio, linearized ratio, reach, decay), and for a chosen one its deflection of
 the state and its return on the state-PC plane over the report's points, with the path the
-same contexts take without it, and its ratio over the following tokens. Where the analysis
+same contexts take with a filler in its place, and its ratio over the following tokens. Where the analysis
 does not apply (C > 2 classes, no candidate words, stage off) or found no modifier, the
 views say so in words.
 
@@ -82,8 +82,8 @@ def modifiers_view(svc: Services, report_ref: dict | None) -> tuple:
     text = html.Div([html.P(mod["text"]), html.P(
         f"{mod['n_candidates']} candidate words, {mod['n_exact']} measured exactly; probes "
         f"({', '.join(mod['probes'])}) 1-{mod['max_distance']} tokens after each, {mod['n_contexts']} contexts, "
-        f"{mod['settle']} settling tokens. A ratio r_k of 1: the words after it count as without it; above 1: "
-        "an intensifier; below 0: a negator.", className="hint")])
+        f"{mod['settle']} settling tokens. A ratio r_k of 1: the words after it count as after a filler in its "
+        "place; above 1: an intensifier; below 0: a negator.", className="hint")])
     table = _table(a) if mod["n_modifiers"] else html.P("No modifier found: nothing to list.", className="hint")
     return text, table, options, (0 if options else None)
 

@@ -3,9 +3,9 @@
 On the toy GRU (``models/toy/gru-toy.safetensors``) the answers are known: the fillers are
 the language's filler words, the probes its valence words, "not" is the strongest modifier
 (a negator of positive and negative words alike) and "very" an intensifier. Contexts are
-short (at most 4 tokens) and the probe settles for 2 tokens: the GRU was trained on
-documents of 6-16 tokens, and far past that length its readout effects drift (one "good"
-counted +3 to +5 logits after 25 tokens), which makes every word look like an attenuator.
+short (at most 4 tokens) and the probe settles for 2 tokens (the GRU was trained on
+documents of 6-16 tokens; the stage's defaults, whole documents and 10 tokens, are tested in
+``tests/unit/test_modifier_stage.py``).
 """
 import dataclasses
 from pathlib import Path

@@ -383,7 +383,7 @@ def test_toy_gru_not_lives_in_fast_modes_not_in_the_top_modes(any_toy):
 def test_toy_gru64_not_fades_through_its_fastest_modes(toy):
     """On the 64-unit GRU the three fastest modes carry much of the negation, and its trace
     outlasts the 4-token window by a few tokens (the 100-unit GRU spreads it wider: its
-    fastest three carry little, and the trace takes 13 tokens to fall to 1/e)."""
+    fastest three carry little, and the trace takes 12 tokens to fall to 1/e)."""
     dyn = modifier_dynamics(toy["net"], toy["setup"], toy["id"]["not"], n_modes=3)
     print("not: fastest modes removed leave", dyn.remaining_readout["fastest"], "; 1/e after", dyn.decay_tokens)
     assert dyn.remaining_readout["fastest"] < 0.7
