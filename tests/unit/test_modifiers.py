@@ -242,7 +242,7 @@ TOY_MODELS = {"gru64": TOY_DIR / "gru-toy.safetensors", "gru100": TOY_DIR / "gru
 
 @functools.cache
 def _toy(name: str) -> dict:
-    """One toy GRU's analysis, computed once per test session (both fixtures share it).
+    """One toy GRU's analysis, computed once per test session (the fixtures share it).
     One torch thread: on a shared 2-core machine two threads made the fixed-point search
     1.5-5 times slower (10 s with one)."""
     threads = torch.get_num_threads()
@@ -335,7 +335,7 @@ def test_toy_gru64_linearized_measure_sees_the_negation(toy):
     assert np.all(toy["effects"].ratio_linear[no, :4] < 0)
 
 
-def test_toy_gru100_linearized_measure_misses_part_of_the_negation(toy100):
+def test_toy_gru100_linearized_measure_misses_part_of_the_negation(toy100, toy):
     """On the 100-unit GRU it does not, and the spectrum says why: about a third of its modes
     lie within 1% of |λ| = 1 at the median point, so ℓ1 is one eigenvector out of a large,
     nearly degenerate slow subspace and the increment along it is not the readout's. The
@@ -347,7 +347,7 @@ def test_toy_gru100_linearized_measure_misses_part_of_the_negation(toy100):
     print("linearized ratio of 'not':", linear.round(2))
     assert not np.all(linear < 0) and np.all(toy100["effects"].ratio_readout[no, :4] < -0.7)
     slow = {name: np.median(slow_mode_counts(linearize(t["net"], t["points"], n_modes=t["net"].state_size).eigvals))
-            for name, t in (("gru100", toy100), ("gru64", _toy("gru64")))}
+            for name, t in (("gru100", toy100), ("gru64", toy))}
     print("modes within 1% of 1, median over the points:", slow)
     assert slow["gru100"] >= 0.25 * toy100["net"].state_size > slow["gru64"]
 
